@@ -1,0 +1,161 @@
+#include "autograd/tape.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/factories.h"
+#include "kernels/elementwise.h"
+
+namespace wisp {
+
+namespace {
+thread_local bool grad_mode_enabled = true;
+thread_local uint64_t next_sequence = 0;
+}  // namespace
+
+bool GradMode::is_enabled() { return grad_mode_enabled; }
+void GradMode::set_enabled(bool enabled) { grad_mode_enabled = enabled; }
+
+void Tensor::backward(const Tensor& gradient) const { autograd::run_backward(*this, gradient); }
+
+namespace autograd {
+
+bool needs_recording(std::initializer_list<Tensor> inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+bool needs_recording(const std::vector<Tensor>& inputs) {
+  if (!GradMode::is_enabled()) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs, BackwardFunction backward) {
+  if (!needs_recording(inputs)) return output;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->sequence = next_sequence++;
+  node->backward = std::move(backward);
+  node->inputs.reserve(inputs.size());
+  node->input_shapes.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    Edge edge;
+    if (input.defined() && input.requires_grad()) {
+      if (input.is_leaf()) {
+        edge.leaf = input.impl();
+      } else {
+        edge.node = input.impl()->grad_fn;
+      }
+    }
+    node->inputs.push_back(std::move(edge));
+    node->input_shapes.push_back(input.defined() ? input.shape() : Shape{});
+  }
+  output.impl()->requires_grad = true;
+  output.impl()->grad_fn = std::move(node);
+  return output;
+}
+
+namespace {
+
+// Adds `gradient` into `slot` without aliasing: the first gradient is stored as is, later ones
+// are summed out of place (the first may be shared with another input's gradient, e.g. for a + b).
+void accumulate(Tensor& slot, const Tensor& gradient) {
+  slot = slot.defined() ? kernels::binary(kernels::BinaryOp::Add, slot, gradient) : gradient;
+}
+
+void accumulate_into_leaf(TensorImpl& leaf, const Tensor& gradient) {
+  Tensor current(leaf.grad);
+  if (!current.defined()) {
+    // The gradient may be shared with other tensors (an op can return grad_output itself), so the
+    // leaf gets its own copy: later in-place accumulation must not change anything else.
+    Tensor own = copy_to_device(gradient, gradient.device());
+    leaf.grad = own.impl();
+  } else {
+    kernels::binary_(kernels::BinaryOp::Add, current, gradient);
+  }
+}
+
+}  // namespace
+
+void run_backward(const Tensor& root, const Tensor& gradient) {
+  WISP_CHECK(root.defined(), "backward: called on an undefined tensor");
+  WISP_CHECK(root.requires_grad(),
+             "backward: this tensor does not require grad and has no grad_fn; nothing it depends on needs "
+             "gradients (call set_requires_grad(true) on the inputs, and do not compute it under NoGradGuard)");
+  Tensor seed = gradient;
+  if (!seed.defined()) {
+    WISP_CHECK(root.numel() == 1, "backward: a gradient can be created implicitly only for one-element outputs, but "
+               "this tensor has shape ", root.shape(), "; pass a gradient of that shape");
+    seed = ones(root.shape(), TensorOptions(root.dtype()).device(root.device()));
+  } else {
+    WISP_CHECK(seed.shape() == root.shape(), "backward: expected a gradient of shape ", root.shape(), " but got ",
+               seed.shape());
+    check_same_device("backward", root, seed);
+  }
+
+  NoGradGuard no_grad;  // gradients themselves are not recorded
+  if (root.is_leaf()) {
+    accumulate_into_leaf(*root.impl(), seed);
+    return;
+  }
+
+  // Collect the entries the root depends on.
+  std::vector<Node*> order;
+  std::unordered_set<Node*> seen;
+  std::vector<Node*> stack{root.impl()->grad_fn.get()};
+  seen.insert(stack.back());
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    WISP_CHECK(!node->released, "backward: trying to backward through ", node->name,
+               ", whose saved values were already freed by an earlier backward() through it");
+    order.push_back(node);
+    for (const Edge& edge : node->inputs)
+      if (edge.node && seen.insert(edge.node.get()).second) stack.push_back(edge.node.get());
+  }
+  std::sort(order.begin(), order.end(), [](const Node* a, const Node* b) { return a->sequence > b->sequence; });
+
+  std::unordered_map<Node*, Tensor> pending;
+  pending[order.front()] = seed;
+  // Keeps the collected entries alive while they run, even if releasing one drops the last
+  // reference to an earlier one.
+  std::vector<std::shared_ptr<Node>> keep_alive{root.impl()->grad_fn};
+  for (Node* node : order) {
+    for (const Edge& edge : node->inputs)
+      if (edge.node) keep_alive.push_back(edge.node);
+  }
+
+  for (Node* node : order) {
+    auto found = pending.find(node);
+    if (found == pending.end()) continue;
+    Tensor grad_output = std::move(found->second);
+    pending.erase(found);
+    std::vector<Tensor> grad_inputs = node->backward(grad_output);
+    WISP_CHECK(grad_inputs.size() == node->inputs.size(), node->name, " returned ", grad_inputs.size(),
+               " gradients but the op has ", node->inputs.size(), " inputs");
+    for (size_t i = 0; i < grad_inputs.size(); ++i) {
+      const Edge& edge = node->inputs[i];
+      const Tensor& grad = grad_inputs[i];
+      if (!grad.defined() || (!edge.node && !edge.leaf)) continue;
+      WISP_CHECK(grad.shape() == node->input_shapes[i], node->name, " returned a gradient of shape ", grad.shape(),
+                 " for input ", i, ", expected ", node->input_shapes[i]);
+      if (edge.node) {
+        accumulate(pending[edge.node.get()], grad);
+      } else {
+        accumulate_into_leaf(*edge.leaf, grad);
+      }
+    }
+    // Free what the entry saved; the entry itself stays (owned by its output) to report reuse.
+    node->backward = nullptr;
+    node->inputs.clear();
+    node->released = true;
+  }
+}
+
+}  // namespace autograd
+}  // namespace wisp

@@ -1,0 +1,53 @@
+// Element types of a Tensor.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <iosfwd>
+#include <type_traits>
+
+#include "core/error.h"
+
+namespace wisp {
+
+// Float32 holds values and gradients; Int64 holds labels and indices as users see them; Int32 and
+// UInt8 are used where they save bandwidth (CSR indices, raw images, comparison results).
+enum class DType : uint8_t { Float32, Int64, Int32, UInt8 };
+
+size_t element_size(DType dtype);
+const char* dtype_name(DType dtype);  // "float32", "int64", "int32", "uint8"
+std::ostream& operator<<(std::ostream& stream, DType dtype);
+inline bool is_floating_point(DType dtype) { return dtype == DType::Float32; }
+
+template <class T>
+struct DTypeOf;
+template <> struct DTypeOf<float> { static constexpr DType value = DType::Float32; };
+template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::Int64; };
+template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::Int32; };
+template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::UInt8; };
+
+// dtype_of<float>() == DType::Float32; fails to compile for types wisp does not store.
+template <class T>
+constexpr DType dtype_of() {
+  return DTypeOf<std::remove_cv_t<T>>::value;
+}
+
+template <class T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls function(TypeTag<T>{}) with the C++ type T of `dtype`:
+//   visit_dtype(t.dtype(), [&](auto tag) { using T = typename decltype(tag)::type; ... });
+template <class Function>
+decltype(auto) visit_dtype(DType dtype, Function&& function) {
+  switch (dtype) {
+    case DType::Float32: return function(TypeTag<float>{});
+    case DType::Int64: return function(TypeTag<int64_t>{});
+    case DType::Int32: return function(TypeTag<int32_t>{});
+    case DType::UInt8: return function(TypeTag<uint8_t>{});
+  }
+  WISP_FAIL("visit_dtype: unknown dtype code ", static_cast<int>(dtype));
+}
+
+}  // namespace wisp

@@ -1,0 +1,92 @@
+#include "core/factories.h"
+
+#include <cmath>
+
+#include "core/random.h"
+
+namespace wisp {
+namespace {
+
+// Fills a CPU tensor with fill(i) for each flat index i, in parallel; then moves it to the
+// requested device. (Device-side fills join in the CUDA issue; the values would be identical.)
+template <class Fill>
+Tensor make(const Shape& shape, TensorOptions options, Fill fill) {
+  Tensor host = empty(shape, TensorOptions(options.dtype()));
+  const int64_t n = host.numel();
+  visit_dtype(options.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* out = host.data<T>();
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(fill(i));
+  });
+  Tensor result = host;
+  if (!options.device().is_cpu()) {
+    result = empty(shape, TensorOptions(options.dtype()).device(options.device()));
+    copy_bytes(result.raw_data(), result.device(), host.raw_data(), Device::cpu(), host.nbytes());
+  }
+  if (options.requires_grad()) result.set_requires_grad(true);
+  return result;
+}
+
+}  // namespace
+
+Tensor zeros(const Shape& shape, TensorOptions options) {
+  Tensor result = empty(shape, TensorOptions(options.dtype()).device(options.device()));
+  zero_bytes(result.raw_data(), result.device(), result.nbytes());
+  if (options.requires_grad()) result.set_requires_grad(true);
+  return result;
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions options) {
+  return make(shape, options, [value](int64_t) { return value; });
+}
+
+Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+
+Tensor zeros_like(const Tensor& tensor) {
+  return zeros(tensor.shape(), TensorOptions(tensor.dtype()).device(tensor.device()));
+}
+
+Tensor ones_like(const Tensor& tensor) {
+  return ones(tensor.shape(), TensorOptions(tensor.dtype()).device(tensor.device()));
+}
+
+Tensor arange(int64_t end, TensorOptions options) { return arange(0, end, 1, options); }
+
+Tensor arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
+  WISP_CHECK(step != 0, "arange: step must be nonzero");
+  WISP_CHECK((step > 0 && start <= end) || (step < 0 && start >= end), "arange: the range from ", start, " to ",
+             end, " is inconsistent with step ", step);
+  const int64_t count = step > 0 ? (end - start + step - 1) / step : (start - end - step - 1) / -step;
+  return make(Shape{count}, options, [start, step](int64_t i) { return start + i * step; });
+}
+
+Tensor rand(const Shape& shape, TensorOptions options) {
+  WISP_CHECK(is_floating_point(options.dtype()), "rand: expected a floating-point dtype but got ", options.dtype());
+  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(shape.numel()));
+  return make(shape, options,
+              [block](int64_t i) { return uniform_from_bits(random_bits(block.key, block.first + i)); });
+}
+
+Tensor randn(const Shape& shape, TensorOptions options) {
+  WISP_CHECK(is_floating_point(options.dtype()), "randn: expected a floating-point dtype but got ", options.dtype());
+  // Two counters per value: Box-Muller with 53-bit uniforms, keeping the cosine branch.
+  const Generator::Block block = default_generator().reserve(2 * static_cast<uint64_t>(shape.numel()));
+  return make(shape, options, [block](int64_t i) {
+    const double radius = std::sqrt(-2.0 * std::log(open_uniform_from_bits(random_bits(block.key, block.first + 2 * i))));
+    const double angle = 6.283185307179586 * open_uniform_from_bits(random_bits(block.key, block.first + 2 * i + 1));
+    return radius * std::cos(angle);
+  });
+}
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options) {
+  WISP_CHECK(low < high, "randint: expected low < high but got low=", low, " high=", high);
+  WISP_CHECK(!is_floating_point(options.dtype()), "randint: expected an integer dtype but got ", options.dtype());
+  const uint64_t range = static_cast<uint64_t>(high - low);
+  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(shape.numel()));
+  return make(shape, options, [block, low, range](int64_t i) {
+    return low + static_cast<int64_t>(bounded_from_bits(random_bits(block.key, block.first + i), range));
+  });
+}
+
+}  // namespace wisp

@@ -1,0 +1,39 @@
+// One entry of the autograd tape: what a recorded op needs to send gradients back to its inputs.
+//
+// The data structure lives in core/ because every Tensor may point at the entry that produced it
+// (TensorImpl::grad_fn); the engine that records and replays entries is autograd/.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace wisp::autograd {
+
+struct Node;
+
+// Where the gradient for one input of an entry goes: into the entry that produced that input, or
+// into the .grad of a leaf that requires gradients; neither when the input needs no gradient.
+struct Edge {
+  std::shared_ptr<Node> node;
+  std::shared_ptr<TensorImpl> leaf;
+};
+
+// Given the gradient of the entry's output, returns one gradient per input (an undefined Tensor
+// where an input needs none). It captures only what it needs (e.g. the saved mean and inverse
+// standard deviation of layer_norm), never the output tensor itself.
+using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
+
+struct Node {
+  const char* name = "";            // "MulBackward", shown when tensors print
+  uint64_t sequence = 0;            // position on the tape: later entries have larger numbers
+  std::vector<Edge> inputs;         // one per op input
+  std::vector<Shape> input_shapes;  // to check the shape of each returned gradient
+  BackwardFunction backward;
+  bool released = false;  // set once a backward pass has used (and freed) this entry
+};
+
+}  // namespace wisp::autograd

@@ -1,0 +1,37 @@
+// A block of device memory shared by a tensor and its views.
+#pragma once
+
+#include <cstddef>
+
+#include "core/device.h"
+
+namespace wisp {
+
+// Storage owns `nbytes` bytes on `device`, obtained from that device's allocator (CPU: 64-byte
+// aligned, so Eigen and AVX loads are aligned; CUDA: the caching allocator). Non-copyable: tensors
+// share it through std::shared_ptr<Storage>. Zero-byte storage has a null data pointer.
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+// Copies `nbytes` from `source` (on `source_device`) to `destination` (on `destination_device`).
+void copy_bytes(void* destination, Device destination_device, const void* source, Device source_device,
+                size_t nbytes);
+
+// Sets `nbytes` at `destination` on `device` to zero.
+void zero_bytes(void* destination, Device device, size_t nbytes);
+
+}  // namespace wisp

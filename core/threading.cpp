@@ -1,0 +1,16 @@
+#include "core/threading.h"
+
+#include <omp.h>
+
+#include "core/error.h"
+
+namespace wisp {
+
+void set_num_threads(int num_threads) {
+  WISP_CHECK(num_threads >= 1, "set_num_threads: expected at least 1 thread but got ", num_threads);
+  omp_set_num_threads(num_threads);
+}
+
+int get_num_threads() { return omp_get_max_threads(); }
+
+}  // namespace wisp

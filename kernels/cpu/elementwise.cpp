@@ -1,0 +1,163 @@
+#include "kernels/cpu/elementwise.h"
+
+#include <type_traits>
+
+#include "kernels/cpu/broadcast.h"
+
+namespace wisp::kernels::cpu {
+namespace {
+
+constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
+
+// Calls function(std::integral_constant<BinaryOp, op>) so the op is a compile-time constant inside
+// the loops (the switch in apply_binary folds away and the loops vectorise).
+template <class Function>
+void visit_binary_op(BinaryOp op, Function&& function) {
+  switch (op) {
+    case BinaryOp::Add: return function(std::integral_constant<BinaryOp, BinaryOp::Add>{});
+    case BinaryOp::Sub: return function(std::integral_constant<BinaryOp, BinaryOp::Sub>{});
+    case BinaryOp::Mul: return function(std::integral_constant<BinaryOp, BinaryOp::Mul>{});
+    case BinaryOp::Div: return function(std::integral_constant<BinaryOp, BinaryOp::Div>{});
+  }
+}
+
+template <class T, class Combine>
+void broadcast_loop(const Tensor& a, const Tensor& b, const Tensor& out, Combine combine) {
+  const T* pa = static_cast<const T*>(a.raw_data());
+  const T* pb = static_cast<const T*>(b.raw_data());
+  const int64_t n = out.numel();
+  if (a.shape() == out.shape() && b.shape() == out.shape()) {
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) combine(i, pa[i], pb[i]);
+    return;
+  }
+  if (a.shape() == out.shape() && b.numel() == 1) {
+    const T scalar = pb[0];
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) combine(i, pa[i], scalar);
+    return;
+  }
+  for_each_broadcast_row(a.shape(), b.shape(), out.shape(),
+                         [&](int64_t out_offset, int64_t a_offset, int64_t b_offset, int64_t length, int64_t a_step,
+                             int64_t b_step) {
+                           for (int64_t k = 0; k < length; ++k)
+                             combine(out_offset + k, pa[a_offset + k * a_step], pb[b_offset + k * b_step]);
+                         });
+}
+
+}  // namespace
+
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* po = static_cast<T*>(out.raw_data());
+    visit_binary_op(op, [&](auto op_constant) {
+      broadcast_loop<T>(a, b, out, [po](int64_t i, T x, T y) { po[i] = apply_binary<T>(decltype(op_constant)::value, x, y); });
+    });
+  });
+}
+
+void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_first, const Tensor& out) {
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* pa = static_cast<const T*>(a.raw_data());
+    T* po = static_cast<T*>(out.raw_data());
+    const T s = static_cast<T>(scalar);
+    const int64_t n = out.numel();
+    visit_binary_op(op, [&](auto op_constant) {
+      constexpr BinaryOp kOp = decltype(op_constant)::value;
+      if (scalar_first) {
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+        for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(kOp, s, pa[i]);
+      } else {
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+        for (int64_t i = 0; i < n; ++i) po[i] = apply_binary<T>(kOp, pa[i], s);
+      }
+    });
+  });
+}
+
+void unary(UnaryOp op, const Tensor& a, const Tensor& out) {
+  const float* pa = static_cast<const float*>(a.raw_data());
+  float* po = static_cast<float*>(out.raw_data());
+  const int64_t n = out.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) po[i] = apply_unary(op, pa[i]);
+}
+
+void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor& grad_input) {
+  const float* pg = static_cast<const float*>(grad_output.raw_data());
+  const float* px = static_cast<const float*>(input.raw_data());
+  float* po = static_cast<float*>(grad_input.raw_data());
+  const int64_t n = grad_input.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) po[i] = relu_backward_element(pg[i], px[i]);
+}
+
+void equal(const Tensor& a, const Tensor& b, const Tensor& out) {
+  uint8_t* po = static_cast<uint8_t*>(out.raw_data());
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    broadcast_loop<T>(a, b, out, [po](int64_t i, T x, T y) { po[i] = x == y ? 1 : 0; });
+  });
+}
+
+void cast(const Tensor& a, const Tensor& out) {
+  const int64_t n = out.numel();
+  visit_dtype(a.dtype(), [&](auto from_tag) {
+    using From = typename decltype(from_tag)::type;
+    visit_dtype(out.dtype(), [&](auto to_tag) {
+      using To = typename decltype(to_tag)::type;
+      const From* pa = static_cast<const From*>(a.raw_data());
+      To* po = static_cast<To*>(out.raw_data());
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+      for (int64_t i = 0; i < n; ++i) po[i] = static_cast<To>(pa[i]);
+    });
+  });
+}
+
+void fill(const Tensor& out, double value) {
+  const int64_t n = out.numel();
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T* po = static_cast<T*>(out.raw_data());
+    const T v = static_cast<T>(value);
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) po[i] = v;
+  });
+}
+
+void sum_to_shape(const Tensor& a, const Tensor& out) {
+  // Each output element sums the input elements that broadcast to it.
+  const Shape& big = a.shape();
+  const std::vector<int64_t> out_strides = broadcast_strides(out.shape(), big);  // 0 where reduced
+  const float* pa = static_cast<const float*>(a.raw_data());
+  float* po = static_cast<float*>(out.raw_data());
+  const int64_t n_out = out.numel(), n_in = a.numel();
+  for (int64_t j = 0; j < n_out; ++j) po[j] = 0.0f;
+  if (n_out == 1) {
+    double total = 0;
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n_in > kParallelThreshold)
+    for (int64_t i = 0; i < n_in; ++i) total += pa[i];
+    po[0] = static_cast<float>(total);
+    return;
+  }
+  // General case: walk the input once, in row-major order, adding into the mapped output element.
+  // (Serial: broadcasting backward is cheap next to the products around it.)
+  std::vector<int64_t> index(big.size(), 0);
+  int64_t out_offset = 0;
+  for (int64_t i = 0; i < n_in; ++i) {
+    po[out_offset] += pa[i];
+    for (int64_t d = static_cast<int64_t>(big.size()) - 1; d >= 0; --d) {
+      const size_t ud = static_cast<size_t>(d);
+      if (++index[ud] < big[ud]) {
+        out_offset += out_strides[ud];
+        break;
+      }
+      out_offset -= (big[ud] - 1) * out_strides[ud];
+      index[ud] = 0;
+    }
+  }
+}
+
+}  // namespace wisp::kernels::cpu

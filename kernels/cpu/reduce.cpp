@@ -1,0 +1,96 @@
+#include "kernels/cpu/reduce.h"
+
+#include <algorithm>
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+namespace wisp::kernels::cpu {
+namespace {
+constexpr int64_t kParallelThreshold = 32768;
+
+// Accumulator type: double for float32 (exact enough for millions of terms), int64 for integers.
+template <class T>
+using Accumulator = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+}  // namespace
+
+void sum_all(const Tensor& a, const Tensor& out) {
+  const int64_t n = a.numel();
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using Acc = Accumulator<T>;
+    const T* pa = static_cast<const T*>(a.raw_data());
+    Acc total = 0;
+    // Static schedule: partial sums combine in a fixed order, so results repeat for a thread count.
+#pragma omp parallel for schedule(static) reduction(+ : total) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) total += static_cast<Acc>(pa[i]);
+    if constexpr (std::is_floating_point_v<T>) {
+      *static_cast<float*>(out.raw_data()) = static_cast<float>(total);
+    } else {
+      *static_cast<int64_t*>(out.raw_data()) = total;
+    }
+  });
+}
+
+void sum_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using Acc = Accumulator<T>;
+    using Out = std::conditional_t<std::is_floating_point_v<T>, float, int64_t>;
+    const T* pa = static_cast<const T*>(a.raw_data());
+    Out* po = static_cast<Out*>(out.raw_data());
+#pragma omp parallel if (outer * size * inner > kParallelThreshold)
+    {
+      std::vector<Acc> row(static_cast<size_t>(inner));
+#pragma omp for schedule(static)
+      for (int64_t o = 0; o < outer; ++o) {
+        // Walk the reduced dimension in the outer loop so reads stay contiguous along `inner`.
+        std::fill(row.begin(), row.end(), Acc(0));
+        const T* base = pa + o * size * inner;
+        for (int64_t s = 0; s < size; ++s)
+          for (int64_t i = 0; i < inner; ++i) row[static_cast<size_t>(i)] += static_cast<Acc>(base[s * inner + i]);
+        for (int64_t i = 0; i < inner; ++i) po[o * inner + i] = static_cast<Out>(row[static_cast<size_t>(i)]);
+      }
+    }
+  });
+}
+
+void expand_dim(const Tensor& g, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
+  const float* pg = static_cast<const float*>(g.raw_data());
+  float* po = static_cast<float*>(out.raw_data());
+#pragma omp parallel for schedule(static) if (outer * size * inner > kParallelThreshold)
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t s = 0; s < size; ++s)
+      for (int64_t i = 0; i < inner; ++i) po[(o * size + s) * inner + i] = pg[o * inner + i];
+}
+
+void argmax_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
+  int64_t* po = static_cast<int64_t*>(out.raw_data());
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* pa = static_cast<const T*>(a.raw_data());
+#pragma omp parallel for schedule(static) if (outer * size * inner > kParallelThreshold)
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t i = 0; i < inner; ++i) {
+        const T* column = pa + o * size * inner + i;
+        int64_t best = 0;
+        T best_value = column[0];
+        for (int64_t s = 1; s < size; ++s) {
+          const T v = column[s * inner];
+          bool better = v > best_value;
+          if constexpr (std::is_floating_point_v<T>) {
+            if (std::isnan(best_value)) better = false;  // the first NaN stays the maximum
+            else if (std::isnan(v)) better = true;
+          }
+          if (better) {
+            best = s;
+            best_value = v;
+          }
+        }
+        po[o * inner + i] = best;
+      }
+    }
+  });
+}
+
+}  // namespace wisp::kernels::cpu

@@ -1,0 +1,46 @@
+// Status checks for CUDA, cuBLAS and cuSPARSE calls (include only from kernels/cuda/*.cu).
+//
+// Each macro throws wisp::Error with the failing call, file:line and the library's own error
+// string; none exits the process. WISP_CUDA_CHECK_LAUNCH() follows every kernel launch.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include "core/error.h"
+
+#if __has_include(<cublas_v2.h>)
+#include <cublas_v2.h>
+#endif
+#if __has_include(<cusparse.h>)
+#include <cusparse.h>
+#endif
+
+#define WISP_CUDA_CHECK(call)                                                                          \
+  do {                                                                                                 \
+    const cudaError_t wisp_status_ = (call);                                                           \
+    if (wisp_status_ != cudaSuccess)                                                                   \
+      WISP_FAIL("CUDA error in ", #call, " at ", __FILE__, ":", __LINE__, ": ", cudaGetErrorName(wisp_status_), \
+                " (", cudaGetErrorString(wisp_status_), ")");                                          \
+  } while (0)
+
+#define WISP_CUDA_CHECK_LAUNCH() WISP_CUDA_CHECK(cudaGetLastError())
+
+#ifdef CUBLAS_V2_H_
+#define WISP_CUBLAS_CHECK(call)                                                                        \
+  do {                                                                                                 \
+    const cublasStatus_t wisp_status_ = (call);                                                        \
+    if (wisp_status_ != CUBLAS_STATUS_SUCCESS)                                                         \
+      WISP_FAIL("cuBLAS error in ", #call, " at ", __FILE__, ":", __LINE__, ": ",                       \
+                cublasGetStatusName(wisp_status_), " (", cublasGetStatusString(wisp_status_), ")");    \
+  } while (0)
+#endif
+
+#ifdef CUSPARSE_H_
+#define WISP_CUSPARSE_CHECK(call)                                                                      \
+  do {                                                                                                 \
+    const cusparseStatus_t wisp_status_ = (call);                                                      \
+    if (wisp_status_ != CUSPARSE_STATUS_SUCCESS)                                                       \
+      WISP_FAIL("cuSPARSE error in ", #call, " at ", __FILE__, ":", __LINE__, ": ",                     \
+                cusparseGetErrorName(wisp_status_), " (", cusparseGetErrorString(wisp_status_), ")");  \
+  } while (0)
+#endif

@@ -1,0 +1,112 @@
+// CUDA device-memory runtime: device queries, a caching allocator, copies, synchronisation.
+#include "kernels/cuda/runtime.h"
+
+#include <cuda_runtime.h>
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "kernels/cuda/check.h"
+
+namespace wisp::cuda_runtime {
+namespace {
+
+// Sizes are rounded up to a size class so that freed blocks are reusable by nearby requests:
+// multiples of 512 bytes below 1 MiB, multiples of 2 MiB above.
+size_t size_class(size_t nbytes) {
+  constexpr size_t kSmall = 512, kLarge = size_t{2} << 20;
+  const size_t step = nbytes < (size_t{1} << 20) ? kSmall : kLarge;
+  return (nbytes + step - 1) / step * step;
+}
+
+// Freed blocks per (device, size class). cudaFree synchronises the device, so a training loop
+// that reallocates the same shapes every step must never reach it.
+struct Cache {
+  std::mutex mutex;
+  std::map<std::pair<int, size_t>, std::vector<void*>> free_blocks;
+};
+
+Cache& cache() {
+  static Cache* instance = new Cache();  // never destroyed: tensors may be freed during exit
+  return *instance;
+}
+
+struct DeviceGuard {
+  int previous = 0;
+  explicit DeviceGuard(int device) {
+    WISP_CUDA_CHECK(cudaGetDevice(&previous));
+    if (previous != device) WISP_CUDA_CHECK(cudaSetDevice(device));
+  }
+  ~DeviceGuard() { cudaSetDevice(previous); }
+};
+
+}  // namespace
+
+int device_count() {
+  int count = 0;
+  if (cudaGetDeviceCount(&count) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver / no device" error
+    return 0;
+  }
+  return count;
+}
+
+void* allocate(size_t nbytes, int device) {
+  const int count = device_count();
+  WISP_CHECK(device >= 0 && device < count, "CUDA device ", device, " is not available (", count,
+             " usable GPU(s) found)");
+  const size_t rounded = size_class(nbytes);
+  {
+    std::lock_guard<std::mutex> lock(cache().mutex);
+    auto found = cache().free_blocks.find({device, rounded});
+    if (found != cache().free_blocks.end() && !found->second.empty()) {
+      void* block = found->second.back();
+      found->second.pop_back();
+      return block;
+    }
+  }
+  DeviceGuard guard(device);
+  void* block = nullptr;
+  if (cudaMalloc(&block, rounded) != cudaSuccess) {
+    cudaGetLastError();
+    empty_cache();  // give cached blocks back and try once more
+    WISP_CUDA_CHECK(cudaMalloc(&block, rounded));
+  }
+  return block;
+}
+
+void deallocate(void* pointer, size_t nbytes, int device) {
+  std::lock_guard<std::mutex> lock(cache().mutex);
+  cache().free_blocks[{device, size_class(nbytes)}].push_back(pointer);
+}
+
+void empty_cache() {
+  std::lock_guard<std::mutex> lock(cache().mutex);
+  for (auto& [key, blocks] : cache().free_blocks) {
+    DeviceGuard guard(key.first);
+    for (void* block : blocks) WISP_CUDA_CHECK(cudaFree(block));
+    blocks.clear();
+  }
+}
+
+void copy(void* destination, int destination_device, const void* source, int source_device, size_t nbytes) {
+  cudaMemcpyKind kind = cudaMemcpyDeviceToDevice;
+  if (destination_device < 0 && source_device < 0) kind = cudaMemcpyHostToHost;
+  else if (destination_device < 0) kind = cudaMemcpyDeviceToHost;
+  else if (source_device < 0) kind = cudaMemcpyHostToDevice;
+  DeviceGuard guard(destination_device >= 0 ? destination_device : source_device);
+  WISP_CUDA_CHECK(cudaMemcpy(destination, source, nbytes, kind));
+}
+
+void zero(void* destination, size_t nbytes, int device) {
+  DeviceGuard guard(device);
+  WISP_CUDA_CHECK(cudaMemset(destination, 0, nbytes));
+}
+
+void synchronize(int device) {
+  DeviceGuard guard(device);
+  WISP_CUDA_CHECK(cudaDeviceSynchronize());
+}
+
+}  // namespace wisp::cuda_runtime

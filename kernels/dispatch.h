@@ -1,0 +1,23 @@
+// Helpers for the dispatch points (kernels/*.cpp): pick the twin for a tensor's device.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace wisp::kernels {
+
+// Thrown by a dispatch point for a device whose twin does not exist yet (the CUDA twins arrive
+// with the CUDA backend issue); names the op and the device.
+[[noreturn]] void unsupported_device(const char* op, const Device& device);
+
+// Calls cpu_twin() for CPU tensors; unsupported_device() otherwise. `first` decides the device;
+// callers have already checked that all operands share it.
+template <class CpuTwin>
+void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin) {
+  if (first.is_cpu()) {
+    cpu_twin();
+    return;
+  }
+  unsupported_device(op, first.device());
+}
+
+}  // namespace wisp::kernels

@@ -1,0 +1,56 @@
+// Reductions with autograd (sum, mean) and argmax.
+#include "autograd/tape.h"
+#include "core/factories.h"
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
+#include "layers/functional.h"
+
+namespace wisp {
+
+Tensor sum(const Tensor& a) {
+  Tensor out = kernels::sum_all(a);
+  if (!autograd::needs_recording({a})) return out;
+  const Shape shape = a.shape();
+  return autograd::record("SumBackward", out, {a}, [shape](const Tensor& g) -> std::vector<Tensor> {
+    Tensor grad = empty(shape, TensorOptions(g.dtype()).device(g.device()));
+    kernels::fill_(grad, g.item<float>());
+    return {grad};
+  });
+}
+
+Tensor sum(const Tensor& a, int64_t dim, bool keepdim) {
+  WISP_CHECK(a.dim() > 0, "sum: cannot reduce over dimension ", dim, " of a 0-dimensional tensor");
+  const int64_t d = normalize_dim(dim, a.dim(), "sum");
+  Tensor out = kernels::sum_dim(a, d, keepdim);
+  if (!autograd::needs_recording({a})) return out;
+  const Shape shape = a.shape();
+  return autograd::record("SumBackward", out, {a}, [shape, d](const Tensor& g) -> std::vector<Tensor> {
+    return {kernels::expand_dim(g, shape, d)};
+  });
+}
+
+Tensor mean(const Tensor& a) {
+  check_dtype("mean", "input", a, DType::Float32);
+  WISP_CHECK(a.numel() > 0, "mean: expected a non-empty tensor but got shape ", a.shape());
+  return sum(a) * (1.0 / static_cast<double>(a.numel()));
+}
+
+Tensor mean(const Tensor& a, int64_t dim, bool keepdim) {
+  check_dtype("mean", "input", a, DType::Float32);
+  WISP_CHECK(a.dim() > 0, "mean: cannot reduce over dimension ", dim, " of a 0-dimensional tensor");
+  const int64_t size = a.size(dim);
+  WISP_CHECK(size > 0, "mean: expected a non-empty dimension ", dim, " but the input has shape ", a.shape());
+  return sum(a, dim, keepdim) * (1.0 / static_cast<double>(size));
+}
+
+Tensor argmax(const Tensor& a) {
+  WISP_CHECK(a.numel() > 0, "argmax: expected a non-empty tensor but got shape ", a.shape());
+  return kernels::argmax_dim(a.detach().view({a.numel()}), 0, false);
+}
+
+Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) {
+  WISP_CHECK(a.dim() > 0, "argmax: cannot reduce over dimension ", dim, " of a 0-dimensional tensor");
+  return kernels::argmax_dim(a, normalize_dim(dim, a.dim(), "argmax"), keepdim);
+}
+
+}  // namespace wisp

@@ -1,0 +1,19 @@
+// wisp: a deep-learning framework in C++17 for wide, sparse neural networks.
+//
+// The umbrella header: #include <wisp/wisp.h> gives the whole public API.
+#pragma once
+
+#include "core/config.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/factories.h"
+#include "core/random.h"
+#include "core/shape.h"
+#include "core/tensor.h"
+#include "core/threading.h"
+
+#include "autograd/check_gradients.h"
+#include "autograd/grad_mode.h"
+
+#include "layers/functional.h"
