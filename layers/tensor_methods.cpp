@@ -1,5 +1,6 @@
 // Tensor's math methods (declared in core/tensor.h): thin forwards to layers/functional.h, plus the
-// in-place updates, which are never recorded on the tape.
+// in-place updates, which are never recorded on the tape. (Methods of ops with their own file —
+// matmul, repeat_interleave, log_softmax — are defined next to the op.)
 #include "autograd/grad_mode.h"
 #include "kernels/elementwise.h"
 #include "layers/functional.h"
@@ -14,12 +15,6 @@ Tensor Tensor::sum(int64_t dim, bool keepdim) const { return wisp::sum(*this, di
 Tensor Tensor::mean() const { return wisp::mean(*this); }
 Tensor Tensor::mean(int64_t dim, bool keepdim) const { return wisp::mean(*this, dim, keepdim); }
 Tensor Tensor::relu() const { return wisp::relu(*this); }
-Tensor Tensor::matmul(const Tensor& other) const { return wisp::matmul(*this, other); }
-Tensor Tensor::repeat_interleave(int64_t repeats) const { return wisp::repeat_interleave(*this, repeats); }
-Tensor Tensor::repeat_interleave(int64_t repeats, int64_t dim) const {
-  return wisp::repeat_interleave(*this, repeats, dim);
-}
-Tensor Tensor::log_softmax(int64_t dim) const { return wisp::log_softmax(*this, dim); }
 Tensor Tensor::argmax() const { return wisp::argmax(*this); }
 Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return wisp::argmax(*this, dim, keepdim); }
 
