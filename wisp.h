@@ -15,5 +15,6 @@
 
 #include "autograd/check_gradients.h"
 #include "autograd/grad_mode.h"
+#include "autograd/tape.h"
 
 #include "layers/functional.h"

@@ -129,7 +129,7 @@ void print_dim(std::ostream& out, const Tensor& tensor, size_t dim, int64_t base
         }
       }
       if (indices[k] < 0) {
-        out << "...";
+        out << " ...";  // PyTorch's marker inside a row
       } else {
         out << formatter.padded(element(tensor, base + indices[k]));
       }

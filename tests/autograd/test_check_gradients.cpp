@@ -1,0 +1,49 @@
+// The public gradient checker accepts correct gradients and reports wrong ones.
+#include "test_helpers.h"
+
+using namespace wisp;
+
+TEST_CASE("check_gradients passes a correct composite function", "[autograd][check_gradients]") {
+  manual_seed(3);
+  auto function = [](const std::vector<Tensor>& in) { return (in[0] * in[1] + in[0]) / (in[1] * in[1] + 1.0); };
+  WISP_REQUIRE_GRADIENTS(function, {randn({3, 4}), randn({4})});
+}
+
+TEST_CASE("check_gradients catches a wrong backward", "[autograd][check_gradients]") {
+  auto wrong_square = [](const std::vector<Tensor>& in) {
+    const Tensor x = in[0];
+    Tensor out = x.detach() * x.detach();
+    // The true derivative is 2x; this claims 3x.
+    return autograd::record("WrongSquareBackward", out, {x},
+                            [saved = x.detach()](const Tensor& g) -> std::vector<Tensor> {
+                              NoGradGuard no_grad;
+                              return {g * saved * 3.0};
+                            });
+  };
+  const auto result = autograd::check_gradients(wrong_square, {from_vector(std::vector<float>{1, 2, 3})});
+  CHECK_FALSE(result.ok);
+  CHECK(result.checked_elements == 3);
+  CHECK(result.max_abs_error > 0.1);
+  CHECK(result.message.find("input 0") != std::string::npos);
+}
+
+TEST_CASE("check_gradients reports inputs the gradient never reaches", "[autograd][check_gradients]") {
+  auto ignores_second = [](const std::vector<Tensor>& in) {
+    // in[1] changes the output but the gradient is cut by detach().
+    return in[0] * 2.0 + in[1].detach();
+  };
+  const auto result = autograd::check_gradients(ignores_second, {randn({2}), randn({2})});
+  CHECK_FALSE(result.ok);
+  CHECK(result.message.find("no gradient reached") != std::string::npos);
+}
+
+TEST_CASE("check_gradients leaves the caller's tensors alone and skips integer inputs", "[autograd][check_gradients]") {
+  Tensor x = from_vector(std::vector<float>{0.5f, 1.5f});
+  Tensor index = from_vector(std::vector<int64_t>{1});
+  auto function = [](const std::vector<Tensor>& in) { return in[0] * in[0] * static_cast<double>(in[1].item<int64_t>()); };
+  const auto result = autograd::check_gradients(function, {x, index});
+  CHECK(result.ok);
+  CHECK(result.checked_elements == 2);
+  CHECK_FALSE(x.requires_grad());
+  CHECK(x.to_vector<float>() == std::vector<float>{0.5f, 1.5f});
+}

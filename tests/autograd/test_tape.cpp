@@ -1,0 +1,140 @@
+// The tape: recording, backward, accumulation, freeing, and the errors around them.
+#include <memory>
+
+#include "test_helpers.h"
+
+using namespace wisp;
+using wisp::testing::values;
+
+TEST_CASE("backward of a scalar accumulates into leaves", "[autograd]") {
+  Tensor a = from_vector(std::vector<float>{1, -2, 3});
+  a.set_requires_grad(true);
+  (a * a).sum().backward();
+  CHECK(values(a.grad()) == std::vector<float>{2, -4, 6});
+  // A second, independent graph accumulates into the same .grad.
+  (a * 3.0).sum().backward();
+  CHECK(values(a.grad()) == std::vector<float>{5, -1, 9});
+  a.set_grad(Tensor());
+  CHECK_FALSE(a.grad().defined());
+}
+
+TEST_CASE("a tensor used twice receives both gradients", "[autograd]") {
+  Tensor x = from_vector(std::vector<float>{2, 3});
+  x.set_requires_grad(true);
+  Tensor y = x * x + x;  // dy/dx = 2x + 1
+  Tensor z = y * y;      // dz/dx = 2y (2x + 1)
+  z.sum().backward();
+  CHECK(values(x.grad()) == std::vector<float>{2 * 6 * 5, 2 * 12 * 7});
+}
+
+TEST_CASE("two independent losses back-propagate one after the other", "[autograd]") {
+  Tensor a = from_vector(std::vector<float>{1, 2});
+  Tensor b = from_vector(std::vector<float>{3, 4});
+  a.set_requires_grad(true);
+  b.set_requires_grad(true);
+  Tensor loss_a = (a * a).sum();
+  Tensor loss_b = (b * 2.0).sum();
+  loss_a.backward();
+  loss_b.backward();
+  CHECK(values(a.grad()) == std::vector<float>{2, 4});
+  CHECK(values(b.grad()) == std::vector<float>{2, 2});
+}
+
+TEST_CASE("backward through freed entries is an error", "[autograd]") {
+  Tensor a = ones({2});
+  a.set_requires_grad(true);
+  Tensor loss = (a * a).sum();
+  loss.backward();
+  WISP_REQUIRE_ERROR(loss.backward(), "SumBackward", "already freed");
+}
+
+TEST_CASE("leaf gradients never alias each other", "[autograd]") {
+  Tensor x = zeros({2}), y = zeros({2});
+  x.set_requires_grad(true);
+  y.set_requires_grad(true);
+  (x + y).sum().backward();
+  CHECK(x.grad().raw_data() != y.grad().raw_data());
+  {
+    NoGradGuard no_grad;
+    x.grad().mul_(10.0);
+  }
+  CHECK(values(y.grad()) == std::vector<float>{1, 1});
+}
+
+TEST_CASE("NoGradGuard stops recording and restores the previous mode", "[autograd]") {
+  Tensor a = ones({3});
+  a.set_requires_grad(true);
+  CHECK(GradMode::is_enabled());
+  {
+    NoGradGuard no_grad;
+    CHECK_FALSE(GradMode::is_enabled());
+    Tensor b = a * 2.0;
+    CHECK_FALSE(b.requires_grad());
+    CHECK(b.is_leaf());
+    {
+      NoGradGuard nested;
+    }
+    CHECK_FALSE(GradMode::is_enabled());
+  }
+  CHECK(GradMode::is_enabled());
+  CHECK((a * 2.0).requires_grad());
+  CHECK_FALSE((ones({3}) * 2.0).requires_grad());  // no input needs grad: nothing recorded
+}
+
+TEST_CASE("entries are freed with the tensors that own them", "[autograd]") {
+  Tensor w = randn({100});
+  w.set_requires_grad(true);
+  std::weak_ptr<autograd::Node> first_entry;
+  {
+    Tensor hidden = w * 2.0;
+    Tensor out = (hidden + 1.0).sum();
+    first_entry = hidden.impl()->grad_fn;
+    REQUIRE_FALSE(first_entry.expired());
+  }
+  CHECK(first_entry.expired());
+
+  // An evaluation loop that forgot NoGradGuard: memory stays bounded because each iteration's
+  // entries die with its outputs.
+  std::weak_ptr<autograd::Node> early;
+  for (int step = 0; step < 2000; ++step) {
+    Tensor loss = ((w * w) * 0.5).sum();
+    if (step == 0) early = loss.impl()->grad_fn;
+  }
+  CHECK(early.expired());
+}
+
+TEST_CASE("autograd misuse gets clear errors", "[autograd]") {
+  Tensor ints = zeros({2}, DType::Int64);
+  WISP_REQUIRE_ERROR(ints.set_requires_grad(true), "only float32", "int64");
+  Tensor a = ones({2});
+  WISP_REQUIRE_ERROR(a.sum().backward(), "does not require grad");
+  a.set_requires_grad(true);
+  Tensor b = a * 2.0;
+  WISP_REQUIRE_ERROR(b.set_requires_grad(false), "only leaf", "MulBackward");
+  WISP_REQUIRE_ERROR(b.backward(), "one-element outputs", "[2]");
+  WISP_REQUIRE_ERROR(b.backward(ones({3})), "gradient of shape [2]", "got [3]");
+  b.backward(from_vector(std::vector<float>{1, 10}));
+  CHECK(values(a.grad()) == std::vector<float>{2, 20});
+  WISP_REQUIRE_ERROR(a.add_(1.0), "in-place", "NoGradGuard");
+  WISP_REQUIRE_ERROR(a.set_grad(ones({5})), "gradient of shape [2]", "[5]");
+  {
+    NoGradGuard no_grad;
+    a.add_(1.0);  // allowed: this is how optimizers update parameters
+  }
+  CHECK(values(a) == std::vector<float>{2, 2});
+}
+
+TEST_CASE("a backward function returning a wrong shape is caught", "[autograd]") {
+  Tensor a = ones({3});
+  a.set_requires_grad(true);
+  Tensor out = autograd::record("BrokenBackward", a.detach() * 2.0, {a},
+                                [](const Tensor&) -> std::vector<Tensor> { return {ones({4})}; });
+  WISP_REQUIRE_ERROR(out.sum().backward(), "BrokenBackward", "shape [4]", "expected [3]");
+}
+
+TEST_CASE("backward from a leaf seeds its own gradient", "[autograd]") {
+  Tensor a = full({}, 3.0);
+  a.set_requires_grad(true);
+  a.backward();
+  CHECK(a.grad().item<float>() == 1.0f);
+}

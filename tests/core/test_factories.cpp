@@ -1,0 +1,90 @@
+// Factories and seeded randomness.
+#include <cmath>
+#include <set>
+
+#include "test_helpers.h"
+
+using namespace wisp;
+using wisp::testing::values;
+
+TEST_CASE("constant factories", "[core][factories]") {
+  CHECK(values(zeros({2, 2})) == std::vector<float>(4, 0.0f));
+  CHECK(values(ones({3})) == std::vector<float>(3, 1.0f));
+  CHECK(values(full({2}, -1.5)) == std::vector<float>{-1.5f, -1.5f});
+  CHECK(zeros({2}, DType::Int64).to_vector<int64_t>() == std::vector<int64_t>{0, 0});
+  CHECK(ones({2}, TensorOptions().dtype(DType::UInt8)).to_vector<uint8_t>() == std::vector<uint8_t>{1, 1});
+  CHECK(zeros_like(ones({2, 5}, DType::Int32)).dtype() == DType::Int32);
+  CHECK(ones_like(zeros({4})).to_vector<float>() == std::vector<float>(4, 1.0f));
+  Tensor needs_grad = zeros({3}, TensorOptions().requires_grad(true));
+  CHECK(needs_grad.requires_grad());
+  CHECK(needs_grad.is_leaf());
+}
+
+TEST_CASE("arange", "[core][factories]") {
+  CHECK(arange(5, DType::Int64).to_vector<int64_t>() == std::vector<int64_t>{0, 1, 2, 3, 4});
+  CHECK(arange(2, 11, 3, DType::Int64).to_vector<int64_t>() == std::vector<int64_t>{2, 5, 8});
+  CHECK(arange(5, 0, -2, DType::Int64).to_vector<int64_t>() == std::vector<int64_t>{5, 3, 1});
+  CHECK(values(arange(3)) == std::vector<float>{0, 1, 2});  // float32 by default, as TensorOptions
+  CHECK(arange(0).numel() == 0);
+  WISP_REQUIRE_ERROR(arange(0, 5, 0), "step must be nonzero");
+  WISP_REQUIRE_ERROR(arange(5, 0, 1), "inconsistent with step 1");
+}
+
+TEST_CASE("rand, randn and randint have the right distributions", "[core][factories][random]") {
+  manual_seed(1);
+  const std::vector<float> u = values(rand({100000}));
+  double mean = 0;
+  for (float x : u) {
+    REQUIRE(x >= 0.0f);
+    REQUIRE(x < 1.0f);
+    mean += x;
+  }
+  mean /= u.size();
+  CHECK(std::abs(mean - 0.5) < 0.01);
+
+  const std::vector<float> n = values(randn({100000}));
+  double sum = 0, squares = 0;
+  for (float x : n) {
+    REQUIRE(std::isfinite(x));
+    sum += x;
+    squares += double(x) * x;
+  }
+  const double normal_mean = sum / n.size();
+  const double normal_std = std::sqrt(squares / n.size() - normal_mean * normal_mean);
+  CHECK(std::abs(normal_mean) < 0.02);
+  CHECK(std::abs(normal_std - 1.0) < 0.02);
+
+  Tensor ints = randint(-3, 4, {20000});
+  CHECK(ints.dtype() == DType::Int64);
+  std::set<int64_t> seen;
+  for (int64_t v : ints.to_vector<int64_t>()) {
+    REQUIRE(v >= -3);
+    REQUIRE(v < 4);
+    seen.insert(v);
+  }
+  CHECK(seen.size() == 7);  // every value in [-3, 4) occurs
+  CHECK(randint(0, 10, {3}, DType::Int32).dtype() == DType::Int32);
+  WISP_REQUIRE_ERROR(randint(5, 5, {2}), "low < high", "low=5", "high=5");
+  WISP_REQUIRE_ERROR(rand({2}, DType::Int64), "rand", "floating-point", "int64");
+}
+
+TEST_CASE("manual_seed makes draws reproducible, independent of the thread count", "[core][random]") {
+  manual_seed(42);
+  const std::vector<float> first = values(randn({50000}));
+  const std::vector<int64_t> first_ints = randint(0, 1000, {100}).to_vector<int64_t>();
+  const int threads = get_num_threads();
+  set_num_threads(1);
+  manual_seed(42);
+  const std::vector<float> second = values(randn({50000}));
+  const std::vector<int64_t> second_ints = randint(0, 1000, {100}).to_vector<int64_t>();
+  set_num_threads(threads);
+  CHECK(first == second);
+  CHECK(first_ints == second_ints);
+  manual_seed(43);
+  CHECK(values(randn({50000})) != first);
+  // Consecutive draws continue the stream rather than repeating it.
+  manual_seed(42);
+  const std::vector<float> a = values(rand({4})), b = values(rand({4}));
+  CHECK(a != b);
+  WISP_REQUIRE_ERROR(set_num_threads(0), "at least 1 thread");
+}

@@ -1,0 +1,103 @@
+// Elementwise arithmetic with broadcasting, scalar arithmetic and unary functions.
+#include <cmath>
+
+#include "test_helpers.h"
+
+using namespace wisp;
+using wisp::testing::require_close;
+using wisp::testing::values;
+
+namespace {
+Tensor floats(std::vector<float> v, const Shape& shape) { return from_vector(v, shape); }
+}  // namespace
+
+TEST_CASE("binary arithmetic forward", "[layers][elementwise]") {
+  Tensor a = floats({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor row = floats({10, 20, 30}, {3});
+  Tensor column = floats({100, 200}, {2, 1});
+  CHECK(values(a + row) == std::vector<float>{11, 22, 33, 14, 25, 36});
+  CHECK(values(a - column) == std::vector<float>{-99, -98, -97, -196, -195, -194});
+  CHECK(values(row * column) == std::vector<float>{1000, 2000, 3000, 2000, 4000, 6000});
+  CHECK((row * column).shape() == Shape{2, 3});
+  require_close(a / row, floats({0.1f, 0.1f, 0.1f, 0.4f, 0.25f, 0.2f}, {2, 3}));
+  CHECK(values(a * a) == std::vector<float>{1, 4, 9, 16, 25, 36});
+  Tensor scalar = full({}, 2.0);
+  CHECK(values(a * scalar) == std::vector<float>{2, 4, 6, 8, 10, 12});
+  CHECK((scalar * scalar).dim() == 0);
+  // [2, 1, 3] and [4, 1] broadcast to [2, 4, 3].
+  Tensor left = arange(6).view({2, 1, 3}), right = arange(4).view({4, 1});
+  Tensor sum = left + right;
+  REQUIRE(sum.shape() == Shape{2, 4, 3});
+  for (int64_t i = 0; i < 2; ++i)
+    for (int64_t j = 0; j < 4; ++j)
+      for (int64_t k = 0; k < 3; ++k) CHECK(sum.at<float>(i, j, k) == float(i * 3 + k + j));
+}
+
+TEST_CASE("scalar arithmetic and unary functions", "[layers][elementwise]") {
+  Tensor a = floats({1, 2, 4}, {3});
+  CHECK(values(a + 1.0) == std::vector<float>{2, 3, 5});
+  CHECK(values(1.0 - a) == std::vector<float>{0, -1, -3});
+  CHECK(values(a - 1.0) == std::vector<float>{0, 1, 3});
+  CHECK(values(2.0 * a) == std::vector<float>{2, 4, 8});
+  CHECK(values(a / 2.0) == std::vector<float>{0.5f, 1, 2});
+  CHECK(values(4.0 / a) == std::vector<float>{4, 2, 1});
+  CHECK(values(-a) == std::vector<float>{-1, -2, -4});
+  CHECK(values(sqrt(a)) == std::vector<float>{1, std::sqrt(2.0f), 2});
+  require_close(log(exp(a)), a);
+  CHECK(values(relu(floats({-1, 0, 2}, {3}))) == std::vector<float>{0, 0, 2});
+  CHECK(values(floats({-1, 3}, {2}).relu()) == std::vector<float>{0, 3});
+}
+
+TEST_CASE("integer arithmetic and comparisons", "[layers][elementwise]") {
+  Tensor i = arange(4, DType::Int64);
+  CHECK((i + i).to_vector<int64_t>() == std::vector<int64_t>{0, 2, 4, 6});
+  CHECK((i * 3.0).to_vector<int64_t>() == std::vector<int64_t>{0, 3, 6, 9});
+  CHECK((-i).to_vector<int64_t>() == std::vector<int64_t>{0, -1, -2, -3});
+  Tensor labels = from_vector(std::vector<int64_t>{0, 1, 5, 3});
+  Tensor equal = i == labels;
+  CHECK(equal.dtype() == DType::UInt8);
+  CHECK(equal.to_vector<uint8_t>() == std::vector<uint8_t>{1, 1, 0, 1});
+  CHECK(equal.sum().item<int64_t>() == 3);  // the accuracy-count pattern
+  CHECK((floats({1, 2}, {2}) == floats({1, 3}, {2})).to_vector<uint8_t>() == std::vector<uint8_t>{1, 0});
+  WISP_REQUIRE_ERROR(i / i, "div", "float32", "int64");
+}
+
+TEST_CASE("binary op errors name the shapes and dtypes", "[layers][elementwise]") {
+  WISP_REQUIRE_ERROR(zeros({2, 3}) + zeros({4}), "add", "[2, 3]", "[4]", "cannot be broadcast");
+  WISP_REQUIRE_ERROR(zeros({2}) * zeros({2}, DType::Int64), "mul", "same dtype", "float32", "int64");
+  WISP_REQUIRE_ERROR(zeros({2}) == zeros({3}), "eq", "[2]", "[3]");
+  WISP_REQUIRE_ERROR(Tensor() + zeros({1}), "undefined");
+}
+
+TEST_CASE("gradients of binary arithmetic with broadcasting", "[layers][elementwise]") {
+  manual_seed(7);
+  auto positive = [](const Shape& shape) { return rand(shape) + 0.5; };
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] + in[1]; }, {randn({2, 3}), randn({3})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] - in[1]; }, {randn({2, 1, 3}), randn({4, 1})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] * in[1]; }, {randn({3, 1}), randn({1, 4})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] / in[1]; },
+                         {randn({2, 3}), positive({2, 3})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] / in[1]; }, {randn({2, 3}), positive({})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] * in[0]; }, {randn({5})});
+}
+
+TEST_CASE("gradients of scalar arithmetic and unary functions", "[layers][elementwise]") {
+  manual_seed(8);
+  Tensor positive = rand({2, 3}) + 0.5;
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return 3.0 - in[0] * 2.0 + 1.0; }, {randn({4})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] / 4.0 + 2.0 / in[0]; }, {positive});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return -in[0]; }, {randn({3})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return exp(in[0]); }, {randn({3})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return log(in[0]); }, {positive});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return sqrt(in[0]); }, {positive});
+  // ReLU away from its kink at 0.
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return relu(in[0]); },
+                         {from_vector(std::vector<float>{-1.5f, -0.3f, 0.4f, 2.0f})});
+}
+
+TEST_CASE("relu passes no gradient at or below zero", "[layers][elementwise]") {
+  Tensor x = from_vector(std::vector<float>{-1, 0, 1});
+  x.set_requires_grad(true);
+  relu(x).sum().backward();
+  CHECK(values(x.grad()) == std::vector<float>{0, 0, 1});
+}
