@@ -18,3 +18,7 @@
 #include "autograd/tape.h"
 
 #include "layers/functional.h"
+#include "layers/nn.h"
+
+#include "optim/optimizer.h"
+#include "optim/sgd.h"

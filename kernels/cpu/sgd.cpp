@@ -1,0 +1,22 @@
+#include "kernels/cpu/sgd.h"
+
+#include "kernels/sgd_math.h"
+
+namespace wisp::kernels::cpu {
+
+void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
+              const SgdHyperparameters& h, bool first_step) {
+  float* p = static_cast<float*>(parameter.raw_data());
+  const float* g = static_cast<const float*>(gradient.raw_data());
+  float* m = h.momentum != 0 ? static_cast<float*>(momentum_buffer.raw_data()) : nullptr;
+  const int64_t n = parameter.numel();
+  const float learning_rate = static_cast<float>(h.learning_rate), momentum = static_cast<float>(h.momentum),
+              dampening = static_cast<float>(h.dampening), weight_decay = static_cast<float>(h.weight_decay);
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; ++i) {
+    sgd_update_element(p[i], g[i], m ? m + i : nullptr, learning_rate, momentum, dampening, weight_decay,
+                       h.nesterov, first_step);
+  }
+}
+
+}  // namespace wisp::kernels::cpu

@@ -1,0 +1,23 @@
+#include "kernels/sgd.h"
+
+#include "kernels/cpu/sgd.h"
+#include "kernels/dispatch.h"
+
+namespace wisp::kernels {
+
+void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
+              const SgdHyperparameters& hyperparameters, bool first_step) {
+  check_dtype("SGD", "parameter", parameter, DType::Float32);
+  check_dtype("SGD", "gradient", gradient, DType::Float32);
+  check_same_device("SGD", parameter, gradient);
+  WISP_CHECK(gradient.shape() == parameter.shape(), "SGD: expected a gradient of shape ", parameter.shape(),
+             " but got ", gradient.shape());
+  if (hyperparameters.momentum != 0) {
+    check_same_device("SGD", parameter, momentum_buffer);
+    WISP_CHECK(momentum_buffer.shape() == parameter.shape(), "SGD: expected a momentum buffer of shape ",
+               parameter.shape(), " but got ", momentum_buffer.shape());
+  }
+  dispatch("SGD", parameter, [&] { cpu::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step); });
+}
+
+}  // namespace wisp::kernels

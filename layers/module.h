@@ -1,0 +1,107 @@
+// nn::Module: the base class of layers and models.
+//
+// A module owns named parameters (trainable tensors), named buffers (state that is saved and moved
+// but not trained, like running statistics) and named child modules. Everything else —
+// parameters(), named_parameters(), train()/eval(), to(Device), zero_grad(), printing — walks those
+// three lists, so a user's model only registers its pieces:
+//
+//   struct Net : nn::Module {
+//     std::shared_ptr<nn::Linear> fc;
+//     Tensor scale;
+//     Net() {
+//       fc = register_module("fc", std::make_shared<nn::Linear>(784, 10));
+//       scale = register_parameter("scale", ones({784}));
+//     }
+//     Tensor forward(const Tensor& x) override { return (*fc)(x * scale); }
+//   };
+//
+// Registered tensors are handles shared with the module: to(Device) moves their storage in place,
+// so member handles like `scale` above stay valid. Not thread-safe: use one module per thread, or
+// guard it.
+#pragma once
+
+#include <iosfwd>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace wisp::nn {
+
+class Module {
+ public:
+  Module() = default;
+  virtual ~Module() = default;
+  Module(const Module&) = default;  // shallow: the copy shares parameter tensors (like PyTorch)
+  Module(Module&&) = default;
+  Module& operator=(const Module&) = default;
+  Module& operator=(Module&&) = default;
+
+  // The computation. The default throws: container-only modules need not define it.
+  virtual Tensor forward(const Tensor& input);
+  Tensor operator()(const Tensor& input) { return forward(input); }
+
+  // Parameters of this module and (recursively) its children, in registration order; names are
+  // dotted paths ("1.weight", "sc1.weights"). Tensors are handles: updating them updates the model.
+  std::vector<Tensor> parameters(bool recurse = true) const;
+  std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
+  std::vector<Tensor> buffers(bool recurse = true) const;
+  std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true) const;
+  std::vector<std::shared_ptr<Module>> children() const;
+  const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+  // Total number of parameter elements (for SparseLinear: the stored connections, not in × out).
+  int64_t num_parameters() const;
+
+  // Training mode (the default) or evaluation mode, for this module and its children. Layers that
+  // behave differently (k-winners' duty cycles, RigL) read is_training().
+  virtual void train(bool on = true);
+  void eval() { train(false); }
+  bool is_training() const { return training_; }
+
+  // Moves every parameter, buffer and gradient to `device`, in place (handles stay valid).
+  virtual void to(Device device);
+  // Clears the gradients of all parameters (sets them to undefined, like PyTorch's default).
+  void zero_grad();
+
+  // The class name used when printing ("Linear"); by default the demangled C++ class name
+  // without namespaces.
+  virtual std::string name() const;
+  // The text inside the parentheses when printing ("in_features=784, out_features=10, bias=true").
+  virtual std::string extra_repr() const { return ""; }
+  // Prints like PyTorch: Name(extra) or, with children, one indented line per child.
+  void pretty_print(std::ostream& stream, int indent = 0) const;
+
+ protected:
+  // Registers `tensor` as parameter `name` (marking it as requiring grad) and returns it.
+  Tensor register_parameter(const std::string& name, Tensor tensor, bool requires_grad = true);
+  // Registers `tensor` as buffer `name` and returns it.
+  Tensor register_buffer(const std::string& name, Tensor tensor);
+  // Registers `module` as child `name` and returns it, typed.
+  template <class ModuleType>
+  std::shared_ptr<ModuleType> register_module(const std::string& name, std::shared_ptr<ModuleType> module) {
+    add_child(name, module);
+    return module;
+  }
+
+ private:
+  void add_child(const std::string& name, std::shared_ptr<Module> module);
+  void check_new_name(const std::string& name, const char* what) const;
+
+  std::vector<std::pair<std::string, Tensor>> parameters_;
+  std::vector<std::pair<std::string, Tensor>> buffers_;
+  std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  bool training_ = true;
+};
+
+std::ostream& operator<<(std::ostream& stream, const Module& module);
+
+// The readable name of a C++ type from typeid(...).name(), e.g. "wisp::nn::Linear".
+std::string demangle(const char* mangled_name);
+
+// Moves a tensor's storage (and gradient) to `device` in place: every handle sees the new device.
+// Used by Module::to; not recorded on the tape.
+void move_tensor_to_(const Tensor& tensor, Device device);
+
+}  // namespace wisp::nn

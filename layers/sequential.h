@@ -1,0 +1,61 @@
+// nn::Sequential: modules applied one after the other.
+//
+//   nn::Sequential model(nn::Flatten(), nn::Linear(784, 2000), nn::ReLU(), nn::Linear(2000, 10));
+//   Tensor logits = model(images);
+//   std::shared_ptr<nn::Module> last = model[3];
+//   nn::Linear& first = model.at<nn::Linear>(1);
+//
+// Built from module values (moved into shared ownership) or from std::shared_ptr<Module>s (shared
+// with the caller). Children are named "0", "1", ... as in PyTorch.
+#pragma once
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+#include "layers/module.h"
+
+namespace wisp::nn {
+
+class Sequential : public Module {
+ public:
+  Sequential() = default;
+  template <class First, class... Rest,
+            class = std::enable_if_t<!std::is_same_v<std::decay_t<First>, Sequential> || sizeof...(Rest) != 0>>
+  explicit Sequential(First&& first, Rest&&... rest) {
+    push_back(std::forward<First>(first));
+    (push_back(std::forward<Rest>(rest)), ...);
+  }
+
+  // Appends a module value (moved into shared ownership) or a shared module.
+  template <class ModuleType>
+  void push_back(ModuleType&& module) {
+    using Decayed = std::decay_t<ModuleType>;
+    if constexpr (std::is_base_of_v<Module, Decayed>) {
+      append(std::make_shared<Decayed>(std::forward<ModuleType>(module)));
+    } else {
+      append(std::shared_ptr<Module>(std::forward<ModuleType>(module)));
+    }
+  }
+
+  Tensor forward(const Tensor& input) override;
+  std::string name() const override { return "Sequential"; }
+
+  size_t size() const { return named_children().size(); }
+  // The i-th module (negative i counts from the end); throws when out of range.
+  std::shared_ptr<Module> operator[](int64_t index) const;
+  // The i-th module as its concrete type; throws naming both types when it is something else.
+  template <class ModuleType>
+  ModuleType& at(int64_t index) const {
+    std::shared_ptr<Module> module = (*this)[index];
+    auto* typed = dynamic_cast<ModuleType*>(module.get());
+    if (typed == nullptr) wrong_type(index, *module, typeid(ModuleType).name());
+    return *typed;
+  }
+
+ private:
+  void append(std::shared_ptr<Module> module);
+  [[noreturn]] void wrong_type(int64_t index, const Module& module, const char* requested) const;
+};
+
+}  // namespace wisp::nn

@@ -1,0 +1,30 @@
+#include "optim/optimizer.h"
+
+namespace wisp::optim {
+
+Optimizer::Optimizer(std::vector<Tensor> parameters) : parameters_(std::move(parameters)) {
+  WISP_CHECK(!parameters_.empty(), "optimizer: expected at least one parameter but got an empty list");
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const Tensor& p = parameters_[i];
+    WISP_CHECK(p.defined(), "optimizer: parameter ", i, " is undefined");
+    WISP_CHECK(p.dtype() == DType::Float32, "optimizer: expected float32 parameters but parameter ", i, " is ",
+               p.dtype());
+    WISP_CHECK(p.is_leaf() && p.requires_grad(), "optimizer: parameter ", i,
+               " must be a leaf tensor that requires grad (register it with register_parameter or call "
+               "set_requires_grad(true))");
+    for (size_t j = 0; j < i; ++j)
+      WISP_CHECK(parameters_[j].impl() != p.impl(), "optimizer: parameter ", i, " appears twice (also at ", j, ")");
+  }
+}
+
+void Optimizer::zero_grad() {
+  for (const Tensor& p : parameters_) p.set_grad(Tensor());
+}
+
+size_t Optimizer::index_of(const Tensor& parameter) const {
+  for (size_t i = 0; i < parameters_.size(); ++i)
+    if (parameters_[i].impl() == parameter.impl()) return i;
+  WISP_FAIL("optimizer: the tensor of shape ", parameter.shape(), " is not one of this optimizer's parameters");
+}
+
+}  // namespace wisp::optim

@@ -1,0 +1,74 @@
+#include "optim/sgd.h"
+
+#include <ostream>
+
+#include "autograd/grad_mode.h"
+#include "core/factories.h"
+#include "kernels/sgd.h"
+
+namespace wisp::optim {
+namespace {
+void check_options(const SGDOptions& options) {
+  WISP_CHECK(options.learning_rate() >= 0, "SGD: expected a learning rate >= 0 but got ", options.learning_rate());
+  WISP_CHECK(options.momentum() >= 0, "SGD: expected momentum >= 0 but got ", options.momentum());
+  WISP_CHECK(options.weight_decay() >= 0, "SGD: expected weight_decay >= 0 but got ", options.weight_decay());
+  WISP_CHECK(!options.nesterov() || (options.momentum() > 0 && options.dampening() == 0),
+             "SGD: Nesterov momentum requires momentum > 0 and dampening = 0 but got momentum ", options.momentum(),
+             " and dampening ", options.dampening());
+}
+}  // namespace
+
+SGD::SGD(std::vector<Tensor> parameters, SGDOptions options)
+    : Optimizer(std::move(parameters)), options_(options), momentum_buffers_(parameters_.size()) {
+  check_options(options_);
+}
+
+void SGD::set_learning_rate(double learning_rate) {
+  SGDOptions changed = options_;
+  changed.learning_rate(learning_rate);
+  check_options(changed);
+  options_ = changed;
+}
+
+void SGD::step() {
+  NoGradGuard no_grad;
+  kernels::SgdHyperparameters hyperparameters;
+  hyperparameters.learning_rate = options_.learning_rate();
+  hyperparameters.momentum = options_.momentum();
+  hyperparameters.dampening = options_.dampening();
+  hyperparameters.weight_decay = options_.weight_decay();
+  hyperparameters.nesterov = options_.nesterov();
+  for (size_t i = 0; i < parameters_.size(); ++i) {
+    const Tensor& parameter = parameters_[i];
+    const Tensor gradient = parameter.grad();
+    if (!gradient.defined()) continue;
+    Tensor& buffer = momentum_buffers_[i];
+    bool first_step = false;
+    if (options_.momentum() != 0) {
+      if (!buffer.defined()) {
+        buffer = empty(parameter.shape(), TensorOptions(DType::Float32).device(parameter.device()));
+        first_step = true;
+      } else if (buffer.device() != parameter.device()) {
+        buffer = copy_to_device(buffer, parameter.device());  // the model moved after earlier steps
+      }
+    }
+    kernels::sgd_step(parameter, gradient, buffer, hyperparameters, first_step);
+  }
+  ++steps_;
+}
+
+Tensor SGD::momentum_buffer(const Tensor& parameter) const { return momentum_buffers_[index_of(parameter)]; }
+
+std::vector<Tensor> SGD::state_of(const Tensor& parameter) const {
+  const Tensor& buffer = momentum_buffers_[index_of(parameter)];
+  if (!buffer.defined()) return {};
+  return {buffer};
+}
+
+std::ostream& operator<<(std::ostream& stream, const SGDOptions& options) {
+  return stream << "SGD(lr=" << options.learning_rate() << ", momentum=" << options.momentum()
+                << ", dampening=" << options.dampening() << ", weight_decay=" << options.weight_decay()
+                << ", nesterov=" << (options.nesterov() ? "true" : "false") << ")";
+}
+
+}  // namespace wisp::optim
