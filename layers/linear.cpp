@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "autograd/grad_mode.h"
 #include "core/factories.h"
 #include "layers/functional.h"
 

@@ -1,0 +1,92 @@
+#include "kernels/cpu/linear.h"
+
+#include <algorithm>
+
+// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics
+// (_mm512_undefined_ps) when Eigen's GEMM packing inlines them; it is not a bug in Eigen or here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#pragma GCC diagnostic pop
+
+namespace wisp::kernels::cpu {
+namespace {
+
+constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
+
+// Our tensors are row-major, so Eigen sees them as row-major matrices; transposes are free views
+// (Eigen's GEMM packs either layout). Maps are unaligned: a view may start at an offset.
+using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixMap = Eigen::Map<RowMajorMatrix>;
+using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
+
+ConstMatrixMap const_matrix(const Tensor& t) {
+  return ConstMatrixMap(static_cast<const float*>(t.raw_data()), t.size(0), t.size(1));
+}
+
+MatrixMap matrix(const Tensor& t) { return MatrixMap(static_cast<float*>(t.raw_data()), t.size(0), t.size(1)); }
+
+// sums[c] = Σ_r values[r, c] for values [rows, cols] row-major. Threads take blocks of columns and
+// walk the rows in order, so reads stay contiguous and the result does not depend on the thread count.
+void column_sums(const float* values, int64_t rows, int64_t cols, float* sums) {
+  constexpr int64_t kBlock = 256;
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
+  for (int64_t block = 0; block < blocks; ++block) {
+    const int64_t begin = block * kBlock, end = std::min(cols, begin + kBlock);
+    for (int64_t c = begin; c < end; ++c) sums[c] = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* row = values + r * cols;
+      for (int64_t c = begin; c < end; ++c) sums[c] += row[c];
+    }
+  }
+}
+
+}  // namespace
+
+// a: [n, k] (or [k, n] when transpose_a) row-major; b: [k, m] (or [m, k] when transpose_b);
+// out: [n, m] row-major.
+void matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, const Tensor& out) {
+  const ConstMatrixMap lhs = const_matrix(a), rhs = const_matrix(b);
+  MatrixMap result = matrix(out);
+  if (!transpose_a && !transpose_b) {
+    result.noalias() = lhs * rhs;
+  } else if (transpose_a && !transpose_b) {
+    result.noalias() = lhs.transpose() * rhs;
+  } else if (!transpose_a && transpose_b) {
+    result.noalias() = lhs * rhs.transpose();
+  } else {
+    result.noalias() = lhs.transpose() * rhs.transpose();
+  }
+}
+
+// input: [rows, in] row-major; weight: [out, in] row-major; bias: [out] or undefined;
+// output: [rows, out] row-major.
+void linear_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& output) {
+  const ConstMatrixMap x = const_matrix(input), w = const_matrix(weight);
+  MatrixMap y = matrix(output);
+  if (bias.defined()) {
+    // Fused bias: start every output row at the bias and let the GEMM accumulate into it
+    // (C += A·B costs the same as C = A·B, which would have to zero C first anyway).
+    const Eigen::Map<const Eigen::RowVectorXf> b(static_cast<const float*>(bias.raw_data()), bias.numel());
+    y.rowwise() = b;
+    y.noalias() += x * w.transpose();
+  } else {
+    y.noalias() = x * w.transpose();
+  }
+}
+
+// grad_output: [rows, out]; input: [rows, in]; weight: [out, in] (all row-major);
+// grad_input: [rows, in], grad_weight: [out, in], grad_bias: [out], each written when defined.
+void linear_backward(const Tensor& grad_output, const Tensor& input, const Tensor& weight, const Tensor& grad_input,
+                     const Tensor& grad_weight, const Tensor& grad_bias) {
+  const ConstMatrixMap g = const_matrix(grad_output);
+  if (grad_input.defined()) matrix(grad_input).noalias() = g * const_matrix(weight);
+  if (grad_weight.defined()) matrix(grad_weight).noalias() = g.transpose() * const_matrix(input);
+  if (grad_bias.defined()) {
+    column_sums(static_cast<const float*>(grad_output.raw_data()), grad_output.size(0), grad_output.size(1),
+                static_cast<float*>(grad_bias.raw_data()));
+  }
+}
+
+}  // namespace wisp::kernels::cpu
