@@ -1,0 +1,222 @@
+#include "kernels/cpu/loss.h"
+
+#include <omp.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/loss_math.h"
+
+namespace wisp::kernels::cpu {
+namespace {
+
+constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
+
+// The maximum of `count` values `stride` apart; NaNs are skipped here (they still reach the result
+// through exp, which turns the whole row into NaN, as in PyTorch). -inf for an empty row.
+inline float row_max(const float* values, int64_t count, int64_t stride) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (int64_t s = 0; s < count; ++s) {
+    const float v = values[s * stride];
+    max = v > max ? v : max;
+  }
+  return max;
+}
+
+}  // namespace
+
+// input, output: [outer, size, inner] row-major; softmax over `size`.
+void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output) {
+  const float* x = static_cast<const float*>(input.raw_data());
+  float* out = static_cast<float*>(output.raw_data());
+  const bool parallel = outer > 1 && outer * size * inner > kParallelThreshold;
+  if (inner == 1) {
+    // Contiguous rows (the common dim = -1 case).
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* row = x + o * size;
+      float* out_row = out + o * size;
+      const float max = row_max(row, size, 1);
+      double sum = 0;
+      for (int64_t s = 0; s < size; ++s) sum += static_cast<double>(expf(row[s] - max));
+      const float log_sum = static_cast<float>(std::log(sum));
+#pragma omp simd
+      for (int64_t s = 0; s < size; ++s) out_row[s] = log_softmax_element(row[s], max, log_sum);
+    }
+    return;
+  }
+  // Strided: walk `size` in the outer loop so that reads stay contiguous along `inner`.
+#pragma omp parallel if (parallel)
+  {
+    std::vector<float> max(static_cast<size_t>(inner));
+    std::vector<double> sum(static_cast<size_t>(inner));
+    std::vector<float> log_sum(static_cast<size_t>(inner));
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* block = x + o * size * inner;
+      float* out_block = out + o * size * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        max[static_cast<size_t>(i)] = -std::numeric_limits<float>::infinity();
+        sum[static_cast<size_t>(i)] = 0;
+      }
+      for (int64_t s = 0; s < size; ++s)
+        for (int64_t i = 0; i < inner; ++i) {
+          const float v = block[s * inner + i];
+          float& m = max[static_cast<size_t>(i)];
+          m = v > m ? v : m;
+        }
+      for (int64_t s = 0; s < size; ++s)
+        for (int64_t i = 0; i < inner; ++i)
+          sum[static_cast<size_t>(i)] += static_cast<double>(expf(block[s * inner + i] - max[static_cast<size_t>(i)]));
+      for (int64_t i = 0; i < inner; ++i)
+        log_sum[static_cast<size_t>(i)] = static_cast<float>(std::log(sum[static_cast<size_t>(i)]));
+      for (int64_t s = 0; s < size; ++s)
+        for (int64_t i = 0; i < inner; ++i)
+          out_block[s * inner + i] = log_softmax_element(block[s * inner + i], max[static_cast<size_t>(i)],
+                                                         log_sum[static_cast<size_t>(i)]);
+    }
+  }
+}
+
+// grad_output, output, grad_input: [outer, size, inner] row-major; reduction over `size`.
+void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
+                          const Tensor& grad_input) {
+  const float* g = static_cast<const float*>(grad_output.raw_data());
+  const float* y = static_cast<const float*>(output.raw_data());
+  float* dx = static_cast<float*>(grad_input.raw_data());
+  const bool parallel = outer > 1 && outer * size * inner > kParallelThreshold;
+  if (inner == 1) {
+#pragma omp parallel for schedule(static) if (parallel)
+    for (int64_t o = 0; o < outer; ++o) {
+      const float* g_row = g + o * size;
+      const float* y_row = y + o * size;
+      float* dx_row = dx + o * size;
+      double sum = 0;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t s = 0; s < size; ++s) sum += static_cast<double>(g_row[s]);
+      const float sum_grad = static_cast<float>(sum);
+      for (int64_t s = 0; s < size; ++s) dx_row[s] = log_softmax_grad_element(g_row[s], y_row[s], sum_grad);
+    }
+    return;
+  }
+#pragma omp parallel if (parallel)
+  {
+    std::vector<double> sum(static_cast<size_t>(inner));
+#pragma omp for schedule(static)
+    for (int64_t o = 0; o < outer; ++o) {
+      const int64_t base = o * size * inner;
+      for (int64_t i = 0; i < inner; ++i) sum[static_cast<size_t>(i)] = 0;
+      for (int64_t s = 0; s < size; ++s)
+        for (int64_t i = 0; i < inner; ++i) sum[static_cast<size_t>(i)] += static_cast<double>(g[base + s * inner + i]);
+      for (int64_t s = 0; s < size; ++s)
+        for (int64_t i = 0; i < inner; ++i) {
+          const int64_t k = base + s * inner + i;
+          dx[k] = log_softmax_grad_element(g[k], y[k], static_cast<float>(sum[static_cast<size_t>(i)]));
+        }
+    }
+  }
+}
+
+// logits: [rows, classes] row-major; target: [rows] Int64; loss, max_logit, log_sum: [rows].
+void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t rows, int64_t classes,
+                           const Tensor& loss, const Tensor& max_logit, const Tensor& log_sum) {
+  const float* x = static_cast<const float*>(logits.raw_data());
+  const int64_t* t = static_cast<const int64_t*>(target.raw_data());
+  float* loss_out = static_cast<float*>(loss.raw_data());
+  float* max_out = static_cast<float*>(max_logit.raw_data());
+  float* log_sum_out = static_cast<float*>(log_sum.raw_data());
+  // Checked serially, before the parallel loop: an exception cannot leave an OpenMP region.
+  for (int64_t n = 0; n < rows; ++n)
+    WISP_CHECK(t[n] >= 0 && t[n] < classes, "cross_entropy: target ", t[n], " at index ", n,
+               " is out of range [0, ", classes, ")");
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * classes > kParallelThreshold)
+  for (int64_t n = 0; n < rows; ++n) {
+    const float* row = x + n * classes;
+    const float max = row_max(row, classes, 1);
+    double sum = 0;
+    for (int64_t c = 0; c < classes; ++c) sum += static_cast<double>(expf(row[c] - max));
+    const float row_log_sum = static_cast<float>(std::log(sum));
+    max_out[n] = max;
+    log_sum_out[n] = row_log_sum;
+    loss_out[n] = -log_softmax_element(row[t[n]], max, row_log_sum);
+  }
+}
+
+// logits, grad_logits: [rows, classes] row-major; target, max_logit, log_sum: [rows];
+// grad_output: [rows] or one element.
+void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,
+                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows,
+                            int64_t classes, const Tensor& grad_logits) {
+  const float* g = static_cast<const float*>(grad_output.raw_data());
+  const int64_t grad_stride = grad_output.numel() == 1 ? 0 : 1;  // one gradient shared by all rows
+  const float* x = static_cast<const float*>(logits.raw_data());
+  const int64_t* t = static_cast<const int64_t*>(target.raw_data());
+  const float* max_in = static_cast<const float*>(max_logit.raw_data());
+  const float* log_sum_in = static_cast<const float*>(log_sum.raw_data());
+  float* dx = static_cast<float*>(grad_logits.raw_data());
+#pragma omp parallel for schedule(static) if (rows > 1 && rows * classes > kParallelThreshold)
+  for (int64_t n = 0; n < rows; ++n) {
+    const float row_grad = static_cast<float>(static_cast<double>(g[n * grad_stride]) * scale);
+    const float* row = x + n * classes;
+    float* dx_row = dx + n * classes;
+    for (int64_t c = 0; c < classes; ++c)
+      dx_row[c] = cross_entropy_grad_element(row[c], max_in[n], log_sum_in[n], c == t[n], row_grad);
+  }
+}
+
+// input, target, output: n elements.
+void squared_error(const Tensor& input, const Tensor& target, const Tensor& output) {
+  const float* x = static_cast<const float*>(input.raw_data());
+  const float* y = static_cast<const float*>(target.raw_data());
+  float* out = static_cast<float*>(output.raw_data());
+  const int64_t n = input.numel();
+#pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) out[i] = kernels::squared_error(x[i], y[i]);
+}
+
+// input, target: n elements; output: one element.
+void squared_error_sum(const Tensor& input, const Tensor& target, double scale, const Tensor& output) {
+  const float* x = static_cast<const float*>(input.raw_data());
+  const float* y = static_cast<const float*>(target.raw_data());
+  const int64_t n = input.numel();
+  // Per-thread partial sums over a static partition, added in thread order: reproducible for a
+  // fixed thread count (an OpenMP reduction clause combines in arrival order).
+  const bool parallel = n > kParallelThreshold;
+  std::vector<double> partials(static_cast<size_t>(parallel ? omp_get_max_threads() : 1), 0.0);
+  int64_t used_threads = 1;
+#pragma omp parallel if (parallel)
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t begin = n * thread / threads, end = n * (thread + 1) / threads;
+    double local = 0;
+#pragma omp simd reduction(+ : local)
+    for (int64_t i = begin; i < end; ++i) local += static_cast<double>(kernels::squared_error(x[i], y[i]));
+    partials[static_cast<size_t>(thread)] = local;
+    if (thread == 0) used_threads = threads;
+  }
+  double total = 0;
+  for (int64_t k = 0; k < used_threads; ++k) total += partials[static_cast<size_t>(k)];
+  *static_cast<float*>(output.raw_data()) = static_cast<float>(total * scale);
+}
+
+// input, target, grad_input, grad_target: n elements; grad_output: n elements or one.
+void squared_error_backward(const Tensor& grad_output, const Tensor& input, const Tensor& target, double scale,
+                            const Tensor& grad_input, const Tensor& grad_target) {
+  const float* g = static_cast<const float*>(grad_output.raw_data());
+  const int64_t grad_stride = grad_output.numel() == 1 ? 0 : 1;
+  const float* x = static_cast<const float*>(input.raw_data());
+  const float* y = static_cast<const float*>(target.raw_data());
+  float* dx = grad_input.defined() ? static_cast<float*>(grad_input.raw_data()) : nullptr;
+  float* dy = grad_target.defined() ? static_cast<float*>(grad_target.raw_data()) : nullptr;
+  const float scale_float = static_cast<float>(scale);
+  const int64_t n = input.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) {
+    const float grad = squared_error_grad(x[i], y[i], g[i * grad_stride] * scale_float);
+    if (dx) dx[i] = grad;
+    if (dy) dy[i] = -grad;
+  }
+}
+
+}  // namespace wisp::kernels::cpu

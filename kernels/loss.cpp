@@ -1,0 +1,105 @@
+#include "kernels/loss.h"
+
+#include "kernels/cpu/loss.h"
+#include "kernels/dispatch.h"
+
+namespace wisp::kernels {
+namespace {
+
+struct Split {
+  int64_t outer = 1, size = 1, inner = 1;
+};
+
+// The [outer, size, inner] view around `dim`; a 0-dimensional tensor is one row of one element.
+Split split_at(const Shape& shape, int64_t dim) {
+  Split split;
+  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
+    const int64_t s = shape[static_cast<size_t>(d)];
+    if (d < dim) split.outer *= s;
+    else if (d == dim) split.size = s;
+    else split.inner *= s;
+  }
+  return split;
+}
+
+TensorOptions float_options(const Tensor& like) { return TensorOptions(DType::Float32).device(like.device()); }
+
+}  // namespace
+
+Tensor log_softmax_forward(const Tensor& input, int64_t dim) {
+  const Split split = split_at(input.shape(), dim);
+  Tensor output = empty(input.shape(), float_options(input));
+  dispatch("log_softmax", input,
+           [&] { cpu::log_softmax_forward(input, split.outer, split.size, split.inner, output); });
+  return output;
+}
+
+Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t dim) {
+  check_same_device("log_softmax backward", output, grad_output);
+  WISP_CHECK(grad_output.shape() == output.shape(), "log_softmax backward: expected a gradient of shape ",
+             output.shape(), " but got ", grad_output.shape());
+  const Split split = split_at(output.shape(), dim);
+  Tensor grad_input = empty(output.shape(), float_options(output));
+  dispatch("log_softmax backward", output, [&] {
+    cpu::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input);
+  });
+  return grad_input;
+}
+
+CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& target) {
+  check_same_device("cross_entropy", logits, target);
+  WISP_CHECK(logits.dim() == 2 && target.dim() == 1 && target.size(0) == logits.size(0),
+             "cross_entropy: expected logits [N, C] and target [N] but got ", logits.shape(), " and ", target.shape());
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+  CrossEntropyForward result;
+  result.loss = empty({rows}, float_options(logits));
+  result.max_logit = empty({rows}, float_options(logits));
+  result.log_sum = empty({rows}, float_options(logits));
+  dispatch("cross_entropy", logits, [&] {
+    cpu::cross_entropy_forward(logits, target, rows, classes, result.loss, result.max_logit, result.log_sum);
+  });
+  return result;
+}
+
+Tensor cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,
+                              const Tensor& max_logit, const Tensor& log_sum, double scale) {
+  check_same_device("cross_entropy backward", logits, grad_output);
+  const int64_t rows = logits.size(0), classes = logits.size(1);
+  WISP_CHECK(grad_output.numel() == 1 || grad_output.numel() == rows, "cross_entropy backward: expected a gradient "
+             "with 1 or ", rows, " elements but got shape ", grad_output.shape());
+  Tensor grad_logits = empty(logits.shape(), float_options(logits));
+  dispatch("cross_entropy backward", logits, [&] {
+    cpu::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows, classes, grad_logits);
+  });
+  return grad_logits;
+}
+
+Tensor squared_error(const Tensor& input, const Tensor& target) {
+  check_same_device("mse_loss", input, target);
+  Tensor output = empty(input.shape(), float_options(input));
+  dispatch("mse_loss", input, [&] { cpu::squared_error(input, target, output); });
+  return output;
+}
+
+Tensor squared_error_sum(const Tensor& input, const Tensor& target, double scale) {
+  check_same_device("mse_loss", input, target);
+  Tensor output = empty(Shape{}, float_options(input));
+  dispatch("mse_loss", input, [&] { cpu::squared_error_sum(input, target, scale, output); });
+  return output;
+}
+
+SquaredErrorGradients squared_error_backward(const Tensor& grad_output, const Tensor& input, const Tensor& target,
+                                             double scale, bool need_input, bool need_target) {
+  check_same_device("mse_loss backward", input, grad_output);
+  WISP_CHECK(grad_output.numel() == 1 || grad_output.shape() == input.shape(), "mse_loss backward: expected a "
+             "gradient of shape ", input.shape(), " or one element but got ", grad_output.shape());
+  SquaredErrorGradients gradients;
+  if (need_input) gradients.input = empty(input.shape(), float_options(input));
+  if (need_target) gradients.target = empty(target.shape(), float_options(target));
+  dispatch("mse_loss backward", input, [&] {
+    cpu::squared_error_backward(grad_output, input, target, scale, gradients.input, gradients.target);
+  });
+  return gradients;
+}
+
+}  // namespace wisp::kernels

@@ -1,0 +1,65 @@
+#include "kernels/normalization.h"
+
+#include "kernels/cpu/normalization.h"
+#include "kernels/dispatch.h"
+
+namespace wisp::kernels {
+namespace {
+
+struct RowsAndFeatures {
+  int64_t rows = 0, features = 0;
+};
+
+// rows = the product of the leading dimensions (those before normalized_shape).
+RowsAndFeatures split_rows(const Tensor& input, const Shape& normalized_shape) {
+  RowsAndFeatures split;
+  split.features = normalized_shape.numel();
+  split.rows = 1;
+  for (size_t d = 0; d + normalized_shape.size() < input.shape().size(); ++d) split.rows *= input.shape()[d];
+  return split;
+}
+
+void check_optional_device(const char* op, const Tensor& input, const Tensor& optional) {
+  if (optional.defined()) check_same_device(op, input, optional);
+}
+
+}  // namespace
+
+LayerNormForward layer_norm_forward(const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
+                                    const Tensor& bias, double eps) {
+  check_optional_device("layer_norm", input, weight);
+  check_optional_device("layer_norm", input, bias);
+  const RowsAndFeatures split = split_rows(input, normalized_shape);
+  const TensorOptions options = TensorOptions(DType::Float32).device(input.device());
+  LayerNormForward result;
+  result.output = empty(input.shape(), options);
+  result.mean = empty({split.rows}, options);
+  result.rstd = empty({split.rows}, options);
+  dispatch("layer_norm", input, [&] {
+    cpu::layer_norm_forward(input, weight, bias, eps, split.rows, split.features, result.output, result.mean,
+                            result.rstd);
+  });
+  return result;
+}
+
+LayerNormGradients layer_norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor& mean,
+                                       const Tensor& rstd, const Tensor& weight, const Shape& normalized_shape,
+                                       bool need_input, bool need_weight, bool need_bias) {
+  check_same_device("layer_norm backward", input, grad_output);
+  check_optional_device("layer_norm backward", input, weight);
+  WISP_CHECK(grad_output.shape() == input.shape(), "layer_norm backward: expected a gradient of shape ",
+             input.shape(), " but got ", grad_output.shape());
+  const RowsAndFeatures split = split_rows(input, normalized_shape);
+  const TensorOptions options = TensorOptions(DType::Float32).device(input.device());
+  LayerNormGradients gradients;
+  if (need_input) gradients.input = empty(input.shape(), options);
+  if (need_weight) gradients.weight = empty(normalized_shape, options);
+  if (need_bias) gradients.bias = empty(normalized_shape, options);
+  dispatch("layer_norm backward", input, [&] {
+    cpu::layer_norm_backward(grad_output, input, mean, rstd, weight, split.rows, split.features, gradients.input,
+                             gradients.weight, gradients.bias);
+  });
+  return gradients;
+}
+
+}  // namespace wisp::kernels
