@@ -3,11 +3,10 @@
 #include <type_traits>
 
 #include "kernels/cpu/broadcast.h"
+#include "kernels/cpu/parallel.h"
 
 namespace wisp::kernels::cpu {
 namespace {
-
-constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
 
 // Calls function(std::integral_constant<BinaryOp, op>) so the op is a compile-time constant inside
 // the loops (the switch in apply_binary folds away and the loops vectorise).
@@ -136,10 +135,7 @@ void sum_to_shape(const Tensor& a, const Tensor& out) {
   const int64_t n_out = out.numel(), n_in = a.numel();
   for (int64_t j = 0; j < n_out; ++j) po[j] = 0.0f;
   if (n_out == 1) {
-    double total = 0;
-#pragma omp parallel for schedule(static) reduction(+ : total) if (n_in > kParallelThreshold)
-    for (int64_t i = 0; i < n_in; ++i) total += pa[i];
-    po[0] = static_cast<float>(total);
+    po[0] = static_cast<float>(deterministic_sum<double>(n_in, [pa](int64_t i) { return pa[i]; }));
     return;
   }
   // General case: walk the input once, in row-major order, adding into the mapped output element.

@@ -1,4 +1,5 @@
 #include "kernels/cpu/linear.h"
+#include "kernels/cpu/parallel.h"
 
 #include <algorithm>
 
@@ -12,7 +13,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
 
 // Our tensors are row-major, so Eigen sees them as row-major matrices; transposes are free views
 // (Eigen's GEMM packs either layout). Maps are unaligned: a view may start at an offset.

@@ -1,5 +1,7 @@
 #include "kernels/cpu/loss.h"
 
+#include "kernels/cpu/parallel.h"
+
 #include <omp.h>
 
 #include <cmath>
@@ -11,7 +13,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
 
 // The maximum of `count` values `stride` apart; NaNs are skipped here (they still reach the result
 // through exp, which turns the whole row into NaN, as in PyTorch). -inf for an empty row.
@@ -180,23 +181,8 @@ void squared_error_sum(const Tensor& input, const Tensor& target, double scale, 
   const float* x = static_cast<const float*>(input.raw_data());
   const float* y = static_cast<const float*>(target.raw_data());
   const int64_t n = input.numel();
-  // Per-thread partial sums over a static partition, added in thread order: reproducible for a
-  // fixed thread count (an OpenMP reduction clause combines in arrival order).
-  const bool parallel = n > kParallelThreshold;
-  std::vector<double> partials(static_cast<size_t>(parallel ? omp_get_max_threads() : 1), 0.0);
-  int64_t used_threads = 1;
-#pragma omp parallel if (parallel)
-  {
-    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
-    const int64_t begin = n * thread / threads, end = n * (thread + 1) / threads;
-    double local = 0;
-#pragma omp simd reduction(+ : local)
-    for (int64_t i = begin; i < end; ++i) local += static_cast<double>(kernels::squared_error(x[i], y[i]));
-    partials[static_cast<size_t>(thread)] = local;
-    if (thread == 0) used_threads = threads;
-  }
-  double total = 0;
-  for (int64_t k = 0; k < used_threads; ++k) total += partials[static_cast<size_t>(k)];
+  const double total = deterministic_sum<double>(
+      n, [&](int64_t i) { return static_cast<double>(kernels::squared_error(x[i], y[i])); });
   *static_cast<float*>(output.raw_data()) = static_cast<float>(total * scale);
 }
 

@@ -1,4 +1,5 @@
 #include "kernels/cpu/normalization.h"
+#include "kernels/cpu/parallel.h"
 
 #include <omp.h>
 
@@ -10,7 +11,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
 
 // Calls function(std::true_type{}) or function(std::false_type{}), so that `value` is a
 // compile-time constant inside the loops (no branch per element; the loops vectorise).

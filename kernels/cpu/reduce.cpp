@@ -1,5 +1,7 @@
 #include "kernels/cpu/reduce.h"
 
+#include "kernels/cpu/parallel.h"
+
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -7,7 +9,6 @@
 
 namespace wisp::kernels::cpu {
 namespace {
-constexpr int64_t kParallelThreshold = 32768;
 
 // Accumulator type: double for float32 (exact enough for millions of terms), int64 for integers.
 template <class T>
@@ -20,10 +21,7 @@ void sum_all(const Tensor& a, const Tensor& out) {
     using T = typename decltype(tag)::type;
     using Acc = Accumulator<T>;
     const T* pa = static_cast<const T*>(a.raw_data());
-    Acc total = 0;
-    // Static schedule: partial sums combine in a fixed order, so results repeat for a thread count.
-#pragma omp parallel for schedule(static) reduction(+ : total) if (n > kParallelThreshold)
-    for (int64_t i = 0; i < n; ++i) total += static_cast<Acc>(pa[i]);
+    const Acc total = deterministic_sum<Acc>(n, [pa](int64_t i) { return pa[i]; });
     if constexpr (std::is_floating_point_v<T>) {
       *static_cast<float*>(out.raw_data()) = static_cast<float>(total);
     } else {

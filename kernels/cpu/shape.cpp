@@ -1,4 +1,5 @@
 #include "kernels/cpu/shape.h"
+#include "kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,7 +7,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-constexpr int64_t kParallelThreshold = 32768;  // elements; below this, threads cost more than they save
 
 // memcpy that accepts empty ranges, whose pointers may be null (memcpy itself must not see them).
 void copy_bytes_if_any(char* destination, const char* source, size_t nbytes) {

@@ -3,16 +3,16 @@
 #include "test_helpers.h"
 
 using namespace wisp;
-namespace golden = wisp::golden::sgd;
+namespace sgd_golden = wisp::golden::sgd;
 
 TEST_CASE("SGD follows torch.optim.SGD step by step", "[optim][sgd]") {
-  for (size_t c = 0; c < golden::kTrajectories.size(); ++c) {
-    const golden::Trajectory& expected = golden::kTrajectories[c];
+  for (size_t c = 0; c < sgd_golden::kTrajectories.size(); ++c) {
+    const sgd_golden::Trajectory& expected = sgd_golden::kTrajectories[c];
     INFO("configuration " << c << ": lr " << expected.lr << " momentum " << expected.momentum << " dampening "
                           << expected.dampening << " weight_decay " << expected.weight_decay << " nesterov "
                           << expected.nesterov);
-    Tensor first = from_vector(golden::kInitialFirst, {3});
-    Tensor second = from_vector(golden::kInitialSecond, {2, 2});
+    Tensor first = from_vector(sgd_golden::kInitialFirst, {3});
+    Tensor second = from_vector(sgd_golden::kInitialSecond, {2, 2});
     first.set_requires_grad(true);
     second.set_requires_grad(true);
     optim::SGD optimizer({first, second}, optim::SGDOptions(expected.lr)
@@ -20,16 +20,16 @@ TEST_CASE("SGD follows torch.optim.SGD step by step", "[optim][sgd]") {
                                               .dampening(expected.dampening)
                                               .weight_decay(expected.weight_decay)
                                               .nesterov(expected.nesterov));
-    for (int step = 0; step < golden::kSteps; ++step) {
+    for (int step = 0; step < sgd_golden::kSteps; ++step) {
       INFO("step " << step);
-      first.set_grad(from_vector(golden::kGradFirst[step], {3}));
-      second.set_grad(step == golden::kSkippedStepForSecond ? Tensor()
-                                                              : from_vector(golden::kGradSecond[step], {2, 2}));
+      first.set_grad(from_vector(sgd_golden::kGradFirst[step], {3}));
+      second.set_grad(step == sgd_golden::kSkippedStepForSecond ? Tensor()
+                                                              : from_vector(sgd_golden::kGradSecond[step], {2, 2}));
       optimizer.step();
       wisp::testing::require_close(first, from_vector(expected.first[step], {3}), 1e-6f);
       wisp::testing::require_close(second, from_vector(expected.second[step], {2, 2}), 1e-6f);
     }
-    CHECK(optimizer.steps() == golden::kSteps);
+    CHECK(optimizer.steps() == sgd_golden::kSteps);
   }
 }
 

@@ -1,0 +1,38 @@
+// Parallel helpers for CPU kernels.
+#pragma once
+
+#include <omp.h>
+
+#include <cstdint>
+#include <vector>
+
+namespace wisp::kernels::cpu {
+
+// Elements below which a loop runs on one thread: starting threads costs more than it saves.
+constexpr int64_t kParallelThreshold = 32768;
+
+// Σ term(i) for i in [0, n), accumulated in `Accumulator`, in parallel when n is large. Each thread
+// sums a fixed contiguous slice and the partial sums are added in thread order, so the result is
+// the same on every run with the same thread count (an OpenMP reduction clause adds partials in
+// arrival order instead).
+template <class Accumulator, class Term>
+Accumulator deterministic_sum(int64_t n, Term term) {
+  const bool parallel = n > kParallelThreshold;
+  std::vector<Accumulator> partials(static_cast<size_t>(parallel ? omp_get_max_threads() : 1), Accumulator(0));
+  int64_t used_threads = 1;
+#pragma omp parallel if (parallel)
+  {
+    const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+    const int64_t begin = n * thread / threads, end = n * (thread + 1) / threads;
+    Accumulator local = 0;
+#pragma omp simd reduction(+ : local)
+    for (int64_t i = begin; i < end; ++i) local += static_cast<Accumulator>(term(i));
+    partials[static_cast<size_t>(thread)] = local;
+    if (thread == 0) used_threads = threads;
+  }
+  Accumulator total = 0;
+  for (int64_t k = 0; k < used_threads; ++k) total += partials[static_cast<size_t>(k)];
+  return total;
+}
+
+}  // namespace wisp::kernels::cpu
