@@ -22,3 +22,7 @@
 
 #include "optim/optimizer.h"
 #include "optim/sgd.h"
+
+#include "data/dataloader.h"
+#include "data/idx.h"
+#include "data/mnist.h"

@@ -1,0 +1,146 @@
+// DataLoader: iterates over a Dataset in batches, optionally shuffled, optionally prefetching the
+// next batch on a background thread.
+//
+//   data::DataLoader loader(dataset, data::DataLoaderOptions().batch_size(64).shuffle(true));
+//   for (int epoch = 0; epoch < epochs; ++epoch)
+//     for (const data::Batch& batch : loader) { ... batch.data, batch.target ... }
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <iterator>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "core/random.h"
+#include "data/dataset.h"
+
+namespace wisp::data {
+
+// Defaults as PyTorch's DataLoader: batch_size 1, no shuffling, the last partial batch kept.
+class DataLoaderOptions {
+ public:
+  DataLoaderOptions& batch_size(int64_t value) { batch_size_ = value; return *this; }
+  // Reorders the samples at the start of every epoch (a new order each epoch).
+  DataLoaderOptions& shuffle(bool value) { shuffle_ = value; return *this; }
+  // Skips the last batch of an epoch when it would be smaller than batch_size.
+  DataLoaderOptions& drop_last(bool value) { drop_last_ = value; return *this; }
+  // Shuffles with the loader's own generator seeded with `value`: the same seed gives the same
+  // sequence of epochs. Without a seed, shuffles draw from default_generator() (manual_seed).
+  DataLoaderOptions& seed(uint64_t value) { seed_ = value; return *this; }
+  // Builds the next batch on a background thread while the current one is in use.
+  DataLoaderOptions& prefetch(bool value) { prefetch_ = value; return *this; }
+
+  int64_t batch_size() const { return batch_size_; }
+  bool shuffle() const { return shuffle_; }
+  bool drop_last() const { return drop_last_; }
+  const std::optional<uint64_t>& seed() const { return seed_; }
+  bool prefetch() const { return prefetch_; }
+
+ private:
+  int64_t batch_size_ = 1;
+  bool shuffle_ = false;
+  bool drop_last_ = false;
+  std::optional<uint64_t> seed_;
+  bool prefetch_ = true;
+};
+
+// Batches of `dataset` in epochs. Every begin() starts a new epoch: with shuffle, a new
+// Fisher-Yates permutation (drawn on the calling thread, so results do not depend on timing);
+// without, samples 0, 1, 2, ... Each epoch visits every sample once, except those of a dropped
+// last batch. A batch is whatever dataset.get_batch returns for its indices (for MnistDataset:
+// data Float32 [B, 1, 28, 28], target Int64 [B]); B = batch_size except possibly for the last one.
+//
+// The dataset must outlive the loader. The loader is neither copyable nor movable.
+//
+// Prefetching: while the consumer works on batch k, a worker thread (one per loader, started on
+// the first begin()) builds batch k + 1. The batches and their order are identical with and
+// without prefetching. An exception thrown by get_batch on the worker is rethrown, unchanged, to
+// the consumer when it advances to that batch. Breaking out of a loop early is fine: the next
+// begin() or the destructor waits for the batch in flight (at most one) and discards it.
+//
+// Thread-safety: one consumer thread per loader; begin(), end(), size() and the iterators must not
+// be used from several threads at once. Different loaders are independent.
+class DataLoader {
+ public:
+  // A single-pass input iterator over the current epoch; dereferencing gives the current batch,
+  // valid until the iterator is advanced. Starting a new epoch invalidates the old iterators.
+  class Iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Batch;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Batch*;
+    using reference = const Batch&;
+
+    reference operator*() const;
+    pointer operator->() const { return &**this; }
+    Iterator& operator++();
+    friend bool operator==(const Iterator& a, const Iterator& b) {
+      return a.loader_ == b.loader_ && a.position_ == b.position_;
+    }
+    friend bool operator!=(const Iterator& a, const Iterator& b) { return !(a == b); }
+
+   private:
+    friend class DataLoader;
+    Iterator(DataLoader* loader, uint64_t epoch, int64_t position)
+        : loader_(loader), epoch_(epoch), position_(position) {}
+    DataLoader* loader_;
+    uint64_t epoch_;
+    int64_t position_;  // batch index within the epoch; size() means the end
+  };
+
+  // Throws wisp::Error when batch_size < 1 or the dataset is empty.
+  DataLoader(const Dataset& dataset, DataLoaderOptions options = {});
+  ~DataLoader();
+  DataLoader(const DataLoader&) = delete;
+  DataLoader& operator=(const DataLoader&) = delete;
+
+  // Starts a new epoch and loads its first batch (rethrowing get_batch's exceptions).
+  Iterator begin();
+  Iterator end();
+
+  // Batches per epoch: ceil(N / batch_size), or floor(N / batch_size) with drop_last.
+  int64_t size() const { return num_batches_; }
+  const Dataset& dataset() const { return dataset_; }
+  const DataLoaderOptions& options() const { return options_; }
+
+ private:
+  std::vector<int64_t> batch_indices(int64_t batch) const;
+  Batch load(int64_t batch);  // batch `batch` of the current epoch, and queues the next one
+  void advance();
+  void check_current(const Iterator& iterator) const;
+  void submit(int64_t batch);
+  Batch take();
+  void discard_in_flight();
+  void worker_loop();
+
+  const Dataset& dataset_;
+  DataLoaderOptions options_;
+  int64_t num_samples_ = 0;
+  int64_t num_batches_ = 0;
+  std::optional<Generator> generator_;  // only with options.seed()
+
+  // Consumer-side epoch state.
+  uint64_t epoch_ = 0;
+  int64_t position_ = 0;
+  std::vector<int64_t> order_;
+  Batch current_;
+  int64_t in_flight_ = -1;  // the batch requested from the worker and not yet taken, or -1
+
+  // Shared with the worker, guarded by mutex_.
+  std::mutex mutex_;
+  std::condition_variable wake_worker_, wake_consumer_;
+  bool stop_ = false;
+  bool has_request_ = false;
+  std::vector<int64_t> request_;
+  bool has_result_ = false;
+  Batch result_;
+  std::exception_ptr error_;
+  std::thread worker_;
+};
+
+}  // namespace wisp::data
