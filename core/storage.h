@@ -8,7 +8,8 @@
 namespace wisp {
 
 // Storage owns `nbytes` bytes on `device`, obtained from that device's allocator (CPU: 64-byte
-// aligned, so Eigen and AVX loads are aligned; CUDA: the caching allocator). Non-copyable: tensors
+// aligned, so Eigen and AVX loads are aligned, with large blocks cached for reuse; CUDA: the
+// caching allocator). Non-copyable: tensors
 // share it through std::shared_ptr<Storage>. Zero-byte storage has a null data pointer.
 class Storage {
  public:
@@ -26,6 +27,11 @@ class Storage {
   size_t nbytes_ = 0;
   Device device_;
 };
+
+// Returns the CPU blocks that freed tensors left in wisp's allocator cache to the system. (Large
+// CPU blocks are cached for reuse — at most 2 GiB — because training allocates the same sizes
+// every step.)
+void empty_cpu_cache();
 
 // Copies `nbytes` from `source` (on `source_device`) to `destination` (on `destination_device`).
 void copy_bytes(void* destination, Device destination_device, const void* source, Device source_device,

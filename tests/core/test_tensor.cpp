@@ -129,3 +129,18 @@ TEST_CASE("device transfers on the CPU", "[core][tensor]") {
   CHECK(same.raw_data() == t.raw_data());  // already there: the same tensor
   CHECK(t.cpu().raw_data() == t.raw_data());
 }
+
+TEST_CASE("large CPU blocks are cached and reused", "[core][storage]") {
+  void* first = nullptr;
+  {
+    Tensor big = empty({1 << 20});  // 4 MiB
+    first = big.raw_data();
+  }
+  Tensor again = empty({1 << 20});
+  CHECK(again.raw_data() == first);  // the freed block came back
+  CHECK(reinterpret_cast<uintptr_t>(again.raw_data()) % 64 == 0);
+  again = Tensor();
+  empty_cpu_cache();
+  Tensor fresh = zeros({1 << 20});
+  CHECK(fresh.sum().item<float>() == 0.0f);
+}
