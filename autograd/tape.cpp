@@ -68,13 +68,14 @@ void accumulate(Tensor& slot, const Tensor& gradient) {
   slot = slot.defined() ? kernels::binary(kernels::BinaryOp::Add, slot, gradient) : gradient;
 }
 
-void accumulate_into_leaf(TensorImpl& leaf, const Tensor& gradient) {
+void accumulate_into_leaf(TensorImpl& leaf, Tensor gradient) {
   Tensor current(leaf.grad);
   if (!current.defined()) {
     // The gradient may be shared with other tensors (an op can return grad_output itself), so the
-    // leaf gets its own copy: later in-place accumulation must not change anything else.
-    Tensor own = copy_to_device(gradient, gradient.device());
-    leaf.grad = own.impl();
+    // leaf gets its own copy — later in-place accumulation must not change anything else — unless
+    // nothing else refers to it or its storage, as for a freshly computed weight gradient.
+    const bool exclusive = gradient.impl().use_count() == 1 && gradient.impl()->storage.use_count() == 1;
+    leaf.grad = exclusive ? gradient.impl() : copy_to_device(gradient, gradient.device()).impl();
   } else {
     kernels::binary_(kernels::BinaryOp::Add, current, gradient);
   }
@@ -140,14 +141,14 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
                " gradients but the op has ", node->inputs.size(), " inputs");
     for (size_t i = 0; i < grad_inputs.size(); ++i) {
       const Edge& edge = node->inputs[i];
-      const Tensor& grad = grad_inputs[i];
+      Tensor grad = std::move(grad_inputs[i]);  // moved: a leaf may keep it without copying
       if (!grad.defined() || (!edge.node && !edge.leaf)) continue;
       WISP_CHECK(grad.shape() == node->input_shapes[i], node->name, " returned a gradient of shape ", grad.shape(),
                  " for input ", i, ", expected ", node->input_shapes[i]);
       if (edge.node) {
         accumulate(pending[edge.node.get()], grad);
       } else {
-        accumulate_into_leaf(*edge.leaf, grad);
+        accumulate_into_leaf(*edge.leaf, std::move(grad));
       }
     }
     // Free what the entry saved; the entry itself stays (owned by its output) to report reuse.
