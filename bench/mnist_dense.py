@@ -21,7 +21,18 @@ import tempfile
 import time
 
 import numpy as np
-import torch
+
+# Debian's torch uses the system BLAS (libblas.so.3). With OpenBLAS (libopenblas0-pthread, installed by
+# scripts/setup_dependencies.sh --with-torch) a step is ~6x faster than with the reference BLAS, and
+# OpenBLAS's own thread pool must be 1 thread: at 2 torch threads, OPENBLAS_NUM_THREADS=2 measured
+# 17 ms/step against 7 ms/step with 1 (the pools oversubscribe the cores). PyTorch gets its faster setting.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import torch  # noqa: E402  (after the environment is set)
+
+
+def blas_in_use():
+    target = os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")
+    return "OpenBLAS" if "openblas" in target else f"{target} (not OpenBLAS: PyTorch will be slow)"
 
 
 def read_idx(folder, stem):
@@ -100,7 +111,7 @@ def main():
     wisp = wisp_run(args.mnist_train, args.data, args.epochs, args.threads, args.seed)
     reference = torch_run(args.data, args.epochs, args.threads, args.seed)
     print(f"Dense MNIST model, {args.epochs} epoch(s), {args.threads} thread(s), batch 64 "
-          f"(PyTorch {torch.__version__}, pre-batched tensors)")
+          f"(PyTorch {torch.__version__} with {blas_in_use()}, pre-batched tensors)")
     print(f"{'epoch':>5} | {'wisp s':>8} | {'torch s':>8} | {'torch/wisp':>10} | {'wisp acc %':>10} | {'torch acc %':>11}")
     for epoch, ((ws, wa), (ts, ta)) in enumerate(zip(wisp, reference), start=1):
         print(f"{epoch:>5} | {ws:>8.2f} | {ts:>8.2f} | {ts / ws:>9.2f}x | {wa:>10.2f} | {ta:>11.2f}")
