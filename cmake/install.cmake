@@ -1,27 +1,51 @@
 # Installation: headers under include/wisp/ (folder layout kept), static libraries, and an
 # exported CMake package so that a user project can do
-#   find_package(wisp REQUIRED)
+#   find_package(wisp 0.1 REQUIRED)
 #   target_link_libraries(app PRIVATE wisp::wisp)
-install(TARGETS ${WISP_LIBRARY_TARGETS} wisp wisp_compile_options
+#
+# Layout of an install prefix:
+#   include/wisp/wisp.h                      the umbrella header (#include <wisp/wisp.h>)
+#   include/wisp/<folder>/*.h                core/ (with the generated config.h), autograd/, kernels/
+#                                            (with kernels/cpu/ and kernels/cuda/), layers/, optim/, data/
+#   lib/libwisp_*.a                          one static library per folder
+#   lib/cmake/wisp/wisp{Config,ConfigVersion,Targets*}.cmake
+#
+# The exported targets' include directories are both include/ (for <wisp/...>) and include/wisp
+# (for the library's own "core/tensor.h"-style includes); see wisp_add_library.
+#
+# wisp_compile_options is not installed: wisp's warning, -march=native and sanitizer flags apply to
+# wisp's own sources only and reach the libraries through $<BUILD_INTERFACE:...>, so nothing in the
+# exported interface refers to it and user projects keep their own flags.
+
+install(TARGETS ${WISP_LIBRARY_TARGETS} wisp
         EXPORT wispTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
-        INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
+# Headers, recursively per folder (kernels/ brings kernels/cpu/ and kernels/cuda/ with it).
 install(FILES ${PROJECT_SOURCE_DIR}/wisp.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp)
-foreach(folder core autograd kernels kernels/cpu kernels/cuda layers optim data)
+foreach(folder core autograd kernels layers optim data)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${folder})
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/${folder}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp/${folder}
-            FILES_MATCHING PATTERN "*.h" PATTERN "cpu" EXCLUDE PATTERN "cuda" EXCLUDE)
+            FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
   endif()
 endforeach()
 install(FILES ${PROJECT_BINARY_DIR}/generated/core/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp/core)
 
-install(EXPORT wispTargets NAMESPACE wisp:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wisp)
+# The CMake package.
+set(WISP_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/wisp)
+install(EXPORT wispTargets NAMESPACE wisp:: DESTINATION ${WISP_INSTALL_CMAKEDIR})
+# Where the build found the CUDA toolkit: the installed config uses it as a hint for CUDAToolkit.
+if(WISP_WITH_CUDA AND DEFINED CUDAToolkit_BIN_DIR)
+  get_filename_component(WISP_CUDA_TOOLKIT_ROOT "${CUDAToolkit_BIN_DIR}" DIRECTORY)
+else()
+  set(WISP_CUDA_TOOLKIT_ROOT "")
+endif()
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/wispConfig.cmake.in
                               ${PROJECT_BINARY_DIR}/wispConfig.cmake
-                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wisp)
+                              INSTALL_DESTINATION ${WISP_INSTALL_CMAKEDIR})
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/wispConfigVersion.cmake
                                  VERSION ${PROJECT_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/wispConfig.cmake ${PROJECT_BINARY_DIR}/wispConfigVersion.cmake
-        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/wisp)
+        DESTINATION ${WISP_INSTALL_CMAKEDIR})

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing wisp need, and only those that are missing.
+#
+#   bash scripts/setup_dependencies.sh               build + test dependencies
+#   bash scripts/setup_dependencies.sh --with-torch  also python3-torch (benchmarks in bench/ and the
+#                                                    golden-value scripts in tests/reference/ only)
+#
+# Idempotent: when everything is installed it changes nothing and does not touch the network.
+# Uses sudo only when not run as root. The CUDA toolkit (nvcc, cuBLAS, cuSPARSE) is not installed
+# here: the build uses it when it is present (nvcc on PATH or /usr/local/cuda/bin/nvcc).
+set -euo pipefail
+
+usage() {
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+with_torch=0
+for argument in "$@"; do
+  case "$argument" in
+    --with-torch) with_torch=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "setup_dependencies.sh: unknown argument '$argument' (expected --with-torch or --help)" >&2; exit 2 ;;
+  esac
+done
+
+# Build: compiler, CMake, make. Libraries: Eigen 3.4 (dense CPU math), zlib (.gz IDX files), Catch2 v2
+# (tests), CLI11 (apps' command lines), nlohmann-json (JSON output). OpenMP (libgomp) and the ASan/UBSan
+# runtimes come with g++.
+packages=(g++ make cmake libeigen3-dev zlib1g-dev catch2 libcli11-dev nlohmann-json3-dev)
+if [[ $with_torch == 1 ]]; then
+  packages+=(python3-torch)
+fi
+
+is_installed() {
+  [[ "$(dpkg-query -W -f='${db:Status-Status}' "$1" 2>/dev/null || true)" == "installed" ]]
+}
+
+missing=()
+for package in "${packages[@]}"; do
+  if is_installed "$package"; then
+    echo "setup: $package is installed"
+  else
+    missing+=("$package")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#packages[@]} packages are installed; nothing to do"
+  exit 0
+fi
+
+if ! command -v apt-get > /dev/null; then
+  echo "setup: missing packages (${missing[*]}) and no apt-get: this script supports Debian and Ubuntu;" \
+       "install the equivalents by hand" >&2
+  exit 1
+fi
+
+sudo_command=()
+if [[ $(id -u) -ne 0 ]]; then
+  if ! command -v sudo > /dev/null; then
+    echo "setup: missing packages (${missing[*]}); run this script as root or install sudo" >&2
+    exit 1
+  fi
+  sudo_command=(sudo)
+fi
+
+apt_options=(-y -q --no-install-recommends -o DPkg::Lock::Timeout=600)
+echo "setup: installing ${missing[*]}"
+echo "+ ${sudo_command[*]:+${sudo_command[*]} }apt-get update"
+"${sudo_command[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q -o DPkg::Lock::Timeout=600
+echo "+ ${sudo_command[*]:+${sudo_command[*]} }apt-get install ${apt_options[*]} ${missing[*]}"
+"${sudo_command[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install "${apt_options[@]}" "${missing[@]}"
+
+for package in "${missing[@]}"; do
+  if ! is_installed "$package"; then
+    echo "setup: $package is still not installed after apt-get install" >&2
+    exit 1
+  fi
+done
+echo "setup: installed ${missing[*]}"

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# The README's test command: sets up a fresh Debian machine and runs every check. CI (.ci/run) calls it.
+#
+#   bash scripts/test.sh              every step, in order
+#   bash scripts/test.sh STEP...      only those steps (e.g. `bash scripts/test.sh release install`)
+#
+# Steps:
+#   setup     install missing Debian packages (scripts/setup_dependencies.sh)
+#   release   Release build (CUDA backend when nvcc exists) in build/release, then its ctest
+#   sanitize  ASan + UBSan build of the tests in build/sanitize, then its ctest
+#   install   `cmake --install` of build/release into a scratch prefix, then builds and runs the user
+#             project tests/install/consumer against it with find_package(wisp)
+#
+# Build folders persist under build/, so a second run only rebuilds what changed. Environment:
+#   WISP_CUDA=ON|OFF   force the CUDA backend on or off (default: ON when nvcc is found, OFF otherwise)
+#   JOBS=N             parallel build and test jobs (default: all cores)
+#
+# To add a step: write a function step_<name> below and add <name> to DEFAULT_STEPS.
+set -Eeuo pipefail  # -E: the ERR trap (which names the failed step) also fires inside functions
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+JOBS="${JOBS:-$(nproc)}"
+DEFAULT_STEPS=(setup release sanitize install)
+LOG_DIR="$ROOT/build/test-logs"
+
+# ---- helpers --------------------------------------------------------------------------------------
+
+current_step=""
+section() {
+  printf '\n==================== %s ====================\n' "$*"
+}
+note() {
+  printf -- '-- %s\n' "$*"
+}
+on_error() {
+  local status=$?
+  printf '\ntest.sh: FAILED in step "%s" (exit status %d)\n' "$current_step" "$status" >&2
+  exit "$status"
+}
+trap on_error ERR
+
+# Totals over every ctest run, for the closing summary line.
+total_passed=0
+total_failed=0
+total_skipped=0
+
+# run_ctest NAME CTEST_ARGS...: runs ctest, shows its output, and adds its counts to the totals.
+# A run that finds no test is an error (a broken glob must not pass silently).
+run_ctest() {
+  local name="$1"
+  shift
+  mkdir -p "$LOG_DIR"
+  local log="$LOG_DIR/ctest-$name.log"
+  ctest "$@" 2>&1 | tee "$log"
+  local counts total failed skipped
+  counts="$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1 || true)"
+  if [[ -z "$counts" ]]; then
+    echo "test.sh: ctest ($name) ran no test" >&2
+    return 1
+  fi
+  failed="$(awk '{print $1}' <<< "$counts")"
+  total="$(awk '{print $NF}' <<< "$counts")"
+  skipped="$(grep -c '(Skipped)$' "$log" || true)"
+  total_failed=$((total_failed + failed))
+  total_skipped=$((total_skipped + skipped))
+  total_passed=$((total_passed + total - failed - skipped))
+}
+
+# CMake arguments that pick the CUDA backend: ON when nvcc is on PATH or in /usr/local/cuda/bin (CMake
+# does not look there by itself unless told), OFF otherwise; WISP_CUDA in the environment overrides.
+cuda_arguments() {
+  local nvcc=""
+  if command -v nvcc > /dev/null 2>&1; then
+    nvcc="$(command -v nvcc)"
+  elif [[ -x /usr/local/cuda/bin/nvcc ]]; then
+    nvcc=/usr/local/cuda/bin/nvcc
+  fi
+  local mode="${WISP_CUDA:-}"
+  if [[ -z "$mode" ]]; then
+    if [[ -n "$nvcc" ]]; then mode=ON; else mode=OFF; fi
+  fi
+  if [[ "$mode" == ON && -n "$nvcc" ]]; then
+    echo "-DWISP_CUDA=ON -DCMAKE_CUDA_COMPILER=$nvcc"
+  else
+    echo "-DWISP_CUDA=$mode"
+  fi
+}
+
+# ---- steps ----------------------------------------------------------------------------------------
+
+step_setup() {
+  bash "$ROOT/scripts/setup_dependencies.sh"
+  note "cmake: $(cmake --version | head -n 1)"
+  note "c++: $(c++ --version | head -n 1)"
+  local nvcc
+  nvcc="$(command -v nvcc 2> /dev/null || echo /usr/local/cuda/bin/nvcc)"
+  if [[ -x "$nvcc" ]]; then
+    note "nvcc: $nvcc, $("$nvcc" --version | tail -n 1)"
+  else
+    note "nvcc: not found (the CUDA backend and the [cuda] tests are not built)"
+  fi
+}
+
+step_release() {
+  local cuda
+  cuda="$(cuda_arguments)"
+  note "cmake --preset release $cuda"
+  # shellcheck disable=SC2086  # $cuda is a list of arguments
+  cmake --preset release $cuda
+  cmake --build --preset release -j "$JOBS"
+  run_ctest release --preset release --output-on-failure -j "$JOBS"
+}
+
+step_sanitize() {
+  # ASan + UBSan over the CPU code: Debug (-O0), WISP_CUDA=OFF and no apps (see the `sanitize` preset
+  # in CMakePresets.json). The sanitizers do not see device code and the CUDA runtime does not run
+  # under ASan without extra options, and leaving out nvcc and apps saves CI minutes.
+  cmake --preset sanitize
+  cmake --build --preset sanitize -j "$JOBS"
+  run_ctest sanitize --preset sanitize --output-on-failure -j "$JOBS"
+}
+
+step_install() {
+  # The installed package as a user gets it: install build/release into a scratch prefix (wiped
+  # first), then configure, build and run tests/install/consumer against it from its own build folder.
+  if [[ ! -f build/release/CMakeCache.txt ]]; then
+    note "build/release does not exist yet: running the release step first"
+    step_release
+  else
+    cmake --build --preset release -j "$JOBS"  # up to date after the release step: a no-op
+  fi
+  local scratch="$ROOT/build/install-test"
+  rm -rf "$scratch"
+  cmake --install build/release --prefix "$scratch/prefix"
+  cmake -S tests/install/consumer -B "$scratch/consumer" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_PREFIX_PATH="$scratch/prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+  cmake --build "$scratch/consumer" -j "$JOBS"
+  run_ctest install --test-dir "$scratch/consumer" --output-on-failure
+}
+
+# ---- main -----------------------------------------------------------------------------------------
+
+steps=("$@")
+if [[ ${#steps[@]} -eq 0 ]]; then
+  steps=("${DEFAULT_STEPS[@]}")
+fi
+for step in "${steps[@]}"; do
+  if ! declare -F "step_$step" > /dev/null; then
+    echo "test.sh: unknown step '$step' (steps: ${DEFAULT_STEPS[*]})" >&2
+    exit 2
+  fi
+done
+
+start_all=$SECONDS
+timings=()
+for step in "${steps[@]}"; do
+  current_step="$step"
+  section "$step"
+  start=$SECONDS
+  "step_$step"
+  timings+=("$step $((SECONDS - start))s")
+done
+
+section "summary"
+for timing in "${timings[@]}"; do
+  note "$timing"
+done
+note "total $((SECONDS - start_all))s"
+echo "test.sh: all steps passed (${steps[*]})"
+echo "summary: $total_passed passed, $total_failed failed, $total_skipped skipped"

@@ -1,0 +1,110 @@
+// The CUDA device-memory runtime (kernels/cuda/runtime.h) as tensors use it: transfers, factories
+// on the GPU, the caching allocator, synchronisation, printing and the mixed-device error.
+// Runs only with a GPU (cuda_main.cpp returns 77, "skipped", otherwise).
+#include <sstream>
+
+#include <wisp/kernels/cuda/runtime.h>
+
+#include "test_helpers.h"
+
+using namespace wisp;
+
+namespace {
+
+const Device kGpu = Device::cuda(0);
+
+// CPU -> GPU -> CPU for one dtype: same shape, dtype and values; the GPU copy reports its device.
+template <class T>
+void check_round_trip(const std::vector<T>& data, const Shape& shape) {
+  INFO("dtype " << dtype_of<T>() << ", shape " << shape);
+  const Tensor host = from_vector(data, shape);
+  const Tensor gpu = host.to(kGpu);
+  REQUIRE(gpu.is_cuda());
+  CHECK(gpu.device() == kGpu);
+  CHECK(gpu.dtype() == host.dtype());
+  CHECK(gpu.shape() == shape);
+  CHECK(gpu.to_vector<T>() == data);  // to_vector copies from any device
+  const Tensor back = gpu.to(Device::cpu());
+  REQUIRE(back.is_cpu());
+  CHECK(back.dtype() == host.dtype());
+  CHECK(back.shape() == shape);
+  CHECK(back.to_vector<T>() == data);
+  CHECK(gpu.to(kGpu).raw_data() == gpu.raw_data());  // already there: the same tensor
+}
+
+}  // namespace
+
+TEST_CASE("tensors round-trip CPU -> CUDA -> CPU unchanged for every dtype", "[cuda][runtime]") {
+  check_round_trip<float>({1.5f, -2.25f, 0.0f, 3.0e-38f, 1.0e30f, -0.0f}, {2, 3});
+  check_round_trip<int64_t>({0, -1, int64_t{1} << 40, 7}, {4});
+  check_round_trip<int32_t>({2147483647, -2147483647 - 1, 0, 5, 6, 7}, {3, 2});
+  check_round_trip<uint8_t>({0, 1, 127, 128, 255}, {5});
+  check_round_trip<float>({}, {0, 3});  // no elements, no allocation
+  manual_seed(3);
+  const Tensor large = randn({257, 1031});  // not a multiple of any block size
+  CHECK(large.to(kGpu).to(Device::cpu()).to_vector<float>() == large.to_vector<float>());
+}
+
+TEST_CASE("factories on a GPU give the CPU's values", "[cuda][runtime]") {
+  CHECK(zeros({3, 5}, kGpu).to_vector<float>() == zeros({3, 5}).to_vector<float>());
+  CHECK(ones({4, 2}, kGpu).to_vector<float>() == std::vector<float>(8, 1.0f));
+  const TensorOptions int64_gpu = TensorOptions(DType::Int64).device(kGpu);
+  CHECK(zeros({6}, int64_gpu).to_vector<int64_t>() == std::vector<int64_t>(6, 0));
+  CHECK(ones({6}, TensorOptions(DType::UInt8).device(kGpu)).to_vector<uint8_t>() == std::vector<uint8_t>(6, 1));
+  CHECK(ones({2}, kGpu).device() == kGpu);
+  CHECK(ones({1}, kGpu).item<float>() == 1.0f);
+
+  manual_seed(42);
+  const std::vector<float> cpu_values = rand({1000}).to_vector<float>();
+  manual_seed(42);
+  const Tensor gpu_random = rand({1000}, kGpu);
+  CHECK(gpu_random.device() == kGpu);
+  CHECK(gpu_random.to_vector<float>() == cpu_values);  // same seed, same numbers, any device
+}
+
+TEST_CASE("the caching allocator reuses freed blocks", "[cuda][runtime]") {
+  for (size_t nbytes : {size_t{1000}, size_t{3} << 20}) {
+    INFO(nbytes << " bytes");
+    void* first = cuda_runtime::allocate(nbytes, 0);
+    REQUIRE(first != nullptr);
+    cuda_runtime::deallocate(first, nbytes, 0);
+    void* second = cuda_runtime::allocate(nbytes, 0);
+    CHECK(second == first);  // from the cache, not from cudaMalloc
+    void* third = cuda_runtime::allocate(nbytes, 0);
+    CHECK(third != second);  // the cached block is in use
+    cuda_runtime::deallocate(second, nbytes, 0);
+    cuda_runtime::deallocate(third, nbytes, 0);
+  }
+  // A tensor's storage goes back to the cache when its last handle dies.
+  void* address = nullptr;
+  {
+    const Tensor t = zeros({1000}, kGpu);
+    address = t.raw_data();
+  }
+  const Tensor again = zeros({1000}, kGpu);
+  CHECK(again.raw_data() == address);
+  CHECK(again.to_vector<float>() == std::vector<float>(1000, 0.0f));
+}
+
+TEST_CASE("synchronize waits for a GPU", "[cuda][runtime]") {
+  const Tensor t = ones({1 << 16}, kGpu);
+  REQUIRE_NOTHROW(synchronize(kGpu));
+  REQUIRE_NOTHROW(synchronize(Device::cuda(cuda::device_count() - 1)));
+  REQUIRE_NOTHROW(synchronize(Device::cpu()));
+  WISP_REQUIRE_ERROR(zeros({2}, Device::cuda(cuda::device_count())), "is not available");
+}
+
+TEST_CASE("a CUDA tensor prints its device", "[cuda][runtime]") {
+  std::ostringstream stream;
+  stream << from_vector(std::vector<float>{1, 2}, {2}).to(kGpu);
+  INFO(stream.str());
+  CHECK(stream.str().find("device='cuda:0'") != std::string::npos);
+  CHECK(stream.str().find("1.") != std::string::npos);
+}
+
+TEST_CASE("an op on tensors on different devices names both devices", "[cuda][runtime]") {
+  const Tensor a = ones({3});
+  const Tensor b = ones({3}, kGpu);
+  WISP_REQUIRE_ERROR(a + b, "cpu", "cuda:0");
+  WISP_REQUIRE_ERROR(b * a, "cuda:0", "cpu");
+}
