@@ -2,8 +2,8 @@
 # Installs the Debian packages that building and testing wisp need, and only those that are missing.
 #
 #   bash scripts/setup_dependencies.sh               build + test dependencies
-#   bash scripts/setup_dependencies.sh --with-torch  also python3-torch (benchmarks in bench/ and the
-#                                                    golden-value scripts in tests/reference/ only)
+#   bash scripts/setup_dependencies.sh --with-torch  also python3-torch and OpenBLAS (benchmarks in bench/
+#                                                    and the golden-value scripts in tests/reference/ only)
 #
 # Idempotent: when everything is installed it changes nothing and does not touch the network.
 # Uses sudo only when not run as root. The CUDA toolkit (nvcc, cuBLAS, cuSPARSE) is not installed
@@ -28,7 +28,9 @@ done
 # runtimes come with g++.
 packages=(g++ make cmake libeigen3-dev zlib1g-dev catch2 libcli11-dev nlohmann-json3-dev)
 if [[ $with_torch == 1 ]]; then
-  packages+=(python3-torch)
+  # Debian's torch calls the system BLAS; without OpenBLAS it falls back to the reference BLAS, which
+  # made a dense MNIST step ~6x slower here: benchmarks must compare against PyTorch at its best.
+  packages+=(python3-torch libopenblas0-pthread)
 fi
 
 is_installed() {

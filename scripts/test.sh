@@ -20,6 +20,8 @@ set -Eeuo pipefail  # -E: the ERR trap (which names the failed step) also fires 
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
+# shellcheck source=scripts/common.sh
+source "$ROOT/scripts/common.sh"
 JOBS="${JOBS:-$(nproc)}"
 DEFAULT_STEPS=(setup release sanitize install)
 LOG_DIR="$ROOT/build/test-logs"
@@ -65,26 +67,6 @@ run_ctest() {
   total_failed=$((total_failed + failed))
   total_skipped=$((total_skipped + skipped))
   total_passed=$((total_passed + total - failed - skipped))
-}
-
-# CMake arguments that pick the CUDA backend: ON when nvcc is on PATH or in /usr/local/cuda/bin (CMake
-# does not look there by itself unless told), OFF otherwise; WISP_CUDA in the environment overrides.
-cuda_arguments() {
-  local nvcc=""
-  if command -v nvcc > /dev/null 2>&1; then
-    nvcc="$(command -v nvcc)"
-  elif [[ -x /usr/local/cuda/bin/nvcc ]]; then
-    nvcc=/usr/local/cuda/bin/nvcc
-  fi
-  local mode="${WISP_CUDA:-}"
-  if [[ -z "$mode" ]]; then
-    if [[ -n "$nvcc" ]]; then mode=ON; else mode=OFF; fi
-  fi
-  if [[ "$mode" == ON && -n "$nvcc" ]]; then
-    echo "-DWISP_CUDA=ON -DCMAKE_CUDA_COMPILER=$nvcc"
-  else
-    echo "-DWISP_CUDA=$mode"
-  fi
 }
 
 # ---- steps ----------------------------------------------------------------------------------------
