@@ -1,0 +1,64 @@
+#include "layers/activation_sparsity.h"
+
+#include <cmath>
+#include <sstream>
+
+#include "core/factories.h"
+#include "layers/activation_functional.h"
+
+namespace wisp::nn {
+
+ActivationSparsity::ActivationSparsity(ActivationSparsityOptions options) : options_(options) {
+  WISP_CHECK(options.act_sparsity() >= 0 && options.act_sparsity() < 1,
+             "ActivationSparsity: expected act_sparsity in [0, 1) but got ", options.act_sparsity());
+  WISP_CHECK(options.alpha() > 0 && options.alpha() <= 1, "ActivationSparsity: expected alpha in (0, 1] but got ",
+             options.alpha());
+  WISP_CHECK(std::isfinite(options.beta()) && options.beta() >= 0,
+             "ActivationSparsity: expected a finite beta >= 0 but got ", options.beta());
+  if (options.units()) {
+    WISP_CHECK(*options.units() > 0, "ActivationSparsity: expected units > 0 but got ", *options.units());
+    create_duty_cycle(*options.units(), Device::cpu());
+  }
+}
+
+int64_t ActivationSparsity::k(int64_t units) const {
+  const int64_t winners = std::llround((1.0 - options_.act_sparsity()) * static_cast<double>(units));
+  WISP_CHECK(winners >= 1, "ActivationSparsity: k = round((1 - act_sparsity) * n) = ", winners, " for n = ", units,
+             " units and act_sparsity = ", options_.act_sparsity(),
+             "; expected at least 1 winner (lower act_sparsity or use more units)");
+  return winners;
+}
+
+void ActivationSparsity::create_duty_cycle(int64_t units, Device device) {
+  // k/n: each unit's fair share of wins, so the initial boost is exp(0) = 1 for every unit.
+  const double target_density = static_cast<double>(k(units)) / static_cast<double>(units);
+  duty_cycle_ = register_buffer("duty_cycle", full({units}, target_density, device));
+}
+
+Tensor ActivationSparsity::forward(const Tensor& input) {
+  check_dtype("ActivationSparsity", "input", input, DType::Float32);
+  WISP_CHECK(input.dim() >= 1, "ActivationSparsity: expected an input with at least one dimension (units last) "
+             "but got shape ", input.shape());
+  const int64_t units = input.size(-1);
+  if (!duty_cycle_.defined()) {
+    create_duty_cycle(units, input.device());
+  } else {
+    WISP_CHECK(duty_cycle_.size(0) == units, "ActivationSparsity: expected ", duty_cycle_.size(0),
+               " units (the size of its duty cycle) but the input's last dimension is ", units);
+  }
+  const bool update_duty_cycle = is_training();
+  Tensor win_counts;
+  Tensor output = k_winners(input, duty_cycle_, k(units), options_.beta(), update_duty_cycle ? &win_counts : nullptr);
+  const int64_t samples = input.numel() / units;
+  if (update_duty_cycle && samples > 0) update_duty_cycle_(duty_cycle_, win_counts, samples, options_.alpha());
+  return output;
+}
+
+std::string ActivationSparsity::extra_repr() const {
+  std::ostringstream text;
+  text << "act_sparsity=" << options_.act_sparsity() << ", alpha=" << options_.alpha() << ", beta=" << options_.beta();
+  if (options_.units()) text << ", units=" << *options_.units();
+  return text.str();
+}
+
+}  // namespace wisp::nn

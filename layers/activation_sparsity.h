@@ -1,0 +1,81 @@
+// nn::ActivationSparsity: k-winners-take-all with boosting (DESIGN.md §7), the seed package's
+// activation sparsity, without its bugs (research/algorithms.md, item 10).
+//
+//   nn::Sequential model(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000),
+//                        nn::ActivationSparsity(), nn::Linear(2000, 10));
+//
+// Per sample (the last dimension holds the n units; every leading dimension counts samples), the
+// k = round((1 − act_sparsity) · n) units with the largest boosted input x_i · boost_i win, with
+// boost_i = exp(beta · (k/n − duty_i)); ties go to the lower index. The output is the original
+// input at the winners and 0 elsewhere, and the gradient flows only through the winners. Boosting
+// favours units that have won less often than their share k/n, so that every unit gets used.
+//
+// Duty cycles: duty_i is the running fraction of samples in which unit i won. After each forward
+// in training mode, duty ← (1 − alpha) · duty + alpha · (fraction of the batch's samples in which
+// unit i won). They are the buffer "duty_cycle" [n] (saved with the module, moved by to()), which
+// starts at k/n for every unit — the share each unit would have if all won equally often — so the
+// first batches rank by the raw input (boost exp(0) = 1) and no unit starts favoured. The
+// constructor does not know n: the buffer is created on the first forward, on the input's device,
+// unless ActivationSparsityOptions::units(n) creates it at construction.
+//
+// Evaluation mode (eval()) never updates the duty cycles but still ranks by the boosted input with
+// the current duty cycles, as the seed does: the layer computes the same function in training and
+// evaluation, and a model evaluated between epochs sees the units it was trained with.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "layers/activation_functional.h"  // k_winners, the op behind the module
+#include "layers/module.h"
+
+namespace wisp::nn {
+
+struct ActivationSparsityOptions {
+  // The fraction of units set to 0 per sample, in [0, 1): k = round((1 − act_sparsity) · n).
+  ActivationSparsityOptions& act_sparsity(double value) { act_sparsity_ = value; return *this; }
+  // The rate of the duty cycles' moving average, in (0, 1].
+  ActivationSparsityOptions& alpha(double value) { alpha_ = value; return *this; }
+  // The boost strength, ≥ 0 (0: plain top-k, duty cycles ignored).
+  ActivationSparsityOptions& beta(double value) { beta_ = value; return *this; }
+  // The number of units n, when known: the duty cycles are then created at construction (on the
+  // CPU; to() moves them) instead of on the first forward.
+  ActivationSparsityOptions& units(int64_t value) { units_ = value; return *this; }
+  double act_sparsity() const { return act_sparsity_; }
+  double alpha() const { return alpha_; }
+  double beta() const { return beta_; }
+  std::optional<int64_t> units() const { return units_; }
+
+ private:
+  double act_sparsity_ = 0.65;
+  double alpha_ = 0.1;
+  double beta_ = 1.5;
+  std::optional<int64_t> units_;
+};
+
+// Buffer: "duty_cycle" float32 [n]. Input float32 [n], [B, n] or [..., n]; output the same shape.
+// Not thread-safe (forward updates the duty cycles): one module per thread.
+class ActivationSparsity : public Module {
+ public:
+  explicit ActivationSparsity(ActivationSparsityOptions options = {});
+  Tensor forward(const Tensor& input) override;
+  std::string name() const override { return "ActivationSparsity"; }
+  // "act_sparsity=0.65, alpha=0.1, beta=1.5", plus ", units=n" when the options give n.
+  std::string extra_repr() const override;
+
+  const ActivationSparsityOptions& options() const { return options_; }
+  // The duty cycles [n]; undefined before the first forward (unless options().units() was set).
+  const Tensor& duty_cycle() const { return duty_cycle_; }
+  // The number of winners per sample for n units: round((1 − act_sparsity) · n); throws when it is
+  // below 1.
+  int64_t k(int64_t units) const;
+
+ private:
+  void create_duty_cycle(int64_t units, Device device);
+
+  ActivationSparsityOptions options_;
+  Tensor duty_cycle_;
+};
+
+}  // namespace wisp::nn
