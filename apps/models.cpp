@@ -9,11 +9,79 @@ std::shared_ptr<nn::Module> dense_model() {
                                           nn::Linear(2000, 10));
 }
 
+// The same shape with sparse layers (90% sparse, random connections).
+std::shared_ptr<nn::Module> sparse_model() {
+  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000),
+                                          nn::ReLU(), nn::SparseLinear(2000, 10));
+}
+
+// The notebook's user-defined connections: every input pixel feeds 200 random hidden units.
+std::shared_ptr<nn::Module> user_model() {
+  const int64_t connections_per_input = 200;
+  const Tensor column = arange(784, DType::Int64).repeat_interleave(connections_per_input).view({1, -1});
+  const Tensor row = randint(0, 2000, {1, 784 * connections_per_input}, DType::Int64);
+  const Tensor connections = cat({row, column}, 0);  // [2, nnz]: row = output unit, col = input pixel
+  return std::make_shared<nn::Sequential>(
+      nn::Flatten(), nn::SparseLinear(784, 2000, nn::SparseLinearOptions().connectivity(connections)),
+      nn::LayerNorm(2000), nn::ReLU(), nn::SparseLinear(2000, 10));
+}
+
+std::shared_ptr<nn::Module> small_world_model() {
+  const auto options = nn::SparseLinearOptions().small_world(true);
+  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000, options), nn::LayerNorm(2000),
+                                          nn::ReLU(), nn::SparseLinear(2000, 10, options));
+}
+
+// The notebook's very wide model: the 784 pixels repeated 10 times with a learnable scale and shift,
+// five 50000-wide SparseLinear layers at 99.9% sparsity with LayerNorm and ReLU between them, and the
+// 50000 outputs summed in 10 groups of 5000 (one per class).
+struct WideNet : nn::Module {
+  std::shared_ptr<nn::SparseLinear> sc1, sc2, sc3, sc4, sc5;
+  std::shared_ptr<nn::LayerNorm> ln1, ln2, ln3, ln4;
+  Tensor input_scaling, input_shifting;
+
+  WideNet() {
+    const auto options = nn::SparseLinearOptions().sparsity(0.999);
+    sc1 = register_module("sc1", std::make_shared<nn::SparseLinear>(10 * 28 * 28, 50000, options));
+    sc2 = register_module("sc2", std::make_shared<nn::SparseLinear>(50000, 50000, options));
+    sc3 = register_module("sc3", std::make_shared<nn::SparseLinear>(50000, 50000, options));
+    sc4 = register_module("sc4", std::make_shared<nn::SparseLinear>(50000, 50000, options));
+    sc5 = register_module("sc5", std::make_shared<nn::SparseLinear>(50000, 50000, options));
+    input_scaling = register_parameter("input_scaling", ones({10 * 28 * 28}));
+    input_shifting = register_parameter("input_shifting", zeros({10 * 28 * 28}));
+    ln1 = register_module("ln1", std::make_shared<nn::LayerNorm>(50000));
+    ln2 = register_module("ln2", std::make_shared<nn::LayerNorm>(50000));
+    ln3 = register_module("ln3", std::make_shared<nn::LayerNorm>(50000));
+    ln4 = register_module("ln4", std::make_shared<nn::LayerNorm>(50000));
+  }
+
+  std::string name() const override { return "WideNet"; }
+
+  Tensor forward(const Tensor& input) override {
+    Tensor x = input.view({-1, 28 * 28}).repeat_interleave(10, 1);
+    x = input_scaling * x + input_shifting;
+    x = relu((*ln1)((*sc1)(x)));
+    x = relu((*ln2)((*sc2)(x)));
+    x = relu((*ln3)((*sc3)(x)));
+    x = relu((*ln4)((*sc4)(x)));
+    x = (*sc5)(x);
+    return x.view({x.size(0), -1, 10}).sum(1);
+  }
+};
+
+std::shared_ptr<nn::Module> wide_model() { return std::make_shared<WideNet>(); }
+
 }  // namespace
 
 const std::vector<ModelPreset>& model_presets() {
   static const std::vector<ModelPreset> presets = {
       {"dense", "Flatten, Linear(784, 2000), LayerNorm(2000), ReLU, Linear(2000, 10)", 1e-2, 0.9, false, dense_model},
+      {"sparse", "the dense model with SparseLinear layers, 90% sparse (random connections)", 1e-1, 0.9, false,
+       sparse_model},
+      {"user", "sparse, first layer connecting every pixel to 200 random hidden units", 1e-1, 0.9, false, user_model},
+      {"small-world", "sparse with small-world connectivity in both layers", 1e-1, 0.9, false, small_world_model},
+      {"wide", "pixels x10, five SparseLinear layers 50000 wide at 99.9% with LayerNorm, classes summed over 5000 "
+               "outputs each", 5e-5, 0.9, true, wide_model},
   };
   return presets;
 }

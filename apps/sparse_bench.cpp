@@ -1,0 +1,237 @@
+// sparse_bench: the notebook's "Time and memory efficiency" section as a program. A SparseLinear
+// layer (default 20000 × 20000 at 99% sparsity) against a dense nn::Linear of the same shape:
+// forward (no gradient recording) and forward+backward (`layer(x).sum().backward()`, as the
+// notebook times it), at each batch size, as the median of --reps runs after a warm-up; the memory
+// of each layer; and the bandwidth of a streaming copy with the batch-1 forward's bound (the bytes
+// it must read and write over that bandwidth) beside the measured time.
+//
+//   sparse_bench [--size 20000] [--sparsity 0.99] [--batch 1 64] [--reps 20] [--threads N] [--csv]
+//
+// --csv prints machine-readable rows (name,batch,value,unit) instead of the table;
+// bench/sparse_bench.py runs the same cases in PyTorch and prints both side by side.
+// Exit codes: 0 success, 1 a failure while running, 2 bad arguments.
+#include <CLI/CLI.hpp>
+
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <wisp/wisp.h>
+
+using namespace wisp;
+
+namespace {
+
+struct Arguments {
+  int64_t size = 20000;
+  double sparsity = 0.99;
+  std::vector<int64_t> batches{1, 64};
+  int reps = 20;
+  int dense_reps = 5;
+  int threads = 0;
+  bool csv = false;
+  bool skip_dense = false;
+  bool input_grad = false;
+  uint64_t seed = 0;
+};
+
+struct Timing {
+  double median_ms = 0, min_ms = 0;
+};
+
+// Runs `body` once to warm up, then `reps` times; the median and the minimum in milliseconds.
+template <class Body>
+Timing time_runs(int reps, Body body) {
+  body();
+  std::vector<double> ms;
+  for (int i = 0; i < reps; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    body();
+    synchronize(Device::cpu());
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return {ms[ms.size() / 2], ms.front()};
+}
+
+// STREAM-style copy b[i] = a[i] over 256 MiB per array with all threads; bytes read + written per
+// second (the convention of STREAM's "Copy"), best of several runs.
+double copy_bandwidth_gb_per_s() {
+  const size_t n = size_t(64) << 20;  // floats per array
+  std::vector<float> a(n, 1.0f), b(n, 0.0f);
+  double best_ms = 1e30;
+  for (int run = 0; run < 10; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+    float* __restrict destination = b.data();
+    const float* __restrict source = a.data();
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) destination[i] = source[i];
+    best_ms = std::min(best_ms,
+                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (b[n / 2] != 1.0f) std::cerr << "sparse_bench: copy check failed\n";
+  return 2.0 * static_cast<double>(n * sizeof(float)) / (best_ms * 1e-3) / 1e9;
+}
+
+double megabytes(size_t bytes) { return static_cast<double>(bytes) / 1e6; }
+
+struct Row {
+  std::string name;
+  int64_t batch;
+  double value;
+  std::string unit;
+};
+
+int run(const Arguments& arguments) {
+  if (arguments.threads > 0) set_num_threads(arguments.threads);
+  manual_seed(arguments.seed);
+  const int64_t n = arguments.size;
+  std::vector<Row> rows;
+  const auto add = [&](const std::string& name, int64_t batch, double value, const std::string& unit) {
+    rows.push_back({name, batch, value, unit});
+  };
+
+  const auto init_start = std::chrono::steady_clock::now();
+  nn::SparseLinear sparse(n, n, nn::SparseLinearOptions().sparsity(arguments.sparsity));
+  const double init_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - init_start).count();
+  add("sparse_init", 0, init_ms, "ms");
+  add("nnz", 0, static_cast<double>(sparse.nnz()), "count");
+  add("threads", 0, get_num_threads(), "count");
+  add("sparse_memory", 0, static_cast<double>(sparse.memory_bytes()), "bytes");
+  add("dense_memory", 0, static_cast<double>((n * n + n) * sizeof(float)), "bytes");
+
+  const double bandwidth = copy_bandwidth_gb_per_s();
+  add("copy_bandwidth", 0, bandwidth, "GB/s");
+  // Batch 1 reads every value, column index and row pointer once, the bias, and x; writes y.
+  const size_t batch1_bytes = sparse.weights().nbytes() + sparse.structure().column_indices.nbytes() +
+                              sparse.structure().row_pointers.nbytes() + 3 * n * sizeof(float);
+  add("batch1_forward_bytes", 1, static_cast<double>(batch1_bytes), "bytes");
+  add("batch1_forward_bound", 1, static_cast<double>(batch1_bytes) / (bandwidth * 1e9) * 1e3, "ms");
+
+  for (int64_t batch : arguments.batches) {
+    Tensor x = batch == 1 ? rand({n}) : rand({batch, n});
+    if (arguments.input_grad) x.set_requires_grad(true);
+    const auto forward = [&](nn::Module& layer) {
+      NoGradGuard no_grad;
+      Tensor y = layer(x);
+    };
+    const auto train = [&](nn::Module& layer) {
+      layer.zero_grad();
+      x.set_grad(Tensor());
+      layer(x).sum().backward();
+    };
+    Timing t = time_runs(arguments.reps, [&] { forward(sparse); });
+    add("wisp_sparse_forward", batch, t.median_ms, "ms");
+    add("wisp_sparse_forward_min", batch, t.min_ms, "ms");
+    t = time_runs(arguments.reps, [&] { train(sparse); });
+    add("wisp_sparse_train", batch, t.median_ms, "ms");
+    add("wisp_sparse_train_min", batch, t.min_ms, "ms");
+  }
+  if (!arguments.skip_dense) {
+    nn::Linear dense(n, n);
+    for (int64_t batch : arguments.batches) {
+      Tensor x = batch == 1 ? rand({n}) : rand({batch, n});
+      if (arguments.input_grad) x.set_requires_grad(true);
+      Timing t = time_runs(arguments.dense_reps, [&] {
+        NoGradGuard no_grad;
+        Tensor y = dense(x);
+      });
+      add("wisp_dense_forward", batch, t.median_ms, "ms");
+      t = time_runs(arguments.dense_reps, [&] {
+        dense.zero_grad();
+        x.set_grad(Tensor());
+        dense(x).sum().backward();
+      });
+      add("wisp_dense_train", batch, t.median_ms, "ms");
+    }
+  }
+
+  if (arguments.csv) {
+    std::cout << "name,batch,value,unit\n";
+    for (const Row& row : rows) std::cout << row.name << "," << row.batch << "," << row.value << "," << row.unit << "\n";
+    return 0;
+  }
+
+  const auto find = [&](const std::string& name, int64_t batch) {
+    for (const Row& row : rows)
+      if (row.name == name && row.batch == batch) return row.value;
+    return -1.0;
+  };
+  char line[256];
+  std::cout << "sparse_bench: " << n << " x " << n << " at sparsity " << arguments.sparsity << " (nnz "
+            << sparse.nnz() << "), " << get_num_threads() << " threads; initialisation " << init_ms << " ms\n";
+  std::snprintf(line, sizeof line, "memory: sparse %.1f MB (parameters + structure), dense %.1f MB (%.0fx)\n",
+                megabytes(static_cast<size_t>(find("sparse_memory", 0))),
+                megabytes(static_cast<size_t>(find("dense_memory", 0))),
+                find("dense_memory", 0) / find("sparse_memory", 0));
+  std::cout << line;
+  std::cout << "times: median of " << arguments.reps << " runs (sparse) and " << arguments.dense_reps
+            << " runs (dense) after a warm-up; the sparse minimum in parentheses\n";
+  std::snprintf(line, sizeof line, "%-18s %6s %20s %12s %10s\n", "case", "batch", "sparse ms", "dense ms",
+                "dense/sparse");
+  std::cout << line;
+  for (int64_t batch : arguments.batches) {
+    for (const char* kind : {"forward", "train"}) {
+      const double s = find(std::string("wisp_sparse_") + kind, batch);
+      const double s_min = find(std::string("wisp_sparse_") + kind + "_min", batch);
+      const double d = find(std::string("wisp_dense_") + kind, batch);
+      char sparse_text[64];
+      std::snprintf(sparse_text, sizeof sparse_text, "%.3f (%.3f)", s, s_min);
+      const char* label = kind == std::string("train") ? "forward+backward" : "forward";
+      if (d > 0) {
+        std::snprintf(line, sizeof line, "%-18s %6lld %20s %12.3f %9.1fx\n", label, static_cast<long long>(batch),
+                      sparse_text, d, d / s);
+      } else {
+        std::snprintf(line, sizeof line, "%-18s %6lld %20s %12s %10s\n", label, static_cast<long long>(batch),
+                      sparse_text, "-", "-");
+      }
+      std::cout << line;
+    }
+  }
+  const double bound = find("batch1_forward_bound", 1), measured = find("wisp_sparse_forward", 1);
+  std::snprintf(line, sizeof line,
+                "streaming copy bandwidth %.1f GB/s; batch-1 forward bound %.3f ms (%.1f MB / %.1f GB/s)", bandwidth,
+                bound, megabytes(batch1_bytes), bandwidth);
+  std::cout << line;
+  if (measured > 0) {
+    std::snprintf(line, sizeof line, ", measured %.3f ms = %.2fx the bound", measured, measured / bound);
+    std::cout << line;
+  }
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Arguments arguments;
+  CLI::App app{"sparse_bench: SparseLinear against a dense Linear (time and memory)"};
+  app.add_option("--size", arguments.size, "in_features = out_features")->check(CLI::PositiveNumber);
+  app.add_option("--sparsity", arguments.sparsity, "fraction of absent connections")->check(CLI::Range(0.0, 0.999999));
+  app.add_option("--batch", arguments.batches, "batch sizes (1 means a 1-D input, as the notebook)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--reps", arguments.reps, "timed runs per sparse case (after one warm-up)")->check(CLI::PositiveNumber);
+  app.add_option("--dense-reps", arguments.dense_reps, "timed runs per dense case")->check(CLI::PositiveNumber);
+  app.add_option("--threads", arguments.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
+  app.add_option("--seed", arguments.seed, "seed for the layers and inputs");
+  app.add_flag("--csv", arguments.csv, "print name,batch,value,unit rows instead of the table");
+  app.add_flag("--skip-dense", arguments.skip_dense, "time only the sparse layer");
+  app.add_flag("--input-grad", arguments.input_grad, "let the input require grad (backward computes grad_input)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? 0 : 2;
+  }
+  try {
+    return run(arguments);
+  } catch (const std::exception& error) {
+    std::cerr << "sparse_bench: " << error.what() << "\n";
+    return 1;
+  }
+}

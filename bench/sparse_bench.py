@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""SparseLinear, wisp against PyTorch, side by side on this machine (the notebook's "Time and
+memory efficiency" section).
+
+One run times, for an N x N layer at the given sparsity (default 20000 x 20000 at 99%), forward
+(no autograd) and forward+backward (`layer(x).sum().backward()`, as the notebook does; x does not
+require grad), at each batch size, as the median of several runs after a warm-up:
+
+  original    the SparseLinear package's algorithm (torch_sparse.spmm: index_select of the input
+              rows, times the values, scatter_add into the output; autograd through those ops)
+  torch CSR   torch.sparse CSR matmul (forward only: PyTorch 1.13 has no autograd for CSR values)
+  torch COO   torch.sparse.mm with a COO weight built from a values leaf (forward+backward)
+  torch dense nn.Linear
+then runs wisp's apps/sparse_bench on the same cases and prints one table with ratios, the memory
+of each layer, and the batch-1 forward against the memory-bandwidth bound. Uses Debian's
+python3-torch:
+
+    /usr/bin/python3 bench/sparse_bench.py --threads 2 --sparse-bench build/release/apps/sparse_bench
+"""
+import argparse
+import csv
+import glob
+import io
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+
+def timed(function, reps, budget_seconds):
+    """Median seconds of `function` over up to `reps` runs after one warm-up (at least 3 runs,
+    fewer than `reps` once `budget_seconds` are spent)."""
+    function()
+    times = []
+    start = time.perf_counter()
+    while len(times) < reps and (len(times) < 3 or time.perf_counter() - start < budget_seconds):
+        t0 = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def random_connectivity(n_in, n_out, nnz, generator):
+    """Exactly nnz distinct (row, col) pairs, sorted, without an O(in*out) buffer."""
+    cells = torch.empty(0, dtype=torch.int64)
+    while cells.numel() < nnz:
+        draw = torch.randint(0, n_in * n_out, (int(nnz * 1.02) + 16,), generator=generator)
+        cells = torch.cat([cells, draw]).unique()
+    keep = torch.randperm(cells.numel(), generator=generator)[:nnz]
+    cells = cells[keep].sort().values
+    return torch.stack([cells // n_in, cells % n_in])
+
+
+class OriginalSparseLinear(torch.nn.Module):
+    """The SparseLinear package's forward: torch_sparse.spmm(indices, weights, out, in, x.t()).t()
+    + bias, with spmm = index_select + mul + scatter_add (torch_scatter's scatter_sum)."""
+
+    def __init__(self, indices, n_in, n_out):
+        super().__init__()
+        self.in_features, self.out_features = n_in, n_out
+        self.register_buffer("indices", indices)
+        bound = 1 / n_in ** 0.5
+        self.weights = torch.nn.Parameter(torch.empty(indices.shape[1]).uniform_(-bound, bound))
+        self.bias = torch.nn.Parameter(torch.empty(n_out).uniform_(-bound, bound))
+
+    def forward(self, inputs):
+        output_shape = list(inputs.shape)
+        output_shape[-1] = self.out_features
+        if len(output_shape) == 1:
+            inputs = inputs.view(1, -1)
+        inputs = inputs.flatten(end_dim=-2)
+        row, col = self.indices
+        matrix = inputs.t()
+        out = matrix.index_select(-2, col) * self.weights.unsqueeze(-1)
+        index = row.view(-1, 1).expand_as(out)
+        output = torch.zeros(self.out_features, out.shape[1], dtype=out.dtype).scatter_add_(0, index, out).t()
+        output = output + self.bias
+        return output.view(output_shape)
+
+
+def torch_cases(args):
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.seed)
+    n = args.size
+    nnz = round((1 - args.sparsity) * n * n)
+    start = time.perf_counter()
+    indices = random_connectivity(n, n, nnz, generator)
+    results = {("torch_init", 0): time.perf_counter() - start}
+    original = OriginalSparseLinear(indices, n, n)
+    values = original.weights.detach()
+    csr = torch.sparse_coo_tensor(indices, values, (n, n)).coalesce().to_sparse_csr()
+    coo_values = values.clone().requires_grad_(True)
+    bias = original.bias.detach().clone().requires_grad_(True)
+    results[("original_memory", 0)] = (indices.numel() * 8 + values.numel() * 4 + n * 4)
+    results[("csr_memory", 0)] = (csr.crow_indices().numel() * 8 + csr.col_indices().numel() * 8 + nnz * 4 + n * 4)
+
+    def csr_forward(x):
+        matrix = x.view(-1, 1) if x.dim() == 1 else x.t()
+        return (csr @ matrix).t() + bias.detach()
+
+    def coo_train(x):
+        coo_values.grad = None
+        bias.grad = None
+        weight = torch.sparse_coo_tensor(indices, coo_values, (n, n))
+        matrix = x.view(-1, 1) if x.dim() == 1 else x.t()
+        (torch.sparse.mm(weight, matrix).t() + bias).sum().backward()
+
+    def train(layer, x):
+        layer.zero_grad(set_to_none=True)
+        layer(x).sum().backward()
+
+    budget = args.budget
+    for batch in args.batch:
+        x = torch.rand(n) if batch == 1 else torch.rand(batch, n)
+        print(f"  torch: batch {batch} ...", file=sys.stderr, flush=True)
+        with torch.no_grad():
+            results[("original_forward", batch)] = timed(lambda: original(x), args.reps, budget)
+            results[("csr_forward", batch)] = timed(lambda: csr_forward(x), args.reps, budget)
+        results[("original_train", batch)] = timed(lambda: train(original, x), args.reps, budget)
+        results[("coo_train", batch)] = timed(lambda: coo_train(x), args.reps, budget)
+    del original, csr
+    if not args.skip_dense:
+        dense = torch.nn.Linear(n, n)
+        for batch in args.batch:
+            x = torch.rand(n) if batch == 1 else torch.rand(batch, n)
+            print(f"  torch: dense batch {batch} ...", file=sys.stderr, flush=True)
+            with torch.no_grad():
+                results[("dense_forward", batch)] = timed(lambda: dense(x), args.dense_reps, budget)
+            results[("dense_train", batch)] = timed(lambda: train(dense, x), args.dense_reps, budget)
+    return results
+
+
+def wisp_cases(args):
+    command = [args.sparse_bench, "--csv", "--size", str(args.size), "--sparsity", str(args.sparsity), "--reps",
+               str(args.reps), "--dense-reps", str(args.dense_reps), "--threads", str(args.threads), "--batch"]
+    command += [str(b) for b in args.batch]
+    if args.skip_dense:
+        command.append("--skip-dense")
+    print("  wisp: " + " ".join(command), file=sys.stderr, flush=True)
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    results = {}
+    for row in csv.DictReader(io.StringIO(output)):
+        value = float(row["value"])
+        results[(row["name"], int(row["batch"]))] = value / 1e3 if row["unit"] == "ms" else value
+    return results
+
+
+def find_binary(path):
+    if path and os.path.exists(path):
+        return path
+    candidates = sorted(glob.glob("build*/apps/sparse_bench") + glob.glob("build*/*/apps/sparse_bench"),
+                        key=os.path.getmtime, reverse=True)
+    if not candidates:
+        sys.exit("bench: sparse_bench not found; build it (cmake --build <dir> --target sparse_bench) and pass "
+                 "--sparse-bench")
+    return candidates[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=20000)
+    parser.add_argument("--sparsity", type=float, default=0.99)
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 64])
+    parser.add_argument("--reps", type=int, default=20, help="runs per case (after a warm-up)")
+    parser.add_argument("--dense-reps", type=int, default=5, help="runs per dense case")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds per PyTorch case before it stops at 3 runs")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-dense", action="store_true")
+    parser.add_argument("--sparse-bench", default="build/release/apps/sparse_bench")
+    args = parser.parse_args()
+    args.sparse_bench = find_binary(args.sparse_bench)
+
+    load = os.getloadavg()[0]
+    torch_results = torch_cases(args)
+    wisp_results = wisp_cases(args)
+
+    def get(results, name, batch):
+        return results.get((name, batch))
+
+    def ms(seconds):
+        return "-" if seconds is None else f"{seconds * 1e3:.2f}"
+
+    def ratio(numerator, denominator):
+        return "-" if numerator is None or denominator is None else f"{numerator / denominator:.1f}x"
+
+    nnz = int(wisp_results[("nnz", 0)])
+    print(f"SparseLinear {args.size} x {args.size}, sparsity {args.sparsity} (nnz {nnz}); {args.threads} threads; "
+          f"PyTorch {torch.__version__}; load average before the run {load:.2f}")
+    print("times in ms (median); ratios = PyTorch time / wisp sparse time")
+    header = (f"{'case':<17}{'batch':>6}{'wisp':>10}{'original':>11}{'torch CSR':>11}{'torch COO':>11}"
+              f"{'torch dense':>12}{'wisp dense':>11} | {'orig/wisp':>9}{'CSR/wisp':>9}{'dense/wisp':>11}")
+    print(header)
+    print("-" * len(header))
+    for batch in args.batch:
+        for kind, label in (("forward", "forward"), ("train", "forward+backward")):
+            wisp = get(wisp_results, f"wisp_sparse_{kind}", batch)
+            original = get(torch_results, f"original_{kind}", batch)
+            csr = get(torch_results, "csr_forward", batch) if kind == "forward" else None
+            coo = get(torch_results, "coo_train", batch) if kind == "train" else None
+            dense = get(torch_results, f"dense_{kind}", batch)
+            wisp_dense = get(wisp_results, f"wisp_dense_{kind}", batch)
+            print(f"{label:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}{ms(dense):>12}"
+                  f"{ms(wisp_dense):>11} | {ratio(original, wisp):>9}{ratio(csr, wisp):>9}{ratio(dense, wisp):>11}")
+    mb = 1e6
+    print(f"memory: wisp sparse {wisp_results[('sparse_memory', 0)] / mb:.1f} MB (values, bias, CSR + CSC int32); "
+          f"original {torch_results[('original_memory', 0)] / mb:.1f} MB (int64 indices, values, bias); "
+          f"torch CSR {torch_results[('csr_memory', 0)] / mb:.1f} MB; dense {wisp_results[('dense_memory', 0)] / mb:.1f} MB")
+    bound = wisp_results[("batch1_forward_bound", 1)]
+    bandwidth = wisp_results[("copy_bandwidth", 0)]
+    measured = get(wisp_results, "wisp_sparse_forward", 1)
+    print(f"streaming copy {bandwidth:.1f} GB/s; batch-1 forward moves "
+          f"{wisp_results[('batch1_forward_bytes', 1)] / mb:.1f} MB: bound {bound * 1e3:.3f} ms"
+          + ("" if measured is None else f", measured {measured * 1e3:.3f} ms = {measured / bound:.2f}x the bound"))
+    print(f"initialisation: wisp {wisp_results[('sparse_init', 0)] * 1e3:.0f} ms, "
+          f"PyTorch sampling {torch_results[('torch_init', 0)] * 1e3:.0f} ms")
+
+    print("targets (issue #4):")
+
+    def target(text, value, goal, higher_is_better=True):
+        if value is None:
+            print(f"  {text}: not measured")
+            return
+        ok = value >= goal if higher_is_better else value <= goal
+        print(f"  {text}: {value:.1f}x (goal {'>=' if higher_is_better else '<='} {goal}x) {'met' if ok else 'MISSED'}")
+
+    def quotient(a, b):
+        return None if a is None or b is None else a / b
+
+    wisp64_fwd, wisp64_train = get(wisp_results, "wisp_sparse_forward", 64), get(wisp_results, "wisp_sparse_train", 64)
+    target("batch 64 forward vs torch CSR", quotient(get(torch_results, "csr_forward", 64), wisp64_fwd), 20)
+    target("batch 64 forward+backward vs dense nn.Linear", quotient(get(torch_results, "dense_train", 64), wisp64_train), 60)
+    target("batch 64 forward+backward vs the original algorithm",
+           quotient(get(torch_results, "original_train", 64), wisp64_train), 100)
+    target("batch 1 forward / bandwidth bound", quotient(measured, bound), 2, higher_is_better=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+#include "kernels/sparse_linear.h"
+
+#include <limits>
+#include <memory>
+
+#include "kernels/cpu/sparse_linear.h"
+#include "kernels/dispatch.h"
+
+namespace wisp::kernels {
+namespace {
+
+void check_index_tensor(const char* name, const Tensor& t, DType dtype, int64_t size) {
+  WISP_CHECK(t.defined() && t.dtype() == dtype && t.shape() == Shape{size}, "SparseStructure: expected ", name,
+             " of dtype ", dtype, " and shape ", Shape{size}, " but got ",
+             t.defined() ? detail::concat(t.dtype(), " ", t.shape()) : std::string("an undefined tensor"));
+}
+
+// The kernels index memory through the structure: check that its tensors agree with each other.
+void check_structure(const char* op, const SparseStructure& s) {
+  WISP_CHECK(s.defined(), op, ": the sparse structure is empty (build it with make_sparse_structure)");
+  const DType dtype = s.index_dtype();
+  WISP_CHECK(dtype == DType::Int32 || dtype == DType::Int64, op, ": expected Int32 or Int64 indices but got ", dtype);
+  check_index_tensor("row_pointers", s.row_pointers, dtype, s.out_features + 1);
+  check_index_tensor("column_indices", s.column_indices, dtype, s.nnz());
+  check_index_tensor("column_pointers", s.column_pointers, dtype, s.in_features + 1);
+  check_index_tensor("row_indices", s.row_indices, dtype, s.nnz());
+  check_index_tensor("csc_to_value", s.csc_to_value, dtype, s.nnz());
+}
+
+void check_values(const char* op, const Tensor& values, const SparseStructure& s) {
+  check_dtype(op, "values", values, DType::Float32);
+  WISP_CHECK(values.shape() == Shape{s.nnz()}, op, ": expected values of shape ", Shape{s.nnz()},
+             " (one per nonzero) but got ", values.shape());
+  WISP_CHECK(values.device() == s.device(), op, ": values are on ", values.device(), " but the sparse structure is on ",
+             s.device());
+}
+
+void check_feature_major(const char* op, const char* name, const FeatureMajor& t, int64_t features) {
+  check_dtype(op, name, t.data, DType::Float32);
+  WISP_CHECK(t.data.dim() == 2 && t.features() == features, op, ": expected ", name, " with ", features,
+             " features but got data of shape ", t.data.shape());
+  const int64_t expected_stride =
+      t.rows <= 1 ? t.rows : (t.rows + kFeatureMajorLanes - 1) / kFeatureMajorLanes * kFeatureMajorLanes;
+  WISP_CHECK(t.stride() == expected_stride, op, ": expected ", name, " of ", t.rows, " rows with stride ",
+             expected_stride, " but got data of shape ", t.data.shape());
+}
+
+// A detached tensor sharing t's storage with another shape of the same size (kernels/ cannot use the
+// differentiable view of layers/).
+Tensor alias_with_shape(const Tensor& t, const Shape& shape) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.impl()->storage;
+  impl->offset = t.impl()->offset;
+  impl->shape = shape;
+  impl->dtype = t.dtype();
+  return Tensor(impl);
+}
+
+void zero(const Tensor& t) { zero_bytes(t.raw_data(), t.device(), t.nbytes()); }
+
+}  // namespace
+
+size_t SparseStructure::nbytes() const {
+  size_t total = 0;
+  for (const Tensor* t : {&row_pointers, &column_indices, &column_pointers, &row_indices, &csc_to_value})
+    if (t->defined()) total += t->nbytes();
+  return total;
+}
+
+SparseStructure SparseStructure::to(Device device) const {
+  // Tensor by tensor: a module may already have moved some of them (its registered buffers) in place.
+  const auto moved_to = [device](const Tensor& t) {
+    return !t.defined() || t.device() == device ? t : copy_to_device(t, device);
+  };
+  SparseStructure moved = *this;
+  moved.row_pointers = moved_to(row_pointers);
+  moved.column_indices = moved_to(column_indices);
+  moved.column_pointers = moved_to(column_pointers);
+  moved.row_indices = moved_to(row_indices);
+  moved.csc_to_value = moved_to(csc_to_value);
+  return moved;
+}
+
+SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features) {
+  constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+  const bool fits_int32 = indices.defined() && indices.dim() == 2 && indices.size(1) <= kInt32Max &&
+                          out_features <= kInt32Max && in_features <= kInt32Max;
+  return make_sparse_structure(indices, out_features, in_features, fits_int32 ? DType::Int32 : DType::Int64);
+}
+
+SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
+                                      DType index_dtype) {
+  constexpr const char* op = "make_sparse_structure";
+  check_dtype(op, "indices", indices, DType::Int64);
+  WISP_CHECK(indices.dim() == 2 && indices.size(0) == 2, op, ": expected indices of shape [2, nnz] but got ",
+             indices.shape());
+  WISP_CHECK(out_features > 0 && in_features > 0, op, ": expected positive out_features and in_features but got ",
+             out_features, " and ", in_features);
+  WISP_CHECK(index_dtype == DType::Int32 || index_dtype == DType::Int64, op,
+             ": expected index dtype int32 or int64 but got ", index_dtype);
+  const int64_t nnz = indices.size(1);
+  if (index_dtype == DType::Int32) {
+    constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
+    WISP_CHECK(nnz <= kInt32Max && out_features <= kInt32Max && in_features <= kInt32Max, op,
+               ": nnz=", nnz, ", out_features=", out_features, ", in_features=", in_features,
+               " do not all fit in int32 indices");
+  }
+
+  // Validate on the CPU (the structure is built there once per connectivity, then moved).
+  const Tensor host = indices.is_cpu() ? indices : copy_to_device(indices, Device::cpu());
+  const int64_t* rows = host.data<int64_t>();
+  const int64_t* cols = rows + nnz;
+  for (int64_t k = 0; k < nnz; ++k) {
+    WISP_CHECK(rows[k] >= 0 && rows[k] < out_features, op, ": row index ", rows[k], " of nonzero ", k,
+               " out of range [0, ", out_features, ")");
+    WISP_CHECK(cols[k] >= 0 && cols[k] < in_features, op, ": column index ", cols[k], " of nonzero ", k,
+               " out of range [0, ", in_features, ")");
+    WISP_CHECK(k == 0 || rows[k] > rows[k - 1] || (rows[k] == rows[k - 1] && cols[k] > cols[k - 1]), op,
+               ": expected indices sorted by (row, col) without duplicates, but nonzero ", k, " (", rows[k], ", ",
+               cols[k], ") follows (", rows[k - 1], ", ", cols[k - 1], "); coalesce them first");
+  }
+
+  SparseStructure structure;
+  structure.out_features = out_features;
+  structure.in_features = in_features;
+  structure.row_pointers = empty({out_features + 1}, index_dtype);
+  structure.column_indices = empty({nnz}, index_dtype);
+  structure.column_pointers = empty({in_features + 1}, index_dtype);
+  structure.row_indices = empty({nnz}, index_dtype);
+  structure.csc_to_value = empty({nnz}, index_dtype);
+  cpu::build_sparse_structure(host, structure);
+  return structure.to(indices.device());
+}
+
+FeatureMajor to_feature_major(const Tensor& batch_major) {
+  check_dtype("to_feature_major", "input", batch_major, DType::Float32);
+  WISP_CHECK(batch_major.dim() == 2, "to_feature_major: expected a 2-D [rows, features] tensor but got shape ",
+             batch_major.shape());
+  const int64_t rows = batch_major.size(0), features = batch_major.size(1);
+  FeatureMajor result;
+  result.rows = rows;
+  if (rows <= 1) {  // [1, f] and [f, 1] are the same memory
+    result.data = alias_with_shape(batch_major, {features, rows});
+    return result;
+  }
+  const int64_t stride = (rows + kFeatureMajorLanes - 1) / kFeatureMajorLanes * kFeatureMajorLanes;
+  result.data = empty({features, stride}, TensorOptions(DType::Float32).device(batch_major.device()));
+  dispatch("to_feature_major", batch_major, [&] { cpu::to_feature_major(batch_major, result); });
+  return result;
+}
+
+Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
+                             const Tensor& bias) {
+  constexpr const char* op = "sparse_linear";
+  check_structure(op, structure);
+  check_values(op, values, structure);
+  check_feature_major(op, "input", input, structure.in_features);
+  check_same_device(op, input.data, values);
+  if (bias.defined()) {
+    check_dtype(op, "bias", bias, DType::Float32);
+    check_same_device(op, input.data, bias);
+    WISP_CHECK(bias.shape() == Shape{structure.out_features}, op, ": expected bias of shape ",
+               Shape{structure.out_features}, " but got ", bias.shape());
+  }
+  Tensor output = empty({input.rows, structure.out_features}, TensorOptions(DType::Float32).device(values.device()));
+  if (input.rows == 0) return output;
+  dispatch(op, values, [&] { cpu::sparse_linear_forward(input, values, structure, bias, output); });
+  return output;
+}
+
+SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const FeatureMajor& input,
+                                             const Tensor& values, const SparseStructure& structure,
+                                             bool need_input, bool need_values, bool need_bias) {
+  constexpr const char* op = "sparse_linear backward";
+  check_structure(op, structure);
+  check_dtype(op, "grad_output", grad_output, DType::Float32);
+  WISP_CHECK(grad_output.dim() == 2 && grad_output.size(1) == structure.out_features, op,
+             ": expected grad_output of shape [rows, ", structure.out_features, "] but got ", grad_output.shape());
+  WISP_CHECK(grad_output.device() == structure.device(), op, ": grad_output is on ", grad_output.device(),
+             " but the sparse structure is on ", structure.device());
+  const int64_t rows = grad_output.size(0);
+  const TensorOptions options = TensorOptions(DType::Float32).device(grad_output.device());
+  SparseLinearGradients gradients;
+  if (need_input) {
+    check_values(op, values, structure);
+    gradients.input = empty({rows, structure.in_features}, options);
+  }
+  if (need_values) {
+    check_feature_major(op, "input", input, structure.in_features);
+    check_same_device(op, grad_output, input.data);
+    WISP_CHECK(input.rows == rows, op, ": expected input with ", rows, " rows (as grad_output) but got ", input.rows);
+    gradients.values = empty({structure.nnz()}, options);
+  }
+  if (need_bias) gradients.bias = empty({structure.out_features}, options);
+  if (rows == 0) {  // an empty batch contributes nothing
+    if (need_values) zero(gradients.values);
+    if (need_bias) zero(gradients.bias);
+    return gradients;
+  }
+  FeatureMajor grad_output_t;
+  if (need_input || need_values) grad_output_t = to_feature_major(grad_output);
+  dispatch(op, grad_output, [&] {
+    if (need_input) cpu::sparse_linear_backward_input(grad_output_t, values, structure, gradients.input);
+    if (need_values) cpu::sparse_linear_backward_values(grad_output_t, input, structure, gradients.values);
+    if (need_bias) cpu::sparse_linear_backward_bias(grad_output, gradients.bias);
+  });
+  return gradients;
+}
+
+}  // namespace wisp::kernels

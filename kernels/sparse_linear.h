@@ -1,0 +1,89 @@
+// Dispatch point for the sparse linear layer: y = x Wᵀ + b with W an out × in matrix stored only
+// at its nonzeros, and its backward. Each function checks devices once and calls the CPU twin
+// (kernels/cpu/sparse_linear.h) or, in the CUDA issue, the CUDA twin with the same signature.
+// Outputs are allocated here, so twins only write. Not recorded on the tape:
+// layers/ops_sparse_linear.cpp adds autograd.
+//
+// Layouts (DESIGN.md §6). The weight matrix is `values` [nnz] (the trainable parameter), sorted by
+// (row, col) — row = output feature, col = input feature — plus a SparseStructure built once per
+// connectivity: CSR row pointers and column indices for the forward and the weight gradient, and
+// the transposed (CSC) order with a permutation into `values`, so that grad_input = grad_output · W
+// is a plain product over columns and never a transposed scatter. Nothing of size out × in is ever
+// allocated.
+//
+// Activations enter the kernels feature-major: FeatureMajor holds x [rows, features] as
+// data [features, stride] (stride = rows rounded up to kFeatureMajorLanes, zero padded; stride 1
+// when rows == 1, where both layouts are the same memory). Each nonzero then multiplies one
+// contiguous run of the batch (kernels/cpu/sparse_linear.cpp explains the choice, with timings).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace wisp::kernels {
+
+// The index structure of a sparse out × in matrix whose nonzeros are sorted by (row, col), all on
+// one device, all of one index dtype (Int32 when every index and nnz fit, else Int64).
+struct SparseStructure {
+  int64_t out_features = 0;
+  int64_t in_features = 0;
+  Tensor row_pointers;     // [out + 1]: the nonzeros of row r are values[row_pointers[r] .. row_pointers[r+1])
+  Tensor column_indices;   // [nnz]: the column (input feature) of each value
+  Tensor column_pointers;  // [in + 1]: CSC positions of column c are [column_pointers[c] .. column_pointers[c+1])
+  Tensor row_indices;      // [nnz]: the row (output feature) of each CSC position, increasing within a column
+  Tensor csc_to_value;     // [nnz]: the index into values of each CSC position
+
+  bool defined() const { return row_pointers.defined(); }
+  int64_t nnz() const { return column_indices.numel(); }
+  DType index_dtype() const { return column_indices.dtype(); }
+  Device device() const { return column_indices.device(); }
+  // Bytes held by the five index tensors.
+  size_t nbytes() const;
+  // The structure with every tensor on `device` (tensors already there are shared, not copied).
+  SparseStructure to(Device device) const;
+};
+
+// Builds the structure of an out_features × in_features matrix from `indices`, Int64 [2, nnz]
+// (row 0 = output feature, row 1 = input feature) sorted by (row, col) without duplicates — what
+// nn::coalesce_connectivity returns. Checks shape, range and order, naming the first offending
+// entry. `index_dtype` forces Int32 or Int64 (for measurements); the default picks Int32 when nnz,
+// in_features and out_features fit in it. The result lives on indices' device; O(nnz + in + out).
+SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features);
+SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
+                                      DType index_dtype);
+
+// Batch rows are padded to a multiple of this in feature-major tensors (one SIMD vector of floats).
+constexpr int64_t kFeatureMajorLanes = 16;
+
+// A batch of activations x [rows, features] stored transposed: data [features, stride], with
+// data[f, r] = x[r, f] for r < rows and 0 in the padding r >= rows.
+struct FeatureMajor {
+  Tensor data;
+  int64_t rows = 0;
+  int64_t features() const { return data.size(0); }
+  int64_t stride() const { return data.size(1); }
+};
+
+// x [rows, features] float32 (row-major, batch-major) -> its feature-major copy. Never recorded.
+FeatureMajor to_feature_major(const Tensor& batch_major);
+
+// y [rows, out] = x · valuesᵀ + bias: input holds x [rows, in]; values [nnz] float32; bias [out] or
+// undefined.
+Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
+                             const Tensor& bias);
+
+// The gradients of sparse_linear_forward; each is undefined unless it was asked for.
+struct SparseLinearGradients {
+  Tensor input;   // [rows, in]: grad_output · W, over the CSC order
+  Tensor values;  // [nnz]: values[k] = Σ_r grad_output[r, row_k] · x[r, col_k], only at the nonzeros
+  Tensor bias;    // [out]: column sums of grad_output
+};
+
+// grad_output [rows, out] float32; input (x, feature-major) needed only for need_values; values
+// needed only for need_input.
+SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const FeatureMajor& input,
+                                             const Tensor& values, const SparseStructure& structure,
+                                             bool need_input, bool need_values, bool need_bias);
+
+}  // namespace wisp::kernels

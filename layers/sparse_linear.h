@@ -1,0 +1,127 @@
+// nn::SparseLinear: y = x Wᵀ + b with a sparse W — only the connections that exist are stored and
+// computed (DESIGN.md §6; the seed package's SparseLinear).
+//
+//   nn::SparseLinear layer(784, 2000);                                        // 90% sparse, random
+//   nn::SparseLinear wide(50000, 50000, nn::SparseLinearOptions().sparsity(0.999));
+//   nn::SparseLinear user(784, 2000, nn::SparseLinearOptions().connectivity(indices));  // [2, nnz]
+//   nn::SparseLinear local(784, 2000, nn::SparseLinearOptions().small_world(true));
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <optional>
+
+#include "kernels/sparse_linear.h"
+#include "layers/module.h"
+
+namespace wisp::nn {
+
+struct SparseLinearOptions {
+  // Fraction of absent connections for random and small-world connectivity, in [0, 1): the layer
+  // gets round((1 - sparsity) · in · out) connections (small-world: that many on average).
+  SparseLinearOptions& sparsity(double value) { sparsity_ = value; return *this; }
+  SparseLinearOptions& bias(bool value) { bias_ = value; return *this; }
+  // User-defined connections: Int64 [2, nnz], row 0 = output feature, row 1 = input feature.
+  // Checked (shape, range, nnz > 0) and coalesced (sorted, duplicates merged); `sparsity` is then
+  // ignored. Not combinable with small_world.
+  SparseLinearOptions& connectivity(Tensor value) { connectivity_ = std::move(value); return *this; }
+  // Small-world connectivity (layers/connectivity.h): P(connect i, j) = (d_ij + 1)^(-λ).
+  SparseLinearOptions& small_world(bool value) { small_world_ = value; return *this; }
+  // Seed of the connectivity sampling; by default one number is drawn from the default generator,
+  // so manual_seed decides it.
+  SparseLinearOptions& seed(uint64_t value) { seed_ = value; return *this; }
+  // Dynamic (RigL) connectivity: drop and regrow every delta_t steps until t_end, fraction alpha.
+  // Not available yet: dynamic(true) makes the constructor throw.
+  SparseLinearOptions& dynamic(bool value) { dynamic_ = value; return *this; }
+  SparseLinearOptions& delta_t(int64_t value) { delta_t_ = value; return *this; }
+  SparseLinearOptions& t_end(int64_t value) { t_end_ = value; return *this; }
+  SparseLinearOptions& alpha(double value) { alpha_ = value; return *this; }
+
+  double sparsity() const { return sparsity_; }
+  bool bias() const { return bias_; }
+  const Tensor& connectivity() const { return connectivity_; }
+  bool small_world() const { return small_world_; }
+  const std::optional<uint64_t>& seed() const { return seed_; }
+  bool dynamic() const { return dynamic_; }
+  int64_t delta_t() const { return delta_t_; }
+  int64_t t_end() const { return t_end_; }
+  double alpha() const { return alpha_; }
+
+ private:
+  double sparsity_ = 0.9;
+  bool bias_ = true;
+  Tensor connectivity_;
+  bool small_world_ = false;
+  std::optional<uint64_t> seed_;
+  bool dynamic_ = false;
+  int64_t delta_t_ = 6000;  // the seed package's defaults
+  int64_t t_end_ = 150000;
+  double alpha_ = 0.1;
+};
+
+// A read-only COO view of a SparseLinear weight, shape [out, in]: indices Int64 [2, nnz] (row 0 =
+// output, row 1 = input, sorted by (row, col)) and the values (the layer's `weights` parameter
+// itself, so it reflects training). Printing shows indices, values, size and nnz, like
+// torch.sparse_coo_tensor.
+class SparseWeight {
+ public:
+  SparseWeight(Tensor indices, Tensor values, Shape shape)
+      : indices_(std::move(indices)), values_(std::move(values)), shape_(std::move(shape)) {}
+  const Tensor& indices() const { return indices_; }
+  const Tensor& values() const { return values_; }
+  const Shape& shape() const { return shape_; }
+  int64_t nnz() const { return values_.numel(); }
+  // The dense [out, in] float32 matrix on the values' device, not recorded on the tape. O(out · in)
+  // memory: for small layers and tests only.
+  Tensor to_dense() const;
+
+ private:
+  Tensor indices_, values_;
+  Shape shape_;
+};
+
+std::ostream& operator<<(std::ostream& stream, const SparseWeight& weight);
+
+// Parameters: "weights" [nnz] (the values of W in (row, col) order) and "bias" [out_features], both
+// initialised U(-1/√in_features, 1/√in_features) from the default generator, as the seed package
+// does. Buffers: "row_pointers" [out + 1] and "column_indices" [nnz], the connectivity in CSR form
+// (Int32 where it fits: 4 bytes per connection instead of the 16 of an Int64 [2, nnz] copy). The
+// transposed (CSC) order the backward uses is derived from them once, at construction, and moved
+// by to(Device) with the rest. Memory: 16 bytes per connection (value, column, CSC row,
+// permutation) plus the pointers, against 4 · in · out bytes for a dense layer.
+// Input [..., in_features] (or [in_features]); output [..., out_features].
+class SparseLinear : public Module {
+ public:
+  SparseLinear(int64_t in_features, int64_t out_features, SparseLinearOptions options = {});
+  Tensor forward(const Tensor& input) override;
+  std::string name() const override { return "SparseLinear"; }
+  // in_features=10, out_features=20, bias=true, sparsity=0.9, connectivity=random,
+  // small_world=false, dynamic=false. sparsity is the requested one for random and small-world
+  // connectivity, the actual one for user connectivity.
+  std::string extra_repr() const override;
+  void to(Device device) override;
+
+  SparseWeight weight() const;
+  const Tensor& weights() const { return weights_; }
+  const Tensor& bias() const { return bias_; }  // undefined without bias
+  // The connectivity as Int64 [2, nnz] (row 0 = output, row 1 = input), rebuilt from the CSR
+  // buffers on each call (O(nnz)), on the layer's device.
+  Tensor indices() const;
+  const kernels::SparseStructure& structure() const { return structure_; }
+  int64_t nnz() const { return weights_.numel(); }
+  double sparsity() const;  // actual: 1 − nnz / (in · out)
+  int64_t in_features() const { return in_features_; }
+  int64_t out_features() const { return out_features_; }
+  // Bytes of the parameters plus the index structure (CSR and CSC).
+  size_t memory_bytes() const;
+
+ private:
+  int64_t in_features_, out_features_;
+  double requested_sparsity_;
+  bool small_world_;
+  const char* connectivity_kind_;  // "random", "user" or "small-world"
+  Tensor weights_, bias_;
+  kernels::SparseStructure structure_;
+};
+
+}  // namespace wisp::nn
