@@ -5,6 +5,14 @@
 
 namespace wisp::kernels {
 
+// A row-major shape seen around dimension `dim` as [outer, size, inner]: outer = product of the
+// sizes before dim, inner = after it. A 0-dimensional shape is one row of one element. Reductions,
+// softmax and concatenation kernels take this view.
+struct DimensionSplit {
+  int64_t outer = 1, size = 1, inner = 1;
+};
+DimensionSplit split_at(const Shape& shape, int64_t dim);
+
 // Thrown by a dispatch point for a device whose twin does not exist yet (the CUDA twins arrive
 // with the CUDA backend issue); names the op and the device.
 [[noreturn]] void unsupported_device(const char* op, const Device& device);

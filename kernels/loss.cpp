@@ -6,28 +6,12 @@
 namespace wisp::kernels {
 namespace {
 
-struct Split {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-// The [outer, size, inner] view around `dim`; a 0-dimensional tensor is one row of one element.
-Split split_at(const Shape& shape, int64_t dim) {
-  Split split;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    const int64_t s = shape[static_cast<size_t>(d)];
-    if (d < dim) split.outer *= s;
-    else if (d == dim) split.size = s;
-    else split.inner *= s;
-  }
-  return split;
-}
-
 TensorOptions float_options(const Tensor& like) { return TensorOptions(DType::Float32).device(like.device()); }
 
 }  // namespace
 
 Tensor log_softmax_forward(const Tensor& input, int64_t dim) {
-  const Split split = split_at(input.shape(), dim);
+  const DimensionSplit split = split_at(input.shape(), dim);
   Tensor output = empty(input.shape(), float_options(input));
   dispatch("log_softmax", input,
            [&] { cpu::log_softmax_forward(input, split.outer, split.size, split.inner, output); });
@@ -38,7 +22,7 @@ Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, int
   check_same_device("log_softmax backward", output, grad_output);
   WISP_CHECK(grad_output.shape() == output.shape(), "log_softmax backward: expected a gradient of shape ",
              output.shape(), " but got ", grad_output.shape());
-  const Split split = split_at(output.shape(), dim);
+  const DimensionSplit split = split_at(output.shape(), dim);
   Tensor grad_input = empty(output.shape(), float_options(output));
   dispatch("log_softmax backward", output, [&] {
     cpu::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input);

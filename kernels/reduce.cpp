@@ -6,21 +6,6 @@
 namespace wisp::kernels {
 namespace {
 
-struct Split {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-Split split_at(const Shape& shape, int64_t dim) {
-  Split split;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    const int64_t s = shape[static_cast<size_t>(d)];
-    if (d < dim) split.outer *= s;
-    else if (d == dim) split.size = s;
-    else split.inner *= s;
-  }
-  return split;
-}
-
 Shape reduced_shape(const Shape& shape, int64_t dim, bool keepdim) {
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
@@ -41,14 +26,14 @@ Tensor sum_all(const Tensor& a) {
 }
 
 Tensor sum_dim(const Tensor& a, int64_t dim, bool keepdim) {
-  const Split split = split_at(a.shape(), dim);
+  const DimensionSplit split = split_at(a.shape(), dim);
   Tensor out = empty(reduced_shape(a.shape(), dim, keepdim), TensorOptions(sum_dtype(a.dtype())).device(a.device()));
   dispatch("sum", a, [&] { cpu::sum_dim(a, split.outer, split.size, split.inner, out); });
   return out;
 }
 
 Tensor expand_dim(const Tensor& g, const Shape& shape, int64_t dim) {
-  const Split split = split_at(shape, dim);
+  const DimensionSplit split = split_at(shape, dim);
   WISP_CHECK(g.numel() == split.outer * split.inner, "expand_dim: expected ", split.outer * split.inner,
              " gradient elements for shape ", shape, " reduced over dimension ", dim, " but got ", g.numel());
   Tensor out = empty(shape, TensorOptions(g.dtype()).device(g.device()));
@@ -57,7 +42,7 @@ Tensor expand_dim(const Tensor& g, const Shape& shape, int64_t dim) {
 }
 
 Tensor argmax_dim(const Tensor& a, int64_t dim, bool keepdim) {
-  const Split split = split_at(a.shape(), dim);
+  const DimensionSplit split = split_at(a.shape(), dim);
   WISP_CHECK(split.size > 0, "argmax: expected a non-empty dimension ", dim, " but the input has shape ", a.shape());
   Tensor out = empty(reduced_shape(a.shape(), dim, keepdim), TensorOptions(DType::Int64).device(a.device()));
   dispatch("argmax", a, [&] { cpu::argmax_dim(a, split.outer, split.size, split.inner, out); });

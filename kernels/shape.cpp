@@ -6,22 +6,6 @@
 namespace wisp::kernels {
 namespace {
 
-// A row-major shape seen around `dim` as [outer, size, inner].
-struct Split {
-  int64_t outer = 1, size = 1, inner = 1;
-};
-
-Split split_at(const Shape& shape, int64_t dim) {
-  Split split;
-  for (int64_t d = 0; d < static_cast<int64_t>(shape.size()); ++d) {
-    const int64_t s = shape[static_cast<size_t>(d)];
-    if (d < dim) split.outer *= s;
-    else if (d == dim) split.size = s;
-    else split.inner *= s;
-  }
-  return split;
-}
-
 void check_dim_in_range(const char* op, int64_t dim, const Shape& shape) {
   WISP_CHECK(dim >= 0 && dim < static_cast<int64_t>(shape.size()), op, ": expected a normalised dimension in [0, ",
              shape.size(), ") for shape ", shape, " but got ", dim);
@@ -55,7 +39,7 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
     out_dims[static_cast<size_t>(dim)] += t.size(dim);
   }
   Tensor out = empty(Shape(out_dims), TensorOptions(first.dtype()).device(first.device()));
-  const Split split = split_at(out.shape(), dim);
+  const DimensionSplit split = split_at(out.shape(), dim);
   dispatch("cat", first, [&] { cpu::cat(tensors, split.outer, out); });
   return out;
 }
@@ -66,7 +50,7 @@ std::vector<Tensor> cat_backward(const Tensor& grad_output, int64_t dim, const s
   check_dim_in_range("cat backward", dim, grad_output.shape());
   WISP_CHECK(needed.size() == input_shapes.size(), "cat backward: expected one `needed` flag per input (",
              input_shapes.size(), ") but got ", needed.size());
-  const Split split = split_at(grad_output.shape(), dim);
+  const DimensionSplit split = split_at(grad_output.shape(), dim);
   std::vector<int64_t> sizes;
   std::vector<Tensor> gradients(input_shapes.size());
   int64_t total = 0;
@@ -92,7 +76,7 @@ std::vector<Tensor> cat_backward(const Tensor& grad_output, int64_t dim, const s
 Tensor repeat_interleave(const Tensor& a, int64_t repeats, int64_t dim) {
   WISP_CHECK(repeats >= 0, "repeat_interleave: expected repeats >= 0 but got ", repeats);
   check_dim_in_range("repeat_interleave", dim, a.shape());
-  const Split split = split_at(a.shape(), dim);
+  const DimensionSplit split = split_at(a.shape(), dim);
   std::vector<int64_t> out_dims = a.shape().dims();
   out_dims[static_cast<size_t>(dim)] *= repeats;
   Tensor out = empty(Shape(out_dims), TensorOptions(a.dtype()).device(a.device()));
@@ -108,7 +92,7 @@ Tensor repeat_interleave_backward(const Tensor& grad_output, const Shape& input_
   expected[static_cast<size_t>(dim)] *= repeats;
   WISP_CHECK(grad_output.shape() == Shape(expected), "repeat_interleave backward: expected grad_output of shape ",
              Shape(expected), " but got ", grad_output.shape());
-  const Split split = split_at(input_shape, dim);
+  const DimensionSplit split = split_at(input_shape, dim);
   Tensor grad_input = empty(input_shape, TensorOptions(DType::Float32).device(grad_output.device()));
   dispatch("repeat_interleave backward", grad_output, [&] {
     cpu::repeat_interleave_backward(grad_output, split.outer, split.size, split.inner, repeats, grad_input);
