@@ -13,28 +13,41 @@
 // * Tiles of 4 vectors (64 rows) rather than 2 (32): forward 15.0 vs 16-20, SDDMM 19 vs 26-33.
 //   16-lane (zmm) vs 8-lane (ymm) vectors measured within noise; 16 lets the SDDMM reduce 16 dot
 //   products with one 15-step shuffle tree (reduce_lanes) instead of a horizontal sum per nonzero:
-//   SDDMM at batch 64 28.0 -> 18.4.
-// * Int32 indices whenever they fit (Int64 for larger layers): batch 1 forward 2.9 (Int32) vs
-//   4.7 (Int64), batch 1 SDDMM 2.5 vs 4.1, batch 64 forward 14.3 vs 15.2, grad_input 22 vs 24-30.
-//   The batch-1 loops count with the Index type too: with an int64 counter GCC does not gather
-//   with 32-bit indices, 5.0 vs 2.9.
+//   SDDMM at batch 64 28.0 -> 18.4. Blocking the input features so that x's tile fits L2 (1024 to
+//   8192 features per block, partial sums kept in memory) was slower: 24-29 vs 21 (prototype).
+// * Int32 indices whenever they fit (Int64 for larger layers). 1 thread / 2 threads, Int32 vs
+//   Int64: batch 1 forward 2.3 vs 4.4 / 0.84 vs 2.0, batch 1 SDDMM 2.3 vs 3.7 / 0.86 vs 1.8,
+//   batch 64 forward 12.8 vs 13.6 / 6.5 vs 7.8, batch 64 grad_input 20.1 vs 21.3 / 10.2 vs 13.6.
+//   The batch-1 loops count with the Index type: with an int64 counter GCC does not gather with
+//   32-bit indices (5.0 vs 2.9), and explicit AVX-512 gathers beat GCC's vectorisation (2 threads
+//   0.76 vs 1.06, see sparse_dot_avx512).
 // * Threads take contiguous ranges of output rows (of input columns for grad_input) balanced by
 //   nnz + rows (a binary search on the pointers), so skewed connectivity (small-world, user) splits
 //   evenly, each output is computed by one thread in a fixed order — results are identical for any
 //   thread count — and SDDMM and grad_input need no atomics or per-thread copies.
 // * grad_input runs over the cached CSC order; its values arrive through the permutation, i.e. at
-//   random. At batch 1 prefetching them 64 nonzeros ahead halves it (18 -> 9.5; 7.0 in the table
+//   random. At batch 1 prefetching them 64 nonzeros ahead halves it (18 -> 9.5; 6.7 in the table
 //   below); in batch tiles a prefetch (of values or of dense rows) measured no gain.
 // * Outputs are written batch-major from a per-thread block of 16 output features, one 64-byte run
 //   per batch row, instead of a second transposition pass.
 //
-// Result, same machine (kernels only; Int32; 1 thread / 2 threads when the machine was quiet):
-//   batch 1:  forward 2.9 / 1.5 (streaming copy bound ~1.0-1.3), grad_input 7.0, SDDMM 2.5 / 1.3
-//   batch 64: forward 14.3 / 7.7, grad_input 21.9, SDDMM 18.3
+// Result, same machine, quiet, kernels only (Int32; 1 thread / 2 threads):
+//   batch 1:  forward 2.3 / 0.84 (the streaming-copy bound is ~0.47), grad_input 6.7 / 2.5,
+//             SDDMM 2.3 / 0.86
+//   batch 64: forward 12.8 / 6.5, grad_input 20.1 / 10.2, SDDMM 16.8 / 8.4, transposition 0.46 / 0.27
 // apps/sparse_bench and bench/sparse_bench.py measure the whole layer against PyTorch.
 #include "kernels/cpu/sparse_linear.h"
 
 #include <omp.h>
+
+#if defined(__AVX512F__)
+// GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (as in
+// kernels/cpu/linear.cpp for Eigen).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -58,7 +71,7 @@ constexpr int kOutputBlock = 16;
 // In the batch tiles the multiply-adds hide them and a prefetch measured no gain.
 constexpr int64_t kPrefetchDistance = 64;
 
-// One SIMD vector of kLanes floats (GCC vector extension: compiled to the widest instructions
+// One SIMD vector of kLanes floats (GCC/Clang vector extension: compiled to the widest instructions
 // -march allows, AVX-512 here, two AVX2 halves elsewhere). Loads and stores go through memcpy:
 // feature-major rows are only 4-byte aligned when the batch is not a multiple of 16.
 typedef float Vec __attribute__((vector_size(kLanes * sizeof(float))));
@@ -74,9 +87,14 @@ inline Vec splat(float value) { return Vec{} + value; }
 
 // Lanes 0-7 hold the sums of adjacent lane pairs of a, lanes 8-15 those of b.
 inline Vec pair_sums(const Vec& a, const Vec& b) {
+#if defined(__clang__)
+  return __builtin_shufflevector(a, b, 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30) +
+         __builtin_shufflevector(a, b, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+#else
   const LaneMask even = {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30};
   const LaneMask odd = {1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31};
   return __builtin_shuffle(a, b, even) + __builtin_shuffle(a, b, odd);
+#endif
 }
 
 // Lane j of the result is the sum of the kLanes lanes of v[j]: 15 pair_sums for 16 horizontal
@@ -172,6 +190,28 @@ void spmm_tile(const Index* pointers, const Index* indices, const Value& value, 
 // One batch row: result[o] = init[o] + Σ_k value(k) · dense[indices[k]]. Plain pointers and an
 // Index-typed counter let the compiler gather with 32-bit indices (a functor or an int64 counter
 // measured 1.7-2x slower); the CSC order prefetches its permuted values instead.
+#if defined(__AVX512F__)
+// Σ_k values[k] · dense[indices[k]] over [begin, end) with explicit 16-wide gathers; the tail uses
+// masked loads (masked-off lanes are not read). Batch-1 forward, 2 threads: 0.76 ms against 1.06
+// for the compiler's vectorisation of the loop in spmv_rows.
+inline float sparse_dot_avx512(const float* values, const int32_t* indices, const float* dense, int32_t begin,
+                               int32_t end) {
+  __m512 acc = _mm512_setzero_ps();
+  int32_t k = begin;
+  for (; k + 16 <= end; k += 16) {
+    const __m512 gathered = _mm512_i32gather_ps(_mm512_loadu_si512(indices + k), dense, 4);
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(values + k), gathered, acc);
+  }
+  if (k < end) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (end - k)) - 1u);
+    const __m512 gathered =
+        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, _mm512_maskz_loadu_epi32(mask, indices + k), dense, 4);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, values + k), gathered, acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+#endif
+
 template <class Index>
 void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, false>& value,
                const float* dense, const float* init, float* result, int64_t begin, int64_t end) {
@@ -179,8 +219,15 @@ void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<I
   for (int64_t o = begin; o < end; ++o) {
     float total = 0.0f;
     const Index k_end = pointers[o + 1];
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<Index, int32_t>) {
+      total = sparse_dot_avx512(values, indices, dense, pointers[o], k_end);
+    } else
+#endif
+    {
 #pragma omp simd reduction(+ : total)
-    for (Index k = pointers[o]; k < k_end; ++k) total += values[k] * dense[indices[k]];
+      for (Index k = pointers[o]; k < k_end; ++k) total += values[k] * dense[indices[k]];
+    }
     result[o] = init ? total + init[o] : total;
   }
 }
