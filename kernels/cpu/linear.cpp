@@ -26,22 +26,6 @@ ConstMatrixMap const_matrix(const Tensor& t) {
 
 MatrixMap matrix(const Tensor& t) { return MatrixMap(static_cast<float*>(t.raw_data()), t.size(0), t.size(1)); }
 
-// sums[c] = Σ_r values[r, c] for values [rows, cols] row-major. Threads take blocks of columns and
-// walk the rows in order, so reads stay contiguous and the result does not depend on the thread count.
-void column_sums(const float* values, int64_t rows, int64_t cols, float* sums) {
-  constexpr int64_t kBlock = 256;
-  const int64_t blocks = (cols + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
-  for (int64_t block = 0; block < blocks; ++block) {
-    const int64_t begin = block * kBlock, end = std::min(cols, begin + kBlock);
-    for (int64_t c = begin; c < end; ++c) sums[c] = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = values + r * cols;
-      for (int64_t c = begin; c < end; ++c) sums[c] += row[c];
-    }
-  }
-}
-
 }  // namespace
 
 // a: [n, k] (or [k, n] when transpose_a) row-major; b: [k, m] (or [m, k] when transpose_b);

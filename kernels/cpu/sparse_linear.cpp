@@ -467,23 +467,10 @@ void sparse_linear_backward_values(const FeatureMajor& grad_output, const Featur
   });
 }
 
-// grad_output: [rows, out] batch-major; grad_bias: [out]. Threads take blocks of columns and walk
-// the rows in order: contiguous reads, and a result independent of the thread count.
+// grad_output: [rows, out] batch-major; grad_bias: [out] (column sums, see kernels/cpu/parallel.h).
 void sparse_linear_backward_bias(const Tensor& grad_output, const Tensor& grad_bias) {
-  const int64_t rows = grad_output.size(0), cols = grad_output.size(1);
-  const float* g = pointer<float>(grad_output);
-  float* sums = mutable_pointer<float>(grad_bias);
-  constexpr int64_t kBlock = 256;
-  const int64_t blocks = (cols + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (rows * cols > kParallelThreshold)
-  for (int64_t block = 0; block < blocks; ++block) {
-    const int64_t begin = block * kBlock, end = std::min(cols, begin + kBlock);
-    for (int64_t c = begin; c < end; ++c) sums[c] = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* row = g + r * cols;
-      for (int64_t c = begin; c < end; ++c) sums[c] += row[c];
-    }
-  }
+  column_sums(pointer<float>(grad_output), grad_output.size(0), grad_output.size(1),
+              mutable_pointer<float>(grad_bias));
 }
 
 }  // namespace wisp::kernels::cpu
