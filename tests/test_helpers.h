@@ -2,6 +2,7 @@
 #pragma once
 
 #include <catch2/catch.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,14 @@ namespace wisp::testing {
     INFO("expected a wisp::Error from " #expression);                                          \
     REQUIRE(wisp_threw_);                                                                      \
   } while (0)
+
+// What `std::cout << value` prints.
+template <class T>
+std::string printed(const T& value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
 
 // Values of a float32 tensor as a vector (any device).
 inline std::vector<float> values(const Tensor& t) { return t.to_vector<float>(); }

@@ -4,15 +4,7 @@
 #include "test_helpers.h"
 
 using namespace wisp;
-
-namespace {
-template <class T>
-std::string printed(const T& value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
-}  // namespace
+using wisp::testing::printed;
 
 TEST_CASE("tensors print like PyTorch", "[core][printing]") {
   CHECK(printed(from_vector(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3})) ==

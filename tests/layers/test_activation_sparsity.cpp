@@ -9,17 +9,11 @@
 #include "test_helpers.h"
 
 using namespace wisp;
+using wisp::testing::printed;
 using wisp::testing::require_close;
 using wisp::testing::values;
 
 namespace {
-
-template <class T>
-std::string printed(const T& value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 // The winners of one sample by the definition (DESIGN.md §7), in double precision: the k largest
 // x_i · exp(beta · (k/n − duty_i)), ties to the lower index. Returned in increasing index order.

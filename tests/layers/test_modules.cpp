@@ -5,15 +5,9 @@
 #include "test_helpers.h"
 
 using namespace wisp;
+using wisp::testing::printed;
 
 namespace {
-template <class T>
-std::string printed(const T& value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
-
 struct TwoLayer : nn::Module {
   std::shared_ptr<nn::Linear> first, second;
   Tensor scale;

@@ -10,17 +10,11 @@
 #include "test_helpers.h"
 
 using namespace wisp;
+using wisp::testing::printed;
 using wisp::testing::require_close;
 using wisp::testing::values;
 
 namespace {
-
-template <class T>
-std::string printed(const T& value) {
-  std::ostringstream out;
-  out << value;
-  return out.str();
-}
 
 Shape with_last(const Shape& shape, int64_t last) {
   std::vector<int64_t> dims(shape.begin(), shape.end());
