@@ -21,6 +21,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "core/shape.h"
+#include "core/step_observer.h"
 #include "core/storage.h"
 
 namespace wisp {
@@ -40,6 +41,9 @@ struct TensorImpl {
   bool requires_grad = false;
   std::shared_ptr<autograd::Node> grad_fn;  // the tape entry that produced this tensor, if recorded
   std::shared_ptr<TensorImpl> grad;          // accumulated gradient (leaves only)
+
+  // Told by optimizers after each step that updated this tensor (core/step_observer.h); held weakly.
+  std::weak_ptr<ParameterStepObserver> step_observer;
 };
 
 // Construction options for factories: a dtype and a device, each implicitly convertible, so that
@@ -117,6 +121,13 @@ class Tensor {
   void backward(const Tensor& gradient = Tensor()) const;
   // Name of the tape entry that produced this tensor ("MulBackward"), or "" for a leaf.
   std::string grad_fn_name() const;
+  // The observer optimizers call after updating this tensor (core/step_observer.h), held weakly;
+  // null when there is none or it no longer exists. Layers set it on their parameters.
+  std::shared_ptr<ParameterStepObserver> step_observer() const { return checked().step_observer.lock(); }
+  void set_step_observer(const std::shared_ptr<ParameterStepObserver>& observer) const {
+    checked();  // throws on an undefined tensor
+    impl_->step_observer = observer;
+  }
 
   // ---- differentiable methods (layers/tensor_methods.cpp) -------------------------------------
   Tensor view(const Shape& shape) const;     // shares storage; one dimension may be -1

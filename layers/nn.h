@@ -7,6 +7,7 @@
 #include "layers/layer_norm.h"
 #include "layers/linear.h"
 #include "layers/module.h"
+#include "layers/rigl.h"
 #include "layers/sequential.h"
 #include "layers/sparse_functional.h"
 #include "layers/sparse_linear.h"

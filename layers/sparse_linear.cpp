@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
+#include "autograd/tape.h"
 #include "core/factories.h"
 #include "core/random.h"
 #include "layers/connectivity.h"
@@ -35,6 +36,89 @@ std::string printed(const T& value) {
 }
 
 }  // namespace
+
+// ---- RigL ------------------------------------------------------------------------------------------
+
+// Runs RigL for one layer. It observes the layer's weights (core/step_observer.h), so optimizers
+// tell it about every step; the layer tells it about train()/eval() and about its forwards. On the
+// forward of a step that will update, the layer's output passes through a tap whose backward hands
+// the output gradient, with the input, back here: the batch that defines the dense gradient.
+class RiglSchedule : public ParameterStepObserver {
+ public:
+  RiglSchedule(const SparseLinearOptions& options, Tensor weights, kernels::SparseStructure structure)
+      : delta_t_(options.delta_t()),
+        t_end_(options.t_end()),
+        alpha_(options.alpha()),
+        weights_(std::move(weights)),
+        structure_(std::move(structure)) {}
+
+  void set_training(bool on) { training_ = on; }
+  void set_structure(const kernels::SparseStructure& structure) { structure_ = structure; }
+  const RiglStatistics& statistics() const { return statistics_; }
+  int64_t delta_t() const { return delta_t_; }
+  int64_t t_end() const { return t_end_; }
+  double alpha() const { return alpha_; }
+
+  // The layer's forward output, passed through a tap when the next optimizer step updates the
+  // connections and a backward can reach the weights; `output` itself otherwise.
+  Tensor tap(const Tensor& input, const Tensor& output, const std::shared_ptr<RiglSchedule>& self) {
+    if (!training_ || !GradMode::is_enabled() || !weights_.requires_grad() ||
+        !rigl_updates_at(statistics_.steps + 1, delta_t_, t_end_))
+      return output;
+    const int64_t in = input.size(-1), out = output.size(-1);
+    const Tensor batch_input = input.detach().view({-1, in});
+    const std::weak_ptr<RiglSchedule> schedule = self;
+    return autograd::record("RiglGradientTap", output.detach(), {output},
+                            [schedule, batch_input, out](const Tensor& gradient) -> std::vector<Tensor> {
+                              if (const auto alive = schedule.lock())
+                                alive->captured_.push_back({batch_input, gradient.detach().view({-1, out})});
+                              return {gradient};
+                            });
+  }
+
+  void after_optimizer_step(const Tensor& parameter, const std::vector<Tensor>& optimizer_state) override {
+    std::vector<Capture> captured = std::move(captured_);
+    captured_.clear();
+    if (!training_) return;  // evaluation never counts
+    const int64_t step = ++statistics_.steps;
+    if (!rigl_updates_at(step, delta_t_, t_end_)) return;
+    if (captured.empty()) {  // no backward through this layer's output since the previous step
+      ++statistics_.skipped;
+      return;
+    }
+    NoGradGuard no_grad;
+    std::vector<Tensor> inputs, gradients;
+    for (const Capture& capture : captured) {
+      inputs.push_back(capture.input);
+      gradients.push_back(capture.grad_output);
+    }
+    const Tensor input = inputs.size() == 1 ? inputs[0] : cat(inputs, 0);
+    const Tensor grad_output = gradients.size() == 1 ? gradients[0] : cat(gradients, 0);
+    std::vector<Tensor> companions = optimizer_state;
+    if (parameter.grad().defined()) companions.push_back(parameter.grad());
+    const auto count = static_cast<int64_t>(std::floor(rigl_drop_fraction(step, alpha_, t_end_) *
+                                                        static_cast<double>(structure_.nnz())));
+    RiglUpdate update = rigl_update(weights_, structure_, grad_output, input, count, companions);
+    update.step = step;
+    ++statistics_.updates;
+    statistics_.moved += update.moved;
+    statistics_.last = update;
+  }
+
+ private:
+  struct Capture {
+    Tensor input;        // [rows, in]
+    Tensor grad_output;  // [rows, out]
+  };
+
+  int64_t delta_t_, t_end_;
+  double alpha_;
+  Tensor weights_;
+  kernels::SparseStructure structure_;
+  bool training_ = true;
+  RiglStatistics statistics_;
+  std::vector<Capture> captured_;
+};
 
 // ---- SparseWeight ----------------------------------------------------------------------------------
 
@@ -67,9 +151,14 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
   WISP_CHECK(in_features > 0 && out_features > 0,
              "SparseLinear: expected positive in_features and out_features but got ", in_features, " and ",
              out_features);
-  WISP_CHECK(!options.dynamic(),
-             "SparseLinear: dynamic (RigL) connectivity is not available yet; construct the layer with "
-             "dynamic(false) (the default) for static connectivity");
+  if (options.dynamic()) {
+    WISP_CHECK(options.delta_t() >= 1, "SparseLinear: expected delta_t >= 1 (optimizer steps between RigL updates) "
+               "but got ", options.delta_t());
+    WISP_CHECK(options.t_end() >= 0, "SparseLinear: expected t_end >= 0 (the last step that may update) but got ",
+               options.t_end());
+    WISP_CHECK(options.alpha() >= 0.0 && options.alpha() <= 1.0,
+               "SparseLinear: expected alpha (the initial drop fraction) in [0, 1] but got ", options.alpha());
+  }
   const bool user = options.connectivity().defined();
   WISP_CHECK(!(user && options.small_world()),
              "SparseLinear: expected either a user connectivity or small_world(true), not both");
@@ -104,18 +193,32 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
   NoGradGuard no_grad;
   weights_ = register_parameter("weights", rand({structure_.nnz()}) * (2 * bound) - bound);
   if (options.bias()) bias_ = register_parameter("bias", rand({out_features}) * (2 * bound) - bound);
+
+  if (options.dynamic()) {
+    rigl_ = std::make_shared<RiglSchedule>(options, weights_, structure_);
+    weights_.set_step_observer(rigl_);
+  }
 }
 
 Tensor SparseLinear::forward(const Tensor& input) {
   WISP_CHECK(input.defined() && input.dim() >= 1 && input.size(-1) == in_features_,
              "SparseLinear: expected input of shape [..., ", in_features_, "] (in_features=", in_features_,
              ") but got ", input.defined() ? printed(input.shape()) : std::string("an undefined tensor"));
-  return sparse_linear(input, weights_, structure_, bias_);
+  const Tensor output = sparse_linear(input, weights_, structure_, bias_);
+  return rigl_ ? rigl_->tap(input, output, rigl_) : output;
 }
+
+void SparseLinear::train(bool on) {
+  Module::train(on);
+  if (rigl_) rigl_->set_training(on);
+}
+
+RiglStatistics SparseLinear::rigl_statistics() const { return rigl_ ? rigl_->statistics() : RiglStatistics(); }
 
 void SparseLinear::to(Device device) {
   Module::to(device);  // parameters and the CSR buffers, in place (structure_ shares those handles)
   structure_ = structure_.to(device);
+  if (rigl_) rigl_->set_structure(structure_);
 }
 
 Tensor SparseLinear::indices() const {
@@ -157,7 +260,8 @@ std::string SparseLinear::extra_repr() const {
        << ", bias=" << (bias_.defined() ? "true" : "false")
        << ", sparsity=" << (std::string(connectivity_kind_) == "user" ? sparsity() : requested_sparsity_)
        << ", connectivity=" << connectivity_kind_ << ", small_world=" << (small_world_ ? "true" : "false")
-       << ", dynamic=false";
+       << ", dynamic=" << (rigl_ ? "true" : "false");
+  if (rigl_) text << ", delta_t=" << rigl_->delta_t() << ", t_end=" << rigl_->t_end() << ", alpha=" << rigl_->alpha();
   return text.str();
 }
 

@@ -9,10 +9,12 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 
 #include "kernels/sparse_linear.h"
 #include "layers/module.h"
+#include "layers/rigl.h"
 
 namespace wisp::nn {
 
@@ -30,8 +32,10 @@ struct SparseLinearOptions {
   // Seed of the connectivity sampling; by default one number is drawn from the default generator,
   // so manual_seed decides it.
   SparseLinearOptions& seed(uint64_t value) { seed_ = value; return *this; }
-  // Dynamic (RigL) connectivity: drop and regrow every delta_t steps until t_end, fraction alpha.
-  // Not available yet: dynamic(true) makes the constructor throw.
+  // Dynamic (RigL) connectivity (layers/rigl.h has the policy): every delta_t optimizer steps taken
+  // in training mode, until step t_end, drop the fraction alpha/2 · (1 + cos(π t / t_end)) of the
+  // connections with the smallest magnitudes and grow as many where the dense gradient is largest.
+  // nnz stays constant; the optimizer's momentum moves with each connection (0 for new ones).
   SparseLinearOptions& dynamic(bool value) { dynamic_ = value; return *this; }
   SparseLinearOptions& delta_t(int64_t value) { delta_t_ = value; return *this; }
   SparseLinearOptions& t_end(int64_t value) { t_end_ = value; return *this; }
@@ -54,9 +58,10 @@ struct SparseLinearOptions {
   bool small_world_ = false;
   std::optional<uint64_t> seed_;
   bool dynamic_ = false;
-  int64_t delta_t_ = 6000;  // the seed package's defaults
-  int64_t t_end_ = 150000;
-  double alpha_ = 0.1;
+  // RigL's defaults (layers/rigl.h); the seed package's (6000, 150000, 0.1) hardly ever updated.
+  int64_t delta_t_ = kRiglDefaultDeltaT;
+  int64_t t_end_ = kRiglDefaultTEnd;
+  double alpha_ = kRiglDefaultAlpha;
 };
 
 // A read-only COO view of a SparseLinear weight, shape [out, in]: indices Int64 [2, nnz] (row 0 =
@@ -82,13 +87,26 @@ class SparseWeight {
 
 std::ostream& operator<<(std::ostream& stream, const SparseWeight& weight);
 
+// What RigL has done to a dynamic SparseLinear so far.
+struct RiglStatistics {
+  int64_t steps = 0;    // optimizer steps counted (taken in training mode)
+  int64_t updates = 0;  // connection updates run
+  int64_t skipped = 0;  // update steps without a gradient of the layer's output to grow by
+  int64_t moved = 0;    // connections grown where there was none, summed over all updates
+  RiglUpdate last;      // the latest update
+};
+
+class RiglSchedule;  // the step observer that runs RigL (layers/sparse_linear.cpp)
+
 // Parameters: "weights" [nnz] (the values of W in (row, col) order) and "bias" [out_features], both
 // initialised U(-1/√in_features, 1/√in_features) from the default generator, as the seed package
 // does. Buffers: "row_pointers" [out + 1] and "column_indices" [nnz], the connectivity in CSR form
 // (Int32 where it fits: 4 bytes per connection instead of the 16 of an Int64 [2, nnz] copy). The
 // transposed (CSC) order the backward uses is derived from them once, at construction, and moved
 // by to(Device) with the rest. Memory: 16 bytes per connection (value, column, CSC row,
-// permutation) plus the pointers, against 4 · in · out bytes for a dense layer.
+// permutation) plus the pointers, against 4 · in · out bytes for a dense layer. A dynamic layer
+// rewrites the structure in place at each RigL update (handles stay valid) and, on update steps
+// only, keeps the batch's input and output gradient from the backward until the optimizer step.
 // Input [..., in_features] (or [in_features]); output [..., out_features].
 class SparseLinear : public Module {
  public:
@@ -100,6 +118,7 @@ class SparseLinear : public Module {
   // connectivity, the actual one for user connectivity.
   std::string extra_repr() const override;
   void to(Device device) override;
+  void train(bool on = true) override;
 
   SparseWeight weight() const;
   const Tensor& weights() const { return weights_; }
@@ -114,6 +133,9 @@ class SparseLinear : public Module {
   int64_t out_features() const { return out_features_; }
   // Bytes of the parameters plus the index structure (CSR and CSC).
   size_t memory_bytes() const;
+  // Dynamic (RigL) connectivity: whether it is on, and what it has done (all zero when static).
+  bool dynamic() const { return rigl_ != nullptr; }
+  RiglStatistics rigl_statistics() const;
 
  private:
   int64_t in_features_, out_features_;
@@ -122,6 +144,8 @@ class SparseLinear : public Module {
   const char* connectivity_kind_;  // "random", "user" or "small-world"
   Tensor weights_, bias_;
   kernels::SparseStructure structure_;
+  // Shared by shallow copies of the layer (Sequential stores a copy); observes weights_.
+  std::shared_ptr<RiglSchedule> rigl_;
 };
 
 }  // namespace wisp::nn

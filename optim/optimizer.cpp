@@ -1,5 +1,7 @@
 #include "optim/optimizer.h"
 
+#include <memory>
+
 namespace wisp::optim {
 
 Optimizer::Optimizer(std::vector<Tensor> parameters) : parameters_(std::move(parameters)) {
@@ -14,6 +16,19 @@ Optimizer::Optimizer(std::vector<Tensor> parameters) : parameters_(std::move(par
                "set_requires_grad(true))");
     for (size_t j = 0; j < i; ++j)
       WISP_CHECK(parameters_[j].impl() != p.impl(), "optimizer: parameter ", i, " appears twice (also at ", j, ")");
+  }
+}
+
+void Optimizer::step() {
+  std::vector<size_t> updated;  // parameters with a gradient: those update() changes
+  for (size_t i = 0; i < parameters_.size(); ++i)
+    if (parameters_[i].grad().defined()) updated.push_back(i);
+  update();
+  ++steps_;
+  for (size_t i : updated) {
+    const Tensor& parameter = parameters_[i];
+    if (const std::shared_ptr<ParameterStepObserver> observer = parameter.step_observer())
+      observer->after_optimizer_step(parameter, state_of(parameter));
   }
 }
 

@@ -16,8 +16,11 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // One update of every parameter that has a gradient (parameters without one are skipped).
-  virtual void step() = 0;
+  // One update of every parameter that has a gradient (parameters without one are skipped): calls
+  // update(), counts the step, then tells the step observers of the updated parameters
+  // (core/step_observer.h; e.g. a RigL SparseLinear that rewires its connections and moves their
+  // state in state_of()).
+  void step();
   // Clears the gradients of all parameters (sets them to undefined).
   void zero_grad();
   const std::vector<Tensor>& parameters() const { return parameters_; }
@@ -30,6 +33,10 @@ class Optimizer {
   virtual std::vector<Tensor> state_of(const Tensor& parameter) const = 0;
 
  protected:
+  // The optimizer's rule: updates every parameter that has a gradient. New optimizers override
+  // this (and state_of); step() wraps it.
+  virtual void update() = 0;
+
   // Position of `parameter` in parameters(); throws when it is not one of them.
   size_t index_of(const Tensor& parameter) const;
 

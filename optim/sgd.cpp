@@ -30,7 +30,7 @@ void SGD::set_learning_rate(double learning_rate) {
   options_ = changed;
 }
 
-void SGD::step() {
+void SGD::update() {
   NoGradGuard no_grad;
   kernels::SgdHyperparameters hyperparameters;
   hyperparameters.learning_rate = options_.learning_rate();
@@ -54,7 +54,6 @@ void SGD::step() {
     }
     kernels::sgd_step(parameter, gradient, buffer, hyperparameters, first_step);
   }
-  ++steps_;
 }
 
 Tensor SGD::momentum_buffer(const Tensor& parameter) const { return momentum_buffers_[index_of(parameter)]; }

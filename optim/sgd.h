@@ -38,7 +38,6 @@ struct SGDOptions {
 class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> parameters, SGDOptions options);
-  void step() override;
   std::vector<Tensor> state_of(const Tensor& parameter) const override;
 
   const SGDOptions& options() const { return options_; }
@@ -46,6 +45,9 @@ class SGD : public Optimizer {
   void set_learning_rate(double learning_rate);
   // The momentum buffer of `parameter`; undefined before its first step or without momentum.
   Tensor momentum_buffer(const Tensor& parameter) const;
+
+ protected:
+  void update() override;
 
  private:
   SGDOptions options_;

@@ -346,8 +346,12 @@ TEST_CASE("SparseLinear: bad arguments throw errors stating expected and actual"
   WISP_REQUIRE_ERROR(layer(zeros({3, 7})), "SparseLinear: expected input of shape [..., 10]", "[3, 7]");
   WISP_REQUIRE_ERROR(layer(zeros({})), "SparseLinear: expected input of shape [..., 10]", "[]");
   WISP_REQUIRE_ERROR(layer(zeros({2, 10}, DType::Int64)), "expected input of dtype float32 but got int64");
-  WISP_REQUIRE_ERROR(nn::SparseLinear(10, 20, nn::SparseLinearOptions().dynamic(true)),
-                     "SparseLinear: dynamic (RigL) connectivity is not available yet");
+  WISP_REQUIRE_ERROR(nn::SparseLinear(10, 20, nn::SparseLinearOptions().dynamic(true).delta_t(0)),
+                     "SparseLinear: expected delta_t >= 1", "but got 0");
+  WISP_REQUIRE_ERROR(nn::SparseLinear(10, 20, nn::SparseLinearOptions().dynamic(true).t_end(-1)),
+                     "SparseLinear: expected t_end >= 0", "but got -1");
+  WISP_REQUIRE_ERROR(nn::SparseLinear(10, 20, nn::SparseLinearOptions().dynamic(true).alpha(1.5)),
+                     "SparseLinear: expected alpha (the initial drop fraction) in [0, 1] but got 1.5");
   WISP_REQUIRE_ERROR(nn::SparseLinear(10, 20, nn::SparseLinearOptions().sparsity(1.0)),
                      "SparseLinear: expected sparsity in [0, 1) but got 1");
   WISP_REQUIRE_ERROR(nn::SparseLinear(10, 20, nn::SparseLinearOptions().sparsity(-0.5)), "[0, 1)", "-0.5");

@@ -1,0 +1,143 @@
+#include "kernels/rigl.h"
+
+#include "kernels/cpu/rigl.h"
+#include "kernels/cpu/sparse_linear.h"
+#include "kernels/dispatch.h"
+
+namespace wisp::kernels {
+namespace {
+
+void check_mask(const char* op, const char* name, const Tensor& mask, int64_t nnz) {
+  check_dtype(op, name, mask, DType::UInt8);
+  WISP_CHECK(mask.shape() == Shape{nnz}, op, ": expected ", name, " of shape ", Shape{nnz}, " (one per nonzero) but got ",
+             mask.shape());
+}
+
+// Counts the ones of a UInt8 mask (on the host: masks are small next to what the updates compute).
+int64_t count_ones(const Tensor& mask) {
+  int64_t ones = 0;
+  for (uint8_t value : mask.to_vector<uint8_t>()) ones += value != 0;
+  return ones;
+}
+
+// The values of an Int32 or Int64 index tensor, on the host, as int64.
+std::vector<int64_t> as_int64_vector(const Tensor& t) {
+  if (t.dtype() == DType::Int64) return t.to_vector<int64_t>();
+  const std::vector<int32_t> narrow = t.to_vector<int32_t>();
+  return std::vector<int64_t>(narrow.begin(), narrow.end());
+}
+
+void copy_into(const Tensor& destination, const Tensor& source) {
+  copy_bytes(destination.raw_data(), destination.device(), source.raw_data(), source.device(), source.nbytes());
+}
+
+}  // namespace
+
+Tensor smallest_magnitude_mask(const Tensor& values, int64_t count) {
+  constexpr const char* op = "smallest_magnitude_mask";
+  check_dtype(op, "values", values, DType::Float32);
+  WISP_CHECK(values.dim() == 1, op, ": expected 1-D values but got shape ", values.shape());
+  WISP_CHECK(count >= 0 && count <= values.numel(), op, ": expected a count in [0, ", values.numel(), "] but got ",
+             count);
+  Tensor mask = empty(values.shape(), TensorOptions(DType::UInt8).device(values.device()));
+  dispatch(op, values, [&] { cpu::smallest_magnitude_mask(values, count, mask); });
+  return mask;
+}
+
+Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
+                                const Tensor& kept, int64_t count, int64_t tile_elements) {
+  constexpr const char* op = "largest_absent_gradients";
+  WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
+  check_dtype(op, "grad_output", grad_output, DType::Float32);
+  check_dtype(op, "input", input, DType::Float32);
+  WISP_CHECK(grad_output.dim() == 2 && grad_output.size(1) == structure.out_features, op,
+             ": expected grad_output of shape [rows, ", structure.out_features, "] but got ", grad_output.shape());
+  WISP_CHECK(input.dim() == 2 && input.size(1) == structure.in_features && input.size(0) == grad_output.size(0), op,
+             ": expected input of shape [", grad_output.size(0), ", ", structure.in_features, "] but got ",
+             input.shape());
+  check_same_device(op, grad_output, input);
+  check_same_device(op, grad_output, kept);
+  WISP_CHECK(structure.device() == grad_output.device(), op, ": grad_output is on ", grad_output.device(),
+             " but the sparse structure is on ", structure.device());
+  check_mask(op, "kept", kept, structure.nnz());
+  WISP_CHECK(tile_elements >= 0, op, ": expected tile_elements >= 0 but got ", tile_elements);
+  const int64_t absent = structure.out_features * structure.in_features - count_ones(kept);
+  WISP_CHECK(count >= 0 && count <= absent, op, ": expected a count in [0, ", absent,
+             "] (the positions not kept) but got ", count);
+  Tensor positions = empty({count}, TensorOptions(DType::Int64).device(grad_output.device()));
+  constexpr int64_t kDefaultTileElements = int64_t(1) << 20;
+  dispatch(op, grad_output, [&] {
+    cpu::largest_absent_gradients(grad_output, input, structure, kept, count,
+                                  tile_elements > 0 ? tile_elements : kDefaultTileElements, positions);
+  });
+  return positions;
+}
+
+RewiredConnections rewire_connections(const SparseStructure& structure, const Tensor& dropped, const Tensor& grown) {
+  constexpr const char* op = "rewire_connections";
+  WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
+  check_mask(op, "dropped", dropped, structure.nnz());
+  check_dtype(op, "grown", grown, DType::Int64);
+  WISP_CHECK(grown.dim() == 1, op, ": expected 1-D grown positions but got shape ", grown.shape());
+  check_same_device(op, dropped, grown);
+  // Grown positions must increase, lie in the matrix and avoid the nonzeros that stay: checked on the
+  // host against the CSR rows, O(nnz + count).
+  const std::vector<int64_t> positions = grown.to_vector<int64_t>();
+  const int64_t cells = structure.out_features * structure.in_features;
+  for (size_t j = 0; j < positions.size(); ++j) {
+    WISP_CHECK(positions[j] >= 0 && positions[j] < cells, op, ": grown position ", positions[j],
+               " out of range [0, ", cells, ")");
+    WISP_CHECK(j == 0 || positions[j] > positions[j - 1], op, ": expected increasing grown positions, but ",
+               positions[j], " follows ", positions[j - 1]);
+  }
+  const std::vector<uint8_t> drop = dropped.to_vector<uint8_t>();
+  int64_t dropped_count = 0;
+  for (uint8_t value : drop) dropped_count += value != 0;
+  const std::vector<int64_t> row_pointers = as_int64_vector(structure.row_pointers);
+  const std::vector<int64_t> column_indices = as_int64_vector(structure.column_indices);
+  size_t next = 0;
+  for (int64_t o = 0; o < structure.out_features; ++o)
+    for (int64_t k = row_pointers[static_cast<size_t>(o)]; k < row_pointers[static_cast<size_t>(o) + 1]; ++k) {
+      const int64_t column = column_indices[static_cast<size_t>(k)];
+      const int64_t position = o * structure.in_features + column;
+      while (next < positions.size() && positions[next] < position) ++next;
+      WISP_CHECK(drop[static_cast<size_t>(k)] || next == positions.size() || positions[next] != position, op,
+                 ": grown position ", position, " (", o, ", ", column, ") is a nonzero that is not dropped");
+    }
+  const int64_t new_nnz = structure.nnz() - dropped_count + grown.numel();
+  RewiredConnections result;
+  const TensorOptions options = TensorOptions(DType::Int64).device(dropped.device());
+  result.indices = empty({2, new_nnz}, options);
+  result.source = empty({new_nnz}, options);
+  dispatch(op, dropped, [&] { cpu::rewire_connections(structure, dropped, grown, result); });
+  return result;
+}
+
+void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
+  constexpr const char* op = "gather_or_zero_";
+  check_dtype(op, "tensor", tensor, DType::Float32);
+  check_dtype(op, "source", source, DType::Int64);
+  WISP_CHECK(tensor.dim() == 1 && source.shape() == tensor.shape(), op, ": expected 1-D tensor and source of one "
+             "shape but got ", tensor.shape(), " and ", source.shape());
+  check_same_device(op, tensor, source);
+  dispatch(op, tensor, [&] { cpu::gather_or_zero_(tensor, source); });
+}
+
+void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& indices) {
+  constexpr const char* op = "rebuild_sparse_structure_";
+  WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
+  WISP_CHECK(indices.defined() && indices.dim() == 2 && indices.size(0) == 2 && indices.size(1) == structure.nnz(),
+             op, ": expected indices of shape [2, ", structure.nnz(), "] (the same nnz) but got ",
+             indices.defined() ? detail::concat(indices.shape()) : std::string("an undefined tensor"));
+  // make_sparse_structure validates (range, order) and builds on the host; its tensors are then
+  // copied into the existing ones, whose handles modules hold.
+  const SparseStructure fresh =
+      make_sparse_structure(indices, structure.out_features, structure.in_features, structure.index_dtype());
+  copy_into(structure.row_pointers, fresh.row_pointers);
+  copy_into(structure.column_indices, fresh.column_indices);
+  copy_into(structure.column_pointers, fresh.column_pointers);
+  copy_into(structure.row_indices, fresh.row_indices);
+  copy_into(structure.csc_to_value, fresh.csc_to_value);
+}
+
+}  // namespace wisp::kernels

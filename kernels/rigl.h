@@ -1,0 +1,56 @@
+// Dispatch points for RigL's connection updates (DESIGN.md §6; layers/rigl.h drives them): each
+// function checks what the kernels rely on, allocates the outputs and calls the CPU twin
+// (kernels/cpu/rigl.h) or, in the CUDA issue, the CUDA twin with the same signature. Nothing here
+// is differentiable or recorded on the tape.
+//
+// Positions: the connection from input i to output o of an out × in matrix is position o · in + i
+// (Int64), so sorting positions sorts by (row, col) like the values of a SparseStructure.
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+#include "kernels/sparse_linear.h"
+
+namespace wisp::kernels {
+
+// values [nnz] float32 -> UInt8 [nnz], 1 at the `count` nonzeros with the smallest |value| (among
+// equal magnitudes the lower index goes first), 0 elsewhere. 0 ≤ count ≤ nnz. O(nnz).
+Tensor smallest_magnitude_mask(const Tensor& values, int64_t count);
+
+// The `count` positions (o · in + i) outside `kept` with the largest |G[o, i]|, where
+// G = grad_outputᵀ · input is the dense gradient of an out × in weight (G[o, i] = Σ_r
+// grad_output[r, o] · input[r, i]), as Int64 [count] in increasing order; among equal magnitudes
+// the lower position wins. grad_output [rows, out] and input [rows, in] float32 batch-major;
+// kept UInt8 [nnz] marks the nonzeros of `structure` that stay (excluded from the choice: those
+// not kept, just dropped, compete like absent ones). count ≤ in · out − (kept nonzeros).
+//
+// G is never materialised: tiles of about `tile_elements` entries (0: the default, 2^20 per thread)
+// are computed by GEMM one after the other while a running top-k keeps the best candidates, so
+// memory is O(threads · (tile_elements + count)). The result does not depend on the tiling or the
+// thread count.
+Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
+                                const Tensor& kept, int64_t count, int64_t tile_elements = 0);
+
+// A connectivity after a RigL update.
+struct RewiredConnections {
+  Tensor indices;  // Int64 [2, nnz]: row 0 = output, row 1 = input, sorted by (row, col)
+  Tensor source;   // Int64 [nnz]: for each new nonzero, the old nonzero it continues, or -1 when new
+};
+
+// The old nonzeros of `structure` without those marked in `dropped` (UInt8 [nnz]), plus `grown`
+// (Int64 [count] increasing positions, none of them a nonzero that stays), merged in (row, col)
+// order. A grown position that was just dropped continues its old nonzero (source ≥ 0), as in RigL's
+// reference code; every other grown position is new (source −1). The result has nnz − dropped +
+// count nonzeros.
+RewiredConnections rewire_connections(const SparseStructure& structure, const Tensor& dropped, const Tensor& grown);
+
+// In place: tensor[j] = old[source[j]], or 0 where source[j] < 0, for tensor float32 [n] and
+// source Int64 [n] (a copy of the old values is taken first).
+void gather_or_zero_(const Tensor& tensor, const Tensor& source);
+
+// Rewrites the tensors of `structure` in place from `indices` (Int64 [2, nnz], sorted by (row, col)
+// without duplicates, the same nnz): the handles that modules registered as buffers stay valid.
+void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& indices);
+
+}  // namespace wisp::kernels

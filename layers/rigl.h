@@ -1,0 +1,65 @@
+// RigL (Evci et al., "Rigging the Lottery", 2020): dynamic sparse connectivity for SparseLinear.
+// nn::SparseLinear runs it when built with SparseLinearOptions().dynamic(true); the pieces are
+// public so that users can drive their own sparse layers and tests can check each one.
+//
+// The policy (DESIGN.md §6; research/algorithms.md has the reference code's details):
+// * Time is counted in optimizer steps taken while the layer is in training mode: the layer's
+//   weights carry a step observer (core/step_observer.h) that optimizers call after each step.
+//   Forward calls, evaluation and steps in eval() mode never count.
+// * Step t (1, 2, ...) updates the connections when t is a multiple of delta_t and t ≤ t_end,
+//   after the optimizer has applied that step's update (the reference code skips the optimizer
+//   step on update iterations instead; applying it keeps one code path and every step's gradient).
+// * An update at step t drops the ⌊f(t) · nnz⌋ connections of smallest magnitude, with the cosine
+//   decay f(t) = alpha/2 · (1 + cos(π · t / t_end)), and grows as many where the magnitude of the
+//   dense gradient |∂L/∂W| = |Σ_rows g[r, o] · x[r, i]| of that step's batch (every forward with a
+//   backward since the previous step) is largest among the connections not kept — the just-dropped
+//   ones compete too. Ties go to the lower index (drop) and to the lower position o · in + i (grow).
+// * New connections start at 0 and so does the optimizer's state for them (SGD's momentum); a
+//   connection that is dropped and grown again in the same update keeps its value and its state, as
+//   in the reference code. Kept connections keep theirs, moved to their new position: values, the
+//   optimizer's state and the current gradient are permuted together, in place, so that the
+//   optimizer keeps updating the live tensors (the seed package's bug was to replace them). nnz is
+//   constant.
+// * The dense gradient is never materialised: tiles of it are computed by GEMM and a running top-k
+//   keeps the candidates (kernels/rigl.h), so a 50000 × 50000 layer needs O(tile + nnz) memory.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/sparse_linear.h"
+
+namespace wisp::nn {
+
+// Defaults, as the RigL paper: update every 100 steps, drop fraction 0.3 decayed by a cosine.
+// t_end (the step after which connections freeze) depends on the run: the paper stops at 75% of
+// training; the default 15000 is 75% of the notebook's 20 MNIST epochs at batch 64 (18740 steps),
+// and mnist_train sets it from the run's length.
+constexpr int64_t kRiglDefaultDeltaT = 100;
+constexpr int64_t kRiglDefaultTEnd = 15000;
+constexpr double kRiglDefaultAlpha = 0.3;
+
+// f(t) = alpha/2 · (1 + cos(π · min(t, t_end) / t_end)); 0 when t_end is 0.
+double rigl_drop_fraction(int64_t step, double alpha, int64_t t_end);
+// Whether optimizer step `step` (counted from 1) updates the connections: step % delta_t == 0 and
+// step <= t_end.
+bool rigl_updates_at(int64_t step, int64_t delta_t, int64_t t_end);
+
+// What one update did.
+struct RiglUpdate {
+  int64_t step = 0;     // the optimizer step it ran at (0 when called directly)
+  int64_t dropped = 0;  // connections dropped, and as many grown
+  int64_t moved = 0;    // grown at positions that had no connection before (dropped − moved were regrown)
+};
+
+// One RigL update of the sparse weight (values [nnz], structure), in place: drops `count`
+// connections and grows `count` (see above), with grad_output [rows, out] and input [rows, in] the
+// batch (float32, batch-major) that defines the dense gradient. `companions` are tensors [nnz]
+// permuted with the values (the optimizer's state, the gradient): kept and regrown entries move
+// with their connection, new ones are 0. tile_elements: see kernels::largest_absent_gradients.
+RiglUpdate rigl_update(const Tensor& values, const kernels::SparseStructure& structure, const Tensor& grad_output,
+                       const Tensor& input, int64_t count, const std::vector<Tensor>& companions = {},
+                       int64_t tile_elements = 0);
+
+}  // namespace wisp::nn
