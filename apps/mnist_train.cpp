@@ -29,6 +29,9 @@ struct Arguments {
   int threads = 0;
   int64_t limit = -1;
   std::string metrics_path;
+  int64_t rigl_delta_t = nn::kRiglDefaultDeltaT;
+  std::optional<int64_t> rigl_t_end;
+  double rigl_alpha = nn::kRiglDefaultAlpha;
 };
 
 std::string model_help() {
@@ -59,7 +62,19 @@ int train(const Arguments& arguments) {
     return 2;
   }
 
-  std::shared_ptr<nn::Module> model = preset.build();
+  data::DataLoader train_loader(*train_set,
+                                data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(true).drop_last(true));
+  // The notebook's test loader drops the last partial batch too (9984 of 10000 images).
+  data::DataLoader test_loader(*test_set,
+                               data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(false).drop_last(true));
+
+  // RigL stops moving connections after 75% of the run's steps, as in the RigL paper.
+  apps::ModelSettings settings;
+  settings.rigl_delta_t = arguments.rigl_delta_t;
+  settings.rigl_alpha = arguments.rigl_alpha;
+  const int64_t total_steps = static_cast<int64_t>(train_loader.size()) * arguments.epochs;
+  settings.rigl_t_end = arguments.rigl_t_end.value_or(total_steps * 3 / 4);
+  std::shared_ptr<nn::Module> model = preset.build(settings);
   const double learning_rate = arguments.learning_rate.value_or(preset.learning_rate);
   const double momentum = arguments.momentum.value_or(preset.momentum);
   optim::SGDOptions options = optim::SGDOptions(learning_rate)
@@ -68,19 +83,17 @@ int train(const Arguments& arguments) {
                                   .weight_decay(arguments.weight_decay);
   optim::SGD optimizer(model->parameters(), options);
 
-  data::DataLoader train_loader(*train_set,
-                                data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(true).drop_last(true));
-  // The notebook's test loader drops the last partial batch too (9984 of 10000 images).
-  data::DataLoader test_loader(*test_set,
-                               data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(false).drop_last(true));
-
   std::cout << *model << "\n"
             << "parameters: " << model->num_parameters() << "; optimizer: " << options << "; threads "
             << get_num_threads() << "; training samples " << train_set->size() << ", test samples "
             << test_set->size() << "\n";
+  if (preset.dynamic)
+    std::cout << "RigL: update every " << settings.rigl_delta_t << " steps until step " << settings.rigl_t_end
+              << " of " << total_steps << ", initial drop fraction " << settings.rigl_alpha << "\n";
   apps::MetricsWriter metrics(arguments.metrics_path);
   const Device device = Device::cpu();
   double total_seconds = 0;
+  apps::RiglTotals rigl_before = apps::rigl_totals(*model);
   for (int epoch = 1; epoch <= arguments.epochs; ++epoch) {
     const apps::EpochResult train_result =
         apps::train_epoch(*model, optimizer, train_loader, device, "epoch " + std::to_string(epoch));
@@ -90,8 +103,19 @@ int train(const Arguments& arguments) {
               << " s)\n";
     const apps::EpochResult test_result = apps::evaluate(*model, test_loader, device, "test");
     std::cout << std::setprecision(4) << "Test Loss: " << test_result.loss << "; Test Acc: " << test_result.accuracy
-              << "\n------------" << std::defaultfloat << std::endl;
-    metrics.write(epoch, train_result, test_result);
+              << "\n";
+    for (const apps::Activity& activity : test_result.activity)
+      std::cout << std::setprecision(1) << "Active units after layer " << activity.layer << ": "
+                << 100 * activity.active_fraction << "% per sample, " << 100 * activity.used_fraction
+                << "% of units active at least once\n";
+    const apps::RiglTotals rigl_now = apps::rigl_totals(*model);
+    const int64_t moved = rigl_now.moved - rigl_before.moved;
+    if (rigl_now.layers > 0)
+      std::cout << "RigL: " << rigl_now.updates - rigl_before.updates << " updates moved " << moved
+                << " connections (" << rigl_now.layers << " dynamic layers)\n";
+    rigl_before = rigl_now;
+    std::cout << "------------" << std::defaultfloat << std::endl;
+    metrics.write(epoch, train_result, test_result, moved);
     total_seconds += train_result.seconds + test_result.seconds;
   }
   std::cout << "Training complete in " << std::fixed << std::setprecision(1) << total_seconds << " s\n";
@@ -124,6 +148,15 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_option("--metrics", arguments.metrics_path,
                  "write per-epoch metrics to FILE: CSV, or JSON Lines when FILE ends in .jsonl/.json");
+  app.add_option("--rigl-delta-t", arguments.rigl_delta_t, "RigL (dynamic model): optimizer steps between updates")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--rigl-t-end", arguments.rigl_t_end,
+                 "RigL: last step that may update (default: 75% of the run's steps)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--rigl-alpha", arguments.rigl_alpha, "RigL: initial drop fraction, decayed by a cosine")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1.0));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

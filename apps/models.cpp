@@ -4,19 +4,19 @@ namespace wisp::apps {
 namespace {
 
 // The notebook's dense model: Flatten, Linear(784, 2000), LayerNorm, ReLU, Linear(2000, 10).
-std::shared_ptr<nn::Module> dense_model() {
+std::shared_ptr<nn::Module> dense_model(const ModelSettings&) {
   return std::make_shared<nn::Sequential>(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000), nn::ReLU(),
                                           nn::Linear(2000, 10));
 }
 
 // The same shape with sparse layers (90% sparse, random connections).
-std::shared_ptr<nn::Module> sparse_model() {
+std::shared_ptr<nn::Module> sparse_model(const ModelSettings&) {
   return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000),
                                           nn::ReLU(), nn::SparseLinear(2000, 10));
 }
 
 // The notebook's user-defined connections: every input pixel feeds 200 random hidden units.
-std::shared_ptr<nn::Module> user_model() {
+std::shared_ptr<nn::Module> user_model(const ModelSettings&) {
   const int64_t connections_per_input = 200;
   const Tensor column = arange(784, DType::Int64).repeat_interleave(connections_per_input).view({1, -1});
   const Tensor row = randint(0, 2000, {1, 784 * connections_per_input}, DType::Int64);
@@ -26,10 +26,34 @@ std::shared_ptr<nn::Module> user_model() {
       nn::LayerNorm(2000), nn::ReLU(), nn::SparseLinear(2000, 10));
 }
 
-std::shared_ptr<nn::Module> small_world_model() {
+std::shared_ptr<nn::Module> small_world_model(const ModelSettings&) {
   const auto options = nn::SparseLinearOptions().small_world(true);
   return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000, options), nn::LayerNorm(2000),
                                           nn::ReLU(), nn::SparseLinear(2000, 10, options));
+}
+
+// The sparse model with RigL in both layers (the notebook's dynamic connections).
+std::shared_ptr<nn::Module> dynamic_model(const ModelSettings& settings) {
+  const auto options = nn::SparseLinearOptions()
+                           .dynamic(true)
+                           .delta_t(settings.rigl_delta_t)
+                           .t_end(settings.rigl_t_end)
+                           .alpha(settings.rigl_alpha);
+  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000, options), nn::LayerNorm(2000),
+                                          nn::ReLU(), nn::SparseLinear(2000, 10, options));
+}
+
+// The dense model with k-winners (65% of the hidden units set to 0 per sample) instead of ReLU.
+std::shared_ptr<nn::Module> kwinners_model(const ModelSettings&) {
+  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000),
+                                          nn::ActivationSparsity(), nn::Linear(2000, 10));
+}
+
+// k-winners with 90%-sparse layers.
+std::shared_ptr<nn::Module> kwinners_sparse_model(const ModelSettings&) {
+  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000),
+                                          nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.65)),
+                                          nn::SparseLinear(2000, 10));
 }
 
 // The notebook's very wide model: the 784 pixels repeated 10 times with a learnable scale and shift,
@@ -40,8 +64,8 @@ struct WideNet : nn::Module {
   std::shared_ptr<nn::LayerNorm> ln1, ln2, ln3, ln4;
   Tensor input_scaling, input_shifting;
 
-  WideNet() {
-    const auto options = nn::SparseLinearOptions().sparsity(0.999);
+  explicit WideNet(nn::SparseLinearOptions options) {
+    options.sparsity(0.999);
     sc1 = register_module("sc1", std::make_shared<nn::SparseLinear>(10 * 28 * 28, 50000, options));
     sc2 = register_module("sc2", std::make_shared<nn::SparseLinear>(50000, 50000, options));
     sc3 = register_module("sc3", std::make_shared<nn::SparseLinear>(50000, 50000, options));
@@ -69,7 +93,18 @@ struct WideNet : nn::Module {
   }
 };
 
-std::shared_ptr<nn::Module> wide_model() { return std::make_shared<WideNet>(); }
+std::shared_ptr<nn::Module> wide_model(const ModelSettings&) {
+  return std::make_shared<WideNet>(nn::SparseLinearOptions());
+}
+
+// The wide model with RigL in all five layers.
+std::shared_ptr<nn::Module> wide_dynamic_model(const ModelSettings& settings) {
+  return std::make_shared<WideNet>(nn::SparseLinearOptions()
+                                       .dynamic(true)
+                                       .delta_t(settings.rigl_delta_t)
+                                       .t_end(settings.rigl_t_end)
+                                       .alpha(settings.rigl_alpha));
+}
 
 }  // namespace
 
@@ -80,8 +115,15 @@ const std::vector<ModelPreset>& model_presets() {
        sparse_model},
       {"user", "sparse, first layer connecting every pixel to 200 random hidden units", 1e-1, 0.9, false, user_model},
       {"small-world", "sparse with small-world connectivity in both layers", 1e-1, 0.9, false, small_world_model},
+      {"dynamic", "sparse with RigL dynamic connectivity in both layers (t_end: 75% of the run's steps)", 5e-3, 0.9,
+       false, dynamic_model, true},
+      {"kwinners", "dense with k-winners (ActivationSparsity, 35% of hidden units on) instead of ReLU", 5e-3, 0.9,
+       false, kwinners_model},
+      {"kwinners-sparse", "sparse (90%) with k-winners instead of ReLU", 5e-2, 0.9, false, kwinners_sparse_model},
       {"wide", "pixels x10, five SparseLinear layers 50000 wide at 99.9% with LayerNorm, classes summed over 5000 "
                "outputs each", 5e-5, 0.9, true, wide_model},
+      {"wide-dynamic", "wide with RigL dynamic connectivity in all five layers", 5e-5, 0.9, true, wide_dynamic_model,
+       true},
   };
   return presets;
 }

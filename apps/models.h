@@ -9,13 +9,23 @@
 
 namespace wisp::apps {
 
+// What a preset's layers may depend on besides the preset itself.
+struct ModelSettings {
+  // RigL, for the presets with dynamic layers (layers/rigl.h): update every rigl_delta_t optimizer
+  // steps until step rigl_t_end, initial drop fraction rigl_alpha.
+  int64_t rigl_delta_t = nn::kRiglDefaultDeltaT;
+  int64_t rigl_t_end = nn::kRiglDefaultTEnd;
+  double rigl_alpha = nn::kRiglDefaultAlpha;
+};
+
 struct ModelPreset {
   std::string name;         // the --model value
   std::string description;  // one line for --help
   double learning_rate;     // the notebook's value for this model
   double momentum;
   bool nesterov;
-  std::shared_ptr<nn::Module> (*build)();
+  std::shared_ptr<nn::Module> (*build)(const ModelSettings&);
+  bool dynamic = false;     // has RigL layers (mnist_train then sets t_end from the run's length)
 };
 
 // All presets, in the order --help lists them.

@@ -41,7 +41,78 @@ class ProgressBar {
   bool enabled_;
 };
 
+// Counts, per unit, the samples in which a [samples, units] activation is nonzero.
+struct ActivityCounter {
+  std::string layer;
+  std::vector<int64_t> active_samples;  // per unit
+  int64_t samples = 0, active_total = 0;
+
+  void add(const Tensor& activation) {
+    const int64_t units = activation.size(-1), rows = activation.numel() / units;
+    if (active_samples.empty()) active_samples.assign(static_cast<size_t>(units), 0);
+    const std::vector<float> values = activation.to_vector<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t u = 0; u < units; ++u)
+        if (values[static_cast<size_t>(r * units + u)] != 0.0f) {
+          ++active_samples[static_cast<size_t>(u)];
+          ++active_total;
+        }
+    samples += rows;
+  }
+
+  Activity result() const {
+    Activity activity;
+    activity.layer = layer;
+    const auto units = static_cast<double>(active_samples.size());
+    if (samples == 0 || units == 0) return activity;
+    activity.active_fraction = static_cast<double>(active_total) / (static_cast<double>(samples) * units);
+    int64_t used = 0;
+    for (int64_t count : active_samples) used += count > 0;
+    activity.used_fraction = static_cast<double>(used) / units;
+    return activity;
+  }
+};
+
+bool is_activation_layer(const nn::Module& module) {
+  return dynamic_cast<const nn::ReLU*>(&module) != nullptr ||
+         dynamic_cast<const nn::ActivationSparsity*>(&module) != nullptr;
+}
+
+// model(input); for a Sequential, layer by layer, feeding the outputs of its activation layers to
+// `counters` (created on first use, one per activation layer).
+Tensor forward_measuring(nn::Module& model, const Tensor& input, std::vector<ActivityCounter>& counters) {
+  auto* sequential = dynamic_cast<nn::Sequential*>(&model);
+  if (sequential == nullptr) return model(input);
+  Tensor x = input;
+  size_t next = 0;
+  const auto& children = sequential->named_children();
+  for (const auto& [name, child] : children) {
+    x = (*child)(x);
+    if (!is_activation_layer(*child)) continue;
+    if (next == counters.size()) counters.push_back(ActivityCounter{name + " (" + child->name() + ")", {}, 0, 0});
+    counters[next++].add(x);
+  }
+  return x;
+}
+
 }  // namespace
+
+RiglTotals rigl_totals(const nn::Module& model) {
+  RiglTotals totals;
+  if (const auto* layer = dynamic_cast<const nn::SparseLinear*>(&model); layer != nullptr && layer->dynamic()) {
+    const nn::RiglStatistics statistics = layer->rigl_statistics();
+    ++totals.layers;
+    totals.updates += statistics.updates;
+    totals.moved += statistics.moved;
+  }
+  for (const std::shared_ptr<nn::Module>& child : model.children()) {
+    const RiglTotals below = rigl_totals(*child);
+    totals.layers += below.layers;
+    totals.updates += below.updates;
+    totals.moved += below.moved;
+  }
+  return totals;
+}
 
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
                         const std::string& label) {
@@ -80,10 +151,11 @@ EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device,
   EpochResult result;
   double loss_sum = 0;
   int64_t correct = 0, batch_index = 0;
+  std::vector<ActivityCounter> counters;
   ProgressBar bar(label, static_cast<int64_t>(loader.size()));
   for (const data::Batch& batch : loader) {
     const Tensor images = batch.data.to(device), labels = batch.target.to(device);
-    const Tensor logits = model(images);
+    const Tensor logits = forward_measuring(model, images, counters);
     loss_sum += static_cast<double>(cross_entropy(logits, labels, Reduction::Sum).item<float>());
     correct += (logits.argmax(1) == labels).sum().item<int64_t>();
     result.samples += labels.size(0);
@@ -93,6 +165,7 @@ EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device,
   result.loss = result.samples ? loss_sum / static_cast<double>(result.samples) : 0;
   result.accuracy = result.samples ? 100.0 * static_cast<double>(correct) / static_cast<double>(result.samples) : 0;
   result.seconds = seconds_since(start);
+  for (const ActivityCounter& counter : counters) result.activity.push_back(counter.result());
   return result;
 }
 
@@ -104,19 +177,30 @@ MetricsWriter::MetricsWriter(const std::string& path) {
   json_ = ends_with(".jsonl") || ends_with(".json");
   file_.open(path);
   WISP_CHECK(file_.is_open(), "cannot write the metrics file ", path);
-  if (!json_) file_ << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,test_seconds\n";
+  if (!json_)
+    file_ << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,test_seconds,active_fraction,"
+             "units_used,rigl_moved\n";
 }
 
-void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult& test) {
+void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult& test, int64_t rigl_moved) {
   if (!file_.is_open()) return;
   file_ << std::setprecision(8);
+  // The first activation layer's activity (the presets have one); empty when not measured.
+  const bool measured = !test.activity.empty();
+  const double active = measured ? test.activity.front().active_fraction : 0.0;
+  const double used = measured ? test.activity.front().used_fraction : 0.0;
   if (json_) {
     file_ << "{\"epoch\": " << epoch << ", \"train_loss\": " << train.loss << ", \"train_accuracy\": "
           << train.accuracy << ", \"test_loss\": " << test.loss << ", \"test_accuracy\": " << test.accuracy
-          << ", \"train_seconds\": " << train.seconds << ", \"test_seconds\": " << test.seconds << "}\n";
+          << ", \"train_seconds\": " << train.seconds << ", \"test_seconds\": " << test.seconds;
+    if (measured) file_ << ", \"active_fraction\": " << active << ", \"units_used\": " << used;
+    file_ << ", \"rigl_moved\": " << rigl_moved << "}\n";
   } else {
     file_ << epoch << "," << train.loss << "," << train.accuracy << "," << test.loss << "," << test.accuracy << ","
-          << train.seconds << "," << test.seconds << "\n";
+          << train.seconds << "," << test.seconds << ",";
+    if (measured) file_ << active << "," << used;
+    else file_ << ",";
+    file_ << "," << rigl_moved << "\n";
   }
   file_.flush();
 }

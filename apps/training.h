@@ -5,31 +5,53 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <wisp/wisp.h>
 
 namespace wisp::apps {
+
+// How many hidden units a nonlinearity lets through (measured by evaluate on nn::Sequential models,
+// at the output of each ReLU and ActivationSparsity layer).
+struct Activity {
+  std::string layer;           // "3 (ActivationSparsity)": position in the Sequential and type
+  double active_fraction = 0;  // mean fraction of the units that are nonzero, per sample
+  double used_fraction = 0;    // fraction of the units that are nonzero in at least one sample
+};
 
 struct EpochResult {
   double loss = 0;      // mean cross-entropy per sample
   double accuracy = 0;  // percent
   int64_t samples = 0;
   double seconds = 0;
+  std::vector<Activity> activity;  // evaluate only; empty unless the model is an nn::Sequential
 };
+
+// RigL's work so far, summed over the dynamic SparseLinear layers of `model` and its children.
+struct RiglTotals {
+  int64_t layers = 0;   // dynamic layers
+  int64_t updates = 0;  // updates, summed over the layers
+  int64_t moved = 0;    // connections grown where there was none
+};
+RiglTotals rigl_totals(const nn::Module& model);
 
 // One pass over `loader` in training mode: forward, cross-entropy, backward, optimizer step.
 // Draws a progress bar on stdout when it is a terminal. Throws wisp::Error when the loss becomes
 // NaN or infinite (naming the batch), since training cannot recover from it.
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
                         const std::string& label);
-// One pass in evaluation mode without recording gradients.
+// One pass in evaluation mode without recording gradients. For an nn::Sequential it also measures
+// the activity of the hidden units (EpochResult::activity).
 EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device, const std::string& label);
 
-// Per-epoch metrics, written as CSV (default) or JSON Lines (a path ending in .jsonl or .json).
+// Per-epoch metrics, written as CSV (default) or JSON Lines (a path ending in .jsonl or .json):
+// losses, accuracies, seconds, the first activation layer's activity on the test set (active_fraction,
+// units_used; empty for models that are not a Sequential) and the connections RigL moved.
 class MetricsWriter {
  public:
   explicit MetricsWriter(const std::string& path);  // an empty path writes nothing
-  void write(int epoch, const EpochResult& train, const EpochResult& test);
+  // rigl_moved: connections RigL moved during the epoch (0 without dynamic layers).
+  void write(int epoch, const EpochResult& train, const EpochResult& test, int64_t rigl_moved = 0);
 
  private:
   std::ofstream file_;

@@ -3,7 +3,7 @@
 #   gnuplot -e "metrics='metrics.csv'; output='curves.png'" scripts/plot_metrics.gp
 #
 # gnuplot is Debian's `gnuplot-nox` package. Columns: epoch, train_loss, train_accuracy, test_loss,
-# test_accuracy, train_seconds, test_seconds.
+# test_accuracy, train_seconds, test_seconds, active_fraction, units_used, rigl_moved.
 if (!exists("metrics")) metrics = 'metrics.csv'
 if (!exists("output")) output = 'curves.png'
 set datafile separator ','

@@ -7,6 +7,8 @@
 # Steps:
 #   setup     install missing Debian packages (scripts/setup_dependencies.sh)
 #   release   Release build (CUDA backend when nvcc exists) in build/release, then its ctest
+#   spec      runs the seed notebook program (../shared/spec/seed_notebook.cpp, the API contract, built
+#             unchanged by the release step) without MNIST: setup, efficiency and random-input sections
 #   sanitize  ASan + UBSan build of the tests in build/sanitize, then its ctest
 #   install   `cmake --install` of build/release into a scratch prefix, then builds and runs the user
 #             project tests/install/consumer against it with find_package(wisp)
@@ -23,7 +25,7 @@ cd "$ROOT"
 # shellcheck source=scripts/common.sh
 source "$ROOT/scripts/common.sh"
 JOBS="${JOBS:-$(nproc)}"
-DEFAULT_STEPS=(setup release sanitize install)
+DEFAULT_STEPS=(setup release spec sanitize install)
 LOG_DIR="$ROOT/build/test-logs"
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -92,6 +94,21 @@ step_release() {
   cmake --preset release $cuda
   cmake --build --preset release -j "$JOBS"
   run_ctest release --preset release --output-on-failure -j "$JOBS"
+}
+
+step_spec() {
+  local program=build/release/apps/seed_notebook
+  if [[ ! -x "$program" ]]; then
+    if [[ ! -f ../shared/spec/seed_notebook.cpp ]]; then
+      note "../shared/spec/seed_notebook.cpp not found beside the repository: nothing to run"
+      return 0
+    fi
+    note "$program is not built yet: running the release step first"
+    step_release
+  fi
+  # Without MNIST_DIR the notebook runs its setup, efficiency and random-input sections; with MNIST
+  # (`seed_notebook datasets/mnist --epochs 1 --limit 2000`) every section, which takes minutes.
+  "$program"
 }
 
 step_sanitize() {

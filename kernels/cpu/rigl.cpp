@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <vector>
 
 // GCC 12 reports a false "may be used uninitialized" inside Eigen's AVX-512 GEMM packing (as in
@@ -19,6 +21,8 @@
 
 namespace wisp::kernels::cpu {
 namespace {
+
+const float kNotACandidate = std::numeric_limits<float>::quiet_NaN();
 
 using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
@@ -59,14 +63,20 @@ inline bool better(const Candidate& a, const Candidate& b) {
 // from then on only candidates better than the k-th best so far are admitted.
 class RunningTopK {
  public:
-  explicit RunningTopK(int64_t k) : k_(static_cast<size_t>(k)) { buffer_.reserve(std::max<size_t>(2 * k_, 16)); }
+  // floor: candidates below it are never admitted (−1: none).
+  RunningTopK(int64_t k, float floor) : k_(static_cast<size_t>(k)), floor_(floor) {
+    buffer_.reserve(std::max<size_t>(2 * k_, 16));
+  }
 
-  // The magnitude below which nothing can enter (−1 while fewer than k were seen: everything can).
-  float admission_score() const { return full_ ? worst_.score : -1.0f; }
+  // The magnitude below which nothing can enter: the floor while fewer than k were admitted.
+  float admission_score() const { return full_ ? std::max(worst_.score, floor_) : floor_; }
+  // How many candidates push() admitted.
+  int64_t pushed() const { return pushed_; }
 
   void push(float score, int64_t position) {
     const Candidate candidate{score, position};
     if (full_ && !better(candidate, worst_)) return;
+    ++pushed_;
     buffer_.push_back(candidate);
     if (buffer_.size() >= std::max<size_t>(2 * k_, 16)) cut();
   }
@@ -86,6 +96,8 @@ class RunningTopK {
   }
 
   size_t k_;
+  float floor_;
+  int64_t pushed_ = 0;
   std::vector<Candidate> buffer_;
   Candidate worst_{0.0f, 0};
   bool full_ = false;
@@ -121,70 +133,172 @@ void smallest_magnitude_mask(const Tensor& values, int64_t count, const Tensor& 
   }
 }
 
+namespace {
+
+// The inputs of the grow step, as the kernels below read them.
+template <class Index>
+struct GrowProblem {
+  ConstMatrixMap g;  // grad_output [rows, out]
+  ConstMatrixMap x;  // input [rows, in]
+  const Index* row_pointers;
+  const Index* column_indices;
+  const uint8_t* keep;  // [nnz]
+  int64_t out, in, count;
+};
+
+// Overwrites the kept nonzeros of output row o that fall in columns [column_begin, column_begin +
+// width) of `scores` (G[o, column_begin ...]) with NaN, which fails every comparison and so never
+// competes (nor does a NaN gradient, which only a diverged run produces). Columns are sorted.
+template <class Index>
+void exclude_kept(const GrowProblem<Index>& p, int64_t o, int64_t column_begin, int64_t width, float* scores) {
+  const Index* row_columns = p.column_indices + p.row_pointers[o];
+  const Index* row_end = p.column_indices + p.row_pointers[o + 1];
+  for (const Index* c = std::lower_bound(row_columns, row_end, static_cast<Index>(column_begin));
+       c < row_end && *c < column_begin + width; ++c) {
+    if (p.keep[c - p.column_indices]) scores[static_cast<int64_t>(*c) - column_begin] = kNotACandidate;
+  }
+}
+
+// A magnitude below which the count best candidates almost surely are not, estimated from a strided
+// sample of G's rows: about kSampleEntries entries (all of G when it is smaller), exact GEMM. It is
+// the magnitude at 1.5 times the expected rank of the count-th best in the sample (plus 64), a margin
+// of many standard deviations of the rank. −1 (no floor) when the sample cannot support one.
+// Whether the estimate held is checked afterwards; largest_absent_gradients falls back to a pass
+// without a floor when it did not, so the result never depends on it.
+template <class Index>
+float estimate_floor(const GrowProblem<Index>& p, int64_t absent) {
+  constexpr int64_t kSampleEntries = int64_t(1) << 21;
+  const int64_t sample_rows = std::clamp<int64_t>(kSampleEntries / p.in, 1, p.out);
+  const int64_t stride = p.out / sample_rows;
+  RowMajorMatrix sampled_g(p.g.rows(), sample_rows);  // g's columns of the sampled rows of G
+  for (int64_t s = 0; s < sample_rows; ++s) sampled_g.col(s) = p.g.col(s * stride);
+  RowMajorMatrix sample(sample_rows, p.in);
+  sample.noalias() = sampled_g.transpose() * p.x;
+  std::vector<float> magnitudes;
+  magnitudes.reserve(static_cast<size_t>(sample.size()));
+  for (int64_t s = 0; s < sample_rows; ++s) {
+    float* scores = &sample(s, 0);
+    exclude_kept(p, s * stride, 0, p.in, scores);
+    for (int64_t i = 0; i < p.in; ++i)
+      if (!std::isnan(scores[i])) magnitudes.push_back(std::fabs(scores[i]));
+  }
+  const double expected_rank = static_cast<double>(p.count) / static_cast<double>(absent) *
+                               static_cast<double>(magnitudes.size());
+  const auto rank = static_cast<int64_t>(std::ceil(1.5 * expected_rank)) + 64;
+  if (rank >= static_cast<int64_t>(magnitudes.size())) return -1.0f;
+  std::nth_element(magnitudes.begin(), magnitudes.begin() + rank, magnitudes.end(), std::greater<float>());
+  return magnitudes[static_cast<size_t>(rank)];
+}
+
+struct PassResult {
+  std::vector<Candidate> best;  // the best min(count, admitted) candidates at or above the floor
+  int64_t admitted = 0;         // candidates at or above the floor that were pushed
+};
+
+// One pass over G in tiles of tile_rows × tile_columns. Threads take tiles dynamically; each
+// computes its tile with Eigen's GEMM into its own buffer, excludes the kept nonzeros and feeds
+// the magnitudes at or above `floor` to its own running top-k. Each thread's best `count` are
+// merged: the global best `count` at or above the floor are among them, so the result does not
+// depend on the tiling or the thread count.
+template <class Index>
+PassResult grow_pass(const GrowProblem<Index>& p, int64_t tile_elements, float floor) {
+  constexpr int64_t kMaxTileColumns = 4096;  // columns of x that Eigen packs per tile: 64 x 4096 floats = 1 MiB
+  constexpr int64_t kScanChunk = 32;
+  const int64_t tile_columns = std::min(p.in, kMaxTileColumns);
+  const int64_t tile_rows = std::max<int64_t>(1, std::min(p.out, tile_elements / tile_columns));
+  const int64_t row_tiles = (p.out + tile_rows - 1) / tile_rows, column_tiles = (p.in + tile_columns - 1) / tile_columns;
+  const int64_t tiles = row_tiles * column_tiles;
+  const int threads = std::max(1, static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles)));
+  std::vector<std::vector<Candidate>> best(static_cast<size_t>(threads));
+  std::vector<int64_t> admitted(static_cast<size_t>(threads), 0);
+#pragma omp parallel num_threads(threads)
+  {
+    RunningTopK top(p.count, floor);
+    RowMajorMatrix tile(tile_rows, tile_columns);
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; ++t) {
+      const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
+      const int64_t height = std::min(tile_rows, p.out - row_begin), width = std::min(tile_columns, p.in - column_begin);
+      // Inside a parallel region Eigen's GEMM runs on this thread alone.
+      MatrixMap block(tile.data(), height, width);
+      block.noalias() = p.g.middleCols(row_begin, height).transpose() * p.x.middleCols(column_begin, width);
+      for (int64_t r = 0; r < height; ++r) {
+        const int64_t o = row_begin + r;
+        float* scores = &block(r, 0);
+        exclude_kept(p, o, column_begin, width, scores);
+        const int64_t position_base = o * p.in + column_begin;
+        float admission = top.admission_score();
+        const auto consider = [&](int64_t j) {
+          const float magnitude = std::fabs(scores[j]);
+          if (magnitude >= admission) {
+            top.push(magnitude, position_base + j);
+            admission = top.admission_score();
+          }
+        };
+        int64_t i = 0;
+        // Most entries fall below the admission score: test a chunk's largest magnitude first (a
+        // vectorised max), and look at its entries only when it passes.
+        for (; i + kScanChunk <= width; i += kScanChunk) {
+          float largest = -1.0f;
+          for (int64_t j = i; j < i + kScanChunk; ++j) {
+            const float magnitude = std::fabs(scores[j]);
+            largest = magnitude > largest ? magnitude : largest;  // NaN never wins
+          }
+          if (!(largest >= admission)) continue;
+          for (int64_t j = i; j < i + kScanChunk; ++j) consider(j);
+        }
+        for (; i < width; ++i) consider(i);
+      }
+    }
+    const int thread = omp_get_thread_num();
+    admitted[static_cast<size_t>(thread)] = top.pushed();
+    best[static_cast<size_t>(thread)] = std::move(top.finish());
+  }
+  PassResult result;
+  for (size_t t = 0; t < best.size(); ++t) {
+    result.best.insert(result.best.end(), best[t].begin(), best[t].end());
+    result.admitted += admitted[t];
+  }
+  return result;
+}
+
+}  // namespace
+
 // grad_output g [rows, out], input x [rows, in] batch-major; kept UInt8 [nnz]; positions Int64
-// [count]. The dense gradient G = gᵀ x [out, in] is cut into tiles of tile_rows × tile_columns
-// (about tile_elements entries; whole rows of G when in is small). Threads take tiles dynamically;
-// each computes its tile with Eigen's GEMM into its own buffer, overwrites the nonzeros that stay
-// with −1 (magnitudes are ≥ 0, so they never compete) and feeds the rest to its own running top-k.
-// The thread's best `count` are merged at the end: the global best `count` are among them, so the
-// result is exact and independent of the tiling and the thread count.
+// [count]. The dense gradient G = gᵀ x [out, in] is never held whole: grow_pass computes it in tiles
+// of about tile_elements entries (whole rows of G when in is small) and keeps running top-k's.
+//
+// Most of a pass's cost beyond the GEMM is the top-k's admissions: from an empty start a stream of
+// N candidates admits about k · ln(N / k) of them. So the pass starts from a floor estimated on a
+// sample (estimate_floor), which admits about 1.5 k. If fewer than count candidates reached the
+// floor, the estimate was too high and the pass runs again without it. Otherwise every one of the
+// count best is at or above the floor (the count-th best overall is at least the count-th best of
+// those admitted), so both ways give the exact result. Measured on 20000 × 20000 at 99%, batch 64,
+// k = 1.2M, 2 threads: 970 ms without the floor, 400 ms with k = 1 (the GEMM and the scan alone).
 void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
                               const Tensor& kept, int64_t count, int64_t tile_elements, const Tensor& positions) {
   int64_t* result = mutable_pointer<int64_t>(positions);
   if (count == 0) return;
   const int64_t rows = grad_output.size(0), out = structure.out_features, in = structure.in_features;
-  const ConstMatrixMap g(pointer<float>(grad_output), rows, out), x(pointer<float>(input), rows, in);
+  int64_t kept_count = 0;
   const uint8_t* keep = pointer<uint8_t>(kept);
-  constexpr int64_t kMaxTileColumns = 4096;  // rows of x's panel that Eigen packs per tile: 64 x 4096 floats = 1 MiB
-  const int64_t tile_columns = std::min(in, kMaxTileColumns);
-  const int64_t tile_rows = std::max<int64_t>(1, std::min(out, tile_elements / tile_columns));
-  const int64_t row_tiles = (out + tile_rows - 1) / tile_rows, column_tiles = (in + tile_columns - 1) / tile_columns;
-  const int64_t tiles = row_tiles * column_tiles;
-  const int threads = std::max(1, static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles)));
-  std::vector<std::vector<Candidate>> best(static_cast<size_t>(threads));
-
+  for (int64_t k = 0; k < structure.nnz(); ++k) kept_count += keep[k] != 0;
+  std::vector<Candidate> merged;
   visit_index(structure.index_dtype(), [&](auto tag) {
     using Index = typename decltype(tag)::type;
-    const Index* row_pointers = pointer<Index>(structure.row_pointers);
-    const Index* column_indices = pointer<Index>(structure.column_indices);
-#pragma omp parallel num_threads(threads)
-    {
-      RunningTopK top(count);
-      RowMajorMatrix tile(tile_rows, tile_columns);
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t t = 0; t < tiles; ++t) {
-        const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
-        const int64_t height = std::min(tile_rows, out - row_begin), width = std::min(tile_columns, in - column_begin);
-        // Inside a parallel region Eigen's GEMM runs on this thread alone.
-        MatrixMap block(tile.data(), height, width);
-        block.noalias() = g.middleCols(row_begin, height).transpose() * x.middleCols(column_begin, width);
-        block = block.cwiseAbs();
-        for (int64_t r = 0; r < height; ++r) {
-          const int64_t o = row_begin + r;
-          const Index* row_columns = column_indices + row_pointers[o];
-          const Index* row_end = column_indices + row_pointers[o + 1];
-          // The row's nonzeros inside [column_begin, column_begin + width): columns are sorted.
-          for (const Index* c = std::lower_bound(row_columns, row_end, static_cast<Index>(column_begin));
-               c < row_end && *c < column_begin + width; ++c) {
-            if (keep[c - column_indices]) block(r, static_cast<int64_t>(*c) - column_begin) = -1.0f;
-          }
-          const float* scores = &block(r, 0);
-          const int64_t position_base = o * in + column_begin;
-          float admission = top.admission_score();
-          for (int64_t i = 0; i < width; ++i) {
-            if (scores[i] >= admission && scores[i] >= 0.0f) {
-              top.push(scores[i], position_base + i);
-              admission = top.admission_score();
-            }
-          }
-        }
-      }
-      best[static_cast<size_t>(omp_get_thread_num())] = std::move(top.finish());
-    }
+    const GrowProblem<Index> problem{ConstMatrixMap(pointer<float>(grad_output), rows, out),
+                                     ConstMatrixMap(pointer<float>(input), rows, in),
+                                     pointer<Index>(structure.row_pointers),
+                                     pointer<Index>(structure.column_indices),
+                                     keep,
+                                     out,
+                                     in,
+                                     count};
+    const float floor = estimate_floor(problem, out * in - kept_count);
+    PassResult pass = grow_pass(problem, tile_elements, floor);
+    if (pass.admitted < count && floor >= 0.0f) pass = grow_pass(problem, tile_elements, -1.0f);
+    merged = std::move(pass.best);
   });
-
-  std::vector<Candidate> merged;
-  for (const auto& part : best) merged.insert(merged.end(), part.begin(), part.end());
   if (static_cast<int64_t>(merged.size()) > count) {
     std::nth_element(merged.begin(), merged.begin() + (count - 1), merged.end(), better);
     merged.resize(static_cast<size_t>(count));

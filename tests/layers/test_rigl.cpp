@@ -169,6 +169,30 @@ TEST_CASE("largest_absent_gradients: all-equal gradients go to the lowest free p
   CHECK(as_vector(grown) == expected);
 }
 
+TEST_CASE("largest_absent_gradients: exact when the sampled rows mislead the admission floor", "[rigl]") {
+  // The kernel estimates its admission floor from a strided sample of G's rows: about 2^21 entries,
+  // here every 2nd row of 4096 x 1024. Exactly those rows get gradients 1000x larger, so the floor
+  // is far above the count-th best overall, fewer than count candidates reach it, and the kernel
+  // must fall back to a pass without a floor.
+  manual_seed(8);
+  const int64_t in = 1024, out = 4096, rows = 4;
+  nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(0.99));
+  Tensor g = small_integers({rows, out});
+  {
+    float* data = g.data<float>();
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t o = 0; o < out; o += 2) data[r * out + o] *= 1000.0f;
+  }
+  const Tensor x = small_integers({rows, in});
+  const Tensor keep = ones({layer.nnz()}, DType::UInt8);
+  const std::set<int64_t> kept = connection_set(layer);
+  const std::vector<float> dense = dense_gradient(g, x);
+  // More than all the entries of the large rows: the best count reach into the small rows.
+  const int64_t count = out / 2 * in + 5000;
+  const std::vector<int64_t> expected = reference_grow(dense, kept, count);
+  CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), keep, count)) == expected);
+}
+
 TEST_CASE("rewire_connections: kept and grown merged in order, regrown ones continue", "[rigl]") {
   // A 3 x 4 matrix with connections at positions 1, 2, 5, 10 (rows 0, 0, 1, 2).
   const Tensor indices = from_vector<int64_t>({0, 0, 1, 2, 1, 2, 1, 2}, {2, 4});
