@@ -20,13 +20,6 @@ int64_t count_ones(const Tensor& mask) {
   return ones;
 }
 
-// The values of an Int32 or Int64 index tensor, on the host, as int64.
-std::vector<int64_t> as_int64_vector(const Tensor& t) {
-  if (t.dtype() == DType::Int64) return t.to_vector<int64_t>();
-  const std::vector<int32_t> narrow = t.to_vector<int32_t>();
-  return std::vector<int64_t>(narrow.begin(), narrow.end());
-}
-
 void copy_into(const Tensor& destination, const Tensor& source) {
   copy_bytes(destination.raw_data(), destination.device(), source.raw_data(), source.device(), source.nbytes());
 }
@@ -80,30 +73,10 @@ RewiredConnections rewire_connections(const SparseStructure& structure, const Te
   check_dtype(op, "grown", grown, DType::Int64);
   WISP_CHECK(grown.dim() == 1, op, ": expected 1-D grown positions but got shape ", grown.shape());
   check_same_device(op, dropped, grown);
-  // Grown positions must increase, lie in the matrix and avoid the nonzeros that stay: checked on the
-  // host against the CSR rows, O(nnz + count).
-  const std::vector<int64_t> positions = grown.to_vector<int64_t>();
-  const int64_t cells = structure.out_features * structure.in_features;
-  for (size_t j = 0; j < positions.size(); ++j) {
-    WISP_CHECK(positions[j] >= 0 && positions[j] < cells, op, ": grown position ", positions[j],
-               " out of range [0, ", cells, ")");
-    WISP_CHECK(j == 0 || positions[j] > positions[j - 1], op, ": expected increasing grown positions, but ",
-               positions[j], " follows ", positions[j - 1]);
-  }
-  const std::vector<uint8_t> drop = dropped.to_vector<uint8_t>();
+  // The CPU kernel checks, while it merges, that grown positions increase, lie in the matrix and
+  // avoid the nonzeros that stay.
   int64_t dropped_count = 0;
-  for (uint8_t value : drop) dropped_count += value != 0;
-  const std::vector<int64_t> row_pointers = as_int64_vector(structure.row_pointers);
-  const std::vector<int64_t> column_indices = as_int64_vector(structure.column_indices);
-  size_t next = 0;
-  for (int64_t o = 0; o < structure.out_features; ++o)
-    for (int64_t k = row_pointers[static_cast<size_t>(o)]; k < row_pointers[static_cast<size_t>(o) + 1]; ++k) {
-      const int64_t column = column_indices[static_cast<size_t>(k)];
-      const int64_t position = o * structure.in_features + column;
-      while (next < positions.size() && positions[next] < position) ++next;
-      WISP_CHECK(drop[static_cast<size_t>(k)] || next == positions.size() || positions[next] != position, op,
-                 ": grown position ", position, " (", o, ", ", column, ") is a nonzero that is not dropped");
-    }
+  for (uint8_t value : dropped.to_vector<uint8_t>()) dropped_count += value != 0;
   const int64_t new_nnz = structure.nnz() - dropped_count + grown.numel();
   RewiredConnections result;
   const TensorOptions options = TensorOptions(DType::Int64).device(dropped.device());
@@ -129,10 +102,16 @@ void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& i
   WISP_CHECK(indices.defined() && indices.dim() == 2 && indices.size(0) == 2 && indices.size(1) == structure.nnz(),
              op, ": expected indices of shape [2, ", structure.nnz(), "] (the same nnz) but got ",
              indices.defined() ? detail::concat(indices.shape()) : std::string("an undefined tensor"));
-  // make_sparse_structure validates (range, order) and builds on the host; its tensors are then
-  // copied into the existing ones, whose handles modules hold.
+  check_dtype(op, "indices", indices, DType::Int64);
+  const Tensor host = indices.is_cpu() ? indices : copy_to_device(indices, Device::cpu());
+  check_sorted_connectivity(op, host, structure.out_features, structure.in_features);
+  if (structure.device().is_cpu()) {  // straight into the existing tensors
+    cpu::build_sparse_structure(host, structure);
+    return;
+  }
+  // Elsewhere: build on the host, then copy into the existing tensors, whose handles modules hold.
   const SparseStructure fresh =
-      make_sparse_structure(indices, structure.out_features, structure.in_features, structure.index_dtype());
+      make_sparse_structure(host, structure.out_features, structure.in_features, structure.index_dtype());
   copy_into(structure.row_pointers, fresh.row_pointers);
   copy_into(structure.column_indices, fresh.column_indices);
   copy_into(structure.column_pointers, fresh.column_pointers);

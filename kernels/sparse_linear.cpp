@@ -60,6 +60,21 @@ void zero(const Tensor& t) { zero_bytes(t.raw_data(), t.device(), t.nbytes()); }
 
 }  // namespace
 
+void check_sorted_connectivity(const char* op, const Tensor& host_indices, int64_t out_features, int64_t in_features) {
+  const int64_t nnz = host_indices.size(1);
+  const int64_t* rows = host_indices.data<int64_t>();
+  const int64_t* cols = rows + nnz;
+  for (int64_t k = 0; k < nnz; ++k) {
+    WISP_CHECK(rows[k] >= 0 && rows[k] < out_features, op, ": row index ", rows[k], " of nonzero ", k,
+               " out of range [0, ", out_features, ")");
+    WISP_CHECK(cols[k] >= 0 && cols[k] < in_features, op, ": column index ", cols[k], " of nonzero ", k,
+               " out of range [0, ", in_features, ")");
+    WISP_CHECK(k == 0 || rows[k] > rows[k - 1] || (rows[k] == rows[k - 1] && cols[k] > cols[k - 1]), op,
+               ": expected indices sorted by (row, col) without duplicates, but nonzero ", k, " (", rows[k], ", ",
+               cols[k], ") follows (", rows[k - 1], ", ", cols[k - 1], "); coalesce them first");
+  }
+}
+
 size_t SparseStructure::nbytes() const {
   size_t total = 0;
   for (const Tensor* t : {&row_pointers, &column_indices, &column_pointers, &row_indices, &csc_to_value})
@@ -108,17 +123,7 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
 
   // Validate on the CPU (the structure is built there once per connectivity, then moved).
   const Tensor host = indices.is_cpu() ? indices : copy_to_device(indices, Device::cpu());
-  const int64_t* rows = host.data<int64_t>();
-  const int64_t* cols = rows + nnz;
-  for (int64_t k = 0; k < nnz; ++k) {
-    WISP_CHECK(rows[k] >= 0 && rows[k] < out_features, op, ": row index ", rows[k], " of nonzero ", k,
-               " out of range [0, ", out_features, ")");
-    WISP_CHECK(cols[k] >= 0 && cols[k] < in_features, op, ": column index ", cols[k], " of nonzero ", k,
-               " out of range [0, ", in_features, ")");
-    WISP_CHECK(k == 0 || rows[k] > rows[k - 1] || (rows[k] == rows[k - 1] && cols[k] > cols[k - 1]), op,
-               ": expected indices sorted by (row, col) without duplicates, but nonzero ", k, " (", rows[k], ", ",
-               cols[k], ") follows (", rows[k - 1], ", ", cols[k - 1], "); coalesce them first");
-  }
+  check_sorted_connectivity(op, host, out_features, in_features);
 
   SparseStructure structure;
   structure.out_features = out_features;

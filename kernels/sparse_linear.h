@@ -53,6 +53,11 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
                                       DType index_dtype);
 
+// Throws unless host_indices (Int64 [2, nnz] on the CPU) are in range for an out_features ×
+// in_features matrix and sorted by (row, col) without duplicates, naming `op` and the first offending
+// nonzero.
+void check_sorted_connectivity(const char* op, const Tensor& host_indices, int64_t out_features, int64_t in_features);
+
 // Batch rows are padded to a multiple of this in feature-major tensors (one SIMD vector of floats).
 constexpr int64_t kFeatureMajorLanes = 16;
 

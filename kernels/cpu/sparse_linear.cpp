@@ -431,10 +431,16 @@ void sparse_linear_forward(const FeatureMajor& input, const Tensor& values, cons
   });
 }
 
-// grad_output.data: [out, stride]; values: [nnz]; grad_input: [rows, in].
+// grad_output.data: [out, stride]; values: [nnz]; grad_input: [rows, in]. With a batch the values
+// are first gathered into CSC order (one parallel pass whose random reads are independent of each
+// other, so they overlap), and the product then streams them like the forward; reading them through
+// the permutation inside the product's dependent multiply-add chains measured slower (20000 x 20000
+// at 99%, batch 64, 2 threads: 35 ms against ~20 ms). One batch row keeps the permuted reads with a
+// prefetch: the gather would cost as much as the product itself.
 void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor& values,
                                   const SparseStructure& structure, const Tensor& grad_input) {
   const int64_t rows = grad_output.rows, in = structure.in_features, stride = grad_output.stride();
+  const int64_t nnz = structure.nnz();
   const float* w = pointer<float>(values);
   const float* g = pointer<float>(grad_output.data);
   float* gx = mutable_pointer<float>(grad_input);
@@ -443,8 +449,19 @@ void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor&
     const Index* column_pointers = pointer<Index>(structure.column_pointers);
     const Index* row_indices = pointer<Index>(structure.row_indices);
     const Index* csc_to_value = pointer<Index>(structure.csc_to_value);
-    const NonzeroValue<Index, true> value{w, csc_to_value, structure.nnz()};
-    parallel_rows(column_pointers, in, structure.nnz() * stride, [&](int64_t begin, int64_t end) {
+    if (stride == 1) {
+      const NonzeroValue<Index, true> value{w, csc_to_value, nnz};
+      parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
+        spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
+      });
+      return;
+    }
+    const Tensor gathered = empty({nnz}, TensorOptions(DType::Float32).device(values.device()));
+    float* csc_values = mutable_pointer<float>(gathered);
+#pragma omp parallel for schedule(static) if (nnz > kParallelThreshold)
+    for (int64_t k = 0; k < nnz; ++k) csc_values[k] = w[csc_to_value[k]];
+    const NonzeroValue<Index, false> value{csc_values, nullptr, nnz};
+    parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
       spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
     });
   });
