@@ -156,6 +156,39 @@ TEST_CASE("largest_absent_gradients: tiled running top-k equals the full dense t
                      "expected grad_output of shape [rows, " + std::to_string(out) + "]");
 }
 
+TEST_CASE("largest_absent_gradients: exact on real-valued gradients at several scales", "[rigl]") {
+  // Random floats, unlike small integers, are not exact in bf16: where the kernel screens with bf16
+  // products (AVX512-BF16 machines) its rescoring must still give the exact top-k. Gaps between
+  // neighbouring magnitudes here are far above float rounding, so the double reference decides.
+  manual_seed(9);
+  const auto [in, out, rows, scale] = GENERATE(table<int64_t, int64_t, int64_t, float>(
+      {{300, 200, 64, 1.0f}, {97, 131, 7, 1e-3f}, {64, 500, 33, 1e3f}, {2000, 50, 2, 1.0f}}));
+  nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(0.9));
+  const Tensor g = randn({rows, out}) * scale, x = randn({rows, in}) * scale;
+  const Tensor keep = ones({layer.nnz()}, DType::UInt8);
+  const std::set<int64_t> kept = connection_set(layer);
+  const std::vector<float> dense = dense_gradient(g, x);
+  for (int64_t count : {int64_t(1), int64_t(100), layer.nnz() / 3}) {
+    INFO("count " << count);
+    CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), keep, count)) ==
+          reference_grow(dense, kept, count));
+  }
+}
+
+TEST_CASE("largest_absent_gradients: positions with a NaN gradient never grow", "[rigl]") {
+  manual_seed(10);
+  nn::SparseLinear layer(20, 30, nn::SparseLinearOptions().sparsity(0.8));
+  const Tensor keep = ones({layer.nnz()}, DType::UInt8);
+  Tensor x = small_integers({5, 20});
+  x.data<float>()[3] = std::nanf("");  // input 3 of the first sample: every G[o, 3] is NaN
+  const Tensor g = small_integers({5, 30});
+  std::set<int64_t> excluded = connection_set(layer);
+  for (int64_t o = 0; o < 30; ++o) excluded.insert(o * 20 + 3);
+  const int64_t count = 200;
+  CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), keep, count)) ==
+        reference_grow(dense_gradient(g, x), excluded, count));
+}
+
 TEST_CASE("largest_absent_gradients: all-equal gradients go to the lowest free positions", "[rigl]") {
   manual_seed(6);
   nn::SparseLinear layer(6, 5, nn::SparseLinearOptions().sparsity(0.5));
