@@ -26,9 +26,11 @@ Tensor smallest_magnitude_mask(const Tensor& values, int64_t count);
 // not kept, just dropped, compete like absent ones). count ≤ in · out − (kept nonzeros).
 //
 // G is never materialised: tiles of about `tile_elements` entries (0: the default, 2^20 per thread)
-// are computed by GEMM one after the other while a running top-k keeps the best candidates, so
-// memory is O(threads · (tile_elements + count)). The result does not depend on the tiling or the
-// thread count.
+// are computed one after the other while a running top-k keeps the best candidates, so memory is
+// O(threads · (tile_elements + count) + rows · (in + out)). The scores that rank are fp32 dot
+// products; on AVX512-BF16 CPUs bf16 products screen the tiles first and only entries that could
+// reach the top-k are rescored (kernels/cpu/rigl.cpp states the error bound). The result does not
+// depend on the tiling or the thread count.
 Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
                                 const Tensor& kept, int64_t count, int64_t tile_elements = 0);
 

@@ -17,6 +17,7 @@
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 
+#include "kernels/cpu/access.h"
 #include "kernels/cpu/parallel.h"
 
 #if defined(__AVX512F__)
@@ -31,25 +32,6 @@ const float kNotACandidate = std::numeric_limits<float>::quiet_NaN();
 using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
 using MatrixMap = Eigen::Map<RowMajorMatrix>;
-
-template <class T>
-const T* pointer(const Tensor& t) {
-  return static_cast<const T*>(t.raw_data());
-}
-template <class T>
-T* mutable_pointer(const Tensor& t) {
-  return static_cast<T*>(t.raw_data());
-}
-
-// Calls function(TypeTag<Index>) for the structure's index dtype (Int32 or Int64).
-template <class Function>
-void visit_index(DType dtype, Function&& function) {
-  if (dtype == DType::Int32) {
-    function(TypeTag<int32_t>{});
-  } else {
-    function(TypeTag<int64_t>{});
-  }
-}
 
 // A growth candidate: |G| at a position. `better` is the one total order every choice uses —
 // larger magnitude first, then lower position — so that the result is unique whatever the tiling
@@ -249,49 +231,20 @@ struct PassResult {
 // the magnitudes at or above `floor` to its own running top-k. Each thread's best `count` are
 // merged: the global best `count` at or above the floor are among them, so the result does not
 // depend on the tiling or the thread count.
-template <class Index>
-PassResult grow_pass(const GrowProblem<Index>& p, int64_t tile_elements, float floor) {
-  constexpr int64_t kMaxTileColumns = 4096;  // columns of x that Eigen packs per tile: 64 x 4096 floats = 1 MiB
-  const int64_t tile_columns = std::min(p.in, kMaxTileColumns);
-  const int64_t tile_rows = std::max<int64_t>(1, std::min(p.out, tile_elements / tile_columns));
-  const int64_t row_tiles = (p.out + tile_rows - 1) / tile_rows, column_tiles = (p.in + tile_columns - 1) / tile_columns;
-  const int64_t tiles = row_tiles * column_tiles;
+// Runs visit_tile(t, top, scratch) for every tile t in [0, tiles), threads taking tiles
+// dynamically, each with its own RunningTopK(count, floor) and a scratch buffer of scratch_floats;
+// returns every thread's best, merged, with the number of candidates they admitted.
+template <class VisitTile>
+PassResult run_tiles(int64_t tiles, int64_t count, float floor, int64_t scratch_floats, VisitTile visit_tile) {
   const int threads = std::max(1, static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles)));
   std::vector<std::vector<Candidate>> best(static_cast<size_t>(threads));
   std::vector<int64_t> admitted(static_cast<size_t>(threads), 0);
 #pragma omp parallel num_threads(threads)
   {
-    RunningTopK top(p.count, floor);
-    RowMajorMatrix tile(tile_rows, tile_columns);
+    RunningTopK top(count, floor);
+    std::vector<float> scratch(static_cast<size_t>(scratch_floats));
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
-      const int64_t height = std::min(tile_rows, p.out - row_begin), width = std::min(tile_columns, p.in - column_begin);
-      // Inside a parallel region Eigen's GEMM runs on this thread alone.
-      MatrixMap block(tile.data(), height, width);
-      block.noalias() = p.g.middleCols(row_begin, height).transpose() * p.x.middleCols(column_begin, width);
-      for (int64_t r = 0; r < height; ++r) {
-        const int64_t o = row_begin + r;
-        float* scores = &block(r, 0);
-        exclude_kept(p, o, column_begin, width, scores);
-        const int64_t position_base = o * p.in + column_begin;
-        float admission = top.admission_score();
-        const auto consider = [&](int64_t j) {
-          const float magnitude = std::fabs(scores[j]);
-          if (magnitude >= admission) {
-            top.push(magnitude, position_base + j);
-            admission = top.admission_score();
-          }
-        };
-        int64_t i = 0;
-        for (; i + kScanChunk <= width; i += kScanChunk) {
-          // consider() re-tests against the admission score, which may have risen meanwhile.
-          for (uint32_t lanes = admitted_lanes(scores + i, admission); lanes != 0; lanes &= lanes - 1)
-            consider(i + __builtin_ctz(lanes));
-        }
-        for (; i < width; ++i) consider(i);
-      }
-    }
+    for (int64_t t = 0; t < tiles; ++t) visit_tile(t, top, scratch.data());
     const int thread = omp_get_thread_num();
     admitted[static_cast<size_t>(thread)] = top.pushed();
     best[static_cast<size_t>(thread)] = std::move(top.finish());
@@ -302,6 +255,43 @@ PassResult grow_pass(const GrowProblem<Index>& p, int64_t tile_elements, float f
     result.admitted += admitted[t];
   }
   return result;
+}
+
+template <class Index>
+PassResult grow_pass(const GrowProblem<Index>& p, int64_t tile_elements, float floor) {
+  constexpr int64_t kMaxTileColumns = 4096;  // columns of x that Eigen packs per tile: 64 x 4096 floats = 1 MiB
+  const int64_t tile_columns = std::min(p.in, kMaxTileColumns);
+  const int64_t tile_rows = std::max<int64_t>(1, std::min(p.out, tile_elements / tile_columns));
+  const int64_t row_tiles = (p.out + tile_rows - 1) / tile_rows, column_tiles = (p.in + tile_columns - 1) / tile_columns;
+  return run_tiles(row_tiles * column_tiles, p.count, floor, tile_rows * tile_columns,
+                   [&](int64_t t, RunningTopK& top, float* scratch) {
+    const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
+    const int64_t height = std::min(tile_rows, p.out - row_begin), width = std::min(tile_columns, p.in - column_begin);
+    // Inside a parallel region Eigen's GEMM runs on this thread alone.
+    MatrixMap block(scratch, height, width);
+    block.noalias() = p.g.middleCols(row_begin, height).transpose() * p.x.middleCols(column_begin, width);
+    for (int64_t r = 0; r < height; ++r) {
+      const int64_t o = row_begin + r;
+      float* scores = &block(r, 0);
+      exclude_kept(p, o, column_begin, width, scores);
+      const int64_t position_base = o * p.in + column_begin;
+      float admission = top.admission_score();
+      const auto consider = [&](int64_t j) {
+        const float magnitude = std::fabs(scores[j]);
+        if (magnitude >= admission) {
+          top.push(magnitude, position_base + j);
+          admission = top.admission_score();
+        }
+      };
+      int64_t i = 0;
+      for (; i + kScanChunk <= width; i += kScanChunk) {
+        // consider() re-tests against the admission score, which may have risen meanwhile.
+        for (uint32_t lanes = admitted_lanes(scores + i, admission); lanes != 0; lanes &= lanes - 1)
+          consider(i + __builtin_ctz(lanes));
+      }
+      for (; i < width; ++i) consider(i);
+    }
+  });
 }
 
 // Sorts positions[0, count), each in [0, cells), ascending: an LSD radix sort with 11-bit digits,
@@ -388,26 +378,24 @@ bool build_screening_operands(const ConstMatrixMap& g, const ConstMatrixMap& x, 
     const uint32_t high = 2 * p + 1 < rows ? to_bf16(m(2 * p + 1, column)) : 0u;
     return low | (high << 16);
   };
+  // Column c of m [rows, columns] -> columns_out[c] (transposed), norms[c] (rounded up by 1e-6 so
+  // the bound stays a bound) and its bf16 pairs at pairs_out[p * pair_stride + c * column_stride].
+  const auto prepare = [&](const ConstMatrixMap& m, std::vector<float>& columns_out, std::vector<float>& norms,
+                           std::vector<uint32_t>& pairs_out, int64_t pair_stride, int64_t column_stride) {
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < in; ++i) {
-    double squares = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      ops.x_columns[static_cast<size_t>(i * rows + r)] = x(r, i);
-      squares += static_cast<double>(x(r, i)) * x(r, i);
+    for (int64_t c = 0; c < m.cols(); ++c) {
+      double squares = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        columns_out[static_cast<size_t>(c * rows + r)] = m(r, c);
+        squares += static_cast<double>(m(r, c)) * m(r, c);
+      }
+      norms[static_cast<size_t>(c)] = static_cast<float>(std::sqrt(squares) * (1 + 1e-6));
+      for (int64_t p = 0; p < ops.pairs; ++p)
+        pairs_out[static_cast<size_t>(p * pair_stride + c * column_stride)] = pair(m, p, c);
     }
-    ops.x_norms[static_cast<size_t>(i)] = static_cast<float>(std::sqrt(squares) * (1 + 1e-6));
-    for (int64_t p = 0; p < ops.pairs; ++p) ops.x_pairs[static_cast<size_t>(p * ops.padded_in + i)] = pair(x, p, i);
-  }
-#pragma omp parallel for schedule(static)
-  for (int64_t o = 0; o < out; ++o) {
-    double squares = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      ops.g_columns[static_cast<size_t>(o * rows + r)] = g(r, o);
-      squares += static_cast<double>(g(r, o)) * g(r, o);
-    }
-    ops.g_norms[static_cast<size_t>(o)] = static_cast<float>(std::sqrt(squares) * (1 + 1e-6));
-    for (int64_t p = 0; p < ops.pairs; ++p) ops.g_pairs[static_cast<size_t>(o * ops.pairs + p)] = pair(g, p, o);
-  }
+  };
+  prepare(x, ops.x_columns, ops.x_norms, ops.x_pairs, ops.padded_in, 1);
+  prepare(g, ops.g_columns, ops.g_norms, ops.g_pairs, 1, ops.pairs);
   return true;
 }
 
@@ -462,56 +450,38 @@ PassResult screened_grow_pass(const GrowProblem<Index>& p, const ScreeningOperan
       std::min(ops.padded_out, std::max<int64_t>(1, tile_elements / tile_columns / kMicroRows) * kMicroRows);
   const int64_t row_tiles = (ops.padded_out + tile_rows - 1) / tile_rows;
   const int64_t column_tiles = (ops.padded_in + tile_columns - 1) / tile_columns;
-  const int64_t tiles = row_tiles * column_tiles;
-  const int threads = std::max(1, static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles)));
-  std::vector<std::vector<Candidate>> best(static_cast<size_t>(threads));
-  std::vector<int64_t> admitted(static_cast<size_t>(threads), 0);
-#pragma omp parallel num_threads(threads)
-  {
-    RunningTopK top(p.count, floor);
-    std::vector<float> tile(static_cast<size_t>(kMicroRows * tile_columns));
-#pragma omp for schedule(dynamic, 1)
-    for (int64_t t = 0; t < tiles; ++t) {
-      const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
-      const int64_t row_end = std::min(row_begin + tile_rows, ops.padded_out);
-      const int64_t padded_width = std::min(tile_columns, ops.padded_in - column_begin);
-      const int64_t width = std::min(padded_width, p.in - column_begin);  // real columns
-      for (int64_t o_begin = row_begin; o_begin < row_end && o_begin < p.out; o_begin += kMicroRows) {
-        screening_micro_tile(ops, o_begin, column_begin, padded_width, tile.data(), tile_columns);
-        for (int64_t r = 0; r < kMicroRows && o_begin + r < p.out; ++r) {
-          const int64_t o = o_begin + r;
-          float* approximate = tile.data() + r * tile_columns;
-          exclude_kept(p, o, column_begin, width, approximate);
-          const float slack = kScreeningSlack * ops.g_norms[static_cast<size_t>(o)];
-          const __m512 slack_vector = _mm512_set1_ps(slack);
-          const float* x_norms = ops.x_norms.data() + column_begin;
-          const int64_t position_base = o * p.in + column_begin;
-          for (int64_t i = 0; i < width; i += 16) {
-            // |approximate| + slack · ‖x_i‖ + absolute >= admission: the exact score may reach it.
-            const __m512 bound = _mm512_add_ps(
-                _mm512_fmadd_ps(slack_vector, _mm512_loadu_ps(x_norms + i), _mm512_abs_ps(_mm512_loadu_ps(approximate + i))),
-                _mm512_set1_ps(kScreeningAbsolute));
-            const __mmask16 valid = width - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (width - i)) - 1u);
-            uint32_t lanes = _mm512_mask_cmp_ps_mask(valid, bound, _mm512_set1_ps(top.admission_score()), _CMP_GE_OQ);
-            for (; lanes != 0; lanes &= lanes - 1) {
-              const int64_t j = i + __builtin_ctz(lanes);
-              const float magnitude = std::fabs(exact_score(ops, rows, o, column_begin + j));
-              if (magnitude >= top.admission_score()) top.push(magnitude, position_base + j);
-            }
+  // The scratch holds kMicroRows rows of approximate G at a time: scanned while still in cache.
+  return run_tiles(row_tiles * column_tiles, p.count, floor, kMicroRows * tile_columns,
+                   [&](int64_t t, RunningTopK& top, float* scratch) {
+    const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
+    const int64_t row_end = std::min(row_begin + tile_rows, ops.padded_out);
+    const int64_t padded_width = std::min(tile_columns, ops.padded_in - column_begin);
+    const int64_t width = std::min(padded_width, p.in - column_begin);  // real columns
+    for (int64_t o_begin = row_begin; o_begin < row_end && o_begin < p.out; o_begin += kMicroRows) {
+      screening_micro_tile(ops, o_begin, column_begin, padded_width, scratch, tile_columns);
+      for (int64_t r = 0; r < kMicroRows && o_begin + r < p.out; ++r) {
+        const int64_t o = o_begin + r;
+        float* approximate = scratch + r * tile_columns;
+        exclude_kept(p, o, column_begin, width, approximate);
+        const __m512 slack = _mm512_set1_ps(kScreeningSlack * ops.g_norms[static_cast<size_t>(o)]);
+        const float* x_norms = ops.x_norms.data() + column_begin;
+        const int64_t position_base = o * p.in + column_begin;
+        for (int64_t i = 0; i < width; i += 16) {
+          // |approximate| + slack · ‖x_i‖ + absolute >= admission: the exact score may reach it.
+          const __m512 bound = _mm512_add_ps(
+              _mm512_fmadd_ps(slack, _mm512_loadu_ps(x_norms + i), _mm512_abs_ps(_mm512_loadu_ps(approximate + i))),
+              _mm512_set1_ps(kScreeningAbsolute));
+          const __mmask16 valid = width - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (width - i)) - 1u);
+          uint32_t lanes = _mm512_mask_cmp_ps_mask(valid, bound, _mm512_set1_ps(top.admission_score()), _CMP_GE_OQ);
+          for (; lanes != 0; lanes &= lanes - 1) {
+            const int64_t j = i + __builtin_ctz(lanes);
+            const float magnitude = std::fabs(exact_score(ops, rows, o, column_begin + j));
+            if (magnitude >= top.admission_score()) top.push(magnitude, position_base + j);
           }
         }
       }
     }
-    const int thread = omp_get_thread_num();
-    admitted[static_cast<size_t>(thread)] = top.pushed();
-    best[static_cast<size_t>(thread)] = std::move(top.finish());
-  }
-  PassResult result;
-  for (size_t t = 0; t < best.size(); ++t) {
-    result.best.insert(result.best.end(), best[t].begin(), best[t].end());
-    result.admitted += admitted[t];
-  }
-  return result;
+  });
 }
 #endif  // __AVX512BF16__
 

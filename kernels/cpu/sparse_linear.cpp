@@ -54,6 +54,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/access.h"
 #include "kernels/cpu/parallel.h"
 
 namespace wisp::kernels::cpu {
@@ -340,25 +341,6 @@ void sddmm_rows(const Index* row_pointers, const Index* column_indices, const fl
       default: run(std::integral_constant<int, kMaxTileVectors>{}); break;
     }
   }
-}
-
-// Calls function(TypeTag<Index>) for the structure's index dtype (Int32 or Int64).
-template <class Function>
-void visit_index(DType dtype, Function&& function) {
-  if (dtype == DType::Int32) {
-    function(TypeTag<int32_t>{});
-  } else {
-    function(TypeTag<int64_t>{});
-  }
-}
-
-template <class T>
-const T* pointer(const Tensor& t) {
-  return static_cast<const T*>(t.raw_data());
-}
-template <class T>
-T* mutable_pointer(const Tensor& t) {
-  return static_cast<T*>(t.raw_data());
 }
 
 }  // namespace

@@ -1,0 +1,28 @@
+// Raw access to tensors and index dtypes for CPU kernels (the dispatch points have checked dtypes,
+// shapes and devices).
+#pragma once
+
+#include "core/tensor.h"
+
+namespace wisp::kernels::cpu {
+
+template <class T>
+const T* pointer(const Tensor& t) {
+  return static_cast<const T*>(t.raw_data());
+}
+template <class T>
+T* mutable_pointer(const Tensor& t) {
+  return static_cast<T*>(t.raw_data());
+}
+
+// Calls function(TypeTag<Index>) for an index dtype: Int32, or Int64 otherwise (a SparseStructure's).
+template <class Function>
+void visit_index(DType dtype, Function&& function) {
+  if (dtype == DType::Int32) {
+    function(TypeTag<int32_t>{});
+  } else {
+    function(TypeTag<int64_t>{});
+  }
+}
+
+}  // namespace wisp::kernels::cpu
