@@ -86,13 +86,13 @@ int run(const Arguments& arguments) {
   const Tensor input = x.detach(), grad_output = upstream;
   const Tensor keep_all = ones({layer.nnz()}, DType::UInt8);
   const double grow_ms = median_ms(arguments.reps, [&] {
-    kernels::largest_absent_gradients(grad_output, input, layer.structure(), keep_all, count,
+    kernels::largest_absent_gradients(grad_output, input, layer.structure(), keep_all, count, arguments.seed,
                                       arguments.tile_elements);
   });
   const Tensor momentum = optimizer.momentum_buffer(layer.weights());
   const double update_ms = median_ms(arguments.reps, [&] {
     nn::rigl_update(layer.weights(), layer.structure(), grad_output, input, count, {momentum, layer.weights().grad()},
-                    arguments.tile_elements);
+                    arguments.seed, arguments.tile_elements);
   });
   const double after_mb = peak_resident_mb();
 

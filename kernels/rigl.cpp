@@ -26,19 +26,19 @@ void copy_into(const Tensor& destination, const Tensor& source) {
 
 }  // namespace
 
-Tensor smallest_magnitude_mask(const Tensor& values, int64_t count) {
+Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie_seed) {
   constexpr const char* op = "smallest_magnitude_mask";
   check_dtype(op, "values", values, DType::Float32);
   WISP_CHECK(values.dim() == 1, op, ": expected 1-D values but got shape ", values.shape());
   WISP_CHECK(count >= 0 && count <= values.numel(), op, ": expected a count in [0, ", values.numel(), "] but got ",
              count);
   Tensor mask = empty(values.shape(), TensorOptions(DType::UInt8).device(values.device()));
-  dispatch(op, values, [&] { cpu::smallest_magnitude_mask(values, count, mask); });
+  dispatch(op, values, [&] { cpu::smallest_magnitude_mask(values, count, tie_seed, mask); });
   return mask;
 }
 
 Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
-                                const Tensor& kept, int64_t count, int64_t tile_elements) {
+                                const Tensor& kept, int64_t count, uint64_t tie_seed, int64_t tile_elements) {
   constexpr const char* op = "largest_absent_gradients";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
   check_dtype(op, "grad_output", grad_output, DType::Float32);
@@ -60,7 +60,7 @@ Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, 
   Tensor positions = empty({count}, TensorOptions(DType::Int64).device(grad_output.device()));
   constexpr int64_t kDefaultTileElements = int64_t(1) << 20;
   dispatch(op, grad_output, [&] {
-    cpu::largest_absent_gradients(grad_output, input, structure, kept, count,
+    cpu::largest_absent_gradients(grad_output, input, structure, kept, count, tie_seed,
                                   tile_elements > 0 ? tile_elements : kDefaultTileElements, positions);
   });
   return positions;

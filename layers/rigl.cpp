@@ -22,7 +22,7 @@ bool rigl_updates_at(int64_t step, int64_t delta_t, int64_t t_end) {
 
 RiglUpdate rigl_update(const Tensor& values, const kernels::SparseStructure& structure, const Tensor& grad_output,
                        const Tensor& input, int64_t count, const std::vector<Tensor>& companions,
-                       int64_t tile_elements) {
+                       uint64_t tie_seed, int64_t tile_elements) {
   constexpr const char* op = "rigl_update";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
   check_dtype(op, "values", values, DType::Float32);
@@ -41,11 +41,12 @@ RiglUpdate rigl_update(const Tensor& values, const kernels::SparseStructure& str
   update.dropped = count;
   if (count == 0) return update;
 
-  const Tensor dropped = kernels::smallest_magnitude_mask(values.detach(), count);
+  const Tensor dropped = kernels::smallest_magnitude_mask(values.detach(), count, tie_seed);
   std::vector<uint8_t> kept_mask = dropped.to_vector<uint8_t>();  // 1 − dropped (host, O(nnz) bytes)
   for (uint8_t& m : kept_mask) m = m ? 0 : 1;
   const Tensor kept = from_vector(kept_mask, dropped.shape(), dropped.device());
-  const Tensor grown = kernels::largest_absent_gradients(grad_output, input, structure, kept, count, tile_elements);
+  const Tensor grown = kernels::largest_absent_gradients(grad_output, input, structure, kept, count, tie_seed,
+                                                         tile_elements);
   const kernels::RewiredConnections rewired = kernels::rewire_connections(structure, dropped, grown);
 
   for (int64_t from : rewired.source.to_vector<int64_t>()) update.moved += from < 0;

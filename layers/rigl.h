@@ -13,7 +13,9 @@
 //   decay f(t) = alpha/2 · (1 + cos(π · t / t_end)), and grows as many where the magnitude of the
 //   dense gradient |∂L/∂W| = |Σ_rows g[r, o] · x[r, i]| of that step's batch (every forward with a
 //   backward since the previous step) is largest among the connections not kept — the just-dropped
-//   ones compete too. Ties go to the lower index (drop) and to the lower position o · in + i (grow).
+//   ones compete too. Equal magnitudes are ordered by kernels::rigl_tie_rank, a hash of the index
+//   (drop) or position o · in + i (grow) and a seed that changes with each update: reproducible, and
+//   spread over the layer instead of piling into its first rows.
 // * New connections start at 0 and so does the optimizer's state for them (SGD's momentum); a
 //   connection that is dropped and grown again in the same update keeps its value and its state, as
 //   in the reference code. Kept connections keep theirs, moved to their new position: values, the
@@ -57,9 +59,10 @@ struct RiglUpdate {
 // connections and grows `count` (see above), with grad_output [rows, out] and input [rows, in] the
 // batch (float32, batch-major) that defines the dense gradient. `companions` are tensors [nnz]
 // permuted with the values (the optimizer's state, the gradient): kept and regrown entries move
-// with their connection, new ones are 0. tile_elements: see kernels::largest_absent_gradients.
+// with their connection, new ones are 0. tie_seed: see kernels::rigl_tie_rank; tile_elements: see
+// kernels::largest_absent_gradients.
 RiglUpdate rigl_update(const Tensor& values, const kernels::SparseStructure& structure, const Tensor& grad_output,
                        const Tensor& input, int64_t count, const std::vector<Tensor>& companions = {},
-                       int64_t tile_elements = 0);
+                       uint64_t tie_seed = 0, int64_t tile_elements = 0);
 
 }  // namespace wisp::nn

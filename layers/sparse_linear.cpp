@@ -10,6 +10,7 @@
 #include "autograd/tape.h"
 #include "core/factories.h"
 #include "core/random.h"
+#include "kernels/rigl.h"
 #include "layers/connectivity.h"
 #include "layers/functional.h"
 #include "layers/sparse_functional.h"
@@ -45,8 +46,9 @@ std::string printed(const T& value) {
 // the output gradient, with the input, back here: the batch that defines the dense gradient.
 class RiglSchedule : public ParameterStepObserver {
  public:
-  RiglSchedule(const SparseLinearOptions& options, Tensor weights, kernels::SparseStructure structure)
-      : delta_t_(options.delta_t()),
+  RiglSchedule(const SparseLinearOptions& options, uint64_t seed, Tensor weights, kernels::SparseStructure structure)
+      : seed_(seed),
+        delta_t_(options.delta_t()),
         t_end_(options.t_end()),
         alpha_(options.alpha()),
         weights_(std::move(weights)),
@@ -98,7 +100,9 @@ class RiglSchedule : public ParameterStepObserver {
     if (parameter.grad().defined()) companions.push_back(parameter.grad());
     const auto count = static_cast<int64_t>(std::floor(rigl_drop_fraction(step, alpha_, t_end_) *
                                                         static_cast<double>(structure_.nnz())));
-    RiglUpdate update = rigl_update(weights_, structure_, grad_output, input, count, companions);
+    // A new tie order at each update, reproducible from the layer's seed.
+    const uint64_t tie_seed = kernels::rigl_tie_rank(step, seed_);
+    RiglUpdate update = rigl_update(weights_, structure_, grad_output, input, count, companions, tie_seed);
     update.step = step;
     ++statistics_.updates;
     statistics_.moved += update.moved;
@@ -111,6 +115,7 @@ class RiglSchedule : public ParameterStepObserver {
     Tensor grad_output;  // [rows, out]
   };
 
+  uint64_t seed_;
   int64_t delta_t_, t_end_;
   double alpha_;
   Tensor weights_;
@@ -195,7 +200,11 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
   if (options.bias()) bias_ = register_parameter("bias", rand({out_features}) * (2 * bound) - bound);
 
   if (options.dynamic()) {
-    rigl_ = std::make_shared<RiglSchedule>(options, weights_, structure_);
+    // The seed of RigL's tie order: from the options' seed when given, else from the default
+    // generator (drawn last, so static layers' draws are unchanged).
+    const uint64_t rigl_seed =
+        options.seed() ? kernels::rigl_tie_rank(0x5249474c, *options.seed()) : default_generator().next_u64();
+    rigl_ = std::make_shared<RiglSchedule>(options, rigl_seed, weights_, structure_);
     weights_.set_step_observer(rigl_);
   }
 }

@@ -33,24 +33,30 @@ using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eige
 using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
 using MatrixMap = Eigen::Map<RowMajorMatrix>;
 
-// A growth candidate: |G| at a position. `better` is the one total order every choice uses —
-// larger magnitude first, then lower position — so that the result is unique whatever the tiling
-// and the thread count.
+// A growth candidate: |G| at a position. Better is the one total order every choice uses —
+// larger magnitude first, then the lower tie rank (kernels/rigl.h), then the lower position — so
+// that the result is unique whatever the tiling and the thread count. The tie rank is computed only
+// for equal magnitudes, which are rare, instead of being stored with every candidate.
 struct Candidate {
   float score;
   int64_t position;
 };
-inline bool better(const Candidate& a, const Candidate& b) {
-  return a.score > b.score || (a.score == b.score && a.position < b.position);
-}
+struct Better {
+  uint64_t tie_seed;
+  bool operator()(const Candidate& a, const Candidate& b) const {
+    if (a.score != b.score) return a.score > b.score;
+    const uint64_t rank_a = rigl_tie_rank(a.position, tie_seed), rank_b = rigl_tie_rank(b.position, tie_seed);
+    return rank_a != rank_b ? rank_a < rank_b : a.position < b.position;
+  }
+};
 
 // The best `k` candidates of a stream in O(k) memory: candidates collect in a buffer of up to 2k;
 // a full buffer is cut back to its best k with nth_element (O(k), so O(1) amortised per push), and
 // from then on only candidates better than the k-th best so far are admitted.
 class RunningTopK {
  public:
-  // floor: candidates below it are never admitted (−1: none).
-  RunningTopK(int64_t k, float floor) : k_(static_cast<size_t>(k)), floor_(floor) {
+  // floor: candidates below it are never admitted (−1: none); tie_seed: see rigl_tie_rank.
+  RunningTopK(int64_t k, float floor, uint64_t tie_seed) : k_(static_cast<size_t>(k)), floor_(floor), better_{tie_seed} {
     buffer_.reserve(std::max<size_t>(2 * k_, 16));
   }
 
@@ -61,7 +67,7 @@ class RunningTopK {
 
   void push(float score, int64_t position) {
     const Candidate candidate{score, position};
-    if (full_ && !better(candidate, worst_)) return;
+    if (full_ && !better_(candidate, worst_)) return;
     ++pushed_;
     buffer_.push_back(candidate);
     if (buffer_.size() >= std::max<size_t>(2 * k_, 16)) cut();
@@ -75,7 +81,7 @@ class RunningTopK {
 
  private:
   void cut() {
-    std::nth_element(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(k_ - 1), buffer_.end(), better);
+    std::nth_element(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(k_ - 1), buffer_.end(), better_);
     buffer_.resize(k_);
     worst_ = buffer_[k_ - 1];  // nth_element leaves only better candidates before it
     full_ = true;
@@ -83,6 +89,7 @@ class RunningTopK {
 
   size_t k_;
   float floor_;
+  Better better_;
   int64_t pushed_ = 0;
   std::vector<Candidate> buffer_;
   Candidate worst_{0.0f, 0};
@@ -94,10 +101,10 @@ class RunningTopK {
 // values [nnz] float32; mask UInt8 [nnz]. A radix select on the magnitudes' bits (for floats ≥ 0
 // the bit patterns order like the values): a histogram of the top 16 bits finds the bucket that
 // holds the count-th smallest, nth_element on that bucket's keys finds the key itself, and everything
-// below it is dropped, plus the lowest indices among those equal to it until `count` is reached.
+// below it is dropped, plus those equal to it with the lowest tie ranks until `count` is reached.
 // Two parallel passes over the values instead of a serial nth_element over all of them (4M values:
 // ~10 ms instead of ~35).
-void smallest_magnitude_mask(const Tensor& values, int64_t count, const Tensor& mask) {
+void smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie_seed, const Tensor& mask) {
   const int64_t nnz = values.numel();
   const float* v = pointer<float>(values);
   uint8_t* m = mutable_pointer<uint8_t>(mask);
@@ -138,11 +145,13 @@ void smallest_magnitude_mask(const Tensor& values, int64_t count, const Tensor& 
   for (uint32_t candidate : candidates) less += candidate < threshold;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t k = 0; k < nnz; ++k) m[k] = key(k) < threshold;
-  for (int64_t k = 0, ties = count - less; k < nnz && ties > 0; ++k) {
-    if (key(k) == threshold) {
-      m[k] = 1;
-      --ties;
-    }
+  const int64_t ties = count - less;  // to drop among the magnitudes equal to the threshold
+  if (ties > 0) {
+    std::vector<std::pair<uint64_t, int64_t>> tied;  // (tie rank, index)
+    for (int64_t k = 0; k < nnz; ++k)
+      if (key(k) == threshold) tied.emplace_back(rigl_tie_rank(k, tie_seed), k);
+    std::nth_element(tied.begin(), tied.begin() + (ties - 1), tied.end());
+    for (int64_t j = 0; j < ties; ++j) m[tied[static_cast<size_t>(j)].second] = 1;
   }
 }
 
@@ -157,6 +166,7 @@ struct GrowProblem {
   const Index* column_indices;
   const uint8_t* keep;  // [nnz]
   int64_t out, in, count;
+  uint64_t tie_seed;
 };
 
 // Overwrites the kept nonzeros of output row o that fall in columns [column_begin, column_begin +
@@ -235,13 +245,14 @@ struct PassResult {
 // dynamically, each with its own RunningTopK(count, floor) and a scratch buffer of scratch_floats;
 // returns every thread's best, merged, with the number of candidates they admitted.
 template <class VisitTile>
-PassResult run_tiles(int64_t tiles, int64_t count, float floor, int64_t scratch_floats, VisitTile visit_tile) {
+PassResult run_tiles(int64_t tiles, int64_t count, float floor, uint64_t tie_seed, int64_t scratch_floats,
+                     VisitTile visit_tile) {
   const int threads = std::max(1, static_cast<int>(std::min<int64_t>(omp_get_max_threads(), tiles)));
   std::vector<std::vector<Candidate>> best(static_cast<size_t>(threads));
   std::vector<int64_t> admitted(static_cast<size_t>(threads), 0);
 #pragma omp parallel num_threads(threads)
   {
-    RunningTopK top(count, floor);
+    RunningTopK top(count, floor, tie_seed);
     std::vector<float> scratch(static_cast<size_t>(scratch_floats));
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < tiles; ++t) visit_tile(t, top, scratch.data());
@@ -263,7 +274,7 @@ PassResult grow_pass(const GrowProblem<Index>& p, int64_t tile_elements, float f
   const int64_t tile_columns = std::min(p.in, kMaxTileColumns);
   const int64_t tile_rows = std::max<int64_t>(1, std::min(p.out, tile_elements / tile_columns));
   const int64_t row_tiles = (p.out + tile_rows - 1) / tile_rows, column_tiles = (p.in + tile_columns - 1) / tile_columns;
-  return run_tiles(row_tiles * column_tiles, p.count, floor, tile_rows * tile_columns,
+  return run_tiles(row_tiles * column_tiles, p.count, floor, p.tie_seed, tile_rows * tile_columns,
                    [&](int64_t t, RunningTopK& top, float* scratch) {
     const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
     const int64_t height = std::min(tile_rows, p.out - row_begin), width = std::min(tile_columns, p.in - column_begin);
@@ -451,7 +462,7 @@ PassResult screened_grow_pass(const GrowProblem<Index>& p, const ScreeningOperan
   const int64_t row_tiles = (ops.padded_out + tile_rows - 1) / tile_rows;
   const int64_t column_tiles = (ops.padded_in + tile_columns - 1) / tile_columns;
   // The scratch holds kMicroRows rows of approximate G at a time: scanned while still in cache.
-  return run_tiles(row_tiles * column_tiles, p.count, floor, kMicroRows * tile_columns,
+  return run_tiles(row_tiles * column_tiles, p.count, floor, p.tie_seed, kMicroRows * tile_columns,
                    [&](int64_t t, RunningTopK& top, float* scratch) {
     const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
     const int64_t row_end = std::min(row_begin + tile_rows, ops.padded_out);
@@ -499,7 +510,8 @@ PassResult screened_grow_pass(const GrowProblem<Index>& p, const ScreeningOperan
 // those admitted), so both ways give the exact result. Measured on 20000 × 20000 at 99%, batch 64,
 // k = 1.2M, 2 threads: 970 ms without the floor, 400 ms with k = 1 (the GEMM and the scan alone).
 void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
-                              const Tensor& kept, int64_t count, int64_t tile_elements, const Tensor& positions) {
+                              const Tensor& kept, int64_t count, uint64_t tie_seed, int64_t tile_elements,
+                              const Tensor& positions) {
   int64_t* result = mutable_pointer<int64_t>(positions);
   if (count == 0) return;
   const int64_t rows = grad_output.size(0), out = structure.out_features, in = structure.in_features;
@@ -516,7 +528,8 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
                                      keep,
                                      out,
                                      in,
-                                     count};
+                                     count,
+                                     tie_seed};
 #if defined(__AVX512BF16__)
     ScreeningOperands operands;
     const bool screening_usable = build_screening_operands(problem.g, problem.x, operands);
@@ -533,7 +546,7 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
     merged = std::move(pass.best);
   });
   if (static_cast<int64_t>(merged.size()) > count) {
-    std::nth_element(merged.begin(), merged.begin() + (count - 1), merged.end(), better);
+    std::nth_element(merged.begin(), merged.begin() + (count - 1), merged.end(), Better{tie_seed});
     merged.resize(static_cast<size_t>(count));
   }
   for (int64_t j = 0; j < count; ++j) result[j] = merged[static_cast<size_t>(j)].position;

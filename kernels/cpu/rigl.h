@@ -9,13 +9,14 @@
 
 namespace wisp::kernels::cpu {
 
-// values [nnz] float32 -> mask UInt8 [nnz] (1 at the `count` smallest |value|, lower index first).
-void smallest_magnitude_mask(const Tensor& values, int64_t count, const Tensor& mask);
+// values [nnz] float32 -> mask UInt8 [nnz] (1 at the `count` smallest |value|, ties by tie rank).
+void smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie_seed, const Tensor& mask);
 
 // grad_output [rows, out], input [rows, in] batch-major float32; kept UInt8 [nnz] over `structure`;
 // positions Int64 [count], written in increasing order.
 void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
-                              const Tensor& kept, int64_t count, int64_t tile_elements, const Tensor& positions);
+                              const Tensor& kept, int64_t count, uint64_t tie_seed, int64_t tile_elements,
+                              const Tensor& positions);
 
 // dropped UInt8 [nnz]; grown Int64 [count] increasing; result.indices Int64 [2, new_nnz] and
 // result.source Int64 [new_nnz] allocated.

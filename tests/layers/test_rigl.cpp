@@ -27,12 +27,19 @@ std::vector<int64_t> positions_of(const Tensor& indices, int64_t in) {
   return positions;
 }
 
-// The reference drop: indices of the `count` smallest |v|, ties to the lower index (a full sort).
-std::set<int64_t> reference_drop(const std::vector<float>& v, int64_t count) {
+// The order among equal magnitudes: the lower tie rank, then the lower index.
+bool tie_before(int64_t a, int64_t b, uint64_t seed) {
+  const uint64_t rank_a = kernels::rigl_tie_rank(a, seed), rank_b = kernels::rigl_tie_rank(b, seed);
+  return rank_a != rank_b ? rank_a < rank_b : a < b;
+}
+
+// The reference drop: indices of the `count` smallest |v|, ties by tie rank (a full sort).
+std::set<int64_t> reference_drop(const std::vector<float>& v, int64_t count, uint64_t seed = 0) {
   std::vector<int64_t> order(v.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return std::fabs(v[static_cast<size_t>(a)]) < std::fabs(v[static_cast<size_t>(b)]);
+  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+    const float magnitude_a = std::fabs(v[static_cast<size_t>(a)]), magnitude_b = std::fabs(v[static_cast<size_t>(b)]);
+    return magnitude_a != magnitude_b ? magnitude_a < magnitude_b : tie_before(a, b, seed);
   });
   return std::set<int64_t>(order.begin(), order.begin() + count);
 }
@@ -52,15 +59,17 @@ std::vector<float> dense_gradient(const Tensor& grad_output, const Tensor& input
   return result;
 }
 
-// The reference grow: every position outside `kept` sorted by (|G| descending, position ascending),
-// the first `count`, in increasing order. Scores are compared after rounding to 1e-4 relative (the
-// kernel's GEMM sums in another order), so tests use data without near-ties.
-std::vector<int64_t> reference_grow(const std::vector<float>& dense, const std::set<int64_t>& kept, int64_t count) {
+// The reference grow: every position outside `kept` sorted by |G| descending, ties by tie rank,
+// the first `count`, in increasing order. The kernel sums in another order than the reference, so
+// tests use data without near-ties: small integers (exact, with real ties) or random floats.
+std::vector<int64_t> reference_grow(const std::vector<float>& dense, const std::set<int64_t>& kept, int64_t count,
+                                    uint64_t seed = 0) {
   std::vector<int64_t> candidates;
   for (int64_t p = 0; p < static_cast<int64_t>(dense.size()); ++p)
     if (!kept.count(p)) candidates.push_back(p);
-  std::stable_sort(candidates.begin(), candidates.end(), [&](int64_t a, int64_t b) {
-    return std::fabs(dense[size_t(a)]) > std::fabs(dense[size_t(b)]);
+  std::sort(candidates.begin(), candidates.end(), [&](int64_t a, int64_t b) {
+    const float magnitude_a = std::fabs(dense[size_t(a)]), magnitude_b = std::fabs(dense[size_t(b)]);
+    return magnitude_a != magnitude_b ? magnitude_a > magnitude_b : tie_before(a, b, seed);
   });
   std::vector<int64_t> chosen(candidates.begin(), candidates.begin() + count);
   std::sort(chosen.begin(), chosen.end());
@@ -101,26 +110,34 @@ TEST_CASE("RigL schedule: cosine decay of the drop fraction and update steps", "
 
 // ---- kernels against brute force ----------------------------------------------------------------------------
 
-TEST_CASE("smallest_magnitude_mask: the count smallest magnitudes, ties to the lower index", "[rigl]") {
+TEST_CASE("smallest_magnitude_mask: the count smallest magnitudes, ties by tie rank", "[rigl]") {
+  const auto dropped = [](const Tensor& v, int64_t count, uint64_t seed) {
+    const std::vector<uint8_t> mask = kernels::smallest_magnitude_mask(v, count, seed).to_vector<uint8_t>();
+    std::set<int64_t> indices;
+    for (size_t k = 0; k < mask.size(); ++k)
+      if (mask[k]) indices.insert(static_cast<int64_t>(k));
+    return indices;
+  };
   const Tensor v = from_vector<float>({0.5f, -0.1f, 0.2f, -0.2f, 0.1f, 0.0f, 3.0f, -0.2f});
-  CHECK(values(kernels::smallest_magnitude_mask(v, 0).to(DType::Float32)) == std::vector<float>(8, 0.0f));
-  const std::vector<uint8_t> three = kernels::smallest_magnitude_mask(v, 3).to_vector<uint8_t>();
-  CHECK(three == std::vector<uint8_t>{0, 1, 0, 0, 1, 1, 0, 0});
-  // |0.2| three times: the lower two indices go first.
-  const std::vector<uint8_t> five = kernels::smallest_magnitude_mask(v, 5).to_vector<uint8_t>();
-  CHECK(five == std::vector<uint8_t>{0, 1, 1, 1, 1, 1, 0, 0});
-  CHECK(kernels::smallest_magnitude_mask(v, 8).to_vector<uint8_t>() == std::vector<uint8_t>(8, 1));
+  CHECK(dropped(v, 0, 0).empty());
+  CHECK(dropped(v, 3, 0) == std::set<int64_t>{1, 4, 5});
+  // |0.2| three times (indices 2, 3, 7): two of them go, chosen by tie rank.
+  for (uint64_t seed : {0ull, 1ull, 99ull}) {
+    const std::set<int64_t> five = dropped(v, 5, seed);
+    CHECK(five == reference_drop(values(v), 5, seed));
+    CHECK(five.count(1) + five.count(4) + five.count(5) == 3);
+  }
+  CHECK(dropped(v, 8, 0).size() == 8);
+  // Many equal magnitudes (zeros): the choice among them is spread, not the lowest indices.
+  std::vector<float> zeros_and_ones(1000, 0.0f);
+  for (size_t k = 500; k < 1000; ++k) zeros_and_ones[k] = 1.0f;
+  const std::set<int64_t> half = dropped(from_vector(zeros_and_ones), 250, 7);
+  CHECK(half == reference_drop(zeros_and_ones, 250, 7));
+  CHECK(*half.rbegin() > 400);  // lowest-index ties would have stopped at 249
 
   manual_seed(3);
   const Tensor random = randn({1000});
-  for (int64_t count : {1, 17, 500, 999}) {
-    const std::set<int64_t> expected = reference_drop(values(random), count);
-    const std::vector<uint8_t> mask = kernels::smallest_magnitude_mask(random, count).to_vector<uint8_t>();
-    std::set<int64_t> actual;
-    for (size_t k = 0; k < mask.size(); ++k)
-      if (mask[k]) actual.insert(static_cast<int64_t>(k));
-    CHECK(actual == expected);
-  }
+  for (int64_t count : {1, 17, 500, 999}) CHECK(dropped(random, count, 5) == reference_drop(values(random), count, 5));
   WISP_REQUIRE_ERROR(kernels::smallest_magnitude_mask(random, 1001), "expected a count in [0, 1000] but got 1001");
 }
 
@@ -143,11 +160,13 @@ TEST_CASE("largest_absent_gradients: tiled running top-k equals the full dense t
   const Tensor keep_mask = from_vector(keep, {nnz});
   const int64_t absent = in * out - static_cast<int64_t>(kept.size());
   for (int64_t count : {int64_t(0), int64_t(1), int64_t(5), nnz / 2, absent}) {
-    const std::vector<int64_t> expected = reference_grow(dense, kept, count);
-    for (int64_t tile : {int64_t(0), int64_t(1), int64_t(7), in * 3, in * out}) {
-      INFO("count " << count << ", tile_elements " << tile);
-      const Tensor grown = kernels::largest_absent_gradients(g, x, layer.structure(), keep_mask, count, tile);
-      CHECK(as_vector(grown) == expected);
+    for (uint64_t seed : {0ull, 31ull}) {
+      const std::vector<int64_t> expected = reference_grow(dense, kept, count, seed);
+      for (int64_t tile : {int64_t(0), int64_t(1), int64_t(7), in * 3, in * out}) {
+        INFO("count " << count << ", seed " << seed << ", tile_elements " << tile);
+        const Tensor grown = kernels::largest_absent_gradients(g, x, layer.structure(), keep_mask, count, seed, tile);
+        CHECK(as_vector(grown) == expected);
+      }
     }
   }
   WISP_REQUIRE_ERROR(kernels::largest_absent_gradients(g, x, layer.structure(), keep_mask, absent + 1),
@@ -189,17 +208,19 @@ TEST_CASE("largest_absent_gradients: positions with a NaN gradient never grow", 
         reference_grow(dense_gradient(g, x), excluded, count));
 }
 
-TEST_CASE("largest_absent_gradients: all-equal gradients go to the lowest free positions", "[rigl]") {
+TEST_CASE("largest_absent_gradients: all-equal gradients are spread by tie rank", "[rigl]") {
   manual_seed(6);
-  nn::SparseLinear layer(6, 5, nn::SparseLinearOptions().sparsity(0.5));
+  nn::SparseLinear layer(60, 50, nn::SparseLinearOptions().sparsity(0.5));
   const Tensor keep = ones({layer.nnz()}, DType::UInt8);
   const std::set<int64_t> kept = connection_set(layer);
   // Zero input: G = 0 everywhere, every free position ties.
-  const Tensor grown = kernels::largest_absent_gradients(randn({4, 5}), zeros({4, 6}), layer.structure(), keep, 4, 3);
-  std::vector<int64_t> expected;
-  for (int64_t p = 0; expected.size() < 4; ++p)
-    if (!kept.count(p)) expected.push_back(p);
-  CHECK(as_vector(grown) == expected);
+  const std::vector<float> dense(60 * 50, 0.0f);
+  for (uint64_t seed : {0ull, 4ull}) {
+    const Tensor grown = kernels::largest_absent_gradients(randn({4, 50}), zeros({4, 60}), layer.structure(), keep, 40,
+                                                           seed, 100);
+    CHECK(as_vector(grown) == reference_grow(dense, kept, 40, seed));
+    CHECK(as_vector(grown).back() > 1000);  // lowest positions would all lie in the first rows
+  }
 }
 
 TEST_CASE("largest_absent_gradients: exact when the sampled rows mislead the admission floor", "[rigl]") {
@@ -258,18 +279,18 @@ TEST_CASE("rigl_update: drops the smallest, grows the largest absent gradients, 
   const Tensor g = small_integers({rows, out}), x = small_integers({rows, in});
 
   // The reference: drop by magnitude, then grow among everything not kept.
-  const std::set<int64_t> dropped = reference_drop(old_values, count);
+  const std::set<int64_t> dropped = reference_drop(old_values, count, 77);
   std::set<int64_t> kept;
   std::map<int64_t, int64_t> old_index_of;  // position -> old nonzero
   for (int64_t k = 0; k < nnz; ++k) {
     old_index_of[old_positions[size_t(k)]] = k;
     if (!dropped.count(k)) kept.insert(old_positions[size_t(k)]);
   }
-  const std::vector<int64_t> grown = reference_grow(dense_gradient(g, x), kept, count);
+  const std::vector<int64_t> grown = reference_grow(dense_gradient(g, x), kept, count, 77);
   std::set<int64_t> expected_set = kept;
   expected_set.insert(grown.begin(), grown.end());
 
-  const nn::RiglUpdate update = nn::rigl_update(layer.weights(), layer.structure(), g, x, count, {companion});
+  const nn::RiglUpdate update = nn::rigl_update(layer.weights(), layer.structure(), g, x, count, {companion}, 77);
   CHECK(update.dropped == count);
   REQUIRE(layer.nnz() == nnz);
   const std::vector<int64_t> new_positions = positions_of(layer.weight().indices(), in);
@@ -317,7 +338,8 @@ TEST_CASE("SparseLinear dynamic: updates every delta_t optimizer steps until t_e
   optim::SGD optimizer(layer.parameters(), optim::SGDOptions(lr).momentum(momentum));
   std::vector<int64_t> update_steps;
   for (int64_t step = 1; step <= 12; ++step) {
-    const Tensor x = small_integers({rows, in}), upstream = small_integers({rows, out});
+    // Random floats: no ties, so the layer's internal tie order does not matter here.
+    const Tensor x = randn({rows, in}), upstream = randn({rows, out});
     (layer(x) * upstream).sum().backward();  // grad_output = upstream
     // What SGD will do, and what RigL must then do, computed here from the pre-step state.
     const std::vector<int64_t> positions = positions_of(layer.weight().indices(), in);
@@ -409,8 +431,8 @@ TEST_CASE("SparseLinear dynamic: accumulated gradients of several batches define
   const int64_t in = 12, out = 9;
   nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(0.7).dynamic(true).delta_t(1).t_end(10).alpha(0.4));
   optim::SGD optimizer(layer.parameters(), optim::SGDOptions(0.0));  // lr 0: only RigL changes the weights
-  const Tensor x1 = small_integers({3, in}), g1 = small_integers({3, out});
-  const Tensor x2 = small_integers({5, in}), g2 = small_integers({5, out});
+  const Tensor x1 = randn({3, in}), g1 = randn({3, out});
+  const Tensor x2 = randn({5, in}), g2 = randn({5, out});
   (layer(x1) * g1).sum().backward();
   (layer(x2.view({5, 1, in})) * g2.view({5, 1, out})).sum().backward();  // a 3-D batch, accumulated
   const std::vector<int64_t> positions = positions_of(layer.weight().indices(), in);
