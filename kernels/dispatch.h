@@ -1,6 +1,7 @@
 // Helpers for the dispatch points (kernels/*.cpp): pick the twin for a tensor's device.
 #pragma once
 
+#include "core/config.h"
 #include "core/tensor.h"
 
 namespace wisp::kernels {
@@ -18,7 +19,7 @@ DimensionSplit split_at(const Shape& shape, int64_t dim);
 [[noreturn]] void unsupported_device(const char* op, const Device& device);
 
 // Calls cpu_twin() for CPU tensors; unsupported_device() otherwise. `first` decides the device;
-// callers have already checked that all operands share it.
+// callers have already checked that all operands share it. For ops whose CUDA twin does not exist yet.
 template <class CpuTwin>
 void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin) {
   if (first.is_cpu()) {
@@ -27,5 +28,31 @@ void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin) {
   }
   unsupported_device(op, first.device());
 }
+
+// The same with a CUDA twin, called for CUDA tensors in builds with the CUDA backend. Write the
+// twin as WISP_CUDA_TWIN(call): it expands to a lambda making the call when WISP_WITH_CUDA, and to
+// an empty lambda otherwise, so that CPU-only builds never reference kernels/cuda symbols.
+template <class CpuTwin, class CudaTwin>
+void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin, CudaTwin cuda_twin) {
+  if (first.is_cpu()) {
+    cpu_twin();
+    return;
+  }
+#if WISP_WITH_CUDA
+  if (first.is_cuda()) {
+    cuda_twin();
+    return;
+  }
+#else
+  (void)cuda_twin;
+#endif
+  unsupported_device(op, first.device());
+}
+
+#if WISP_WITH_CUDA
+#define WISP_CUDA_TWIN(...) [&] { __VA_ARGS__; }
+#else
+#define WISP_CUDA_TWIN(...) [] {}
+#endif
 
 }  // namespace wisp::kernels

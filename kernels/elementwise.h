@@ -1,5 +1,5 @@
 // Dispatch points for elementwise kernels: each function checks devices once and calls the CPU
-// twin (kernels/cpu/elementwise.h) or, in the CUDA issue, the CUDA twin with the same signature.
+// twin (kernels/cpu/elementwise.h) or the CUDA twin with the same signature (kernels/cuda/elementwise.h).
 // Outputs are allocated here, so twins only write. Not recorded on the tape: layers/ adds autograd.
 #pragma once
 

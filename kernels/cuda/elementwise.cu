@@ -1,0 +1,173 @@
+// CUDA twins of the elementwise kernels (kernels/cuda/elementwise.h). One thread per output element
+// in grid-stride loops; the arithmetic is kernels/elementwise_math.h's (shared with the CPU twins),
+// the broadcast and reduction indexing kernels/device_indexing.h's (tested on the CPU).
+#include "kernels/cuda/elementwise.h"
+
+#include "kernels/cuda/launch.h"
+
+namespace wisp::kernels::cuda {
+namespace {
+
+// Calls function(std::integral_constant<BinaryOp, op>{}): the op is a template argument of the kernel.
+template <class Function>
+void visit_binary_op(BinaryOp op, Function&& function) {
+  switch (op) {
+    case BinaryOp::Add: return function(std::integral_constant<BinaryOp, BinaryOp::Add>{});
+    case BinaryOp::Sub: return function(std::integral_constant<BinaryOp, BinaryOp::Sub>{});
+    case BinaryOp::Mul: return function(std::integral_constant<BinaryOp, BinaryOp::Mul>{});
+    case BinaryOp::Div: return function(std::integral_constant<BinaryOp, BinaryOp::Div>{});
+  }
+}
+
+template <class Function>
+void visit_unary_op(UnaryOp op, Function&& function) {
+  switch (op) {
+    case UnaryOp::Neg: return function(std::integral_constant<UnaryOp, UnaryOp::Neg>{});
+    case UnaryOp::Relu: return function(std::integral_constant<UnaryOp, UnaryOp::Relu>{});
+    case UnaryOp::Exp: return function(std::integral_constant<UnaryOp, UnaryOp::Exp>{});
+    case UnaryOp::Log: return function(std::integral_constant<UnaryOp, UnaryOp::Log>{});
+    case UnaryOp::Sqrt: return function(std::integral_constant<UnaryOp, UnaryOp::Sqrt>{});
+  }
+}
+
+// out [n] = a [broadcast] op b [broadcast].
+template <class T, BinaryOp kOp>
+__global__ void binary_kernel(int64_t n, BroadcastIndexer indexer, const T* a, const T* b, T* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) {
+    int64_t a_offset, b_offset;
+    indexer.offsets(i, a_offset, b_offset);
+    out[i] = apply_binary<T>(kOp, a[a_offset], b[b_offset]);
+  }
+}
+
+// out [n] = a [n] op scalar, or scalar op a when scalar_first.
+template <class T, BinaryOp kOp>
+__global__ void binary_scalar_kernel(int64_t n, const T* a, T scalar, bool scalar_first, T* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step())
+    out[i] = scalar_first ? apply_binary<T>(kOp, scalar, a[i]) : apply_binary<T>(kOp, a[i], scalar);
+}
+
+// out [n] = unary(a [n]), float32.
+template <UnaryOp kOp>
+__global__ void unary_kernel(int64_t n, const float* a, float* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) out[i] = apply_unary(kOp, a[i]);
+}
+
+// grad_input [n] = grad_output [n] where input [n] > 0, else 0.
+__global__ void relu_backward_kernel(int64_t n, const float* grad_output, const float* input, float* grad_input) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) grad_input[i] = relu_backward_element(grad_output[i], input[i]);
+}
+
+// out [n] (uint8) = a [broadcast] == b [broadcast].
+template <class T>
+__global__ void equal_kernel(int64_t n, BroadcastIndexer indexer, const T* a, const T* b, uint8_t* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) {
+    int64_t a_offset, b_offset;
+    indexer.offsets(i, a_offset, b_offset);
+    out[i] = a[a_offset] == b[b_offset] ? 1 : 0;
+  }
+}
+
+// out [n] = static_cast<To>(a [n]).
+template <class From, class To>
+__global__ void cast_kernel(int64_t n, const From* a, To* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) out[i] = static_cast<To>(a[i]);
+}
+
+template <class T>
+__global__ void fill_kernel(int64_t n, T value, T* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) out[i] = value;
+}
+
+// out [n] = Σ_r in[indexer.in_offset(j, r)]: one thread per output element, summing in a fixed order
+// (float32 accumulation, like the CPU twin's general case).
+__global__ void sum_to_shape_kernel(int64_t n, ReductionIndexer indexer, const float* in, float* out) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    float total = 0.0f;
+    for (int64_t r = 0; r < indexer.reduced_count; ++r) total += in[indexer.in_offset(j, r)];
+    out[j] = total;
+  }
+}
+
+template <class T>
+const T* data_of(const Tensor& t) {
+  return static_cast<const T*>(t.raw_data());
+}
+template <class T>
+T* mutable_data_of(const Tensor& t) {
+  return static_cast<T*>(t.raw_data());
+}
+
+}  // namespace
+
+void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const DeviceScope scope(out);
+  const BroadcastIndexer indexer = make_broadcast_indexer(a.shape(), b.shape(), out.shape());
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    visit_binary_op(op, [&](auto op_constant) {
+      launch(binary_kernel<T, decltype(op_constant)::value>, out.numel(), indexer, data_of<T>(a), data_of<T>(b),
+             mutable_data_of<T>(out));
+    });
+  });
+}
+
+void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_first, const Tensor& out) {
+  const DeviceScope scope(out);
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    visit_binary_op(op, [&](auto op_constant) {
+      launch(binary_scalar_kernel<T, decltype(op_constant)::value>, out.numel(), data_of<T>(a),
+             static_cast<T>(scalar), scalar_first, mutable_data_of<T>(out));
+    });
+  });
+}
+
+void unary(UnaryOp op, const Tensor& a, const Tensor& out) {
+  const DeviceScope scope(out);
+  visit_unary_op(op, [&](auto op_constant) {
+    launch(unary_kernel<decltype(op_constant)::value>, out.numel(), data_of<float>(a), mutable_data_of<float>(out));
+  });
+}
+
+void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor& grad_input) {
+  const DeviceScope scope(grad_input);
+  launch(relu_backward_kernel, grad_input.numel(), data_of<float>(grad_output), data_of<float>(input),
+         mutable_data_of<float>(grad_input));
+}
+
+void equal(const Tensor& a, const Tensor& b, const Tensor& out) {
+  const DeviceScope scope(out);
+  const BroadcastIndexer indexer = make_broadcast_indexer(a.shape(), b.shape(), out.shape());
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(equal_kernel<T>, out.numel(), indexer, data_of<T>(a), data_of<T>(b), mutable_data_of<uint8_t>(out));
+  });
+}
+
+void cast(const Tensor& a, const Tensor& out) {
+  const DeviceScope scope(out);
+  visit_dtype(a.dtype(), [&](auto from_tag) {
+    using From = typename decltype(from_tag)::type;
+    visit_dtype(out.dtype(), [&](auto to_tag) {
+      using To = typename decltype(to_tag)::type;
+      launch(cast_kernel<From, To>, out.numel(), data_of<From>(a), mutable_data_of<To>(out));
+    });
+  });
+}
+
+void fill(const Tensor& out, double value) {
+  const DeviceScope scope(out);
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(fill_kernel<T>, out.numel(), static_cast<T>(value), mutable_data_of<T>(out));
+  });
+}
+
+void sum_to_shape(const Tensor& a, const Tensor& out) {
+  const DeviceScope scope(out);
+  launch(sum_to_shape_kernel, out.numel(), make_reduction_indexer(a.shape(), out.shape()), data_of<float>(a),
+         mutable_data_of<float>(out));
+}
+
+}  // namespace wisp::kernels::cuda
