@@ -1,6 +1,7 @@
 #include "kernels/cpu/reduce.h"
 
 #include "kernels/cpu/parallel.h"
+#include "kernels/reduce_math.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,9 +11,8 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-// Accumulator type: double for float32 (exact enough for millions of terms), int64 for integers.
 template <class T>
-using Accumulator = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+using Accumulator = SumAccumulator<T>;
 }  // namespace
 
 void sum_all(const Tensor& a, const Tensor& out) {
@@ -75,12 +75,7 @@ void argmax_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, con
         T best_value = column[0];
         for (int64_t s = 1; s < size; ++s) {
           const T v = column[s * inner];
-          bool better = v > best_value;
-          if constexpr (std::is_floating_point_v<T>) {
-            if (std::isnan(best_value)) better = false;  // the first NaN stays the maximum
-            else if (std::isnan(v)) better = true;
-          }
-          if (better) {
+          if (argmax_replaces(v, best_value)) {
             best = s;
             best_value = v;
           }

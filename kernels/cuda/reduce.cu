@@ -1,0 +1,123 @@
+// CUDA twins of the reductions (kernels/cuda/reduce.h). Sums accumulate like the CPU twins (double
+// for float32, int64 for integers) and in a fixed order for a given size, so results repeat run to
+// run; they differ from the CPU's in the last bits only by the order of the additions.
+#include "kernels/cuda/reduce.h"
+
+#include "kernels/cuda/launch.h"
+#include "kernels/reduce_math.h"
+
+namespace wisp::kernels::cuda {
+namespace {
+
+constexpr int kReduceBlocks = 1024;  // partial sums of sum_all (then added in order by one thread)
+
+// partials [gridDim.x]: block b's sum of the elements i ≡ its threads' indices (grid-stride), reduced
+// in shared memory by a fixed tree.
+template <class T>
+__global__ void sum_partials_kernel(int64_t n, const T* a, SumAccumulator<T>* partials) {
+  using Acc = SumAccumulator<T>;
+  __shared__ Acc shared[kThreadsPerBlock];
+  Acc total = 0;
+  for (int64_t i = grid_first(); i < n; i += grid_step()) total += static_cast<Acc>(a[i]);
+  shared[threadIdx.x] = total;
+  __syncthreads();
+  for (int half = kThreadsPerBlock / 2; half > 0; half /= 2) {
+    if (threadIdx.x < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
+}
+
+// out [1] = Σ partials [count], in order (one thread).
+template <class T>
+__global__ void sum_finish_kernel(int64_t count, const SumAccumulator<T>* partials, SumOutput<T>* out) {
+  if (grid_first() != 0) return;
+  SumAccumulator<T> total = 0;
+  for (int64_t b = 0; b < count; ++b) total += partials[b];
+  *out = static_cast<SumOutput<T>>(total);
+}
+
+// out [outer · inner]: out[o, i] = Σ_s a[o, s, i].
+template <class T>
+__global__ void sum_dim_kernel(int64_t n, const T* a, int64_t size, int64_t inner, SumOutput<T>* out) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    const int64_t o = j / inner, i = j % inner;
+    const T* column = a + o * size * inner + i;
+    SumAccumulator<T> total = 0;
+    for (int64_t s = 0; s < size; ++s) total += static_cast<SumAccumulator<T>>(column[s * inner]);
+    out[j] = static_cast<SumOutput<T>>(total);
+  }
+}
+
+// out [outer · size · inner]: out[o, s, i] = g[o, i].
+__global__ void expand_dim_kernel(int64_t n, const float* g, int64_t size, int64_t inner, float* out) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    const int64_t i = j % inner, o = j / (size * inner);
+    out[j] = g[o * inner + i];
+  }
+}
+
+// out [outer · inner] (int64): out[o, i] = argmax_s a[o, s, i] (kernels/reduce_math.h's order).
+template <class T>
+__global__ void argmax_dim_kernel(int64_t n, const T* a, int64_t size, int64_t inner, int64_t* out) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    const int64_t o = j / inner, i = j % inner;
+    const T* column = a + o * size * inner + i;
+    int64_t best = 0;
+    T best_value = column[0];
+    for (int64_t s = 1; s < size; ++s) {
+      const T value = column[s * inner];
+      if (argmax_replaces(value, best_value)) {
+        best = s;
+        best_value = value;
+      }
+    }
+    out[j] = best;
+  }
+}
+
+}  // namespace
+
+void sum_all(const Tensor& a, const Tensor& out) {
+  const DeviceScope scope(a);
+  const int64_t n = a.numel();
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    using Acc = SumAccumulator<T>;
+    const int64_t blocks = std::min<int64_t>(blocks_for(n), kReduceBlocks);
+    // The partial sums live in a scratch tensor from the caching allocator (8 bytes per block).
+    const Tensor partials = empty({blocks}, TensorOptions(DType::Int64).device(a.device()));
+    Acc* partial_data = static_cast<Acc*>(partials.raw_data());
+    sum_partials_kernel<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock>>>(n, static_cast<const T*>(a.raw_data()),
+                                                                               partial_data);
+    WISP_CUDA_CHECK_LAUNCH();
+    sum_finish_kernel<T><<<1, 1>>>(blocks, partial_data, static_cast<SumOutput<T>*>(out.raw_data()));
+    WISP_CUDA_CHECK_LAUNCH();
+  });
+}
+
+void sum_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
+  const DeviceScope scope(a);
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(sum_dim_kernel<T>, outer * inner, static_cast<const T*>(a.raw_data()), size, inner,
+           static_cast<SumOutput<T>*>(out.raw_data()));
+  });
+}
+
+void expand_dim(const Tensor& g, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
+  const DeviceScope scope(g);
+  launch(expand_dim_kernel, outer * size * inner, static_cast<const float*>(g.raw_data()), size, inner,
+         static_cast<float*>(out.raw_data()));
+}
+
+void argmax_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
+  const DeviceScope scope(a);
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(argmax_dim_kernel<T>, outer * inner, static_cast<const T*>(a.raw_data()), size, inner,
+           static_cast<int64_t*>(out.raw_data()));
+  });
+}
+
+}  // namespace wisp::kernels::cuda

@@ -1,0 +1,29 @@
+// Per-element logic of the reductions, shared by the CPU and CUDA twins (DESIGN.md §5).
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "core/macros.h"
+
+namespace wisp::kernels {
+
+// The accumulator of a sum: double for float32 (exact enough for millions of terms), int64 for integers.
+template <class T>
+using SumAccumulator = std::conditional_t<std::is_floating_point<T>::value, double, int64_t>;
+// The output element type of a sum: float32 for float32, int64 for integers.
+template <class T>
+using SumOutput = std::conditional_t<std::is_floating_point<T>::value, float, int64_t>;
+
+// argmax's scan: whether `value` at a later index replaces `best`. Strictly greater wins (the first
+// index wins ties); NaN counts as the maximum and the first NaN stays, as in PyTorch.
+template <class T>
+WISP_HOST_DEVICE inline bool argmax_replaces(T value, T best) {
+  if constexpr (std::is_floating_point<T>::value) {
+    if (best != best) return false;  // best is NaN
+    if (value != value) return true;  // value is NaN
+  }
+  return value > best;
+}
+
+}  // namespace wisp::kernels
