@@ -2,6 +2,9 @@
 
 #include "kernels/cpu/linear.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/linear.h"
+#endif
 
 namespace wisp::kernels {
 namespace {
@@ -26,7 +29,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   WISP_CHECK(inner_a == inner_b, "matmul: shapes ", a.shape(), (transpose_a ? " (transposed)" : ""), " and ", b.shape(),
              (transpose_b ? " (transposed)" : ""), " cannot be multiplied (", inner_a, " != ", inner_b, ")");
   Tensor out = empty({rows, cols}, TensorOptions(DType::Float32).device(a.device()));
-  dispatch("matmul", a, [&] { cpu::matmul(a, b, transpose_a, transpose_b, out); });
+  dispatch("matmul", a, [&] { cpu::matmul(a, b, transpose_a, transpose_b, out); },
+           WISP_CUDA_TWIN(cuda::matmul(a, b, transpose_a, transpose_b, out)));
   return out;
 }
 
@@ -43,7 +47,8 @@ Tensor linear_forward(const Tensor& input, const Tensor& weight, const Tensor& b
                " but got ", bias.shape());
   }
   Tensor output = empty({input.size(0), weight.size(0)}, TensorOptions(DType::Float32).device(input.device()));
-  dispatch("linear", input, [&] { cpu::linear_forward(input, weight, bias, output); });
+  dispatch("linear", input, [&] { cpu::linear_forward(input, weight, bias, output); },
+           WISP_CUDA_TWIN(cuda::linear_forward(input, weight, bias, output)));
   return output;
 }
 
@@ -68,9 +73,11 @@ LinearGradients linear_backward(const Tensor& grad_output, const Tensor& input, 
     gradients.weight = empty({out_features, input.size(1)}, options);
   }
   if (need_bias) gradients.bias = empty({out_features}, options);
-  dispatch("linear backward", grad_output, [&] {
-    cpu::linear_backward(grad_output, input, weight, gradients.input, gradients.weight, gradients.bias);
-  });
+  dispatch(
+      "linear backward", grad_output,
+      [&] { cpu::linear_backward(grad_output, input, weight, gradients.input, gradients.weight, gradients.bias); },
+      WISP_CUDA_TWIN(
+          cuda::linear_backward(grad_output, input, weight, gradients.input, gradients.weight, gradients.bias)));
   return gradients;
 }
 

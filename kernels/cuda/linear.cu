@@ -1,0 +1,98 @@
+// CUDA twins of the dense products: cuBLAS SGEMM (FP32 math: cuBLAS's default mode, no TF32, so
+// results match the CPU to float rounding), plus two small kernels for the bias.
+#include "kernels/cuda/linear.h"
+
+#include <cublas_v2.h>
+
+#include <mutex>
+#include <vector>
+
+#include "kernels/cuda/launch.h"
+
+namespace wisp::kernels::cuda {
+namespace {
+
+// One cuBLAS handle per device, created on first use and kept for the life of the process
+// (destroying handles during exit races with other static destructors).
+cublasHandle_t handle_for_current_device() {
+  static std::mutex mutex;
+  static std::vector<cublasHandle_t>* handles = new std::vector<cublasHandle_t>();
+  int device = 0;
+  WISP_CUDA_CHECK(cudaGetDevice(&device));
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (handles->size() <= static_cast<size_t>(device)) handles->resize(static_cast<size_t>(device) + 1, nullptr);
+  cublasHandle_t& handle = (*handles)[static_cast<size_t>(device)];
+  if (handle == nullptr) WISP_CUBLAS_CHECK(cublasCreate(&handle));
+  return handle;
+}
+
+// The one place where row-major meets cuBLAS's column-major. Our row-major C [n, m] is, read
+// column-major, Cᵀ [m, n]; so C = op(A) · op(B) is computed as Cᵀ = op(B)ᵀ · op(A)ᵀ. A row-major
+// X [r, c] read column-major is Xᵀ [c, r] with leading dimension c: op(B)ᵀ is that view as is
+// (CUBLAS_OP_N) when B is not transposed, and its transpose (CUBLAS_OP_T) when it is; the same for A.
+// a: [n, k] (or [k, n] when transpose_a); b: [k, m] (or [m, k]); c: [n, m]; c = a·b + beta·c.
+void gemm_row_major(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, const Tensor& c,
+                    float beta) {
+  const int64_t n = c.size(0), m = c.size(1), k = transpose_a ? a.size(0) : a.size(1);
+  if (n == 0 || m == 0) return;
+  if (k == 0) {  // an empty sum: c = beta · c
+    if (beta == 0.0f) WISP_CUDA_CHECK(cudaMemset(c.raw_data(), 0, c.nbytes()));
+    return;
+  }
+  constexpr int64_t kIntMax = 2147483647;
+  WISP_CHECK(n <= kIntMax && m <= kIntMax && k <= kIntMax && a.size(1) <= kIntMax && b.size(1) <= kIntMax,
+             "cuBLAS GEMM: dimensions ", n, " x ", m, " x ", k, " exceed int32");
+  const float alpha = 1.0f;
+  WISP_CUBLAS_CHECK(cublasSgemm(handle_for_current_device(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
+                                static_cast<int>(k), &alpha, static_cast<const float*>(b.raw_data()),
+                                static_cast<int>(b.size(1)), static_cast<const float*>(a.raw_data()),
+                                static_cast<int>(a.size(1)), &beta, static_cast<float*>(c.raw_data()),
+                                static_cast<int>(m)));
+}
+
+// output [rows, columns] = bias [columns] in every row.
+__global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t columns, float* output) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) output[i] = bias[i % columns];
+}
+
+// sums [columns] = Σ_r values[r, columns], rows in order with a float accumulator: the CPU twin's
+// column_sums (kernels/cpu/parallel.h) does the same additions in the same order.
+__global__ void column_sums_kernel(int64_t columns, const float* values, int64_t rows, float* sums) {
+  for (int64_t c = grid_first(); c < columns; c += grid_step()) {
+    float total = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) total += values[r * columns + c];
+    sums[c] = total;
+  }
+}
+
+}  // namespace
+
+void matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, const Tensor& out) {
+  const DeviceScope scope(out);
+  gemm_row_major(a, transpose_a, b, transpose_b, out, 0.0f);
+}
+
+// input [rows, in], weight [out, in], bias [out] or undefined; output [rows, out] = input · weightᵀ
+// + bias: the bias is written first and the GEMM accumulates onto it (beta = 1).
+void linear_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& output) {
+  const DeviceScope scope(output);
+  if (bias.defined()) {
+    launch(broadcast_rows_kernel, output.numel(), static_cast<const float*>(bias.raw_data()), output.size(1),
+           static_cast<float*>(output.raw_data()));
+  }
+  gemm_row_major(input, false, weight, true, output, bias.defined() ? 1.0f : 0.0f);
+}
+
+void linear_backward(const Tensor& grad_output, const Tensor& input, const Tensor& weight, const Tensor& grad_input,
+                     const Tensor& grad_weight, const Tensor& grad_bias) {
+  const DeviceScope scope(grad_output);
+  if (grad_input.defined()) gemm_row_major(grad_output, false, weight, false, grad_input, 0.0f);
+  if (grad_weight.defined()) gemm_row_major(grad_output, true, input, false, grad_weight, 0.0f);
+  if (grad_bias.defined()) {
+    launch(column_sums_kernel, grad_output.size(1), static_cast<const float*>(grad_output.raw_data()),
+           grad_output.size(0), static_cast<float*>(grad_bias.raw_data()));
+  }
+}
+
+}  // namespace wisp::kernels::cuda

@@ -1,0 +1,14 @@
+// CUDA twins of kernels/cpu/linear.h (dense products through cuBLAS), same signatures and
+// contracts. A plain C++ header; compiled only when WISP_WITH_CUDA.
+#pragma once
+
+#include "core/tensor.h"
+
+namespace wisp::kernels::cuda {
+
+void matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b, const Tensor& out);
+void linear_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& output);
+void linear_backward(const Tensor& grad_output, const Tensor& input, const Tensor& weight, const Tensor& grad_input,
+                     const Tensor& grad_weight, const Tensor& grad_bias);
+
+}  // namespace wisp::kernels::cuda
