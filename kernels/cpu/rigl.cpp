@@ -17,7 +17,7 @@
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 
-#include "kernels/cpu/access.h"
+#include "kernels/access.h"
 #include "kernels/cpu/parallel.h"
 
 #if defined(__AVX512F__)

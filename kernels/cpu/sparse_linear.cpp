@@ -54,7 +54,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/cpu/access.h"
+#include "kernels/access.h"
 #include "kernels/cpu/parallel.h"
 
 namespace wisp::kernels::cpu {

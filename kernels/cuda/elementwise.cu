@@ -3,32 +3,11 @@
 // the broadcast and reduction indexing kernels/device_indexing.h's (tested on the CPU).
 #include "kernels/cuda/elementwise.h"
 
+#include "kernels/access.h"
 #include "kernels/cuda/launch.h"
 
 namespace wisp::kernels::cuda {
 namespace {
-
-// Calls function(std::integral_constant<BinaryOp, op>{}): the op is a template argument of the kernel.
-template <class Function>
-void visit_binary_op(BinaryOp op, Function&& function) {
-  switch (op) {
-    case BinaryOp::Add: return function(std::integral_constant<BinaryOp, BinaryOp::Add>{});
-    case BinaryOp::Sub: return function(std::integral_constant<BinaryOp, BinaryOp::Sub>{});
-    case BinaryOp::Mul: return function(std::integral_constant<BinaryOp, BinaryOp::Mul>{});
-    case BinaryOp::Div: return function(std::integral_constant<BinaryOp, BinaryOp::Div>{});
-  }
-}
-
-template <class Function>
-void visit_unary_op(UnaryOp op, Function&& function) {
-  switch (op) {
-    case UnaryOp::Neg: return function(std::integral_constant<UnaryOp, UnaryOp::Neg>{});
-    case UnaryOp::Relu: return function(std::integral_constant<UnaryOp, UnaryOp::Relu>{});
-    case UnaryOp::Exp: return function(std::integral_constant<UnaryOp, UnaryOp::Exp>{});
-    case UnaryOp::Log: return function(std::integral_constant<UnaryOp, UnaryOp::Log>{});
-    case UnaryOp::Sqrt: return function(std::integral_constant<UnaryOp, UnaryOp::Sqrt>{});
-  }
-}
 
 // out [n] = a [broadcast] op b [broadcast].
 template <class T, BinaryOp kOp>
@@ -89,15 +68,6 @@ __global__ void sum_to_shape_kernel(int64_t n, ReductionIndexer indexer, const f
   }
 }
 
-template <class T>
-const T* data_of(const Tensor& t) {
-  return static_cast<const T*>(t.raw_data());
-}
-template <class T>
-T* mutable_data_of(const Tensor& t) {
-  return static_cast<T*>(t.raw_data());
-}
-
 }  // namespace
 
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
@@ -106,8 +76,8 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     visit_binary_op(op, [&](auto op_constant) {
-      launch(binary_kernel<T, decltype(op_constant)::value>, out.numel(), indexer, data_of<T>(a), data_of<T>(b),
-             mutable_data_of<T>(out));
+      launch(binary_kernel<T, decltype(op_constant)::value>, out.numel(), indexer, pointer<T>(a), pointer<T>(b),
+             mutable_pointer<T>(out));
     });
   });
 }
@@ -117,8 +87,8 @@ void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_firs
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     visit_binary_op(op, [&](auto op_constant) {
-      launch(binary_scalar_kernel<T, decltype(op_constant)::value>, out.numel(), data_of<T>(a),
-             static_cast<T>(scalar), scalar_first, mutable_data_of<T>(out));
+      launch(binary_scalar_kernel<T, decltype(op_constant)::value>, out.numel(), pointer<T>(a),
+             static_cast<T>(scalar), scalar_first, mutable_pointer<T>(out));
     });
   });
 }
@@ -126,14 +96,14 @@ void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_firs
 void unary(UnaryOp op, const Tensor& a, const Tensor& out) {
   const DeviceScope scope(out);
   visit_unary_op(op, [&](auto op_constant) {
-    launch(unary_kernel<decltype(op_constant)::value>, out.numel(), data_of<float>(a), mutable_data_of<float>(out));
+    launch(unary_kernel<decltype(op_constant)::value>, out.numel(), pointer<float>(a), mutable_pointer<float>(out));
   });
 }
 
 void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor& grad_input) {
   const DeviceScope scope(grad_input);
-  launch(relu_backward_kernel, grad_input.numel(), data_of<float>(grad_output), data_of<float>(input),
-         mutable_data_of<float>(grad_input));
+  launch(relu_backward_kernel, grad_input.numel(), pointer<float>(grad_output), pointer<float>(input),
+         mutable_pointer<float>(grad_input));
 }
 
 void equal(const Tensor& a, const Tensor& b, const Tensor& out) {
@@ -141,7 +111,7 @@ void equal(const Tensor& a, const Tensor& b, const Tensor& out) {
   const BroadcastIndexer indexer = make_broadcast_indexer(a.shape(), b.shape(), out.shape());
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch(equal_kernel<T>, out.numel(), indexer, data_of<T>(a), data_of<T>(b), mutable_data_of<uint8_t>(out));
+    launch(equal_kernel<T>, out.numel(), indexer, pointer<T>(a), pointer<T>(b), mutable_pointer<uint8_t>(out));
   });
 }
 
@@ -151,7 +121,7 @@ void cast(const Tensor& a, const Tensor& out) {
     using From = typename decltype(from_tag)::type;
     visit_dtype(out.dtype(), [&](auto to_tag) {
       using To = typename decltype(to_tag)::type;
-      launch(cast_kernel<From, To>, out.numel(), data_of<From>(a), mutable_data_of<To>(out));
+      launch(cast_kernel<From, To>, out.numel(), pointer<From>(a), mutable_pointer<To>(out));
     });
   });
 }
@@ -160,14 +130,14 @@ void fill(const Tensor& out, double value) {
   const DeviceScope scope(out);
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch(fill_kernel<T>, out.numel(), static_cast<T>(value), mutable_data_of<T>(out));
+    launch(fill_kernel<T>, out.numel(), static_cast<T>(value), mutable_pointer<T>(out));
   });
 }
 
 void sum_to_shape(const Tensor& a, const Tensor& out) {
   const DeviceScope scope(out);
-  launch(sum_to_shape_kernel, out.numel(), make_reduction_indexer(a.shape(), out.shape()), data_of<float>(a),
-         mutable_data_of<float>(out));
+  launch(sum_to_shape_kernel, out.numel(), make_reduction_indexer(a.shape(), out.shape()), pointer<float>(a),
+         mutable_pointer<float>(out));
 }
 
 }  // namespace wisp::kernels::cuda

@@ -1,10 +1,10 @@
-// Raw access to tensors and index dtypes for CPU kernels (the dispatch points have checked dtypes,
-// shapes and devices).
+// Raw access to tensors and index dtypes for the CPU and CUDA twins (the dispatch points have
+// checked dtypes, shapes and devices). Host code only.
 #pragma once
 
 #include "core/tensor.h"
 
-namespace wisp::kernels::cpu {
+namespace wisp::kernels {
 
 template <class T>
 const T* pointer(const Tensor& t) {
@@ -25,4 +25,4 @@ void visit_index(DType dtype, Function&& function) {
   }
 }
 
-}  // namespace wisp::kernels::cpu
+}  // namespace wisp::kernels
