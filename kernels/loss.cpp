@@ -2,6 +2,9 @@
 
 #include "kernels/cpu/loss.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/loss.h"
+#endif
 
 namespace wisp::kernels {
 namespace {
@@ -14,7 +17,8 @@ Tensor log_softmax_forward(const Tensor& input, int64_t dim) {
   const DimensionSplit split = split_at(input.shape(), dim);
   Tensor output = empty(input.shape(), float_options(input));
   dispatch("log_softmax", input,
-           [&] { cpu::log_softmax_forward(input, split.outer, split.size, split.inner, output); });
+           [&] { cpu::log_softmax_forward(input, split.outer, split.size, split.inner, output); },
+           WISP_CUDA_TWIN(cuda::log_softmax_forward(input, split.outer, split.size, split.inner, output)));
   return output;
 }
 
@@ -24,9 +28,10 @@ Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, int
              output.shape(), " but got ", grad_output.shape());
   const DimensionSplit split = split_at(output.shape(), dim);
   Tensor grad_input = empty(output.shape(), float_options(output));
-  dispatch("log_softmax backward", output, [&] {
-    cpu::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input);
-  });
+  dispatch(
+      "log_softmax backward", output,
+      [&] { cpu::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input); },
+      WISP_CUDA_TWIN(cuda::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input)));
   return grad_input;
 }
 
@@ -39,9 +44,11 @@ CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& ta
   result.loss = empty({rows}, float_options(logits));
   result.max_logit = empty({rows}, float_options(logits));
   result.log_sum = empty({rows}, float_options(logits));
-  dispatch("cross_entropy", logits, [&] {
-    cpu::cross_entropy_forward(logits, target, rows, classes, result.loss, result.max_logit, result.log_sum);
-  });
+  dispatch(
+      "cross_entropy", logits,
+      [&] { cpu::cross_entropy_forward(logits, target, rows, classes, result.loss, result.max_logit, result.log_sum); },
+      WISP_CUDA_TWIN(
+          cuda::cross_entropy_forward(logits, target, rows, classes, result.loss, result.max_logit, result.log_sum)));
   return result;
 }
 
@@ -52,23 +59,30 @@ Tensor cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, c
   WISP_CHECK(grad_output.numel() == 1 || grad_output.numel() == rows, "cross_entropy backward: expected a gradient "
              "with 1 or ", rows, " elements but got shape ", grad_output.shape());
   Tensor grad_logits = empty(logits.shape(), float_options(logits));
-  dispatch("cross_entropy backward", logits, [&] {
-    cpu::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows, classes, grad_logits);
-  });
+  dispatch(
+      "cross_entropy backward", logits,
+      [&] {
+        cpu::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows, classes,
+                                    grad_logits);
+      },
+      WISP_CUDA_TWIN(cuda::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows,
+                                                  classes, grad_logits)));
   return grad_logits;
 }
 
 Tensor squared_error(const Tensor& input, const Tensor& target) {
   check_same_device("mse_loss", input, target);
   Tensor output = empty(input.shape(), float_options(input));
-  dispatch("mse_loss", input, [&] { cpu::squared_error(input, target, output); });
+  dispatch("mse_loss", input, [&] { cpu::squared_error(input, target, output); },
+           WISP_CUDA_TWIN(cuda::squared_error(input, target, output)));
   return output;
 }
 
 Tensor squared_error_sum(const Tensor& input, const Tensor& target, double scale) {
   check_same_device("mse_loss", input, target);
   Tensor output = empty(Shape{}, float_options(input));
-  dispatch("mse_loss", input, [&] { cpu::squared_error_sum(input, target, scale, output); });
+  dispatch("mse_loss", input, [&] { cpu::squared_error_sum(input, target, scale, output); },
+           WISP_CUDA_TWIN(cuda::squared_error_sum(input, target, scale, output)));
   return output;
 }
 
@@ -80,9 +94,11 @@ SquaredErrorGradients squared_error_backward(const Tensor& grad_output, const Te
   SquaredErrorGradients gradients;
   if (need_input) gradients.input = empty(input.shape(), float_options(input));
   if (need_target) gradients.target = empty(target.shape(), float_options(target));
-  dispatch("mse_loss backward", input, [&] {
-    cpu::squared_error_backward(grad_output, input, target, scale, gradients.input, gradients.target);
-  });
+  dispatch(
+      "mse_loss backward", input,
+      [&] { cpu::squared_error_backward(grad_output, input, target, scale, gradients.input, gradients.target); },
+      WISP_CUDA_TWIN(
+          cuda::squared_error_backward(grad_output, input, target, scale, gradients.input, gradients.target)));
   return gradients;
 }
 

@@ -2,6 +2,9 @@
 
 #include "kernels/cpu/normalization.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/normalization.h"
+#endif
 
 namespace wisp::kernels {
 namespace {
@@ -35,10 +38,14 @@ LayerNormForward layer_norm_forward(const Tensor& input, const Shape& normalized
   result.output = empty(input.shape(), options);
   result.mean = empty({split.rows}, options);
   result.rstd = empty({split.rows}, options);
-  dispatch("layer_norm", input, [&] {
-    cpu::layer_norm_forward(input, weight, bias, eps, split.rows, split.features, result.output, result.mean,
-                            result.rstd);
-  });
+  dispatch(
+      "layer_norm", input,
+      [&] {
+        cpu::layer_norm_forward(input, weight, bias, eps, split.rows, split.features, result.output, result.mean,
+                                result.rstd);
+      },
+      WISP_CUDA_TWIN(cuda::layer_norm_forward(input, weight, bias, eps, split.rows, split.features, result.output,
+                                              result.mean, result.rstd)));
   return result;
 }
 
@@ -55,10 +62,14 @@ LayerNormGradients layer_norm_backward(const Tensor& grad_output, const Tensor& 
   if (need_input) gradients.input = empty(input.shape(), options);
   if (need_weight) gradients.weight = empty(normalized_shape, options);
   if (need_bias) gradients.bias = empty(normalized_shape, options);
-  dispatch("layer_norm backward", input, [&] {
-    cpu::layer_norm_backward(grad_output, input, mean, rstd, weight, split.rows, split.features, gradients.input,
-                             gradients.weight, gradients.bias);
-  });
+  dispatch(
+      "layer_norm backward", input,
+      [&] {
+        cpu::layer_norm_backward(grad_output, input, mean, rstd, weight, split.rows, split.features,
+                                 gradients.input, gradients.weight, gradients.bias);
+      },
+      WISP_CUDA_TWIN(cuda::layer_norm_backward(grad_output, input, mean, rstd, weight, split.rows, split.features,
+                                               gradients.input, gradients.weight, gradients.bias)));
   return gradients;
 }
 

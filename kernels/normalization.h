@@ -1,6 +1,6 @@
 // Dispatch points for layer normalisation: each function checks devices once, allocates the
-// outputs and calls the CPU twin (kernels/cpu/normalization.h) or, in the CUDA issue, the CUDA
-// twin with the same signature. Not recorded on the tape: layers/ops_normalization.cpp adds autograd.
+// outputs and calls the CPU twin (kernels/cpu/normalization.h) or the CUDA twin with the same
+// signature (kernels/cuda/normalization.h). Not recorded on the tape: layers/ops_normalization.cpp adds autograd.
 //
 // The input is viewed as [rows, features]: features = normalized_shape.numel() (the trailing
 // dimensions being normalised), rows = everything before them. Callers have checked shapes and

@@ -2,6 +2,9 @@
 
 #include "kernels/cpu/sgd.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/sgd.h"
+#endif
 
 namespace wisp::kernels {
 
@@ -17,7 +20,8 @@ void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& mom
     WISP_CHECK(momentum_buffer.shape() == parameter.shape(), "SGD: expected a momentum buffer of shape ",
                parameter.shape(), " but got ", momentum_buffer.shape());
   }
-  dispatch("SGD", parameter, [&] { cpu::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step); });
+  dispatch("SGD", parameter, [&] { cpu::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step); },
+           WISP_CUDA_TWIN(cuda::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step)));
 }
 
 }  // namespace wisp::kernels

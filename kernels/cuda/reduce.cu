@@ -28,12 +28,13 @@ __global__ void sum_partials_kernel(int64_t n, const T* a, SumAccumulator<T>* pa
   if (threadIdx.x == 0) partials[blockIdx.x] = shared[0];
 }
 
-// out [1] = Σ partials [count], in order (one thread).
+// out [1] = scale · Σ partials [count], in order (one thread; scale is 1 for sum_all).
 template <class T>
-__global__ void sum_finish_kernel(int64_t count, const SumAccumulator<T>* partials, SumOutput<T>* out) {
+__global__ void sum_finish_kernel(int64_t count, const SumAccumulator<T>* partials, double scale, SumOutput<T>* out) {
   if (grid_first() != 0) return;
   SumAccumulator<T> total = 0;
   for (int64_t b = 0; b < count; ++b) total += partials[b];
+  if constexpr (std::is_floating_point<SumAccumulator<T>>::value) total *= scale;
   *out = static_cast<SumOutput<T>>(total);
 }
 
@@ -78,7 +79,9 @@ __global__ void argmax_dim_kernel(int64_t n, const T* a, int64_t size, int64_t i
 
 }  // namespace
 
-void sum_all(const Tensor& a, const Tensor& out) {
+void sum_all(const Tensor& a, const Tensor& out) { sum_all_scaled(a, 1.0, out); }
+
+void sum_all_scaled(const Tensor& a, double scale, const Tensor& out) {
   const DeviceScope scope(a);
   const int64_t n = a.numel();
   visit_dtype(a.dtype(), [&](auto tag) {
@@ -91,7 +94,7 @@ void sum_all(const Tensor& a, const Tensor& out) {
     sum_partials_kernel<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock>>>(n, static_cast<const T*>(a.raw_data()),
                                                                                partial_data);
     WISP_CUDA_CHECK_LAUNCH();
-    sum_finish_kernel<T><<<1, 1>>>(blocks, partial_data, static_cast<SumOutput<T>*>(out.raw_data()));
+    sum_finish_kernel<T><<<1, 1>>>(blocks, partial_data, scale, static_cast<SumOutput<T>*>(out.raw_data()));
     WISP_CUDA_CHECK_LAUNCH();
   });
 }

@@ -1,0 +1,32 @@
+// CUDA twin of the fused SGD update: one thread per element, the per-element rule is
+// kernels/sgd_math.h's (shared with the CPU twin), so both devices compute the same floats.
+#include "kernels/cuda/sgd.h"
+
+#include "kernels/access.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/sgd_math.h"
+
+namespace wisp::kernels::cuda {
+namespace {
+
+// parameter, gradient, momentum (or null) [n], in place.
+__global__ void sgd_kernel(int64_t n, float* parameter, const float* gradient, float* momentum, float learning_rate,
+                           float momentum_factor, float dampening, float weight_decay, bool nesterov, bool first_step) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) {
+    sgd_update_element(parameter[i], gradient[i], momentum != nullptr ? momentum + i : nullptr, learning_rate,
+                       momentum_factor, dampening, weight_decay, nesterov, first_step);
+  }
+}
+
+}  // namespace
+
+void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
+              const SgdHyperparameters& h, bool first_step) {
+  const DeviceScope scope(parameter);
+  launch(sgd_kernel, parameter.numel(), mutable_pointer<float>(parameter), pointer<float>(gradient),
+         h.momentum != 0 ? mutable_pointer<float>(momentum_buffer) : nullptr, static_cast<float>(h.learning_rate),
+         static_cast<float>(h.momentum), static_cast<float>(h.dampening), static_cast<float>(h.weight_decay),
+         h.nesterov, first_step);
+}
+
+}  // namespace wisp::kernels::cuda

@@ -1,0 +1,13 @@
+// CUDA twin of kernels/cpu/sgd.h, same signature and contract. A plain C++ header; compiled only
+// when WISP_WITH_CUDA.
+#pragma once
+
+#include "core/tensor.h"
+#include "kernels/sgd.h"
+
+namespace wisp::kernels::cuda {
+
+void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
+              const SgdHyperparameters& hyperparameters, bool first_step);
+
+}  // namespace wisp::kernels::cuda
