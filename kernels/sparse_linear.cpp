@@ -5,6 +5,9 @@
 
 #include "kernels/cpu/sparse_linear.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/sparse_linear.h"
+#endif
 
 namespace wisp::kernels {
 namespace {
@@ -150,7 +153,8 @@ FeatureMajor to_feature_major(const Tensor& batch_major) {
   }
   const int64_t stride = (rows + kFeatureMajorLanes - 1) / kFeatureMajorLanes * kFeatureMajorLanes;
   result.data = empty({features, stride}, TensorOptions(DType::Float32).device(batch_major.device()));
-  dispatch("to_feature_major", batch_major, [&] { cpu::to_feature_major(batch_major, result); });
+  dispatch("to_feature_major", batch_major, [&] { cpu::to_feature_major(batch_major, result); },
+           WISP_CUDA_TWIN(cuda::to_feature_major(batch_major, result)));
   return result;
 }
 
@@ -169,7 +173,8 @@ Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, co
   }
   Tensor output = empty({input.rows, structure.out_features}, TensorOptions(DType::Float32).device(values.device()));
   if (input.rows == 0) return output;
-  dispatch(op, values, [&] { cpu::sparse_linear_forward(input, values, structure, bias, output); });
+  dispatch(op, values, [&] { cpu::sparse_linear_forward(input, values, structure, bias, output); },
+           WISP_CUDA_TWIN(cuda::sparse_linear_forward(input, values, structure, bias, output)));
   return output;
 }
 
@@ -204,11 +209,18 @@ SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const Fe
   }
   FeatureMajor grad_output_t;
   if (need_input || need_values) grad_output_t = to_feature_major(grad_output);
-  dispatch(op, grad_output, [&] {
-    if (need_input) cpu::sparse_linear_backward_input(grad_output_t, values, structure, gradients.input);
-    if (need_values) cpu::sparse_linear_backward_values(grad_output_t, input, structure, gradients.values);
-    if (need_bias) cpu::sparse_linear_backward_bias(grad_output, gradients.bias);
-  });
+  dispatch(
+      op, grad_output,
+      [&] {
+        if (need_input) cpu::sparse_linear_backward_input(grad_output_t, values, structure, gradients.input);
+        if (need_values) cpu::sparse_linear_backward_values(grad_output_t, input, structure, gradients.values);
+        if (need_bias) cpu::sparse_linear_backward_bias(grad_output, gradients.bias);
+      },
+      WISP_CUDA_TWIN({
+        if (need_input) cuda::sparse_linear_backward_input(grad_output_t, values, structure, gradients.input);
+        if (need_values) cuda::sparse_linear_backward_values(grad_output_t, input, structure, gradients.values);
+        if (need_bias) cuda::sparse_linear_backward_bias(grad_output, gradients.bias);
+      }));
   return gradients;
 }
 

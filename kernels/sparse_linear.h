@@ -1,6 +1,6 @@
 // Dispatch point for the sparse linear layer: y = x Wᵀ + b with W an out × in matrix stored only
 // at its nonzeros, and its backward. Each function checks devices once and calls the CPU twin
-// (kernels/cpu/sparse_linear.h) or, in the CUDA issue, the CUDA twin with the same signature.
+// (kernels/cpu/sparse_linear.h) or the CUDA twin with the same signature (kernels/cuda/sparse_linear.h).
 // Outputs are allocated here, so twins only write. Not recorded on the tape:
 // layers/ops_sparse_linear.cpp adds autograd.
 //

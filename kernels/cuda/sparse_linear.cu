@@ -1,0 +1,122 @@
+// CUDA twins of the sparse linear layer: straightforward kernels, correct first (issue #6 will
+// measure them against cuSPARSE's SpMM and SDDMM and keep the faster behind the same interface).
+//
+// Layouts as the CPU twins: x feature-major [in, stride] (batch along stride, zero padding), so
+// that the threads of a warp, which take consecutive batch rows, read consecutive addresses.
+//   forward       one thread per (output o, batch row r): y[r, o] = bias[o] + Σ_k w[k] · x[col_k, r]
+//   grad_input    the same over the CSC order, values through the permutation
+//   grad_values   one thread per nonzero k: Σ_r g[row_k, r] · x[col_k, r], its row found by a
+//                 binary search in row_pointers (the structure stores no row per value)
+//   grad_bias     column sums of grad_output, rows in order (the CPU twin's order: exact match)
+#include "kernels/cuda/sparse_linear.h"
+
+#include "kernels/access.h"
+#include "kernels/cuda/launch.h"
+
+namespace wisp::kernels::cuda {
+namespace {
+
+// feature_major [features, stride] from batch_major [rows, features]; zero in the padding rows.
+__global__ void to_feature_major_kernel(int64_t n, const float* batch_major, int64_t rows, int64_t features,
+                                        int64_t stride, float* feature_major) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    const int64_t f = j / stride, r = j % stride;
+    feature_major[j] = r < rows ? batch_major[r * features + f] : 0.0f;
+  }
+}
+
+// result [rows, n_out] batch-major: result[r, o] = init[o] + Σ_{k in row o} value(k) · dense[indices[k], r],
+// dense [n_dense, stride] feature-major; permutation null (CSR) or CSC position -> value index.
+template <class Index>
+__global__ void spmm_kernel(int64_t n, const Index* pointers, const Index* indices, const float* values,
+                            const Index* permutation, const float* dense, int64_t stride, int64_t rows,
+                            const float* init, int64_t n_out, float* result) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    const int64_t o = j / rows, r = j % rows;
+    float total = 0.0f;
+    for (Index k = pointers[o]; k < pointers[o + 1]; ++k) {
+      const float w = permutation ? values[permutation[k]] : values[k];
+      total += w * dense[static_cast<int64_t>(indices[k]) * stride + r];
+    }
+    result[r * n_out + o] = init ? total + init[o] : total;
+  }
+}
+
+// grad_values [nnz]: one thread per nonzero k, its row found by binary search in row_pointers.
+template <class Index>
+__global__ void sddmm_kernel(int64_t nnz, const Index* row_pointers, int64_t out, const Index* column_indices,
+                             const float* g, const float* x, int64_t stride, int64_t rows, float* grad_values) {
+  for (int64_t k = grid_first(); k < nnz; k += grid_step()) {
+    int64_t low = 0, high = out;  // the row o with row_pointers[o] <= k < row_pointers[o + 1]
+    while (high - low > 1) {
+      const int64_t mid = (low + high) / 2;
+      if (static_cast<int64_t>(row_pointers[mid]) <= k) low = mid;
+      else high = mid;
+    }
+    const float* g_row = g + low * stride;
+    const float* x_row = x + static_cast<int64_t>(column_indices[k]) * stride;
+    float total = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) total += g_row[r] * x_row[r];
+    grad_values[k] = total;
+  }
+}
+
+__global__ void column_sums_kernel(int64_t columns, const float* values, int64_t rows, float* sums) {
+  for (int64_t c = grid_first(); c < columns; c += grid_step()) {
+    float total = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) total += values[r * columns + c];
+    sums[c] = total;
+  }
+}
+
+}  // namespace
+
+void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_major) {
+  const DeviceScope scope(batch_major);
+  launch(to_feature_major_kernel, feature_major.data.numel(), pointer<float>(batch_major), feature_major.rows,
+         feature_major.features(), feature_major.stride(), mutable_pointer<float>(feature_major.data));
+}
+
+void sparse_linear_forward(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
+                           const Tensor& bias, const Tensor& output) {
+  const DeviceScope scope(values);
+  visit_index(structure.index_dtype(), [&](auto tag) {
+    using Index = typename decltype(tag)::type;
+    launch(spmm_kernel<Index>, structure.out_features * input.rows, pointer<Index>(structure.row_pointers),
+           pointer<Index>(structure.column_indices), pointer<float>(values), static_cast<const Index*>(nullptr),
+           pointer<float>(input.data), input.stride(), input.rows,
+           bias.defined() ? pointer<float>(bias) : static_cast<const float*>(nullptr), structure.out_features,
+           mutable_pointer<float>(output));
+  });
+}
+
+void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor& values,
+                                  const SparseStructure& structure, const Tensor& grad_input) {
+  const DeviceScope scope(values);
+  visit_index(structure.index_dtype(), [&](auto tag) {
+    using Index = typename decltype(tag)::type;
+    launch(spmm_kernel<Index>, structure.in_features * grad_output.rows, pointer<Index>(structure.column_pointers),
+           pointer<Index>(structure.row_indices), pointer<float>(values), pointer<Index>(structure.csc_to_value),
+           pointer<float>(grad_output.data), grad_output.stride(), grad_output.rows,
+           static_cast<const float*>(nullptr), structure.in_features, mutable_pointer<float>(grad_input));
+  });
+}
+
+void sparse_linear_backward_values(const FeatureMajor& grad_output, const FeatureMajor& input,
+                                   const SparseStructure& structure, const Tensor& grad_values) {
+  const DeviceScope scope(grad_values);
+  visit_index(structure.index_dtype(), [&](auto tag) {
+    using Index = typename decltype(tag)::type;
+    launch(sddmm_kernel<Index>, structure.nnz(), pointer<Index>(structure.row_pointers), structure.out_features,
+           pointer<Index>(structure.column_indices), pointer<float>(grad_output.data), pointer<float>(input.data),
+           input.stride(), input.rows, mutable_pointer<float>(grad_values));
+  });
+}
+
+void sparse_linear_backward_bias(const Tensor& grad_output, const Tensor& grad_bias) {
+  const DeviceScope scope(grad_output);
+  launch(column_sums_kernel, grad_output.size(1), pointer<float>(grad_output), grad_output.size(0),
+         mutable_pointer<float>(grad_bias));
+}
+
+}  // namespace wisp::kernels::cuda
