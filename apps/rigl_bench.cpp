@@ -84,9 +84,9 @@ int run(const Arguments& arguments) {
 
   // The update's inputs as RigL sees them: this batch's input and output gradient.
   const Tensor input = x.detach(), grad_output = upstream;
-  const Tensor keep_all = ones({layer.nnz()}, DType::UInt8);
+  const Tensor none_dropped = zeros({layer.nnz()}, DType::UInt8);  // every connection stays
   const double grow_ms = median_ms(arguments.reps, [&] {
-    kernels::largest_absent_gradients(grad_output, input, layer.structure(), keep_all, count, arguments.seed,
+    kernels::largest_absent_gradients(grad_output, input, layer.structure(), none_dropped, count, arguments.seed,
                                       arguments.tile_elements);
   });
   const Tensor momentum = optimizer.momentum_buffer(layer.weights());

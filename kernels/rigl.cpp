@@ -38,7 +38,7 @@ Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie
 }
 
 Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
-                                const Tensor& kept, int64_t count, uint64_t tie_seed, int64_t tile_elements) {
+                                const Tensor& dropped, int64_t count, uint64_t tie_seed, int64_t tile_elements) {
   constexpr const char* op = "largest_absent_gradients";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
   check_dtype(op, "grad_output", grad_output, DType::Float32);
@@ -49,18 +49,19 @@ Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, 
              ": expected input of shape [", grad_output.size(0), ", ", structure.in_features, "] but got ",
              input.shape());
   check_same_device(op, grad_output, input);
-  check_same_device(op, grad_output, kept);
+  check_same_device(op, grad_output, dropped);
   WISP_CHECK(structure.device() == grad_output.device(), op, ": grad_output is on ", grad_output.device(),
              " but the sparse structure is on ", structure.device());
-  check_mask(op, "kept", kept, structure.nnz());
+  check_mask(op, "dropped", dropped, structure.nnz());
   WISP_CHECK(tile_elements >= 0, op, ": expected tile_elements >= 0 but got ", tile_elements);
-  const int64_t absent = structure.out_features * structure.in_features - count_ones(kept);
+  const int64_t staying = structure.nnz() - count_ones(dropped);
+  const int64_t absent = structure.out_features * structure.in_features - staying;
   WISP_CHECK(count >= 0 && count <= absent, op, ": expected a count in [0, ", absent,
              "] (the positions not kept) but got ", count);
   Tensor positions = empty({count}, TensorOptions(DType::Int64).device(grad_output.device()));
   constexpr int64_t kDefaultTileElements = int64_t(1) << 20;
   dispatch(op, grad_output, [&] {
-    cpu::largest_absent_gradients(grad_output, input, structure, kept, count, tie_seed,
+    cpu::largest_absent_gradients(grad_output, input, structure, dropped, absent, count, tie_seed,
                                   tile_elements > 0 ? tile_elements : kDefaultTileElements, positions);
   });
   return positions;
@@ -75,14 +76,12 @@ RewiredConnections rewire_connections(const SparseStructure& structure, const Te
   check_same_device(op, dropped, grown);
   // The CPU kernel checks, while it merges, that grown positions increase, lie in the matrix and
   // avoid the nonzeros that stay.
-  int64_t dropped_count = 0;
-  for (uint8_t value : dropped.to_vector<uint8_t>()) dropped_count += value != 0;
-  const int64_t new_nnz = structure.nnz() - dropped_count + grown.numel();
+  const int64_t new_nnz = structure.nnz() - count_ones(dropped) + grown.numel();
   RewiredConnections result;
   const TensorOptions options = TensorOptions(DType::Int64).device(dropped.device());
   result.indices = empty({2, new_nnz}, options);
   result.source = empty({new_nnz}, options);
-  dispatch(op, dropped, [&] { cpu::rewire_connections(structure, dropped, grown, result); });
+  dispatch(op, dropped, [&] { result.new_connections = cpu::rewire_connections(structure, dropped, grown, result); });
   return result;
 }
 

@@ -33,12 +33,13 @@ inline uint64_t rigl_tie_rank(int64_t index, uint64_t seed) {
 // 0 ≤ count ≤ nnz. O(nnz).
 Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie_seed = 0);
 
-// The `count` positions (o · in + i) outside `kept` with the largest |G[o, i]|, where
+// The `count` positions (o · in + i) not held by a staying nonzero with the largest |G[o, i]|, where
 // G = grad_outputᵀ · input is the dense gradient of an out × in weight (G[o, i] = Σ_r
 // grad_output[r, o] · input[r, i]), as Int64 [count] in increasing order; among equal magnitudes
-// the lower rigl_tie_rank(position, tie_seed) wins. grad_output [rows, out] and input [rows, in] float32 batch-major;
-// kept UInt8 [nnz] marks the nonzeros of `structure` that stay (excluded from the choice: those
-// not kept, just dropped, compete like absent ones). count ≤ in · out − (kept nonzeros).
+// the lower rigl_tie_rank(position, tie_seed) wins. grad_output [rows, out] and input [rows, in]
+// float32 batch-major; dropped UInt8 [nnz] is smallest_magnitude_mask's result: the nonzeros it marks
+// compete like absent positions (RigL regrows just-dropped connections too), the others stay and
+// are excluded. count ≤ in · out − (nonzeros that stay).
 //
 // G is never materialised: tiles of about `tile_elements` entries (0: the default, 2^20 per thread)
 // are computed one after the other while a running top-k keeps the best candidates, so memory is
@@ -47,13 +48,14 @@ Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie
 // reach the top-k are rescored (kernels/cpu/rigl.cpp states the error bound). The result does not
 // depend on the tiling or the thread count.
 Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
-                                const Tensor& kept, int64_t count, uint64_t tie_seed = 0,
+                                const Tensor& dropped, int64_t count, uint64_t tie_seed = 0,
                                 int64_t tile_elements = 0);
 
 // A connectivity after a RigL update.
 struct RewiredConnections {
   Tensor indices;  // Int64 [2, nnz]: row 0 = output, row 1 = input, sorted by (row, col)
   Tensor source;   // Int64 [nnz]: for each new nonzero, the old nonzero it continues, or -1 when new
+  int64_t new_connections = 0;  // how many sources are -1: grown where there was no connection
 };
 
 // The old nonzeros of `structure` without those marked in `dropped` (UInt8 [nnz]), plus `grown`

@@ -5,7 +5,6 @@
 #include <vector>
 
 #include "autograd/grad_mode.h"
-#include "core/factories.h"
 #include "kernels/rigl.h"
 
 namespace wisp::nn {
@@ -42,14 +41,10 @@ RiglUpdate rigl_update(const Tensor& values, const kernels::SparseStructure& str
   if (count == 0) return update;
 
   const Tensor dropped = kernels::smallest_magnitude_mask(values.detach(), count, tie_seed);
-  std::vector<uint8_t> kept_mask = dropped.to_vector<uint8_t>();  // 1 − dropped (host, O(nnz) bytes)
-  for (uint8_t& m : kept_mask) m = m ? 0 : 1;
-  const Tensor kept = from_vector(kept_mask, dropped.shape(), dropped.device());
-  const Tensor grown = kernels::largest_absent_gradients(grad_output, input, structure, kept, count, tie_seed,
+  const Tensor grown = kernels::largest_absent_gradients(grad_output, input, structure, dropped, count, tie_seed,
                                                          tile_elements);
   const kernels::RewiredConnections rewired = kernels::rewire_connections(structure, dropped, grown);
-
-  for (int64_t from : rewired.source.to_vector<int64_t>()) update.moved += from < 0;
+  update.moved = rewired.new_connections;
 
   kernels::gather_or_zero_(values.detach(), rewired.source);
   for (const Tensor& companion : companions) kernels::gather_or_zero_(companion.detach(), rewired.source);

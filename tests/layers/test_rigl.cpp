@@ -151,27 +151,27 @@ TEST_CASE("largest_absent_gradients: tiled running top-k equals the full dense t
   const std::vector<float> dense = dense_gradient(g, x);
   // Keep a random half of the connections; the others compete with the absent positions.
   const std::vector<int64_t> position = positions_of(layer.weight().indices(), in);
-  std::vector<uint8_t> keep(static_cast<size_t>(nnz));
+  std::vector<uint8_t> drop(static_cast<size_t>(nnz));
   std::set<int64_t> kept;
   for (int64_t k = 0; k < nnz; ++k) {
-    keep[size_t(k)] = static_cast<uint8_t>(k % 2);
+    drop[size_t(k)] = static_cast<uint8_t>(k % 2 == 0);
     if (k % 2) kept.insert(position[size_t(k)]);
   }
-  const Tensor keep_mask = from_vector(keep, {nnz});
+  const Tensor drop_mask = from_vector(drop, {nnz});
   const int64_t absent = in * out - static_cast<int64_t>(kept.size());
   for (int64_t count : {int64_t(0), int64_t(1), int64_t(5), nnz / 2, absent}) {
     for (uint64_t seed : {0ull, 31ull}) {
       const std::vector<int64_t> expected = reference_grow(dense, kept, count, seed);
       for (int64_t tile : {int64_t(0), int64_t(1), int64_t(7), in * 3, in * out}) {
         INFO("count " << count << ", seed " << seed << ", tile_elements " << tile);
-        const Tensor grown = kernels::largest_absent_gradients(g, x, layer.structure(), keep_mask, count, seed, tile);
+        const Tensor grown = kernels::largest_absent_gradients(g, x, layer.structure(), drop_mask, count, seed, tile);
         CHECK(as_vector(grown) == expected);
       }
     }
   }
-  WISP_REQUIRE_ERROR(kernels::largest_absent_gradients(g, x, layer.structure(), keep_mask, absent + 1),
+  WISP_REQUIRE_ERROR(kernels::largest_absent_gradients(g, x, layer.structure(), drop_mask, absent + 1),
                      "(the positions not kept) but got");
-  WISP_REQUIRE_ERROR(kernels::largest_absent_gradients(zeros({rows, out + 1}), x, layer.structure(), keep_mask, 1),
+  WISP_REQUIRE_ERROR(kernels::largest_absent_gradients(zeros({rows, out + 1}), x, layer.structure(), drop_mask, 1),
                      "expected grad_output of shape [rows, " + std::to_string(out) + "]");
 }
 
@@ -184,12 +184,12 @@ TEST_CASE("largest_absent_gradients: exact on real-valued gradients at several s
       {{300, 200, 64, 1.0f}, {97, 131, 7, 1e-3f}, {64, 500, 33, 1e3f}, {2000, 50, 2, 1.0f}}));
   nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(0.9));
   const Tensor g = randn({rows, out}) * scale, x = randn({rows, in}) * scale;
-  const Tensor keep = ones({layer.nnz()}, DType::UInt8);
+  const Tensor none_dropped = zeros({layer.nnz()}, DType::UInt8);
   const std::set<int64_t> kept = connection_set(layer);
   const std::vector<float> dense = dense_gradient(g, x);
   for (int64_t count : {int64_t(1), int64_t(100), layer.nnz() / 3}) {
     INFO("count " << count);
-    CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), keep, count)) ==
+    CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, count)) ==
           reference_grow(dense, kept, count));
   }
 }
@@ -197,27 +197,27 @@ TEST_CASE("largest_absent_gradients: exact on real-valued gradients at several s
 TEST_CASE("largest_absent_gradients: positions with a NaN gradient never grow", "[rigl]") {
   manual_seed(10);
   nn::SparseLinear layer(20, 30, nn::SparseLinearOptions().sparsity(0.8));
-  const Tensor keep = ones({layer.nnz()}, DType::UInt8);
+  const Tensor none_dropped = zeros({layer.nnz()}, DType::UInt8);
   Tensor x = small_integers({5, 20});
   x.data<float>()[3] = std::nanf("");  // input 3 of the first sample: every G[o, 3] is NaN
   const Tensor g = small_integers({5, 30});
   std::set<int64_t> excluded = connection_set(layer);
   for (int64_t o = 0; o < 30; ++o) excluded.insert(o * 20 + 3);
   const int64_t count = 200;
-  CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), keep, count)) ==
+  CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, count)) ==
         reference_grow(dense_gradient(g, x), excluded, count));
 }
 
 TEST_CASE("largest_absent_gradients: all-equal gradients are spread by tie rank", "[rigl]") {
   manual_seed(6);
   nn::SparseLinear layer(60, 50, nn::SparseLinearOptions().sparsity(0.5));
-  const Tensor keep = ones({layer.nnz()}, DType::UInt8);
+  const Tensor none_dropped = zeros({layer.nnz()}, DType::UInt8);
   const std::set<int64_t> kept = connection_set(layer);
   // Zero input: G = 0 everywhere, every free position ties.
   const std::vector<float> dense(60 * 50, 0.0f);
   for (uint64_t seed : {0ull, 4ull}) {
-    const Tensor grown = kernels::largest_absent_gradients(randn({4, 50}), zeros({4, 60}), layer.structure(), keep, 40,
-                                                           seed, 100);
+    const Tensor grown = kernels::largest_absent_gradients(randn({4, 50}), zeros({4, 60}), layer.structure(),
+                                                           none_dropped, 40, seed, 100);
     CHECK(as_vector(grown) == reference_grow(dense, kept, 40, seed));
     CHECK(as_vector(grown).back() > 1000);  // lowest positions would all lie in the first rows
   }
@@ -238,13 +238,13 @@ TEST_CASE("largest_absent_gradients: exact when the sampled rows mislead the adm
       for (int64_t o = 0; o < out; o += 2) data[r * out + o] *= 1000.0f;
   }
   const Tensor x = small_integers({rows, in});
-  const Tensor keep = ones({layer.nnz()}, DType::UInt8);
+  const Tensor none_dropped = zeros({layer.nnz()}, DType::UInt8);
   const std::set<int64_t> kept = connection_set(layer);
   const std::vector<float> dense = dense_gradient(g, x);
   // More than all the entries of the large rows: the best count reach into the small rows.
   const int64_t count = out / 2 * in + 5000;
   const std::vector<int64_t> expected = reference_grow(dense, kept, count);
-  CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), keep, count)) == expected);
+  CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, count)) == expected);
 }
 
 TEST_CASE("rewire_connections: kept and grown merged in order, regrown ones continue", "[rigl]") {
@@ -256,6 +256,7 @@ TEST_CASE("rewire_connections: kept and grown merged in order, regrown ones cont
   const kernels::RewiredConnections rewired = kernels::rewire_connections(structure, dropped, grown);
   CHECK(positions_of(rewired.indices, 4) == std::vector<int64_t>{0, 2, 5, 10});
   CHECK(as_vector(rewired.source) == std::vector<int64_t>{-1, 1, 2, 3});
+  CHECK(rewired.new_connections == 1);
   WISP_REQUIRE_ERROR(kernels::rewire_connections(structure, dropped, from_vector<int64_t>({2}, {1})),
                      "grown position 2 (0, 2) is a nonzero that is not dropped");
   WISP_REQUIRE_ERROR(kernels::rewire_connections(structure, dropped, from_vector<int64_t>({5, 0}, {2})),
