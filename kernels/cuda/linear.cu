@@ -89,10 +89,13 @@ void linear_backward(const Tensor& grad_output, const Tensor& input, const Tenso
   const DeviceScope scope(grad_output);
   if (grad_input.defined()) gemm_row_major(grad_output, false, weight, false, grad_input, 0.0f);
   if (grad_weight.defined()) gemm_row_major(grad_output, true, input, false, grad_weight, 0.0f);
-  if (grad_bias.defined()) {
-    launch(column_sums_kernel, grad_output.size(1), static_cast<const float*>(grad_output.raw_data()),
-           grad_output.size(0), static_cast<float*>(grad_bias.raw_data()));
-  }
+  if (grad_bias.defined()) column_sums(grad_output, grad_bias);
+}
+
+void column_sums(const Tensor& values, const Tensor& sums) {
+  const DeviceScope scope(values);
+  launch(column_sums_kernel, values.size(1), static_cast<const float*>(values.raw_data()), values.size(0),
+         static_cast<float*>(sums.raw_data()));
 }
 
 }  // namespace wisp::kernels::cuda

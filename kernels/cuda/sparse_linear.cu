@@ -7,11 +7,12 @@
 //   grad_input    the same over the CSC order, values through the permutation
 //   grad_values   one thread per nonzero k: Σ_r g[row_k, r] · x[col_k, r], its row found by a
 //                 binary search in row_pointers (the structure stores no row per value)
-//   grad_bias     column sums of grad_output, rows in order (the CPU twin's order: exact match)
+//   grad_bias     column sums of grad_output (kernels/cuda/linear.h: the CPU twin's order, exact match)
 #include "kernels/cuda/sparse_linear.h"
 
 #include "kernels/access.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/linear.h"
 
 namespace wisp::kernels::cuda {
 namespace {
@@ -61,14 +62,6 @@ __global__ void sddmm_kernel(int64_t nnz, const Index* row_pointers, int64_t out
   }
 }
 
-__global__ void column_sums_kernel(int64_t columns, const float* values, int64_t rows, float* sums) {
-  for (int64_t c = grid_first(); c < columns; c += grid_step()) {
-    float total = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) total += values[r * columns + c];
-    sums[c] = total;
-  }
-}
-
 }  // namespace
 
 void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_major) {
@@ -114,9 +107,7 @@ void sparse_linear_backward_values(const FeatureMajor& grad_output, const Featur
 }
 
 void sparse_linear_backward_bias(const Tensor& grad_output, const Tensor& grad_bias) {
-  const DeviceScope scope(grad_output);
-  launch(column_sums_kernel, grad_output.size(1), pointer<float>(grad_output), grad_output.size(0),
-         mutable_pointer<float>(grad_bias));
+  column_sums(grad_output, grad_bias);
 }
 
 }  // namespace wisp::kernels::cuda
