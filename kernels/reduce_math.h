@@ -26,4 +26,20 @@ WISP_HOST_DEVICE inline bool argmax_replaces(T value, T best) {
   return value > best;
 }
 
+// The index s in [0, size) of the largest column[s · stride] by argmax_replaces' rule (size ≥ 1):
+// the scan over one reduced column, the same on both devices.
+template <class T>
+WISP_HOST_DEVICE inline int64_t argmax_of_column(const T* column, int64_t size, int64_t stride) {
+  int64_t best = 0;
+  T best_value = column[0];
+  for (int64_t s = 1; s < size; ++s) {
+    const T value = column[s * stride];
+    if (argmax_replaces(value, best_value)) {
+      best = s;
+      best_value = value;
+    }
+  }
+  return best;
+}
+
 }  // namespace wisp::kernels

@@ -69,19 +69,7 @@ void argmax_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, con
     const T* pa = static_cast<const T*>(a.raw_data());
 #pragma omp parallel for schedule(static) if (outer * size * inner > kParallelThreshold)
     for (int64_t o = 0; o < outer; ++o) {
-      for (int64_t i = 0; i < inner; ++i) {
-        const T* column = pa + o * size * inner + i;
-        int64_t best = 0;
-        T best_value = column[0];
-        for (int64_t s = 1; s < size; ++s) {
-          const T v = column[s * inner];
-          if (argmax_replaces(v, best_value)) {
-            best = s;
-            best_value = v;
-          }
-        }
-        po[o * inner + i] = best;
-      }
+      for (int64_t i = 0; i < inner; ++i) po[o * inner + i] = argmax_of_column(pa + o * size * inner + i, size, inner);
     }
   });
 }

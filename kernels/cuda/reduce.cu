@@ -62,18 +62,7 @@ __global__ void expand_dim_kernel(int64_t n, const float* g, int64_t size, int64
 template <class T>
 __global__ void argmax_dim_kernel(int64_t n, const T* a, int64_t size, int64_t inner, int64_t* out) {
   for (int64_t j = grid_first(); j < n; j += grid_step()) {
-    const int64_t o = j / inner, i = j % inner;
-    const T* column = a + o * size * inner + i;
-    int64_t best = 0;
-    T best_value = column[0];
-    for (int64_t s = 1; s < size; ++s) {
-      const T value = column[s * inner];
-      if (argmax_replaces(value, best_value)) {
-        best = s;
-        best_value = value;
-      }
-    }
-    out[j] = best;
+    out[j] = argmax_of_column(a + (j / inner) * size * inner + j % inner, size, inner);
   }
 }
 
