@@ -4,6 +4,7 @@
 #include "kernels/cuda/elementwise.h"
 
 #include "kernels/access.h"
+#include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/launch.h"
 
 namespace wisp::kernels::cuda {
@@ -67,6 +68,23 @@ __global__ void sum_to_shape_kernel(int64_t n, ReductionIndexer indexer, const f
     out[j] = total;
   }
 }
+
+// The same with one block per output element, for few outputs that each sum many elements (the
+// thread-per-output kernel would then run a handful of threads, each over a long serial sum): the
+// block's threads take strided shares of the reduced elements and block_sum adds them in a fixed tree.
+// Launched with <<<n, kThreadsPerBlock>>>.
+__global__ void sum_to_shape_blocks_kernel(ReductionIndexer indexer, const float* in, float* out) {
+  __shared__ float shared[kThreadsPerBlock];
+  const int64_t j = blockIdx.x;
+  float share = 0.0f;
+  for (int64_t r = threadIdx.x; r < indexer.reduced_count; r += kThreadsPerBlock) share += in[indexer.in_offset(j, r)];
+  const float total = block_sum(share, shared);
+  if (threadIdx.x == 0) out[j] = total;
+}
+
+// Outputs below which, with at least kThreadsPerBlock summands each, sum_to_shape takes a block per
+// output: fewer outputs than this leave most of a GPU idle with a thread per output.
+constexpr int64_t kBlockPerOutputBelow = 8192;
 
 }  // namespace
 
@@ -136,8 +154,15 @@ void fill(const Tensor& out, double value) {
 
 void sum_to_shape(const Tensor& a, const Tensor& out) {
   const DeviceScope scope(out);
-  launch(sum_to_shape_kernel, out.numel(), make_reduction_indexer(a.shape(), out.shape()), pointer<float>(a),
-         mutable_pointer<float>(out));
+  const ReductionIndexer indexer = make_reduction_indexer(a.shape(), out.shape());
+  const int64_t outputs = out.numel();
+  if (outputs > 0 && outputs < kBlockPerOutputBelow && indexer.reduced_count >= kThreadsPerBlock) {
+    sum_to_shape_blocks_kernel<<<static_cast<unsigned>(outputs), kThreadsPerBlock>>>(indexer, pointer<float>(a),
+                                                                                      mutable_pointer<float>(out));
+    WISP_CUDA_CHECK_LAUNCH();
+    return;
+  }
+  launch(sum_to_shape_kernel, outputs, indexer, pointer<float>(a), mutable_pointer<float>(out));
 }
 
 }  // namespace wisp::kernels::cuda

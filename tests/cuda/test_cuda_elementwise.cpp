@@ -81,6 +81,13 @@ TEST_CASE("CUDA comparison, casts, fill and sum_to_shape match the CPU", "[cuda]
     INFO("sum to " << target);
     check_twins([&](const std::vector<Tensor>& t) { return kernels::sum_to_shape(t[0], target); }, {x}, 1e-5f);
   }
+  // Few outputs with many summands each take a block per output (kernels/cuda/elementwise.cu).
+  const Tensor long_rows = randn({3000, 7});
+  for (const Shape& target : {Shape{7}, Shape{1}, Shape{}}) {
+    INFO("sum of 3000 x 7 to " << target);
+    check_twins([&](const std::vector<Tensor>& t) { return kernels::sum_to_shape(t[0], target); }, {long_rows},
+                1e-4f);
+  }
 }
 
 TEST_CASE("CUDA elementwise ops keep their errors: mixed devices are named", "[cuda][elementwise]") {
