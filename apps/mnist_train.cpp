@@ -2,8 +2,10 @@
 // epoch, the training and test loss and accuracy as the notebook does.
 //
 //   mnist_train --data datasets/mnist --model dense --epochs 20
+//   mnist_train --device cuda          the model, the optimizer's state and each batch on GPU 0
 //
-// Exit codes: 0 success, 1 a failure while training, 2 bad arguments or missing data.
+// Exit codes: 0 success, 1 a failure while training, 2 bad arguments, missing data or a device that
+// this build or machine does not have.
 #include <CLI/CLI.hpp>
 
 #include <iomanip>
@@ -29,6 +31,7 @@ struct Arguments {
   int threads = 0;
   int64_t limit = -1;
   std::string metrics_path;
+  std::string device = "cpu";
   int64_t rigl_delta_t = nn::kRiglDefaultDeltaT;
   std::optional<int64_t> rigl_t_end;
   double rigl_alpha = nn::kRiglDefaultAlpha;
@@ -45,7 +48,7 @@ std::string model_help() {
   return text;
 }
 
-int train(const Arguments& arguments) {
+int train(const Arguments& arguments, Device device) {
   const apps::ModelPreset& preset = apps::find_model_preset(arguments.model);
   if (arguments.threads > 0) set_num_threads(arguments.threads);
   manual_seed(arguments.seed);
@@ -75,6 +78,10 @@ int train(const Arguments& arguments) {
   const int64_t total_steps = static_cast<int64_t>(train_loader.size()) * arguments.epochs;
   settings.rigl_t_end = arguments.rigl_t_end.value_or(total_steps * 3 / 4);
   std::shared_ptr<nn::Module> model = preset.build(settings);
+  // Built (and initialised from the seed) on the CPU, then moved: the same seed gives the same
+  // initial weights on every device. The optimizer is made after the move, so its state (momentum)
+  // is created on the device too.
+  model->to(device);
   const double learning_rate = arguments.learning_rate.value_or(preset.learning_rate);
   const double momentum = arguments.momentum.value_or(preset.momentum);
   optim::SGDOptions options = optim::SGDOptions(learning_rate)
@@ -85,13 +92,12 @@ int train(const Arguments& arguments) {
 
   std::cout << *model << "\n"
             << "parameters: " << model->num_parameters() << "; optimizer: " << options << "; threads "
-            << get_num_threads() << "; training samples " << train_set->size() << ", test samples "
+            << get_num_threads() << "; device " << device << "; training samples " << train_set->size() << ", test samples "
             << test_set->size() << "\n";
   if (preset.dynamic)
     std::cout << "RigL: update every " << settings.rigl_delta_t << " steps until step " << settings.rigl_t_end
               << " of " << total_steps << ", initial drop fraction " << settings.rigl_alpha << "\n";
   apps::MetricsWriter metrics(arguments.metrics_path);
-  const Device device = Device::cpu();
   double total_seconds = 0;
   apps::RiglTotals rigl_before = apps::rigl_totals(*model);
   for (int epoch = 1; epoch <= arguments.epochs; ++epoch) {
@@ -144,6 +150,9 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_option("--seed", arguments.seed, "random seed (initialisation and shuffling)")->capture_default_str();
   app.add_option("--threads", arguments.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+  app.add_option("--device", arguments.device,
+                 "where the model trains: cpu, cuda (GPU 0) or cuda:N; batches are copied there")
+      ->capture_default_str();
   app.add_option("--limit", arguments.limit, "use only the first N training images (default: all)")
       ->check(CLI::PositiveNumber);
   app.add_option("--metrics", arguments.metrics_path,
@@ -165,14 +174,22 @@ int main(int argc, char** argv) {
     std::cerr << "mnist_train: " << error.what() << " (see mnist_train --help)\n";
     return 2;
   }
+  Device device;
   try {
     apps::find_model_preset(arguments.model);
+    device = apps::parse_device(arguments.device);
   } catch (const Error& error) {
     std::cerr << "mnist_train: " << error.what() << " (see mnist_train --help)\n";
     return 2;
   }
   try {
-    return train(arguments);
+    apps::check_device_usable(device);
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << "\n";
+    return 2;
+  }
+  try {
+    return train(arguments, device);
   } catch (const std::exception& error) {
     std::cerr << "mnist_train: " << error.what() << "\n";
     return 1;

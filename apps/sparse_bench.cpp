@@ -7,22 +7,42 @@
 //
 //   sparse_bench [--size 20000] [--sparsity 0.99] [--batch 1 64] [--reps 20] [--threads N] [--csv]
 //   sparse_bench --init      construction times of the initialisation targets' layers instead
+//   sparse_bench --device cuda[:N]   the same cases on a GPU, with cuSPARSE beside them
+//
+// On a GPU (--device cuda) the layers, inputs and gradients live on the device and each run is
+// timed from one device synchronisation to the next (steady_clock; so a run includes the launch
+// latency and the host work of the call). Besides wisp's SparseLinear and a dense nn::Linear
+// (cuBLAS SGEMM) it times the cuSPARSE forward of kernels/cuda/cusparse.h: cusparseSpMM over the
+// same CSR matrix with each CSR algorithm (ALG_DEFAULT, CSR_ALG1, CSR_ALG2, CSR_ALG3), with the
+// activations batch-major (no transposition) and feature-major (as our kernel takes them:
+// transposing the input and the output included), and at batch 1 cusparseSpMV (ALG_DEFAULT,
+// CSR_ALG1, CSR_ALG2); each cuSPARSE output is compared with wisp's and the best is named. A memory
+// bandwidth from a device-to-device copy stands in for the CPU's streaming copy.
 //
 // --csv prints machine-readable rows (name,batch,value,unit) instead of the table;
 // bench/sparse_bench.py runs the same cases in PyTorch and prints both side by side.
-// Exit codes: 0 success, 1 a failure while running, 2 bad arguments.
+// Exit codes: 0 success, 1 a failure while running (or cuSPARSE disagreeing with wisp), 2 bad
+// arguments or a device this build or machine does not have.
 #include <CLI/CLI.hpp>
 
 #include <omp.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include <wisp/wisp.h>
+
+#include "core/config.h"  // WISP_WITH_CUDA
+#include "training.h"     // apps::parse_device, apps::check_device_usable
+#if WISP_WITH_CUDA
+#include "kernels/cuda/cusparse.h"
+#include "kernels/sparse_linear.h"
+#endif
 
 using namespace wisp;
 
@@ -40,21 +60,24 @@ struct Arguments {
   bool input_grad = false;
   bool initialisation = false;
   uint64_t seed = 0;
+  std::string device = "cpu";
 };
 
 struct Timing {
   double median_ms = 0, min_ms = 0;
 };
 
-// Runs `body` once to warm up, then `reps` times; the median and the minimum in milliseconds.
+// Runs `body` `warmups` times, then `reps` times; the median and the minimum in milliseconds. Each
+// timed run starts after `device` finished earlier work and ends when it finished the run's.
 template <class Body>
-Timing time_runs(int reps, Body body) {
-  body();
+Timing time_runs(int reps, Body body, Device device = Device::cpu(), int warmups = 1) {
+  for (int i = 0; i < warmups; ++i) body();
   std::vector<double> ms;
   for (int i = 0; i < reps; ++i) {
+    synchronize(device);
     const auto start = std::chrono::steady_clock::now();
     body();
-    synchronize(Device::cpu());
+    synchronize(device);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(ms.begin(), ms.end());
@@ -245,6 +268,274 @@ int run(const Arguments& arguments) {
   return 0;
 }
 
+#if WISP_WITH_CUDA
+// The GPU's memory bandwidth as a device-to-device copy of 256 MiB: bytes read + written per
+// second, best of 10 runs (the GPU counterpart of copy_bandwidth_gb_per_s).
+double device_copy_bandwidth_gb_per_s(Device device) {
+  const Tensor source = zeros({int64_t(64) << 20}).to(device);
+  double best_ms = 1e30;
+  for (int run = 0; run < 10; ++run) {
+    synchronize(device);
+    const auto start = std::chrono::steady_clock::now();
+    const Tensor copy = copy_to_device(source, device);
+    synchronize(device);
+    best_ms = std::min(best_ms,
+                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  return 2.0 * static_cast<double>(source.nbytes()) / (best_ms * 1e-3) / 1e9;
+}
+
+// `value` printed with `format` when `measured` is positive (it was measured), "-" otherwise.
+std::string number_or_dash(double measured, const char* format, double value) {
+  if (measured <= 0) return "-";
+  char text[32];
+  std::snprintf(text, sizeof text, format, value);
+  return text;
+}
+
+// max |a - b| over the elements of two tensors with the same number of elements (any device), and
+// max |b|, for a tolerance relative to the result's size.
+struct Difference {
+  double max_abs = 0, reference_max_abs = 0;
+};
+Difference compare(const Tensor& a, const Tensor& reference) {
+  const std::vector<float> values = a.to_vector<float>(), expected = reference.to_vector<float>();
+  WISP_CHECK(values.size() == expected.size(), "sparse_bench: expected ", expected.size(), " outputs but got ",
+             values.size());
+  Difference difference;
+  for (size_t i = 0; i < values.size(); ++i) {
+    difference.max_abs = std::max(difference.max_abs, std::abs(static_cast<double>(values[i]) - expected[i]));
+    difference.reference_max_abs = std::max(difference.reference_max_abs, std::abs(static_cast<double>(expected[i])));
+  }
+  return difference;
+}
+
+// The GPU runs: wisp's SparseLinear, the cuSPARSE forward with each algorithm and layout, and a
+// dense nn::Linear (cuBLAS), all on `device`.
+int run_cuda(const Arguments& arguments, Device device) {
+  namespace cusparse = kernels::cuda;
+  if (arguments.threads > 0) set_num_threads(arguments.threads);
+  manual_seed(arguments.seed);
+  const int64_t n = arguments.size;
+  // The first runs on a GPU create cuBLAS/cuSPARSE handles and grow the caching allocator.
+  constexpr int kWarmups = 3;
+  std::vector<Row> rows;
+  std::vector<std::string> notes;
+  const auto add = [&](const std::string& name, int64_t batch, double value, const std::string& unit) {
+    rows.push_back({name, batch, value, unit});
+  };
+
+  // Built on the CPU (the same seed gives the same layer as the CPU runs), then moved.
+  const auto init_start = std::chrono::steady_clock::now();
+  nn::SparseLinear sparse(n, n, nn::SparseLinearOptions().sparsity(arguments.sparsity));
+  const double init_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - init_start).count();
+  sparse.to(device);
+  add("sparse_init", 0, init_ms, "ms");
+  add("nnz", 0, static_cast<double>(sparse.nnz()), "count");
+  add("sparse_memory", 0, static_cast<double>(sparse.memory_bytes()), "bytes");
+  add("dense_memory", 0, static_cast<double>((n * n + n) * sizeof(float)), "bytes");
+  const double bandwidth = device_copy_bandwidth_gb_per_s(device);
+  add("copy_bandwidth", 0, bandwidth, "GB/s");
+  const size_t batch1_bytes = sparse.weights().nbytes() + sparse.structure().column_indices.nbytes() +
+                              sparse.structure().row_pointers.nbytes() + 3 * n * sizeof(float);
+  add("batch1_forward_bytes", 1, static_cast<double>(batch1_bytes), "bytes");
+  add("batch1_forward_bound", 1, static_cast<double>(batch1_bytes) / (bandwidth * 1e9) * 1e3, "ms");
+
+  struct CusparseCase {
+    cusparse::CusparseAlgorithm algorithm;
+    cusparse::CusparseLayout layout;
+  };
+  std::vector<CusparseCase> spmm_cases;
+  for (cusparse::CusparseLayout layout : {cusparse::CusparseLayout::BatchMajor, cusparse::CusparseLayout::FeatureMajor})
+    for (cusparse::CusparseAlgorithm algorithm :
+         {cusparse::CusparseAlgorithm::SpmmDefault, cusparse::CusparseAlgorithm::SpmmCsr1,
+          cusparse::CusparseAlgorithm::SpmmCsr2, cusparse::CusparseAlgorithm::SpmmCsr3})
+      spmm_cases.push_back({algorithm, layout});
+  bool disagreement = false;
+
+  for (int64_t batch : arguments.batches) {
+    Tensor x = (batch == 1 ? rand({n}) : rand({batch, n})).to(device);
+    if (arguments.input_grad) x.set_requires_grad(true);
+    const auto forward = [&](nn::Module& layer) {
+      NoGradGuard no_grad;
+      Tensor y = layer(x);
+    };
+    const auto train = [&](nn::Module& layer) {
+      layer.zero_grad();
+      x.set_grad(Tensor());
+      layer(x).sum().backward();
+    };
+    Timing t = time_runs(arguments.reps, [&] { forward(sparse); }, device, kWarmups);
+    add("wisp_sparse_forward", batch, t.median_ms, "ms");
+    add("wisp_sparse_forward_min", batch, t.min_ms, "ms");
+    t = time_runs(arguments.reps, [&] { train(sparse); }, device, kWarmups);
+    add("wisp_sparse_train", batch, t.median_ms, "ms");
+    add("wisp_sparse_train_min", batch, t.min_ms, "ms");
+
+    // cuSPARSE: each algorithm and layout (SpMV at batch 1), checked against wisp's output.
+    Tensor reference;
+    {
+      NoGradGuard no_grad;
+      reference = sparse(x);
+    }
+    const Tensor x_rows = x.detach().view({batch, n});
+    std::vector<CusparseCase> cases = spmm_cases;
+    if (batch == 1)
+      for (cusparse::CusparseAlgorithm algorithm : {cusparse::CusparseAlgorithm::SpmvDefault,
+                                                    cusparse::CusparseAlgorithm::SpmvCsr1,
+                                                    cusparse::CusparseAlgorithm::SpmvCsr2})
+        cases.push_back({algorithm, cusparse::CusparseLayout::BatchMajor});
+    double best_ms = -1;
+    for (const CusparseCase& c : cases) {
+      const std::string label = "cusparse_" + std::string(cusparse::name(c.algorithm)) +
+                                (cusparse::is_spmv(c.algorithm) ? "" : "_" + std::string(cusparse::name(c.layout)));
+      try {
+        cusparse::CusparseSparseLinearPlan plan(sparse.weights().detach(), sparse.structure(), batch, c.algorithm,
+                                                c.layout);
+        if (!plan.supported()) {
+          notes.push_back(label + " at batch " + std::to_string(batch) + ": not supported (" + plan.why_unsupported() +
+                          ")");
+          continue;
+        }
+        const Tensor output = empty({batch, n}, TensorOptions(DType::Float32).device(device));
+        const Tensor bias = sparse.bias().defined() ? sparse.bias().detach() : Tensor();
+        const auto run_case = [&] {
+          if (c.layout == cusparse::CusparseLayout::BatchMajor) {
+            plan.run(x_rows, bias, output);
+          } else {  // the input's transposition is part of the forward, as in wisp's layer
+            const kernels::FeatureMajor input = kernels::to_feature_major(x_rows);
+            plan.run(input.data, bias, output);
+          }
+        };
+        run_case();
+        const Difference difference = compare(output, reference);
+        // Both sum the same products in different orders: float rounding, far below this.
+        const double tolerance = 1e-4 * std::max(1.0, difference.reference_max_abs);
+        add(label + "_max_difference", batch, difference.max_abs, "abs");
+        if (difference.max_abs > tolerance) {
+          disagreement = true;
+          notes.push_back(label + " at batch " + std::to_string(batch) + ": max |cuSPARSE - wisp| " +
+                          std::to_string(difference.max_abs) + ", expected at most " + std::to_string(tolerance));
+        }
+        t = time_runs(arguments.reps, run_case, device, kWarmups);
+        add(label + "_forward", batch, t.median_ms, "ms");
+        if (best_ms < 0 || t.median_ms < best_ms) best_ms = t.median_ms;
+      } catch (const Error& error) {
+        notes.push_back(label + " at batch " + std::to_string(batch) + ": failed: " + error.what());
+      }
+    }
+    if (best_ms >= 0) add("cusparse_best_forward", batch, best_ms, "ms");
+  }
+  if (!arguments.skip_dense) {
+    nn::Linear dense(n, n);
+    dense.to(device);
+    for (int64_t batch : arguments.batches) {
+      Tensor x = (batch == 1 ? rand({n}) : rand({batch, n})).to(device);
+      if (arguments.input_grad) x.set_requires_grad(true);
+      Timing t = time_runs(
+          arguments.dense_reps,
+          [&] {
+            NoGradGuard no_grad;
+            Tensor y = dense(x);
+          },
+          device, kWarmups);
+      add("wisp_dense_forward", batch, t.median_ms, "ms");
+      t = time_runs(
+          arguments.dense_reps,
+          [&] {
+            dense.zero_grad();
+            x.set_grad(Tensor());
+            dense(x).sum().backward();
+          },
+          device, kWarmups);
+      add("wisp_dense_train", batch, t.median_ms, "ms");
+    }
+  }
+
+  const auto find = [&](const std::string& name, int64_t batch) {
+    for (const Row& row : rows)
+      if (row.name == name && row.batch == batch) return row.value;
+    return -1.0;
+  };
+  if (arguments.csv) {
+    std::cout << "name,batch,value,unit\n";
+    for (const Row& row : rows) std::cout << row.name << "," << row.batch << "," << row.value << "," << row.unit << "\n";
+    for (const std::string& note : notes) std::cerr << "sparse_bench: " << note << "\n";
+  } else {
+    char line[256];
+    std::cout << "sparse_bench: " << n << " x " << n << " at sparsity " << arguments.sparsity << " (nnz "
+              << sparse.nnz() << ") on " << device << "; initialisation " << init_ms << " ms (on the CPU)\n";
+    std::snprintf(line, sizeof line, "memory: sparse %.1f MB (parameters + structure), dense %.1f MB (%.0fx)\n",
+                  megabytes(static_cast<size_t>(find("sparse_memory", 0))),
+                  megabytes(static_cast<size_t>(find("dense_memory", 0))),
+                  find("dense_memory", 0) / find("sparse_memory", 0));
+    std::cout << line;
+    std::cout << "times: median of " << arguments.reps << " runs (sparse, cuSPARSE) and " << arguments.dense_reps
+              << " runs (dense) after " << kWarmups
+              << " warm-ups, each from one device synchronisation to the next; the wisp minimum in parentheses\n";
+    std::snprintf(line, sizeof line, "%-18s %6s %20s %14s %12s %10s %14s\n", "case", "batch", "wisp sparse ms",
+                  "cuSPARSE ms", "dense ms", "dense/wisp", "cuSPARSE/wisp");
+    std::cout << line;
+    for (int64_t batch : arguments.batches) {
+      for (const char* kind : {"forward", "train"}) {
+        const bool is_forward = kind == std::string("forward");
+        const double s = find(std::string("wisp_sparse_") + kind, batch);
+        const double s_min = find(std::string("wisp_sparse_") + kind + "_min", batch);
+        const double d = find(std::string("wisp_dense_") + kind, batch);
+        const double c = is_forward ? find("cusparse_best_forward", batch) : -1.0;
+        char sparse_text[64];
+        std::snprintf(sparse_text, sizeof sparse_text, "%.4f (%.4f)", s, s_min);
+        std::snprintf(line, sizeof line, "%-18s %6lld %20s %14s %12s %10s %14s\n",
+                      is_forward ? "forward" : "forward+backward", static_cast<long long>(batch), sparse_text,
+                      number_or_dash(c, "%.4f", c).c_str(), number_or_dash(d, "%.4f", d).c_str(),
+                      number_or_dash(d, "%.1fx", d / s).c_str(), number_or_dash(c, "%.2fx", c / s).c_str());
+        std::cout << line;
+      }
+    }
+    std::cout << "cuSPARSE forward by algorithm and activation layout (ms; max |cuSPARSE - wisp| in brackets):\n";
+    for (int64_t batch : arguments.batches) {
+      double best = -1;
+      std::string best_label;
+      for (const Row& row : rows) {
+        const std::string suffix = "_forward";
+        if (row.batch != batch || row.name.rfind("cusparse_", 0) != 0 || row.name == "cusparse_best_forward" ||
+            row.name.size() < suffix.size() ||
+            row.name.compare(row.name.size() - suffix.size(), suffix.size(), suffix) != 0)
+          continue;
+        const std::string label = row.name.substr(9, row.name.size() - 9 - suffix.size());
+        std::snprintf(line, sizeof line, "  batch %-5lld %-36s %10.4f  [%.2g]\n", static_cast<long long>(batch),
+                      label.c_str(), row.value, find("cusparse_" + label + "_max_difference", batch));
+        std::cout << line;
+        if (best < 0 || row.value < best) {
+          best = row.value;
+          best_label = label;
+        }
+      }
+      if (best >= 0)
+        std::cout << "  batch " << batch << " best: " << best_label << " " << best << " ms (wisp "
+                  << find("wisp_sparse_forward", batch) << " ms)\n";
+    }
+    const double bound = find("batch1_forward_bound", 1), measured = find("wisp_sparse_forward", 1);
+    std::snprintf(line, sizeof line,
+                  "device copy bandwidth %.1f GB/s; batch-1 forward bound %.4f ms (%.1f MB / %.1f GB/s)", bandwidth,
+                  bound, megabytes(batch1_bytes), bandwidth);
+    std::cout << line;
+    if (measured > 0) {
+      std::snprintf(line, sizeof line, ", measured %.4f ms = %.1fx the bound", measured, measured / bound);
+      std::cout << line;
+    }
+    std::cout << "\n";
+    for (const std::string& note : notes) std::cout << "note: " << note << "\n";
+  }
+  if (disagreement) {
+    std::cerr << "sparse_bench: cuSPARSE and wisp's forward disagree (see the notes above)\n";
+    return 1;
+  }
+  return 0;
+}
+#endif  // WISP_WITH_CUDA
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -261,6 +552,9 @@ int main(int argc, char** argv) {
   app.add_flag("--csv", arguments.csv, "print name,batch,value,unit rows instead of the table");
   app.add_flag("--skip-dense", arguments.skip_dense, "time only the sparse layer");
   app.add_flag("--input-grad", arguments.input_grad, "let the input require grad (backward computes grad_input)");
+  app.add_option("--device", arguments.device,
+                 "cpu, or cuda / cuda:N: time on that GPU, with cuSPARSE's SpMM/SpMV algorithms beside wisp")
+      ->capture_default_str();
   app.add_flag("--init", arguments.initialisation,
                "time only layer construction: random 50000^2 at 99.9%, small-world 784->2000 at 90% and 50000^2 at 99.9%");
   try {
@@ -268,7 +562,25 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? 0 : 2;
   }
+  Device device;
   try {
+    device = apps::parse_device(arguments.device);
+    WISP_CHECK(device.is_cpu() || !arguments.initialisation,
+               "--init times construction on the CPU; it takes no --device but got ", device);
+  } catch (const Error& error) {
+    std::cerr << "sparse_bench: " << error.what() << " (see sparse_bench --help)\n";
+    return 2;
+  }
+  try {
+    apps::check_device_usable(device);
+  } catch (const Error& error) {
+    std::cerr << "sparse_bench: " << error.what() << "\n";
+    return 2;
+  }
+  try {
+#if WISP_WITH_CUDA
+    if (device.is_cuda()) return run_cuda(arguments, device);
+#endif
     return run(arguments);
   } catch (const std::exception& error) {
     std::cerr << "sparse_bench: " << error.what() << "\n";

@@ -7,6 +7,8 @@
 #include <iomanip>
 #include <iostream>
 
+#include "core/config.h"  // WISP_WITH_CUDA
+
 namespace wisp::apps {
 namespace {
 
@@ -97,6 +99,35 @@ Tensor forward_measuring(nn::Module& model, const Tensor& input, std::vector<Act
 
 }  // namespace
 
+Device parse_device(const std::string& text) {
+  if (text == "cpu") return Device::cpu();
+  if (text == "cuda") return Device::cuda(0);
+  const std::string prefix = "cuda:";
+  if (text.size() > prefix.size() && text.compare(0, prefix.size(), prefix) == 0) {
+    const std::string digits = text.substr(prefix.size());
+    // At most 4 digits: GPU indices are small, and std::stoi must not overflow.
+    if (digits.size() <= 4 && digits.find_first_not_of("0123456789") == std::string::npos)
+      return Device::cuda(std::stoi(digits));
+  }
+  WISP_FAIL("--device: expected cpu, cuda or cuda:N (N a GPU index) but got '", text, "'");
+}
+
+void check_device_usable(const Device& device) {
+  if (device.is_cpu()) return;
+#if WISP_WITH_CUDA
+  const int gpus = cuda::device_count();
+  WISP_CHECK(gpus > 0, "cannot use device ", device,
+             ": wisp was built with CUDA but the CUDA driver reports no usable GPU on this machine "
+             "(nvidia-smi lists the GPUs; use --device cpu)");
+  WISP_CHECK(device.index < gpus, "cannot use device ", device, ": expected a GPU index in [0, ", gpus,
+             ") but got ", device.index);
+#else
+  WISP_FAIL("cannot use device ", device,
+            ": this wisp was built without CUDA (no nvcc was found when it was configured, or WISP_CUDA=OFF); "
+            "rebuild with the CUDA toolkit installed, or use --device cpu");
+#endif
+}
+
 RiglTotals rigl_totals(const nn::Module& model) {
   RiglTotals totals;
   if (const auto* layer = dynamic_cast<const nn::SparseLinear*>(&model); layer != nullptr && layer->dynamic()) {
@@ -138,6 +169,7 @@ EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Da
     ++batch_index;
     bar.update(batch_index, loss_sum / static_cast<double>(result.samples), seconds_since(start));
   }
+  synchronize(device);  // a GPU may still run queued work: count it in this pass's time
   result.loss = result.samples ? loss_sum / static_cast<double>(result.samples) : 0;
   result.accuracy = result.samples ? 100.0 * static_cast<double>(correct) / static_cast<double>(result.samples) : 0;
   result.seconds = seconds_since(start);
@@ -162,6 +194,7 @@ EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device,
     ++batch_index;
     bar.update(batch_index, loss_sum / static_cast<double>(result.samples), seconds_since(start));
   }
+  synchronize(device);  // a GPU may still run queued work: count it in this pass's time
   result.loss = result.samples ? loss_sum / static_cast<double>(result.samples) : 0;
   result.accuracy = result.samples ? 100.0 * static_cast<double>(correct) / static_cast<double>(result.samples) : 0;
   result.seconds = seconds_since(start);

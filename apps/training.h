@@ -23,9 +23,16 @@ struct EpochResult {
   double loss = 0;      // mean cross-entropy per sample
   double accuracy = 0;  // percent
   int64_t samples = 0;
-  double seconds = 0;
+  double seconds = 0;  // wall clock, after the device finished the pass's work
   std::vector<Activity> activity;  // evaluate only; empty unless the model is an nn::Sequential
 };
+
+// The device named by `text`: "cpu", "cuda" (GPU 0) or "cuda:N". Throws wisp::Error naming the
+// accepted forms otherwise. Whether the device exists is check_device_usable's question.
+Device parse_device(const std::string& text);
+// Throws wisp::Error saying why `device` cannot run this build's kernels: wisp built without CUDA,
+// no usable GPU, or a GPU index beyond the GPUs present. Does nothing for the CPU.
+void check_device_usable(const Device& device);
 
 // RigL's work so far, summed over the dynamic SparseLinear layers of `model` and its children.
 struct RiglTotals {
@@ -35,12 +42,12 @@ struct RiglTotals {
 };
 RiglTotals rigl_totals(const nn::Module& model);
 
-// One pass over `loader` in training mode: forward, cross-entropy, backward, optimizer step.
-// Draws a progress bar on stdout when it is a terminal. Throws wisp::Error when the loss becomes
+// One pass over `loader` in training mode: forward, cross-entropy, backward, optimizer step, with
+// each batch copied to `device` (where the model and the optimizer's state must already be). Draws a progress bar on stdout when it is a terminal. Throws wisp::Error when the loss becomes
 // NaN or infinite (naming the batch), since training cannot recover from it.
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
                         const std::string& label);
-// One pass in evaluation mode without recording gradients. For an nn::Sequential it also measures
+// One pass in evaluation mode without recording gradients, each batch copied to `device`. For an nn::Sequential it also measures
 // the activity of the hidden units (EpochResult::activity).
 EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device, const std::string& label);
 
