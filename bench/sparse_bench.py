@@ -17,6 +17,13 @@ of each layer, and the batch-1 forward against the memory-bandwidth bound. Uses 
 python3-torch:
 
     /usr/bin/python3 bench/sparse_bench.py --threads 2 --sparse-bench build/release/apps/sparse_bench
+
+With --device cuda both run on the GPU: PyTorch's cases on torch.device("cuda") timed from one
+torch.cuda.synchronize() to the next (after 3 warm-ups), beside `sparse_bench --device cuda --csv`,
+whose rows add cuSPARSE's best SpMM/SpMV algorithm; the targets printed are issue #6's. Without a
+CUDA-enabled PyTorch the PyTorch columns stay empty and only wisp's GPU numbers are shown:
+
+    python3 bench/sparse_bench.py --device cuda --sparse-bench build/release/apps/sparse_bench
 """
 import argparse
 import csv
@@ -31,15 +38,23 @@ import time
 import torch
 
 
-def timed(function, reps, budget_seconds):
-    """Median seconds of `function` over up to `reps` runs after one warm-up (at least 3 runs,
-    fewer than `reps` once `budget_seconds` are spent)."""
-    function()
+def no_wait():
+    pass
+
+
+def timed(function, reps, budget_seconds, synchronize=no_wait, warmups=1):
+    """Median seconds of `function` over up to `reps` runs after `warmups` warm-ups (at least 3 runs,
+    fewer than `reps` once `budget_seconds` are spent). Each run starts after `synchronize()` (a GPU
+    has finished earlier work) and ends when `synchronize()` returns after it."""
+    for _ in range(warmups):
+        function()
     times = []
     start = time.perf_counter()
     while len(times) < reps and (len(times) < 3 or time.perf_counter() - start < budget_seconds):
+        synchronize()
         t0 = time.perf_counter()
         function()
+        synchronize()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -77,7 +92,8 @@ class OriginalSparseLinear(torch.nn.Module):
         matrix = inputs.t()
         out = matrix.index_select(-2, col) * self.weights.unsqueeze(-1)
         index = row.view(-1, 1).expand_as(out)
-        output = torch.zeros(self.out_features, out.shape[1], dtype=out.dtype).scatter_add_(0, index, out).t()
+        output = torch.zeros(self.out_features, out.shape[1], dtype=out.dtype, device=out.device)
+        output = output.scatter_add_(0, index, out).t()
         output = output + self.bias
         return output.view(output_shape)
 
@@ -91,7 +107,13 @@ def torch_cases(args):
     start = time.perf_counter()
     indices = random_connectivity(n, n, nnz, generator)
     results = {("torch_init", 0): time.perf_counter() - start}
-    original = OriginalSparseLinear(indices, n, n)
+    # Built on the CPU as on the CPU runs, then moved (Module.to keeps the parameters leaves).
+    device = torch.device(args.device)
+    on_gpu = device.type == "cuda"
+    synchronize = torch.cuda.synchronize if on_gpu else no_wait
+    warmups = 3 if on_gpu else 1  # the first GPU calls create cuBLAS/cuSPARSE handles and grow the cache
+    original = OriginalSparseLinear(indices, n, n).to(device)
+    indices = indices.to(device)
     values = original.weights.detach()
     csr = torch.sparse_coo_tensor(indices, values, (n, n)).coalesce().to_sparse_csr()
     coo_values = values.clone().requires_grad_(True)
@@ -115,34 +137,43 @@ def torch_cases(args):
         layer(x).sum().backward()
 
     budget = args.budget
+
+    def run(function, reps):
+        return timed(function, reps, budget, synchronize, warmups)
+
     for batch in args.batch:
-        x = torch.rand(n) if batch == 1 else torch.rand(batch, n)
-        print(f"  torch: batch {batch} ...", file=sys.stderr, flush=True)
+        x = (torch.rand(n) if batch == 1 else torch.rand(batch, n)).to(device)
+        print(f"  torch: batch {batch} on {device} ...", file=sys.stderr, flush=True)
         with torch.no_grad():
-            results[("original_forward", batch)] = timed(lambda: original(x), args.reps, budget)
-            results[("csr_forward", batch)] = timed(lambda: csr_forward(x), args.reps, budget)
-        results[("original_train", batch)] = timed(lambda: train(original, x), args.reps, budget)
-        results[("coo_train", batch)] = timed(lambda: coo_train(x), args.reps, budget)
+            results[("original_forward", batch)] = run(lambda: original(x), args.reps)
+            results[("csr_forward", batch)] = run(lambda: csr_forward(x), args.reps)
+        results[("original_train", batch)] = run(lambda: train(original, x), args.reps)
+        results[("coo_train", batch)] = run(lambda: coo_train(x), args.reps)
     del original, csr
     if not args.skip_dense:
-        dense = torch.nn.Linear(n, n)
+        dense = torch.nn.Linear(n, n).to(device)
         for batch in args.batch:
-            x = torch.rand(n) if batch == 1 else torch.rand(batch, n)
-            print(f"  torch: dense batch {batch} ...", file=sys.stderr, flush=True)
+            x = (torch.rand(n) if batch == 1 else torch.rand(batch, n)).to(device)
+            print(f"  torch: dense batch {batch} on {device} ...", file=sys.stderr, flush=True)
             with torch.no_grad():
-                results[("dense_forward", batch)] = timed(lambda: dense(x), args.dense_reps, budget)
-            results[("dense_train", batch)] = timed(lambda: train(dense, x), args.dense_reps, budget)
+                results[("dense_forward", batch)] = run(lambda: dense(x), args.dense_reps)
+            results[("dense_train", batch)] = run(lambda: train(dense, x), args.dense_reps)
     return results
 
 
 def wisp_cases(args):
     command = [args.sparse_bench, "--csv", "--size", str(args.size), "--sparsity", str(args.sparsity), "--reps",
-               str(args.reps), "--dense-reps", str(args.dense_reps), "--threads", str(args.threads), "--batch"]
+               str(args.reps), "--dense-reps", str(args.dense_reps), "--threads", str(args.threads), "--device",
+               args.device, "--batch"]
     command += [str(b) for b in args.batch]
     if args.skip_dense:
         command.append("--skip-dense")
     print("  wisp: " + " ".join(command), file=sys.stderr, flush=True)
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    completed = subprocess.run(command, capture_output=True, text=True)
+    sys.stderr.write(completed.stderr)  # sparse_bench's notes (cuSPARSE algorithms it could not run)
+    if completed.returncode != 0:
+        sys.exit(f"bench: sparse_bench exited with code {completed.returncode}")
+    output = completed.stdout
     results = {}
     for row in csv.DictReader(io.StringIO(output)):
         value = float(row["value"])
@@ -161,6 +192,98 @@ def find_binary(path):
     return candidates[0]
 
 
+def gpu_report(args):
+    """--device cuda: wisp (SparseLinear, cuSPARSE's best algorithm, dense Linear through cuBLAS) and
+    PyTorch's GPU cases side by side, with issue #6's targets."""
+    if not args.device.startswith("cuda"):
+        sys.exit(f"bench: --device expects cpu, cuda or cuda:N but got {args.device!r}")
+    torch_available = torch.cuda.is_available()
+    wisp_runs = [wisp_cases(args)]
+    if torch_available:
+        torch_results = torch_cases(args)
+        wisp_runs.append(wisp_cases(args))
+    else:
+        torch_results = {}
+        print(f"bench: PyTorch {torch.__version__} has no usable CUDA device: PyTorch columns left empty",
+              file=sys.stderr)
+    timed_suffixes = ("_forward", "_train", "_min")
+    wisp_results = dict(wisp_runs[0])
+    for run in wisp_runs[1:]:
+        for key, value in run.items():
+            if key[0].endswith(timed_suffixes) and key in wisp_results:
+                wisp_results[key] = min(wisp_results[key], value)
+
+    def get(results, name, batch):
+        return results.get((name, batch))
+
+    def ms(seconds):
+        return "-" if seconds is None else f"{seconds * 1e3:.3f}"
+
+    def ratio(numerator, denominator):
+        return "-" if numerator is None or denominator is None else f"{numerator / denominator:.2f}x"
+
+    def best_cusparse(batch):
+        """(label, seconds) of wisp's fastest cuSPARSE case at this batch, or (None, None)."""
+        cases = [(name[len("cusparse_"):-len("_forward")], value) for (name, b), value in wisp_results.items()
+                 if b == batch and name.startswith("cusparse_") and name.endswith("_forward")
+                 and name != "cusparse_best_forward"]
+        return min(cases, key=lambda case: case[1]) if cases else (None, None)
+
+    nnz = int(wisp_results[("nnz", 0)])
+    gpu = torch.cuda.get_device_name(0) if torch_available else "(PyTorch sees no GPU)"
+    print(f"SparseLinear {args.size} x {args.size}, sparsity {args.sparsity} (nnz {nnz}) on {args.device}: {gpu}; "
+          f"PyTorch {torch.__version__}")
+    print("times in ms, median of runs each timed from one device synchronisation to the next; wisp: the faster of "
+          "its runs before and after PyTorch; ratios = other time / wisp sparse time")
+    header = (f"{'case':<17}{'batch':>6}{'wisp':>9}{'cuSPARSE':>10}{'original':>10}{'torch CSR':>11}{'torch COO':>11}"
+              f"{'torch dense':>12}{'wisp dense':>11} | {'cuSP/wisp':>9}{'orig/wisp':>10}{'CSR/wisp':>9}"
+              f"{'dense/wisp':>11}")
+    print(header)
+    print("-" * len(header))
+    for batch in args.batch:
+        for kind, label in (("forward", "forward"), ("train", "forward+backward")):
+            wisp = get(wisp_results, f"wisp_sparse_{kind}", batch)
+            cusparse = best_cusparse(batch)[1] if kind == "forward" else None
+            original = get(torch_results, f"original_{kind}", batch)
+            csr = get(torch_results, "csr_forward", batch) if kind == "forward" else None
+            coo = get(torch_results, "coo_train", batch) if kind == "train" else None
+            dense = get(torch_results, f"dense_{kind}", batch)
+            wisp_dense = get(wisp_results, f"wisp_dense_{kind}", batch)
+            print(f"{label:<17}{batch:>6}{ms(wisp):>9}{ms(cusparse):>10}{ms(original):>10}{ms(csr):>11}{ms(coo):>11}"
+                  f"{ms(dense):>12}{ms(wisp_dense):>11} | {ratio(cusparse, wisp):>9}{ratio(original, wisp):>10}"
+                  f"{ratio(csr, wisp):>9}{ratio(dense, wisp):>11}")
+    for batch in args.batch:
+        label, seconds = best_cusparse(batch)
+        if label is not None:
+            print(f"cuSPARSE best at batch {batch}: {label} {ms(seconds)} ms (every algorithm: sparse_bench --device "
+                  f"{args.device})")
+    bound = wisp_results.get(("batch1_forward_bound", 1))
+    measured = get(wisp_results, "wisp_sparse_forward", 1)
+    if bound is not None:
+        print(f"device copy {wisp_results[('copy_bandwidth', 0)]:.0f} GB/s; batch-1 forward moves "
+              f"{wisp_results[('batch1_forward_bytes', 1)] / 1e6:.1f} MB: bound {bound * 1e3:.4f} ms"
+              + ("" if measured is None else f", measured {measured * 1e3:.4f} ms = {measured / bound:.1f}x the bound"))
+
+    print("targets (issue #6, set for an H100; the notebook's GPU: forward 0.583 ms, forward+backward 0.789 ms at "
+          "batch 1):")
+
+    def target(text, value, goal, unit):
+        if value is None:
+            print(f"  {text}: not measured")
+            return
+        ok = value <= goal
+        print(f"  {text}: {value:.3f}{unit} (goal <= {goal}{unit}) {'met' if ok else 'MISSED'}")
+
+    def scaled(value, factor):
+        return None if value is None else value * factor
+
+    target("batch 1 forward", scaled(measured, 1e3), 0.1, " ms")
+    target("batch 1 forward+backward", scaled(get(wisp_results, "wisp_sparse_train", 1), 1e3), 0.2, " ms")
+    wisp64, cusparse64 = get(wisp_results, "wisp_sparse_forward", 64), best_cusparse(64)[1]
+    target("batch 64 forward / cuSPARSE's best", None if wisp64 is None or cusparse64 is None else wisp64 / cusparse64,
+           1.0, "x")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=20000)
@@ -173,8 +296,12 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-dense", action="store_true")
     parser.add_argument("--sparse-bench", default="build/release/apps/sparse_bench")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N: both sides on that GPU")
     args = parser.parse_args()
     args.sparse_bench = find_binary(args.sparse_bench)
+    if args.device != "cpu":
+        gpu_report(args)
+        return
 
     # wisp runs before and after PyTorch and each case keeps the faster of the two medians: its
     # cases take milliseconds, so a burst of load from other processes on this 2-core machine
