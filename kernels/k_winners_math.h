@@ -21,10 +21,48 @@
 
 namespace wisp::kernels {
 
+// e^y in double, written out so that the CPU and the GPU compute the same bits: the libraries'
+// exp differ in the last bit (CUDA's is not correctly rounded), and one bit of a boost can move a
+// score across a float rounding boundary and change a winner. Only IEEE operations that both
+// round identically are used: rint, fma (explicit, so that no compiler contracts differently),
+// ldexp. Cody-Waite reduction y = n·ln2 + r, |r| ≤ ln2/2, then Taylor to r^13 (truncation below
+// 4e-18 relative): within a few ulp of e^y. NaN stays NaN; overflow gives inf, underflow 0.
+WISP_HOST_DEVICE inline double k_winners_exp(double y) {
+  if (y != y) return y;
+  if (y > 710.0) return INFINITY;                   // beyond e^709.78, the largest double
+  if (y < -746.0) return 0.0;                       // below half the smallest subnormal
+  const double n = rint(y * 0x1.71547652b82fep+0);  // y / ln2, to the nearest integer
+  // ln2 = ln2_high + ln2_low, ln2_high with trailing zero bits (fdlibm's split).
+  const double r = fma(-n, 0x1.a39ef35793c76p-33, fma(-n, 0x1.62e42fee00000p-1, y));
+  // Horner on 1/j! for j = 13 down to 0 (the coefficients are exact hexadecimal doubles).
+  double p = 0x1.6124613a86d09p-33;
+  p = fma(p, r, 0x1.1eed8eff8d898p-29);
+  p = fma(p, r, 0x1.ae64567f544e4p-26);
+  p = fma(p, r, 0x1.27e4fb7789f5cp-22);
+  p = fma(p, r, 0x1.71de3a556c734p-19);
+  p = fma(p, r, 0x1.a01a01a01a01ap-16);
+  p = fma(p, r, 0x1.a01a01a01a01ap-13);
+  p = fma(p, r, 0x1.6c16c16c16c17p-10);
+  p = fma(p, r, 0x1.1111111111111p-7);
+  p = fma(p, r, 0x1.5555555555555p-5);
+  p = fma(p, r, 0x1.5555555555555p-3);
+  p = fma(p, r, 0x1.0000000000000p-1);
+  p = fma(p, r, 1.0);
+  p = fma(p, r, 1.0);
+  // p · 2^n: one multiplication by 2^n built from its bits (an exact product, or one IEEE rounding
+  // for a subnormal result), ldexp where 2^n is not a normal double (rare: faster than always).
+  const int exponent = static_cast<int>(n);
+  if (exponent < -1022 || exponent > 1023) return ldexp(p, exponent);
+  const uint64_t scale_bits = static_cast<uint64_t>(exponent + 1023) << 52;
+  double scale;
+  memcpy(&scale, &scale_bits, sizeof scale);
+  return p * scale;
+}
+
 // The boost of one unit; computed in double so that exp does not overflow for any sensible beta
-// (float's exp overflows above 88).
+// (float's exp overflows above 88), with k_winners_exp so that both devices rank alike.
 WISP_HOST_DEVICE inline double k_winners_boost(float duty_cycle, double target_density, double beta) {
-  return exp(beta * (target_density - static_cast<double>(duty_cycle)));
+  return k_winners_exp(beta * (target_density - static_cast<double>(duty_cycle)));
 }
 
 // The ranking score of one value: x · boost rounded to float. NaN (from a NaN input, or 0 · inf
@@ -55,9 +93,11 @@ WISP_HOST_DEVICE inline float k_winners_pass(float value, uint8_t won) { return 
 
 // The duty cycle after one training batch: an exponential moving average, with rate alpha, of the
 // fraction of the batch's samples in which the unit won (a fraction in [0, 1], not a count).
+// The fma is explicit so that the CPU and the GPU round alike (compilers would each contract the
+// multiply-add their own way), keeping the duty cycles, hence the boosts, identical on both.
 WISP_HOST_DEVICE inline float k_winners_duty_update(float duty_cycle, int64_t wins, int64_t samples, double alpha) {
   const double fraction = static_cast<double>(wins) / static_cast<double>(samples);
-  return static_cast<float>((1.0 - alpha) * static_cast<double>(duty_cycle) + alpha * fraction);
+  return static_cast<float>(fma(1.0 - alpha, static_cast<double>(duty_cycle), alpha * fraction));
 }
 
 }  // namespace wisp::kernels
