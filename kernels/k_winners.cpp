@@ -4,6 +4,9 @@
 
 #include "kernels/cpu/k_winners.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/k_winners.h"
+#endif
 
 namespace wisp::kernels {
 
@@ -24,9 +27,14 @@ KWinnersForward k_winners_forward(const Tensor& input, const Tensor& duty_cycle,
   result.output = empty(input.shape(), TensorOptions(DType::Float32).device(input.device()));
   result.mask = empty({samples, units}, TensorOptions(DType::UInt8).device(input.device()));
   if (count_wins) result.win_counts = empty({units}, TensorOptions(DType::Int64).device(input.device()));
-  dispatch("k_winners", input, [&] {
-    cpu::k_winners_forward(input, duty_cycle, samples, units, k, beta, result.output, result.mask, result.win_counts);
-  });
+  dispatch(
+      "k_winners", input,
+      [&] {
+        cpu::k_winners_forward(input, duty_cycle, samples, units, k, beta, result.output, result.mask,
+                               result.win_counts);
+      },
+      WISP_CUDA_TWIN(cuda::k_winners_forward(input, duty_cycle, samples, units, k, beta, result.output, result.mask,
+                                             result.win_counts)));
   return result;
 }
 
@@ -35,7 +43,9 @@ Tensor k_winners_backward(const Tensor& grad_output, const Tensor& mask) {
   WISP_CHECK(grad_output.numel() == mask.numel(), "k_winners backward: expected a gradient with ", mask.numel(),
              " elements (the mask's shape ", mask.shape(), ") but got shape ", grad_output.shape());
   Tensor grad_input = empty(grad_output.shape(), TensorOptions(DType::Float32).device(grad_output.device()));
-  dispatch("k_winners backward", grad_output, [&] { cpu::k_winners_backward(grad_output, mask, grad_input); });
+  dispatch(
+      "k_winners backward", grad_output, [&] { cpu::k_winners_backward(grad_output, mask, grad_input); },
+      WISP_CUDA_TWIN(cuda::k_winners_backward(grad_output, mask, grad_input)));
   return grad_input;
 }
 
@@ -44,8 +54,10 @@ void k_winners_update_duty_cycle_(const Tensor& duty_cycle, const Tensor& win_co
   WISP_CHECK(win_counts.shape() == duty_cycle.shape(), "k_winners duty-cycle update: expected win counts of shape ",
              duty_cycle.shape(), " (the duty cycle's) but got ", win_counts.shape());
   WISP_CHECK(samples > 0, "k_winners duty-cycle update: expected a positive number of samples but got ", samples);
-  dispatch("k_winners duty-cycle update", duty_cycle,
-           [&] { cpu::k_winners_update_duty_cycle(duty_cycle, win_counts, samples, alpha); });
+  dispatch(
+      "k_winners duty-cycle update", duty_cycle,
+      [&] { cpu::k_winners_update_duty_cycle(duty_cycle, win_counts, samples, alpha); },
+      WISP_CUDA_TWIN(cuda::k_winners_update_duty_cycle(duty_cycle, win_counts, samples, alpha)));
 }
 
 }  // namespace wisp::kernels
