@@ -2,6 +2,9 @@
 
 #include "kernels/cpu/shape.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/shape.h"
+#endif
 
 namespace wisp::kernels {
 namespace {
@@ -40,7 +43,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   }
   Tensor out = empty(Shape(out_dims), TensorOptions(first.dtype()).device(first.device()));
   const DimensionSplit split = split_at(out.shape(), dim);
-  dispatch("cat", first, [&] { cpu::cat(tensors, split.outer, out); });
+  dispatch(
+      "cat", first, [&] { cpu::cat(tensors, split.outer, out); }, WISP_CUDA_TWIN(cuda::cat(tensors, split.outer, out)));
   return out;
 }
 
@@ -68,8 +72,9 @@ std::vector<Tensor> cat_backward(const Tensor& grad_output, int64_t dim, const s
   }
   WISP_CHECK(total == split.size, "cat backward: the inputs have ", total, " entries along dimension ", dim,
              " but grad_output has shape ", grad_output.shape());
-  dispatch("cat backward", grad_output,
-           [&] { cpu::cat_backward(grad_output, split.outer, split.inner, sizes, gradients); });
+  dispatch(
+      "cat backward", grad_output, [&] { cpu::cat_backward(grad_output, split.outer, split.inner, sizes, gradients); },
+      WISP_CUDA_TWIN(cuda::cat_backward(grad_output, split.outer, split.inner, sizes, gradients)));
   return gradients;
 }
 
@@ -80,8 +85,9 @@ Tensor repeat_interleave(const Tensor& a, int64_t repeats, int64_t dim) {
   std::vector<int64_t> out_dims = a.shape().dims();
   out_dims[static_cast<size_t>(dim)] *= repeats;
   Tensor out = empty(Shape(out_dims), TensorOptions(a.dtype()).device(a.device()));
-  dispatch("repeat_interleave", a,
-           [&] { cpu::repeat_interleave(a, split.outer, split.size, split.inner, repeats, out); });
+  dispatch(
+      "repeat_interleave", a, [&] { cpu::repeat_interleave(a, split.outer, split.size, split.inner, repeats, out); },
+      WISP_CUDA_TWIN(cuda::repeat_interleave(a, split.outer, split.size, split.inner, repeats, out)));
   return out;
 }
 
@@ -94,9 +100,11 @@ Tensor repeat_interleave_backward(const Tensor& grad_output, const Shape& input_
              Shape(expected), " but got ", grad_output.shape());
   const DimensionSplit split = split_at(input_shape, dim);
   Tensor grad_input = empty(input_shape, TensorOptions(DType::Float32).device(grad_output.device()));
-  dispatch("repeat_interleave backward", grad_output, [&] {
-    cpu::repeat_interleave_backward(grad_output, split.outer, split.size, split.inner, repeats, grad_input);
-  });
+  dispatch(
+      "repeat_interleave backward", grad_output,
+      [&] { cpu::repeat_interleave_backward(grad_output, split.outer, split.size, split.inner, repeats, grad_input); },
+      WISP_CUDA_TWIN(
+          cuda::repeat_interleave_backward(grad_output, split.outer, split.size, split.inner, repeats, grad_input)));
   return grad_input;
 }
 
