@@ -10,23 +10,13 @@
 #include <cstdint>
 
 #include "core/tensor.h"
+#include "kernels/rigl_math.h"
 #include "kernels/sparse_linear.h"
 
 namespace wisp::kernels {
 
-// The order among equal magnitudes in the RigL kernels: the lower tie rank goes first (the lower
-// index or position when two ranks collide). A 64-bit mix (splitmix64's finaliser) of the index or
-// position with a seed: reproducible, and independent of the tiling and the thread count, but
-// spread over the matrix. Breaking ties by the lower position instead would pile every tied growth
-// into the first rows: in the wide model's last layer, whose outputs are summed per class, all
-// 5000 rows of a class have bit-identical gradients, and ~11 rows would become fully dense at each
-// update (measured: 73% test accuracy after 400 steps against 96% without RigL).
-inline uint64_t rigl_tie_rank(int64_t index, uint64_t seed) {
-  uint64_t z = static_cast<uint64_t>(index) + seed * 0x9e3779b97f4a7c15ull + 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
+// rigl_tie_rank(index, seed), the order among equal magnitudes in every RigL kernel, is in
+// kernels/rigl_math.h with the selection keys both twins share.
 
 // values [nnz] float32 -> UInt8 [nnz], 1 at the `count` nonzeros with the smallest |value| (among
 // equal magnitudes the lower rigl_tie_rank(index, tie_seed) goes first), 0 elsewhere.

@@ -19,6 +19,7 @@
 
 #include "kernels/access.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/rigl_math.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -108,11 +109,7 @@ void smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie_s
   const int64_t nnz = values.numel();
   const float* v = pointer<float>(values);
   uint8_t* m = mutable_pointer<uint8_t>(mask);
-  const auto key = [v](int64_t k) {
-    uint32_t bits;
-    std::memcpy(&bits, v + k, sizeof bits);
-    return bits & 0x7fffffffu;  // |v[k]|
-  };
+  const auto key = [v](int64_t k) { return rigl_magnitude_bits(v[k]); };  // kernels/rigl_math.h
   if (count == 0) {
     std::fill(m, m + nnz, uint8_t(0));
     return;
