@@ -1,8 +1,13 @@
 #include "kernels/rigl.h"
 
+#include <limits>
+
 #include "kernels/cpu/rigl.h"
 #include "kernels/cpu/sparse_linear.h"
 #include "kernels/dispatch.h"
+#if WISP_WITH_CUDA
+#include "kernels/cuda/rigl.h"
+#endif
 
 namespace wisp::kernels {
 namespace {
@@ -13,7 +18,8 @@ void check_mask(const char* op, const char* name, const Tensor& mask, int64_t nn
              mask.shape());
 }
 
-// Counts the ones of a UInt8 mask (on the host: masks are small next to what the updates compute).
+// Counts the ones of a UInt8 mask on the host (to_vector copies a device mask there): masks are
+// small next to what the updates compute.
 int64_t count_ones(const Tensor& mask) {
   int64_t ones = 0;
   for (uint8_t value : mask.to_vector<uint8_t>()) ones += value != 0;
@@ -33,7 +39,8 @@ Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie
   WISP_CHECK(count >= 0 && count <= values.numel(), op, ": expected a count in [0, ", values.numel(), "] but got ",
              count);
   Tensor mask = empty(values.shape(), TensorOptions(DType::UInt8).device(values.device()));
-  dispatch(op, values, [&] { cpu::smallest_magnitude_mask(values, count, tie_seed, mask); });
+  dispatch(op, values, [&] { cpu::smallest_magnitude_mask(values, count, tie_seed, mask); },
+           WISP_CUDA_TWIN(cuda::smallest_magnitude_mask(values, count, tie_seed, mask)));
   return mask;
 }
 
@@ -59,11 +66,19 @@ Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, 
   WISP_CHECK(count >= 0 && count <= absent, op, ": expected a count in [0, ", absent,
              "] (the positions not kept) but got ", count);
   Tensor positions = empty({count}, TensorOptions(DType::Int64).device(grad_output.device()));
+  // The CPU holds a tile per thread: 2^20 entries stay in its caches. The GPU stores no tile; its
+  // tile only bounds the entries of G per launch, and one launch over the whole of G fills it best.
   constexpr int64_t kDefaultTileElements = int64_t(1) << 20;
-  dispatch(op, grad_output, [&] {
-    cpu::largest_absent_gradients(grad_output, input, structure, dropped, absent, count, tie_seed,
-                                  tile_elements > 0 ? tile_elements : kDefaultTileElements, positions);
-  });
+  [[maybe_unused]] constexpr int64_t kDefaultCudaTileElements = std::numeric_limits<int64_t>::max();
+  dispatch(
+      op, grad_output,
+      [&] {
+        cpu::largest_absent_gradients(grad_output, input, structure, dropped, absent, count, tie_seed,
+                                      tile_elements > 0 ? tile_elements : kDefaultTileElements, positions);
+      },
+      WISP_CUDA_TWIN(cuda::largest_absent_gradients(grad_output, input, structure, dropped, absent, count, tie_seed,
+                                                    tile_elements > 0 ? tile_elements : kDefaultCudaTileElements,
+                                                    positions)));
   return positions;
 }
 
@@ -74,14 +89,17 @@ RewiredConnections rewire_connections(const SparseStructure& structure, const Te
   check_dtype(op, "grown", grown, DType::Int64);
   WISP_CHECK(grown.dim() == 1, op, ": expected 1-D grown positions but got shape ", grown.shape());
   check_same_device(op, dropped, grown);
-  // The CPU kernel checks, while it merges, that grown positions increase, lie in the matrix and
+  WISP_CHECK(structure.device() == dropped.device(), op, ": dropped is on ", dropped.device(),
+             " but the sparse structure is on ", structure.device());
+  // The kernels check, while it merges, that grown positions increase, lie in the matrix and
   // avoid the nonzeros that stay.
   const int64_t new_nnz = structure.nnz() - count_ones(dropped) + grown.numel();
   RewiredConnections result;
   const TensorOptions options = TensorOptions(DType::Int64).device(dropped.device());
   result.indices = empty({2, new_nnz}, options);
   result.source = empty({new_nnz}, options);
-  dispatch(op, dropped, [&] { result.new_connections = cpu::rewire_connections(structure, dropped, grown, result); });
+  dispatch(op, dropped, [&] { result.new_connections = cpu::rewire_connections(structure, dropped, grown, result); },
+           WISP_CUDA_TWIN(result.new_connections = cuda::rewire_connections(structure, dropped, grown, result)));
   return result;
 }
 
@@ -92,7 +110,8 @@ void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   WISP_CHECK(tensor.dim() == 1 && source.shape() == tensor.shape(), op, ": expected 1-D tensor and source of one "
              "shape but got ", tensor.shape(), " and ", source.shape());
   check_same_device(op, tensor, source);
-  dispatch(op, tensor, [&] { cpu::gather_or_zero_(tensor, source); });
+  dispatch(op, tensor, [&] { cpu::gather_or_zero_(tensor, source); },
+           WISP_CUDA_TWIN(cuda::gather_or_zero_(tensor, source)));
 }
 
 void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& indices) {
@@ -108,7 +127,10 @@ void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& i
     cpu::build_sparse_structure(host, structure);
     return;
   }
-  // Elsewhere: build on the host, then copy into the existing tensors, whose handles modules hold.
+  // Elsewhere (CUDA): a host round trip, not a device kernel: the indices come to the host (checked
+  // there anyway), the structure is built there and copied into the existing tensors, whose handles
+  // modules hold. O(nnz) copies once per RigL update (every delta_t steps), against the update's
+  // O(out · in · rows) grow step on the device.
   const SparseStructure fresh =
       make_sparse_structure(host, structure.out_features, structure.in_features, structure.index_dtype());
   copy_into(structure.row_pointers, fresh.row_pointers);
