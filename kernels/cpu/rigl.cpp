@@ -539,6 +539,10 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
     if (pass.admitted < count && floor >= 0.0f) pass = run(-1.0f);
     merged = std::move(pass.best);
   });
+  // Only NaN gradients (a diverged run) leave fewer candidates than count; the CUDA twin's select
+  // reports the same.
+  WISP_CHECK(static_cast<int64_t>(merged.size()) >= count, "largest_absent_gradients: expected at most ",
+             merged.size(), " positions not kept with a gradient that is not NaN to select but got ", count);
   if (static_cast<int64_t>(merged.size()) > count) {
     std::nth_element(merged.begin(), merged.begin() + (count - 1), merged.end(), Better{tie_seed});
     merged.resize(static_cast<size_t>(count));

@@ -206,6 +206,12 @@ TEST_CASE("largest_absent_gradients: positions with a NaN gradient never grow", 
   const int64_t count = 200;
   CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, count)) ==
         reference_grow(dense_gradient(g, x), excluded, count));
+  // More positions asked for than have a gradient that is not NaN: an error, not a read past the end.
+  const int64_t finite = 20 * 30 - static_cast<int64_t>(excluded.size());
+  CHECK(as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, finite)).size() ==
+        static_cast<size_t>(finite));
+  WISP_REQUIRE_ERROR(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, finite + 1),
+                     "expected at most " + std::to_string(finite), "not NaN");
 }
 
 TEST_CASE("largest_absent_gradients: all-equal gradients are spread by tie rank", "[rigl]") {
