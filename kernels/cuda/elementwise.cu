@@ -72,7 +72,7 @@ __global__ void sum_to_shape_kernel(int64_t n, ReductionIndexer indexer, const f
 // The same with one block per output element, for few outputs that each sum many elements (the
 // thread-per-output kernel would then run a handful of threads, each over a long serial sum): the
 // block's threads take strided shares of the reduced elements and block_sum adds them in a fixed tree.
-// Launched with <<<n, kThreadsPerBlock>>>.
+// Launched with n blocks of kThreadsPerBlock.
 __global__ void sum_to_shape_blocks_kernel(ReductionIndexer indexer, const float* in, float* out) {
   __shared__ float shared[kThreadsPerBlock];
   const int64_t j = blockIdx.x;
@@ -157,9 +157,8 @@ void sum_to_shape(const Tensor& a, const Tensor& out) {
   const ReductionIndexer indexer = make_reduction_indexer(a.shape(), out.shape());
   const int64_t outputs = out.numel();
   if (outputs > 0 && outputs < kBlockPerOutputBelow && indexer.reduced_count >= kThreadsPerBlock) {
-    sum_to_shape_blocks_kernel<<<static_cast<unsigned>(outputs), kThreadsPerBlock>>>(indexer, pointer<float>(a),
-                                                                                      mutable_pointer<float>(out));
-    WISP_CUDA_CHECK_LAUNCH();
+    launch_blocks(sum_to_shape_blocks_kernel, dim3(static_cast<unsigned>(outputs)), dim3(kThreadsPerBlock), indexer,
+                  pointer<float>(a), mutable_pointer<float>(out));
     return;
   }
   launch(sum_to_shape_kernel, outputs, indexer, pointer<float>(a), mutable_pointer<float>(out));

@@ -156,7 +156,7 @@ void k_winners_forward(const Tensor& input, const Tensor& duty_cycle, int64_t sa
   unsigned long long* counts = nullptr;
   if (win_counts.defined()) {
     counts = reinterpret_cast<unsigned long long*>(mutable_pointer<int64_t>(win_counts));
-    WISP_CUDA_CHECK(cudaMemsetAsync(counts, 0, static_cast<size_t>(units) * sizeof(int64_t)));
+    zero_on_device(counts, static_cast<size_t>(units) * sizeof(int64_t));
   }
   if (samples == 0) return;
   // The boosts, shared by every sample: double [units] in an int64 scratch tensor of the same
@@ -167,10 +167,9 @@ void k_winners_forward(const Tensor& input, const Tensor& duty_cycle, int64_t sa
   const double target_density = static_cast<double>(k) / static_cast<double>(units);
   launch(boost_kernel, units, pointer<float>(duty_cycle), target_density, beta, boost);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(samples, kMaxBlocks));
-  select_winners_kernel<<<blocks, kSelectThreads>>>(samples, pointer<float>(input), boost, units, k,
-                                                    mutable_pointer<float>(output), mutable_pointer<uint8_t>(mask),
-                                                    counts);
-  WISP_CUDA_CHECK_LAUNCH();
+  launch_blocks(select_winners_kernel, dim3(blocks), dim3(kSelectThreads), samples, pointer<float>(input),
+                static_cast<const double*>(boost), units, k, mutable_pointer<float>(output),
+                mutable_pointer<uint8_t>(mask), counts);
 }
 
 void k_winners_backward(const Tensor& grad_output, const Tensor& mask, const Tensor& grad_input) {

@@ -5,6 +5,7 @@
 
 #include "core/tensor.h"
 #include "kernels/cuda/check.h"
+#include "kernels/cuda/runtime.h"
 #include "kernels/device_indexing.h"
 
 namespace wisp::kernels::cuda {
@@ -25,16 +26,48 @@ class DeviceScope {
   int previous_ = 0;
 };
 
+inline int current_device() {
+  int device = 0;
+  WISP_CUDA_CHECK(cudaGetDevice(&device));
+  return device;
+}
+
+// The stream of the current device (kernels/cuda/runtime.h): every launch, copy, memset and
+// library call of a twin goes there.
+inline cudaStream_t current_stream() { return cuda_runtime::stream(current_device()); }
+
+// Copies and memsets on the current device's stream (runtime.h): those with the host return when
+// done; those within the device are queued behind the earlier launches.
+inline void copy_to_host(void* host, const void* device_memory, size_t nbytes) {
+  cuda_runtime::copy(host, -1, device_memory, current_device(), nbytes);
+}
+inline void copy_to_device(void* device_memory, const void* host, size_t nbytes) {
+  cuda_runtime::copy(device_memory, current_device(), host, -1, nbytes);
+}
+inline void copy_within_device(void* destination, const void* source, size_t nbytes) {
+  const int device = current_device();
+  cuda_runtime::copy(destination, device, source, device, nbytes);
+}
+inline void zero_on_device(void* destination, size_t nbytes) { cuda_runtime::zero(destination, nbytes, current_device()); }
+
 // Grid-stride loop over [0, n): for (i = first(); i < n; i += step()).
 __device__ inline int64_t grid_first() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
 __device__ inline int64_t grid_step() { return static_cast<int64_t>(gridDim.x) * blockDim.x; }
 
-// Launches kernel<<<blocks_for(n), kThreadsPerBlock>>>(n, args...) on the default stream of the
-// current device and checks the launch. Nothing is launched for n = 0.
+// Launches kernel<<<blocks_for(n), kThreadsPerBlock>>>(n, args...) on the current device's stream
+// and checks the launch. Nothing is launched for n = 0.
 template <class... KernelArguments, class... Arguments>
 void launch(void (*kernel)(int64_t, KernelArguments...), int64_t n, Arguments... arguments) {
   if (n == 0) return;
-  kernel<<<static_cast<unsigned>(blocks_for(n)), kThreadsPerBlock>>>(n, arguments...);
+  kernel<<<static_cast<unsigned>(blocks_for(n)), kThreadsPerBlock, 0, current_stream()>>>(n, arguments...);
+  WISP_CUDA_CHECK_LAUNCH();
+}
+
+// Launches kernel<<<grid, block>>>(args...) with a geometry of the caller's (a block per row, 2-D
+// tiles) on the current device's stream and checks the launch.
+template <class... KernelArguments, class... Arguments>
+void launch_blocks(void (*kernel)(KernelArguments...), dim3 grid, dim3 block, Arguments... arguments) {
+  kernel<<<grid, block, 0, current_stream()>>>(arguments...);
   WISP_CUDA_CHECK_LAUNCH();
 }
 

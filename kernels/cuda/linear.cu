@@ -22,7 +22,10 @@ cublasHandle_t handle_for_current_device() {
   const std::lock_guard<std::mutex> lock(mutex);
   if (handles->size() <= static_cast<size_t>(device)) handles->resize(static_cast<size_t>(device) + 1, nullptr);
   cublasHandle_t& handle = (*handles)[static_cast<size_t>(device)];
-  if (handle == nullptr) WISP_CUBLAS_CHECK(cublasCreate(&handle));
+  if (handle == nullptr) {
+    WISP_CUBLAS_CHECK(cublasCreate(&handle));
+    WISP_CUBLAS_CHECK(cublasSetStream(handle, cuda_runtime::stream(device)));  // the device's one stream
+  }
   return handle;
 }
 
@@ -36,7 +39,7 @@ void gemm_row_major(const Tensor& a, bool transpose_a, const Tensor& b, bool tra
   const int64_t n = c.size(0), m = c.size(1), k = transpose_a ? a.size(0) : a.size(1);
   if (n == 0 || m == 0) return;
   if (k == 0) {  // an empty sum: c = beta · c
-    if (beta == 0.0f) WISP_CUDA_CHECK(cudaMemset(c.raw_data(), 0, c.nbytes()));
+    if (beta == 0.0f) zero_on_device(c.raw_data(), c.nbytes());
     return;
   }
   constexpr int64_t kIntMax = 2147483647;

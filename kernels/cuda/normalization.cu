@@ -94,10 +94,9 @@ void layer_norm_forward(const Tensor& input, const Tensor& weight, const Tensor&
   if (rows == 0) return;
   const DeviceScope scope(input);
   WISP_CHECK(rows <= 2147483647, "layer_norm on CUDA: at most 2^31 - 1 rows (one block each) but got ", rows);
-  layer_norm_forward_kernel<<<static_cast<unsigned>(rows), kThreadsPerBlock>>>(
-      pointer<float>(input), optional_pointer<float>(weight), optional_pointer<float>(bias), eps, features,
-      mutable_pointer<float>(output), mutable_pointer<float>(mean), mutable_pointer<float>(rstd));
-  WISP_CUDA_CHECK_LAUNCH();
+  launch_blocks(layer_norm_forward_kernel, dim3(static_cast<unsigned>(rows)), dim3(kThreadsPerBlock), pointer<float>(input),
+                optional_pointer<float>(weight), optional_pointer<float>(bias), eps, features,
+                mutable_pointer<float>(output), mutable_pointer<float>(mean), mutable_pointer<float>(rstd));
 }
 
 void layer_norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor& mean, const Tensor& rstd,
@@ -106,10 +105,9 @@ void layer_norm_backward(const Tensor& grad_output, const Tensor& input, const T
   const DeviceScope scope(input);
   if (grad_input.defined() && rows > 0) {
     WISP_CHECK(rows <= 2147483647, "layer_norm backward on CUDA: at most 2^31 - 1 rows but got ", rows);
-    layer_norm_grad_input_kernel<<<static_cast<unsigned>(rows), kThreadsPerBlock>>>(
-        pointer<float>(grad_output), pointer<float>(input), pointer<float>(mean), pointer<float>(rstd),
-        optional_pointer<float>(weight), features, mutable_pointer<float>(grad_input));
-    WISP_CUDA_CHECK_LAUNCH();
+    launch_blocks(layer_norm_grad_input_kernel, dim3(static_cast<unsigned>(rows)), dim3(kThreadsPerBlock),
+                  pointer<float>(grad_output), pointer<float>(input), pointer<float>(mean), pointer<float>(rstd),
+                  optional_pointer<float>(weight), features, mutable_pointer<float>(grad_input));
   }
   if (grad_weight.defined() || grad_bias.defined()) {
     launch(layer_norm_affine_grads_kernel, features, pointer<float>(grad_output), pointer<float>(input),

@@ -80,11 +80,10 @@ void sum_all_scaled(const Tensor& a, double scale, const Tensor& out) {
     // The partial sums live in a scratch tensor from the caching allocator (8 bytes per block).
     const Tensor partials = empty({blocks}, TensorOptions(DType::Int64).device(a.device()));
     Acc* partial_data = static_cast<Acc*>(partials.raw_data());
-    sum_partials_kernel<T><<<static_cast<unsigned>(blocks), kThreadsPerBlock>>>(n, static_cast<const T*>(a.raw_data()),
-                                                                               partial_data);
-    WISP_CUDA_CHECK_LAUNCH();
-    sum_finish_kernel<T><<<1, 1>>>(blocks, partial_data, scale, static_cast<SumOutput<T>*>(out.raw_data()));
-    WISP_CUDA_CHECK_LAUNCH();
+    launch_blocks(sum_partials_kernel<T>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), n,
+                  static_cast<const T*>(a.raw_data()), partial_data);
+    launch_blocks(sum_finish_kernel<T>, dim3(1), dim3(1), blocks, static_cast<const Acc*>(partial_data), scale,
+                  static_cast<SumOutput<T>*>(out.raw_data()));
   });
 }
 

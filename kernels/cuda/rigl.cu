@@ -44,7 +44,7 @@ Tensor scratch(int64_t elements, DType dtype, const Device& device) {
   return empty({std::max<int64_t>(elements, 1)}, TensorOptions(dtype).device(device));
 }
 
-void zero_device(const Tensor& t) { WISP_CUDA_CHECK(cudaMemset(t.raw_data(), 0, t.nbytes())); }
+void zero_device(const Tensor& t) { zero_on_device(t.raw_data(), t.nbytes()); }
 
 // A device histogram [kRiglDigitBuckets] of 64-bit counts, read back on the host (which synchronises).
 std::vector<int64_t> read_counts(const Tensor& histogram) { return histogram.to_vector<int64_t>(); }
@@ -228,8 +228,7 @@ void run_grow_pass(GrowPass<Index> pass, int64_t launch_rows) {
     pass.row_end = std::min(pass.out, row_begin + launch_rows);
     const int64_t tiles = (pass.row_end - row_begin + kTile - 1) / kTile * tile_columns;
     const int64_t blocks = std::min(tiles, kMaxGrowBlocks);
-    grow_pass_kernel<Index, kCollect><<<static_cast<unsigned>(blocks), kThreadsPerBlock>>>(pass);
-    WISP_CUDA_CHECK_LAUNCH();
+    launch_blocks(grow_pass_kernel<Index, kCollect>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), pass);
   }
 }
 
@@ -239,16 +238,16 @@ void sort_positions(const Tensor& positions, int64_t count, int64_t cells) {
   int end_bit = 1;
   while (end_bit < 63 && (int64_t(1) << end_bit) < cells) ++end_bit;
   const Tensor unsorted = scratch(count, DType::Int64, positions.device());
-  WISP_CUDA_CHECK(cudaMemcpy(unsorted.raw_data(), positions.raw_data(), static_cast<size_t>(count) * sizeof(int64_t),
-                             cudaMemcpyDeviceToDevice));
+  copy_within_device(unsorted.raw_data(), positions.raw_data(), static_cast<size_t>(count) * sizeof(int64_t));
   // Positions are >= 0: sorted as unsigned keys.
   const auto* keys_in = static_cast<const uint64_t*>(unsorted.raw_data());
   auto* keys_out = static_cast<uint64_t*>(positions.raw_data());
   size_t temporary_bytes = 0;
-  WISP_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(nullptr, temporary_bytes, keys_in, keys_out, count, 0, end_bit));
+  WISP_CUDA_CHECK(
+      cub::DeviceRadixSort::SortKeys(nullptr, temporary_bytes, keys_in, keys_out, count, 0, end_bit, current_stream()));
   const Tensor temporary = scratch(static_cast<int64_t>(temporary_bytes), DType::UInt8, positions.device());
   WISP_CUDA_CHECK(cub::DeviceRadixSort::SortKeys(temporary.raw_data(), temporary_bytes, keys_in, keys_out, count, 0,
-                                                 end_bit));
+                                                 end_bit, current_stream()));
 }
 
 // ---- rewire --------------------------------------------------------------------------------------------
@@ -319,7 +318,7 @@ __global__ void gather_or_zero_kernel(int64_t n, const float* old, const int64_t
 
 int64_t read_one(const int64_t* device_value) {
   int64_t value = 0;
-  WISP_CUDA_CHECK(cudaMemcpy(&value, device_value, sizeof value, cudaMemcpyDeviceToHost));
+  copy_to_host(&value, device_value, sizeof value);
   return value;
 }
 
@@ -341,9 +340,8 @@ void smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie_s
   const RiglKeyPrefix prefix =
       rigl_radix_select(count, "values (smallest_magnitude_mask)", [&](const RiglKeyPrefix& current, int digit) {
         zero_device(histogram);
-        drop_histogram_kernel<<<static_cast<unsigned>(blocks), kThreadsPerBlock>>>(
-            nnz, v, tie_seed, current, digit, mutable_pointer<Count>(histogram));
-        WISP_CUDA_CHECK_LAUNCH();
+        launch_blocks(drop_histogram_kernel, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), nnz, v,
+                      tie_seed, current, digit, mutable_pointer<Count>(histogram));
         return read_counts(histogram);
       });
   launch(drop_mask_kernel, nnz, v, tie_seed, prefix, m);
@@ -415,10 +413,10 @@ int64_t rewire_connections(const SparseStructure& structure, const Tensor& dropp
     constexpr Count kNone = std::numeric_limits<Count>::max();
     std::vector<Count> report = {kNone, kNone, 0};
     const Tensor report_device = scratch(3, DType::Int64, dropped.device());
-    WISP_CUDA_CHECK(cudaMemcpy(report_device.raw_data(), report.data(), 3 * sizeof(Count), cudaMemcpyHostToDevice));
+    copy_to_device(report_device.raw_data(), report.data(), 3 * sizeof(Count));
     launch(check_grown_kernel<Index>, count, grow, cells, in, row_pointers, column_indices, drop,
            mutable_pointer<Count>(report_device));
-    WISP_CUDA_CHECK(cudaMemcpy(report.data(), report_device.raw_data(), 3 * sizeof(Count), cudaMemcpyDeviceToHost));
+    copy_to_host(report.data(), report_device.raw_data(), 3 * sizeof(Count));
     const auto grown_at = [&](Count j) { return read_one(grow + j); };
     if (report[0] != kNone) {
       const int64_t position = grown_at(report[0]);
@@ -441,9 +439,10 @@ int64_t rewire_connections(const SparseStructure& structure, const Tensor& dropp
     const int64_t* flag_data = pointer<int64_t>(flags);
     int64_t* before = mutable_pointer<int64_t>(staying_before);
     size_t temporary_bytes = 0;
-    WISP_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temporary_bytes, flag_data, before, nnz + 1));
+    WISP_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temporary_bytes, flag_data, before, nnz + 1, current_stream()));
     const Tensor temporary = scratch(static_cast<int64_t>(temporary_bytes), DType::UInt8, dropped.device());
-    WISP_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temporary.raw_data(), temporary_bytes, flag_data, before, nnz + 1));
+    WISP_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temporary.raw_data(), temporary_bytes, flag_data, before, nnz + 1,
+                                                  current_stream()));
     WISP_CHECK(read_one(before + nnz) + count == new_nnz, "rewire_connections (CUDA): expected ", new_nnz,
                " nonzeros after the merge");
 
@@ -461,7 +460,7 @@ void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   const int64_t n = tensor.numel();
   if (n == 0) return;
   const Tensor old = scratch(n, DType::Float32, tensor.device());
-  WISP_CUDA_CHECK(cudaMemcpy(old.raw_data(), tensor.raw_data(), tensor.nbytes(), cudaMemcpyDeviceToDevice));
+  copy_within_device(old.raw_data(), tensor.raw_data(), tensor.nbytes());
   launch(gather_or_zero_kernel, n, pointer<float>(old), pointer<int64_t>(source), mutable_pointer<float>(tensor));
 }
 

@@ -3,6 +3,7 @@
 
 #include <cuda_runtime.h>
 
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -41,7 +42,29 @@ struct DeviceGuard {
   ~DeviceGuard() { cudaSetDevice(previous); }
 };
 
+// One stream per device (see runtime.h), created under a mutex on first use and never destroyed
+// (streams are released with the context at exit; destroying them from static destructors races).
+cudaStream_t stream_for(int device) {
+  static std::mutex mutex;
+  static std::vector<cudaStream_t>* streams = new std::vector<cudaStream_t>();
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (streams->size() <= static_cast<size_t>(device)) streams->resize(static_cast<size_t>(device) + 1, nullptr);
+  cudaStream_t& stream = (*streams)[static_cast<size_t>(device)];
+  if (stream == nullptr) {
+    DeviceGuard guard(device);
+    WISP_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamDefault));
+  }
+  return stream;
+}
+
 }  // namespace
+
+CUstream_st* stream(int device) {
+  const int count = device_count();
+  WISP_CHECK(device >= 0 && device < count, "CUDA device ", device, " is not available (", count,
+             " usable GPU(s) found)");
+  return stream_for(device);
+}
 
 int device_count() {
   int count = 0;
@@ -91,22 +114,41 @@ void empty_cache() {
 }
 
 void copy(void* destination, int destination_device, const void* source, int source_device, size_t nbytes) {
-  cudaMemcpyKind kind = cudaMemcpyDeviceToDevice;
-  if (destination_device < 0 && source_device < 0) kind = cudaMemcpyHostToHost;
-  else if (destination_device < 0) kind = cudaMemcpyDeviceToHost;
-  else if (source_device < 0) kind = cudaMemcpyHostToDevice;
-  DeviceGuard guard(destination_device >= 0 ? destination_device : source_device);
-  WISP_CUDA_CHECK(cudaMemcpy(destination, source, nbytes, kind));
+  if (nbytes == 0) return;
+  if (destination_device < 0 && source_device < 0) {
+    std::memcpy(destination, source, nbytes);
+    return;
+  }
+  if (destination_device >= 0 && source_device >= 0 && destination_device != source_device) {
+    // Between two GPUs: the source's pending work first, then the copy on the destination's stream,
+    // finished before returning (such copies are rare: Tensor::to between GPUs).
+    synchronize(source_device);
+    DeviceGuard guard(destination_device);
+    WISP_CUDA_CHECK(cudaMemcpyPeerAsync(destination, destination_device, source, source_device, nbytes,
+                                        stream_for(destination_device)));
+    synchronize(destination_device);
+    return;
+  }
+  const int device = destination_device >= 0 ? destination_device : source_device;
+  const cudaMemcpyKind kind = destination_device < 0  ? cudaMemcpyDeviceToHost
+                              : source_device < 0     ? cudaMemcpyHostToDevice
+                                                      : cudaMemcpyDeviceToDevice;
+  DeviceGuard guard(device);
+  const cudaStream_t on = stream_for(device);
+  WISP_CUDA_CHECK(cudaMemcpyAsync(destination, source, nbytes, kind, on));
+  // The host may read (or free) its side as soon as this returns.
+  if (kind != cudaMemcpyDeviceToDevice) WISP_CUDA_CHECK(cudaStreamSynchronize(on));
 }
 
 void zero(void* destination, size_t nbytes, int device) {
+  if (nbytes == 0) return;
   DeviceGuard guard(device);
-  WISP_CUDA_CHECK(cudaMemset(destination, 0, nbytes));
+  WISP_CUDA_CHECK(cudaMemsetAsync(destination, 0, nbytes, stream_for(device)));
 }
 
 void synchronize(int device) {
   DeviceGuard guard(device);
-  WISP_CUDA_CHECK(cudaDeviceSynchronize());
+  WISP_CUDA_CHECK(cudaStreamSynchronize(stream_for(device)));
 }
 
 }  // namespace wisp::cuda_runtime

@@ -7,7 +7,18 @@
 
 #include <cstddef>
 
+// CUDA's opaque stream type (cudaStream_t is `CUstream_st*`), declared here so that this header
+// stays free of CUDA headers.
+struct CUstream_st;
+
 namespace wisp::cuda_runtime {
+
+// The one stream of GPU `device`, created on first use and kept for the life of the process. Every
+// kernel, copy, memset and library call of wisp on that device goes to it, so work on one device
+// runs in the order it was issued, and a block the caching allocator hands out again is only
+// touched after the work that used it before (stream-ordered reuse). It is a blocking stream:
+// work that other code puts on the legacy default stream still waits for it and vice versa.
+CUstream_st* stream(int device);
 
 // Usable GPUs; 0 when there is no driver or no device (never throws).
 int device_count();
@@ -19,9 +30,12 @@ void deallocate(void* pointer, size_t nbytes, int device);
 // Returns cached blocks to the driver (cudaFree); called when an allocation fails before retrying.
 void empty_cache();
 
-// Copies `nbytes`; a device index of -1 means host memory. Synchronous with respect to the host.
+// Copies `nbytes`; a device index of -1 means host memory. A copy from or to the host returns once
+// it is done (it waits for the device's earlier work); one within a GPU is queued on its stream.
 void copy(void* destination, int destination_device, const void* source, int source_device, size_t nbytes);
+// Zeroes `nbytes` of device memory, queued on the device's stream.
 void zero(void* destination, size_t nbytes, int device);
+// Waits until the work queued on the device's stream is done.
 void synchronize(int device);
 
 }  // namespace wisp::cuda_runtime
