@@ -92,8 +92,8 @@ int train(const Arguments& arguments, Device device) {
 
   std::cout << *model << "\n"
             << "parameters: " << model->num_parameters() << "; optimizer: " << options << "; threads "
-            << get_num_threads() << "; device " << device << "; training samples " << train_set->size() << ", test samples "
-            << test_set->size() << "\n";
+            << get_num_threads() << "; device " << device << "; training samples " << train_set->size()
+            << ", test samples " << test_set->size() << "\n";
   if (preset.dynamic)
     std::cout << "RigL: update every " << settings.rigl_delta_t << " steps until step " << settings.rigl_t_end
               << " of " << total_steps << ", initial drop fraction " << settings.rigl_alpha << "\n";

@@ -460,7 +460,8 @@ int run_cuda(const Arguments& arguments, Device device) {
   };
   if (arguments.csv) {
     std::cout << "name,batch,value,unit\n";
-    for (const Row& row : rows) std::cout << row.name << "," << row.batch << "," << row.value << "," << row.unit << "\n";
+    for (const Row& row : rows)
+      std::cout << row.name << "," << row.batch << "," << row.value << "," << row.unit << "\n";
     for (const std::string& note : notes) std::cerr << "sparse_bench: " << note << "\n";
   } else {
     char line[256];

@@ -43,12 +43,13 @@ struct RiglTotals {
 RiglTotals rigl_totals(const nn::Module& model);
 
 // One pass over `loader` in training mode: forward, cross-entropy, backward, optimizer step, with
-// each batch copied to `device` (where the model and the optimizer's state must already be). Draws a progress bar on stdout when it is a terminal. Throws wisp::Error when the loss becomes
-// NaN or infinite (naming the batch), since training cannot recover from it.
+// each batch copied to `device` (where the model and the optimizer's state must already be). Draws a
+// progress bar on stdout when it is a terminal. Throws wisp::Error when the loss becomes NaN or
+// infinite (naming the batch), since training cannot recover from it.
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
                         const std::string& label);
-// One pass in evaluation mode without recording gradients, each batch copied to `device`. For an nn::Sequential it also measures
-// the activity of the hidden units (EpochResult::activity).
+// One pass in evaluation mode without recording gradients, each batch copied to `device`. For an
+// nn::Sequential it also measures the activity of the hidden units (EpochResult::activity).
 EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device, const std::string& label);
 
 // Per-epoch metrics, written as CSV (default) or JSON Lines (a path ending in .jsonl or .json):

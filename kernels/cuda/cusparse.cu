@@ -32,26 +32,38 @@ cusparseHandle_t handle_for_current_device() {
   const std::lock_guard<std::mutex> lock(mutex);
   if (handles->size() <= static_cast<size_t>(device)) handles->resize(static_cast<size_t>(device) + 1, nullptr);
   cusparseHandle_t& handle = (*handles)[static_cast<size_t>(device)];
-  if (handle == nullptr) WISP_CUSPARSE_CHECK(cusparseCreate(&handle));
+  if (handle == nullptr) {
+    WISP_CUSPARSE_CHECK(cusparseCreate(&handle));
+    WISP_CUSPARSE_CHECK(cusparseSetStream(handle, cuda_runtime::stream(device)));  // the device's one stream
+  }
   return handle;
 }
 
 cusparseSpMMAlg_t spmm_algorithm(CusparseAlgorithm algorithm) {
   switch (algorithm) {
-    case CusparseAlgorithm::SpmmDefault: return CUSPARSE_SPMM_ALG_DEFAULT;
-    case CusparseAlgorithm::SpmmCsr1: return CUSPARSE_SPMM_CSR_ALG1;
-    case CusparseAlgorithm::SpmmCsr2: return CUSPARSE_SPMM_CSR_ALG2;
-    case CusparseAlgorithm::SpmmCsr3: return CUSPARSE_SPMM_CSR_ALG3;
-    default: WISP_FAIL("cuSPARSE: ", name(algorithm), " is not an SpMM algorithm");
+    case CusparseAlgorithm::SpmmDefault:
+      return CUSPARSE_SPMM_ALG_DEFAULT;
+    case CusparseAlgorithm::SpmmCsr1:
+      return CUSPARSE_SPMM_CSR_ALG1;
+    case CusparseAlgorithm::SpmmCsr2:
+      return CUSPARSE_SPMM_CSR_ALG2;
+    case CusparseAlgorithm::SpmmCsr3:
+      return CUSPARSE_SPMM_CSR_ALG3;
+    default:
+      WISP_FAIL("cuSPARSE: ", name(algorithm), " is not an SpMM algorithm");
   }
 }
 
 cusparseSpMVAlg_t spmv_algorithm(CusparseAlgorithm algorithm) {
   switch (algorithm) {
-    case CusparseAlgorithm::SpmvDefault: return CUSPARSE_SPMV_ALG_DEFAULT;
-    case CusparseAlgorithm::SpmvCsr1: return CUSPARSE_SPMV_CSR_ALG1;
-    case CusparseAlgorithm::SpmvCsr2: return CUSPARSE_SPMV_CSR_ALG2;
-    default: WISP_FAIL("cuSPARSE: ", name(algorithm), " is not an SpMV algorithm");
+    case CusparseAlgorithm::SpmvDefault:
+      return CUSPARSE_SPMV_ALG_DEFAULT;
+    case CusparseAlgorithm::SpmvCsr1:
+      return CUSPARSE_SPMV_CSR_ALG1;
+    case CusparseAlgorithm::SpmvCsr2:
+      return CUSPARSE_SPMV_CSR_ALG2;
+    default:
+      WISP_FAIL("cuSPARSE: ", name(algorithm), " is not an SpMV algorithm");
   }
 }
 
@@ -104,13 +116,20 @@ bool supported_or_throw(cusparseStatus_t status, const char* call, const char* f
 
 const char* name(CusparseAlgorithm algorithm) {
   switch (algorithm) {
-    case CusparseAlgorithm::SpmmDefault: return "spmm_default";
-    case CusparseAlgorithm::SpmmCsr1: return "spmm_csr_alg1";
-    case CusparseAlgorithm::SpmmCsr2: return "spmm_csr_alg2";
-    case CusparseAlgorithm::SpmmCsr3: return "spmm_csr_alg3";
-    case CusparseAlgorithm::SpmvDefault: return "spmv_default";
-    case CusparseAlgorithm::SpmvCsr1: return "spmv_csr_alg1";
-    case CusparseAlgorithm::SpmvCsr2: return "spmv_csr_alg2";
+    case CusparseAlgorithm::SpmmDefault:
+      return "spmm_default";
+    case CusparseAlgorithm::SpmmCsr1:
+      return "spmm_csr_alg1";
+    case CusparseAlgorithm::SpmmCsr2:
+      return "spmm_csr_alg2";
+    case CusparseAlgorithm::SpmmCsr3:
+      return "spmm_csr_alg3";
+    case CusparseAlgorithm::SpmvDefault:
+      return "spmv_default";
+    case CusparseAlgorithm::SpmvCsr1:
+      return "spmv_csr_alg1";
+    case CusparseAlgorithm::SpmvCsr2:
+      return "spmv_csr_alg2";
   }
   return "unknown";
 }
@@ -135,9 +154,9 @@ struct CusparseSparseLinearPlan::State {
   std::string why_unsupported;
 
   cusparseSpMatDescr_t matrix = nullptr;
-  cusparseDnMatDescr_t dense_input = nullptr, dense_output = nullptr;  // SpMM
+  cusparseDnMatDescr_t dense_input = nullptr, dense_output = nullptr;    // SpMM
   cusparseDnVecDescr_t vector_input = nullptr, vector_output = nullptr;  // SpMV
-  Tensor workspace;            // cuSPARSE's external buffer (UInt8)
+  Tensor workspace;                                                      // cuSPARSE's external buffer (UInt8)
   Tensor feature_major_output;  // FeatureMajor SpMM: C [out, rows] before the transposition
   // beta of C = W · B + beta · C: 1 where the bias was copied into the output first, 0 otherwise.
   float beta = 1.0f;
@@ -168,8 +187,8 @@ struct CusparseSparseLinearPlan::State {
   }
 };
 
-CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const SparseStructure& structure,
-                                                   int64_t rows, CusparseAlgorithm algorithm, CusparseLayout layout)
+CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const SparseStructure& structure, int64_t rows,
+                                                   CusparseAlgorithm algorithm, CusparseLayout layout)
     : state_(std::make_unique<State>()) {
   constexpr const char* op = "cusparse_sparse_linear";
   WISP_CHECK(structure.defined(), op, ": expected a built SparseStructure but got an empty one");
@@ -197,8 +216,8 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
       structure.index_dtype() == DType::Int32 ? CUSPARSE_INDEX_32I : CUSPARSE_INDEX_64I;
   const int64_t out = structure.out_features, in = structure.in_features;
   WISP_CUSPARSE_CHECK(cusparseCreateCsr(&s.matrix, out, in, structure.nnz(), structure.row_pointers.raw_data(),
-                                        structure.column_indices.raw_data(), values.raw_data(), index_type,
-                                        index_type, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+                                        structure.column_indices.raw_data(), values.raw_data(), index_type, index_type,
+                                        CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
 
   // The descriptors are made on scratch activations of the run's shapes, so that the buffer size,
   // the preprocessing and one trial product (which finds out whether cuSPARSE supports this
@@ -211,18 +230,18 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
     scratch_input = zeros({in}, on_device);
     WISP_CUSPARSE_CHECK(cusparseCreateDnVec(&s.vector_input, in, scratch_input.raw_data(), CUDA_R_32F));
     WISP_CUSPARSE_CHECK(cusparseCreateDnVec(&s.vector_output, out, scratch_output.raw_data(), CUDA_R_32F));
-    if (!WISP_CUSPARSE_SUPPORTED(cusparseSpMV_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix,
-                                                         s.vector_input, &s.beta, s.vector_output, CUDA_R_32F,
-                                                         spmv_algorithm(algorithm), &workspace_bytes),
-                                 s.why_unsupported)) {
+    if (!WISP_CUSPARSE_SUPPORTED(
+            cusparseSpMV_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix, s.vector_input, &s.beta,
+                                    s.vector_output, CUDA_R_32F, spmv_algorithm(algorithm), &workspace_bytes),
+            s.why_unsupported)) {
       s.supported = false;
       return;
     }
   } else {
     if (layout == CusparseLayout::BatchMajor) {
       scratch_input = zeros({rows, in}, on_device);
-      WISP_CUSPARSE_CHECK(cusparseCreateDnMat(&s.dense_input, in, rows, in, scratch_input.raw_data(), CUDA_R_32F,
-                                              CUSPARSE_ORDER_COL));
+      WISP_CUSPARSE_CHECK(
+          cusparseCreateDnMat(&s.dense_input, in, rows, in, scratch_input.raw_data(), CUDA_R_32F, CUSPARSE_ORDER_COL));
       WISP_CUSPARSE_CHECK(cusparseCreateDnMat(&s.dense_output, out, rows, out, scratch_output.raw_data(), CUDA_R_32F,
                                               CUSPARSE_ORDER_COL));
     } else {
@@ -234,11 +253,11 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
       WISP_CUSPARSE_CHECK(cusparseCreateDnMat(&s.dense_output, out, rows, rows, s.feature_major_output.raw_data(),
                                               CUDA_R_32F, CUSPARSE_ORDER_ROW));
     }
-    if (!WISP_CUSPARSE_SUPPORTED(cusparseSpMM_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                         CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix,
-                                                         s.dense_input, &s.beta, s.dense_output, CUDA_R_32F,
-                                                         spmm_algorithm(algorithm), &workspace_bytes),
-                                 s.why_unsupported)) {
+    if (!WISP_CUSPARSE_SUPPORTED(
+            cusparseSpMM_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha,
+                                    s.matrix, s.dense_input, &s.beta, s.dense_output, CUDA_R_32F,
+                                    spmm_algorithm(algorithm), &workspace_bytes),
+            s.why_unsupported)) {
       s.supported = false;
       return;
     }
@@ -250,15 +269,15 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
   // optional (it helps CSR_ALG1 and CSR_ALG3), so a NOT_SUPPORTED here only means "none".
   std::string ignored;
   if (is_spmv(algorithm)) {
-    (void)WISP_CUSPARSE_SUPPORTED(cusparseSpMV_preprocess(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix,
-                                                          s.vector_input, &s.beta, s.vector_output, CUDA_R_32F,
-                                                          spmv_algorithm(algorithm), s.workspace.raw_data()),
-                                  ignored);
+    (void)WISP_CUSPARSE_SUPPORTED(
+        cusparseSpMV_preprocess(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix, s.vector_input, &s.beta,
+                                s.vector_output, CUDA_R_32F, spmv_algorithm(algorithm), s.workspace.raw_data()),
+        ignored);
   } else if (algorithm == CusparseAlgorithm::SpmmCsr1 || algorithm == CusparseAlgorithm::SpmmCsr3) {
     (void)WISP_CUSPARSE_SUPPORTED(
         cusparseSpMM_preprocess(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha,
-                                s.matrix, s.dense_input, &s.beta, s.dense_output, CUDA_R_32F,
-                                spmm_algorithm(algorithm), s.workspace.raw_data()),
+                                s.matrix, s.dense_input, &s.beta, s.dense_output, CUDA_R_32F, spmm_algorithm(algorithm),
+                                s.workspace.raw_data()),
         ignored);
   }
   s.supported = s.multiply(handle);
@@ -286,8 +305,8 @@ void CusparseSparseLinearPlan::run(const Tensor& input, const Tensor& bias, cons
   check_same_device(op, s.values, input);
   check_same_device(op, s.values, output);
   if (s.layout == CusparseLayout::BatchMajor) {
-    WISP_CHECK(input.numel() == s.rows * in && input.size(-1) == in, op, ": expected a batch-major input of ",
-               s.rows, " rows of ", in, " features but got shape ", input.shape());
+    WISP_CHECK(input.numel() == s.rows * in && input.size(-1) == in, op, ": expected a batch-major input of ", s.rows,
+               " rows of ", in, " features but got shape ", input.shape());
   } else {
     const Shape expected{in, s.input_stride};
     WISP_CHECK(input.shape() == expected, op, ": expected a feature-major input of shape ", expected, " (", s.rows,
@@ -306,7 +325,7 @@ void CusparseSparseLinearPlan::run(const Tensor& input, const Tensor& bias, cons
   const bool accumulates_onto_output = s.empty() || s.beta != 0.0f;
   if (accumulates_onto_output) {  // the output starts as the bias (or 0) and the product is added
     if (bias_data != nullptr) launch(broadcast_rows_kernel, s.rows * out, bias_data, out, output_data);
-    else WISP_CUDA_CHECK(cudaMemsetAsync(output_data, 0, output.nbytes()));
+    else zero_on_device(output_data, output.nbytes());
   }
   if (s.empty()) return;
 
@@ -316,7 +335,8 @@ void CusparseSparseLinearPlan::run(const Tensor& input, const Tensor& bias, cons
     WISP_CUSPARSE_CHECK(cusparseDnVecSetValues(s.vector_output, output_data));
   } else {
     WISP_CUSPARSE_CHECK(cusparseDnMatSetValues(s.dense_input, input.raw_data()));
-    if (s.layout == CusparseLayout::BatchMajor) WISP_CUSPARSE_CHECK(cusparseDnMatSetValues(s.dense_output, output_data));
+    if (s.layout == CusparseLayout::BatchMajor)
+      WISP_CUSPARSE_CHECK(cusparseDnMatSetValues(s.dense_output, output_data));
   }
   WISP_CHECK(s.multiply(handle), op, ": cuSPARSE refused ", name(s.algorithm), " (", s.why_unsupported, ")");
   if (!accumulates_onto_output) {
@@ -325,9 +345,8 @@ void CusparseSparseLinearPlan::run(const Tensor& input, const Tensor& bias, cons
     WISP_CHECK(feature_tiles <= 65535, op, ": expected at most ", 65535 * kTile,
                " output features for the transposition's grid but got ", out);
     const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(feature_tiles));
-    transpose_add_bias_kernel<<<grid, block>>>(static_cast<const float*>(s.feature_major_output.raw_data()), out,
-                                               s.rows, bias_data, output_data);
-    WISP_CUDA_CHECK_LAUNCH();
+    launch_blocks(transpose_add_bias_kernel, grid, block, static_cast<const float*>(s.feature_major_output.raw_data()),
+                  out, s.rows, bias_data, output_data);
   }
 }
 
@@ -340,8 +359,8 @@ void cusparse_sparse_linear_forward(const FeatureMajor& input, const Tensor& val
 
 Tensor cusparse_sparse_linear_forward(const Tensor& input, const Tensor& values, const SparseStructure& structure,
                                       const Tensor& bias, CusparseAlgorithm algorithm) {
-  WISP_CHECK(input.dim() == 1 || input.dim() == 2, "cusparse_sparse_linear: expected a [in] or [rows, in] input but got shape ",
-             input.shape());
+  WISP_CHECK(input.dim() == 1 || input.dim() == 2,
+             "cusparse_sparse_linear: expected a [in] or [rows, in] input but got shape ", input.shape());
   const int64_t rows = input.dim() == 1 ? 1 : input.size(0);
   Tensor output = input.dim() == 1
                       ? empty({structure.out_features}, TensorOptions(DType::Float32).device(input.device()))
