@@ -8,7 +8,8 @@
 //                 `rows` columns), C a feature-major scratch [out, rows] row-major, then one tiled
 //                 transposition into y [rows, out] that adds the bias;
 //   SpMV (rows == 1): x [in] and y [out] are vectors in both layouts, the bias copied into y first.
-// Everything is queued on the default stream of the values' GPU, as our own kernels are.
+// Everything is queued on the values' GPU's one stream (cuda_runtime::stream: the cuSPARSE handle is
+// bound to it, and the small kernels and memsets go through launch.h), as our own kernels are.
 #include "kernels/cuda/cusparse.h"
 
 #include <cusparse.h>
@@ -282,8 +283,8 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
   }
   s.supported = s.multiply(handle);
   // The scratch tensors go back to the caching allocator when this returns, while the trial product
-  // may still be running: safe, since whatever reuses their memory is queued after it on the same
-  // (default) stream.
+  // may still be running: safe, since whatever reuses their memory is queued after it on the device's
+  // one stream.
 }
 
 CusparseSparseLinearPlan::~CusparseSparseLinearPlan() = default;

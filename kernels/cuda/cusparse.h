@@ -68,7 +68,7 @@ class CusparseSparseLinearPlan {
 
   // output [rows, out] = x · valuesᵀ + bias (bias [out] or undefined). `input` is x batch-major
   // [rows, in] for CusparseLayout::BatchMajor, or its FeatureMajor data [in, stride] (stride >= rows)
-  // for CusparseLayout::FeatureMajor. Queued on the device's default stream; does not synchronise.
+  // for CusparseLayout::FeatureMajor. Queued on the device's stream; does not synchronise.
   void run(const Tensor& input, const Tensor& bias, const Tensor& output);
 
  private:
