@@ -114,7 +114,9 @@ TEST_CASE("CUDA k-winners ranks zeros, infinities, NaN and huge boosts like the 
   for (size_t i = 9; i < values.size(); i += 103) values[i] = -infinity;
   for (size_t i = 2; i < values.size(); i += 97) values[i] = std::nanf("");
   const Tensor x = from_vector<float>(values, {4, units});
-  for (double beta : {0.0, 1.5, 400.0}) {  // 400: boosts overflow to inf for the least active units
+  // beta 400: scores overflow float to ±inf or underflow to 0; beta 2000: boosts overflow double to
+  // inf for the least active units (and 0 · inf is NaN, ranked lowest).
+  for (double beta : {0.0, 1.5, 400.0, 2000.0}) {
     INFO("beta " << beta);
     for (int64_t k : {int64_t{1}, int64_t{500}, units - 1, units}) require_same_k_winners(x, rand({units}), k, beta);
   }

@@ -24,10 +24,18 @@ void require_equal(const Tensor& actual, const Tensor& expected) {
   REQUIRE(actual.dtype() == expected.dtype());
   REQUIRE(actual.shape() == expected.shape());
   switch (expected.dtype()) {
-    case DType::Float32: REQUIRE(actual.to_vector<float>() == expected.to_vector<float>()); break;
-    case DType::Int64: REQUIRE(actual.to_vector<int64_t>() == expected.to_vector<int64_t>()); break;
-    case DType::Int32: REQUIRE(actual.to_vector<int32_t>() == expected.to_vector<int32_t>()); break;
-    case DType::UInt8: REQUIRE(actual.to_vector<uint8_t>() == expected.to_vector<uint8_t>()); break;
+    case DType::Float32:
+      REQUIRE(actual.to_vector<float>() == expected.to_vector<float>());
+      break;
+    case DType::Int64:
+      REQUIRE(actual.to_vector<int64_t>() == expected.to_vector<int64_t>());
+      break;
+    case DType::Int32:
+      REQUIRE(actual.to_vector<int32_t>() == expected.to_vector<int32_t>());
+      break;
+    case DType::UInt8:
+      REQUIRE(actual.to_vector<uint8_t>() == expected.to_vector<uint8_t>());
+      break;
   }
 }
 
@@ -125,10 +133,10 @@ TEST_CASE("CUDA repeat_interleave backward sums each group exactly like the CPU"
         INFO("shape " << shape << ", repeats " << repeats << ", dim " << dim);
         const Tensor a = randn(shape);
         const Tensor cpu_input = a.clone().set_requires_grad(true), gpu_input = a.to(kGpu).set_requires_grad(true);
-        const Tensor cpu_out = dim < 0 ? cpu_input.repeat_interleave(repeats)
-                                       : cpu_input.repeat_interleave(repeats, dim);
-        const Tensor gpu_out = dim < 0 ? gpu_input.repeat_interleave(repeats)
-                                       : gpu_input.repeat_interleave(repeats, dim);
+        const Tensor cpu_out =
+            dim < 0 ? cpu_input.repeat_interleave(repeats) : cpu_input.repeat_interleave(repeats, dim);
+        const Tensor gpu_out =
+            dim < 0 ? gpu_input.repeat_interleave(repeats) : gpu_input.repeat_interleave(repeats, dim);
         const Tensor upstream = randn(cpu_out.shape());
         cpu_out.backward(upstream);
         gpu_out.backward(upstream.to(kGpu));
