@@ -1,8 +1,8 @@
 // Dispatch points for k-winners (ActivationSparsity, DESIGN.md §7): each function checks what the
 // kernels rely on (devices, sizes), allocates the outputs and calls the CPU twin
-// (kernels/cpu/k_winners.h) or, in the CUDA issue, the CUDA twin with the same signature. Not
-// recorded on the tape: layers/ops_k_winners.cpp adds autograd. Callers have checked dtypes
-// (float32 input and duty cycle) and that 1 ≤ k ≤ units.
+// (kernels/cpu/k_winners.h) or, for CUDA tensors, the CUDA twin with the same signature
+// (kernels/cuda/k_winners.h). Not recorded on the tape: layers/ops_k_winners.cpp adds autograd.
+// Callers have checked dtypes (float32 input and duty cycle) and that 1 ≤ k ≤ units.
 //
 // The input is viewed as [samples, units]: units = its last dimension, samples = the product of
 // the others (1 for a 1-D input).

@@ -1,7 +1,7 @@
 // Dispatch points for RigL's connection updates (DESIGN.md §6; layers/rigl.h drives them): each
 // function checks what the kernels rely on, allocates the outputs and calls the CPU twin
-// (kernels/cpu/rigl.h) or, in the CUDA issue, the CUDA twin with the same signature. Nothing here
-// is differentiable or recorded on the tape.
+// (kernels/cpu/rigl.h) or, for CUDA tensors, the CUDA twin with the same signature
+// (kernels/cuda/rigl.h). Nothing here is differentiable or recorded on the tape.
 //
 // Positions: the connection from input i to output o of an out × in matrix is position o · in + i
 // (Int64), so sorting positions sorts by (row, col) like the values of a SparseStructure.
