@@ -1,7 +1,9 @@
 // The CUDA device-memory runtime (kernels/cuda/runtime.h) as tensors use it: transfers, factories
-// on the GPU, the caching allocator, synchronisation, printing and the mixed-device error.
-// Runs only with a GPU (cuda_main.cpp returns 77, "skipped", otherwise).
+// on the GPU, the caching allocator, the one stream per device, synchronisation, printing and the
+// mixed-device error. Runs only with a GPU (cuda_main.cpp returns 77, "skipped", otherwise).
+#include <cstdint>
 #include <sstream>
+#include <vector>
 
 #include <wisp/kernels/cuda/runtime.h>
 
@@ -92,6 +94,76 @@ TEST_CASE("synchronize waits for a GPU", "[cuda][runtime]") {
   REQUIRE_NOTHROW(synchronize(Device::cuda(cuda::device_count() - 1)));
   REQUIRE_NOTHROW(synchronize(Device::cpu()));
   WISP_REQUIRE_ERROR(zeros({2}, Device::cuda(cuda::device_count())), "is not available");
+}
+
+TEST_CASE("each GPU has one stream, which orders copies and ops without an explicit synchronize", "[cuda][runtime]") {
+  // The same non-null stream on every call (null would be the legacy default stream), one per GPU.
+  CUstream_st* const stream = cuda_runtime::stream(0);
+  REQUIRE(stream != nullptr);
+  CHECK(cuda_runtime::stream(0) == stream);
+  CHECK(cuda_runtime::stream(kGpu.index) == stream);
+  const int gpus = cuda::device_count();
+  for (int device = 1; device < gpus; ++device) {
+    INFO("GPU " << device);
+    CHECK(cuda_runtime::stream(device) != nullptr);
+    CHECK(cuda_runtime::stream(device) != stream);
+    CHECK(cuda_runtime::stream(device) == cuda_runtime::stream(device));
+  }
+  WISP_REQUIRE_ERROR(cuda_runtime::stream(gpus), "is not available");
+
+  // Host -> device, eight queued ops, device -> host: the copy back waits for the ops. 4M elements
+  // (16 MiB), so that unordered work would be caught mid-way; small integers keep every value exact.
+  constexpr int64_t n = int64_t{1} << 22;
+  std::vector<float> data(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) data[static_cast<size_t>(i)] = static_cast<float>(i % 1024);
+  Tensor gpu = from_vector(data, {n}).to(kGpu);
+  for (int step = 0; step < 8; ++step) gpu = gpu * 2.0 + 1.0;
+  const std::vector<float> result = gpu.to_vector<float>();
+  REQUIRE(result.size() == data.size());
+  int64_t wrong = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float expected = (data[static_cast<size_t>(i)] + 1.0f) * 256.0f - 1.0f;  // x -> 2x + 1, 8 times
+    if (result[static_cast<size_t>(i)] != expected) ++wrong;
+  }
+  CHECK(wrong == 0);
+
+  // A block freed while a queued kernel still reads it is handed out again; the new owner's memset
+  // is queued behind that kernel, so the kernel's result is intact.
+  {
+    Tensor source = from_vector(data, {n}).to(kGpu);
+    const Tensor tripled = source * 3.0;
+    source = Tensor();
+    const Tensor reused = zeros({n}, kGpu);
+    const std::vector<float> values = tripled.to_vector<float>();
+    int64_t mismatches = 0;
+    for (int64_t i = 0; i < n; ++i)
+      if (values[static_cast<size_t>(i)] != data[static_cast<size_t>(i)] * 3.0f) ++mismatches;
+    CHECK(mismatches == 0);
+    CHECK(reused.sum().item<float>() == 0.0f);
+  }
+
+  // The runtime's own calls: a memset and a copy within the GPU are queued, the copy to the host
+  // waits for them.
+  const size_t nbytes = data.size() * sizeof(float);
+  void* a = cuda_runtime::allocate(nbytes, 0);
+  void* b = cuda_runtime::allocate(nbytes, 0);
+  cuda_runtime::copy(a, 0, data.data(), -1, nbytes);
+  cuda_runtime::zero(b, nbytes, 0);
+  cuda_runtime::copy(b, 0, a, 0, nbytes);
+  std::vector<float> back(data.size(), -1.0f);
+  cuda_runtime::copy(back.data(), -1, b, 0, nbytes);
+  CHECK(back == data);
+  cuda_runtime::zero(b, nbytes, 0);
+  cuda_runtime::copy(back.data(), -1, b, 0, nbytes);
+  CHECK(back == std::vector<float>(data.size(), 0.0f));
+  cuda_runtime::deallocate(a, nbytes, 0);
+  cuda_runtime::deallocate(b, nbytes, 0);
+
+  // synchronize waits for queued work, through the public API and the runtime.
+  const Tensor queued = gpu * 0.5;
+  REQUIRE_NOTHROW(synchronize(kGpu));
+  REQUIRE_NOTHROW(cuda_runtime::synchronize(0));
+  CHECK(queued.to_vector<float>()[1] == result[1] * 0.5f);
 }
 
 TEST_CASE("a CUDA tensor prints its device", "[cuda][runtime]") {
