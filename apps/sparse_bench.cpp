@@ -10,14 +10,17 @@
 //   sparse_bench --device cuda[:N]   the same cases on a GPU, with cuSPARSE beside them
 //
 // On a GPU (--device cuda) the layers, inputs and gradients live on the device and each run is
-// timed from one device synchronisation to the next (steady_clock; so a run includes the launch
-// latency and the host work of the call). Besides wisp's SparseLinear and a dense nn::Linear
-// (cuBLAS SGEMM) it times the cuSPARSE forward of kernels/cuda/cusparse.h: cusparseSpMM over the
-// same CSR matrix with each CSR algorithm (ALG_DEFAULT, CSR_ALG1, CSR_ALG2, CSR_ALG3), with the
-// activations batch-major (no transposition) and feature-major (as our kernel takes them:
-// transposing the input and the output included), and at batch 1 cusparseSpMV (ALG_DEFAULT,
-// CSR_ALG1, CSR_ALG2); each cuSPARSE output is compared with wisp's and the best is named. A memory
-// bandwidth from a device-to-device copy stands in for the CPU's streaming copy.
+// timed with CUDA events recorded on the device's stream just before and after it, starting from
+// an idle GPU (a synchronisation before each run, not timed): a run includes the launch latency
+// and any host work the GPU waits for, but not the host's wake-up from a synchronisation after the
+// last kernel (microseconds, which matter against the batch-1 target of 0.1 ms). Besides wisp's
+// SparseLinear and a dense nn::Linear (cuBLAS SGEMM) it times the cuSPARSE forward of
+// kernels/cuda/cusparse.h: cusparseSpMM over the same CSR matrix with each CSR algorithm
+// (ALG_DEFAULT, CSR_ALG1, CSR_ALG2, CSR_ALG3), with the activations batch-major (no transposition)
+// and feature-major (as our kernel takes them: transposing the input and the output included), and
+// at batch 1 cusparseSpMV (ALG_DEFAULT, CSR_ALG1, CSR_ALG2); each cuSPARSE output is compared with
+// wisp's and the best is named. A memory bandwidth from a device-to-device copy (timed with events
+// too) stands in for the CPU's streaming copy.
 //
 // --csv prints machine-readable rows (name,batch,value,unit) instead of the table;
 // bench/sparse_bench.py runs the same cases in PyTorch and prints both side by side.
@@ -40,7 +43,10 @@
 #include "core/config.h"  // WISP_WITH_CUDA
 #include "training.h"     // apps::parse_device, apps::check_device_usable
 #if WISP_WITH_CUDA
+#include <optional>
+
 #include "kernels/cuda/cusparse.h"
+#include "kernels/cuda/runtime.h"  // cuda_runtime::EventTimer
 #include "kernels/sparse_linear.h"
 #endif
 
@@ -68,13 +74,28 @@ struct Timing {
 };
 
 // Runs `body` `warmups` times, then `reps` times; the median and the minimum in milliseconds. Each
-// timed run starts after `device` finished earlier work and ends when it finished the run's.
+// timed run starts after `device` finished earlier work. On the CPU it is timed with steady_clock;
+// on a GPU with CUDA events on the device's stream (cuda_runtime::EventTimer), from just before the
+// run's first launch to the end of its last kernel, without a host synchronisation's overhead.
 template <class Body>
 Timing time_runs(int reps, Body body, Device device = Device::cpu(), int warmups = 1) {
   for (int i = 0; i < warmups; ++i) body();
   std::vector<double> ms;
+#if WISP_WITH_CUDA
+  std::optional<cuda_runtime::EventTimer> timer;
+  if (device.is_cuda()) timer.emplace(device.index);
+#endif
   for (int i = 0; i < reps; ++i) {
     synchronize(device);
+#if WISP_WITH_CUDA
+    if (timer) {
+      timer->start();
+      body();
+      timer->stop();
+      ms.push_back(timer->elapsed_ms());
+      continue;
+    }
+#endif
     const auto start = std::chrono::steady_clock::now();
     body();
     synchronize(device);
@@ -270,17 +291,17 @@ int run(const Arguments& arguments) {
 
 #if WISP_WITH_CUDA
 // The GPU's memory bandwidth as a device-to-device copy of 256 MiB: bytes read + written per
-// second, best of 10 runs (the GPU counterpart of copy_bandwidth_gb_per_s).
+// second, best of 10 runs timed with CUDA events (the GPU counterpart of copy_bandwidth_gb_per_s).
 double device_copy_bandwidth_gb_per_s(Device device) {
   const Tensor source = zeros({int64_t(64) << 20}).to(device);
+  cuda_runtime::EventTimer timer(device.index);
   double best_ms = 1e30;
   for (int run = 0; run < 10; ++run) {
     synchronize(device);
-    const auto start = std::chrono::steady_clock::now();
+    timer.start();
     const Tensor copy = copy_to_device(source, device);
-    synchronize(device);
-    best_ms = std::min(best_ms,
-                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    timer.stop();
+    best_ms = std::min(best_ms, timer.elapsed_ms());
   }
   return 2.0 * static_cast<double>(source.nbytes()) / (best_ms * 1e-3) / 1e9;
 }
@@ -474,7 +495,8 @@ int run_cuda(const Arguments& arguments, Device device) {
     std::cout << line;
     std::cout << "times: median of " << arguments.reps << " runs (sparse, cuSPARSE) and " << arguments.dense_reps
               << " runs (dense) after " << kWarmups
-              << " warm-ups, each from one device synchronisation to the next; the wisp minimum in parentheses\n";
+              << " warm-ups, each timed with CUDA events on the device's stream from an idle GPU; the wisp minimum in "
+                 "parentheses\n";
     std::snprintf(line, sizeof line, "%-18s %6s %20s %14s %12s %10s %14s\n", "case", "batch", "wisp sparse ms",
                   "cuSPARSE ms", "dense ms", "dense/wisp", "cuSPARSE/wisp");
     std::cout << line;
@@ -546,7 +568,8 @@ int main(int argc, char** argv) {
   app.add_option("--sparsity", arguments.sparsity, "fraction of absent connections")->check(CLI::Range(0.0, 0.999999));
   app.add_option("--batch", arguments.batches, "batch sizes (1 means a 1-D input, as the notebook)")
       ->check(CLI::PositiveNumber);
-  app.add_option("--reps", arguments.reps, "timed runs per sparse case (after one warm-up)")->check(CLI::PositiveNumber);
+  app.add_option("--reps", arguments.reps, "timed runs per sparse case (after one warm-up; three on a GPU)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--dense-reps", arguments.dense_reps, "timed runs per dense case")->check(CLI::PositiveNumber);
   app.add_option("--threads", arguments.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", arguments.seed, "seed for the layers and inputs");

@@ -1,4 +1,4 @@
-// CUDA device-memory runtime: device queries, a caching allocator, copies, synchronisation.
+// CUDA device-memory runtime: device queries, a caching allocator, copies, synchronisation, event timers.
 #include "kernels/cuda/runtime.h"
 
 #include <cuda_runtime.h>
@@ -149,6 +149,45 @@ void zero(void* destination, size_t nbytes, int device) {
 void synchronize(int device) {
   DeviceGuard guard(device);
   WISP_CUDA_CHECK(cudaStreamSynchronize(stream_for(device)));
+}
+
+EventTimer::EventTimer(int device) : device_(device) {
+  stream(device);  // checks the device and creates its stream
+  DeviceGuard guard(device);
+  WISP_CUDA_CHECK(cudaEventCreate(&start_));
+  try {
+    WISP_CUDA_CHECK(cudaEventCreate(&stop_));
+  } catch (...) {
+    cudaEventDestroy(start_);
+    throw;
+  }
+}
+
+EventTimer::~EventTimer() {
+  cudaEventDestroy(start_);  // errors ignored: nothing to do about them in a destructor
+  cudaEventDestroy(stop_);
+}
+
+void EventTimer::start() {
+  DeviceGuard guard(device_);
+  WISP_CUDA_CHECK(cudaEventRecord(start_, stream_for(device_)));
+}
+
+void EventTimer::stop() {
+  DeviceGuard guard(device_);
+  WISP_CUDA_CHECK(cudaEventRecord(stop_, stream_for(device_)));
+}
+
+double EventTimer::elapsed_ms() {
+  WISP_CUDA_CHECK(cudaEventSynchronize(stop_));
+  float ms = 0;
+  const cudaError_t status = cudaEventElapsedTime(&ms, start_, stop_);
+  if (status != cudaSuccess) {
+    cudaGetLastError();  // not sticky: clear it, or the next launch check would report it
+    WISP_FAIL("EventTimer::elapsed_ms: cudaEventElapsedTime failed: ", cudaGetErrorName(status), " (",
+              cudaGetErrorString(status), "); start() and stop() must both have run");
+  }
+  return static_cast<double>(ms);
 }
 
 }  // namespace wisp::cuda_runtime

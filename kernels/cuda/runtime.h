@@ -1,15 +1,17 @@
 // The CUDA device-memory runtime that core/ builds on: device queries, the caching allocator,
-// copies and synchronisation. A plain C++ header (no CUDA headers), so that core/ can call it;
-// only kernels/cuda/*.cu include the CUDA toolkit. Compiled only when WISP_WITH_CUDA.
+// copies and synchronisation (and an event timer for benchmarks). A plain C++ header (no CUDA
+// headers), so that core/ can call it; only kernels/cuda/*.cu include the CUDA toolkit. Compiled
+// only when WISP_WITH_CUDA.
 //
 // Every CUDA error becomes a wisp::Error naming the call, the file and line, and CUDA's message.
 #pragma once
 
 #include <cstddef>
 
-// CUDA's opaque stream type (cudaStream_t is `CUstream_st*`), declared here so that this header
-// stays free of CUDA headers.
+// CUDA's opaque stream and event types (cudaStream_t is `CUstream_st*`, cudaEvent_t `CUevent_st*`),
+// declared here so that this header stays free of CUDA headers.
 struct CUstream_st;
+struct CUevent_st;
 
 namespace wisp::cuda_runtime {
 
@@ -37,5 +39,30 @@ void copy(void* destination, int destination_device, const void* source, int sou
 void zero(void* destination, size_t nbytes, int device);
 // Waits until the work queued on the device's stream is done.
 void synchronize(int device);
+
+// Times work on GPU `device`'s stream with a pair of CUDA events (for benchmarks): start() and
+// stop() record an event on stream(device) and return at once; elapsed_ms() waits for the stop
+// event and returns the GPU time between the two in milliseconds (about 0.5 µs resolution). It
+// measures the stream's timeline, so an interval includes the time the GPU waited for the host to
+// launch work (a host-bound call still shows its host time) but not the host's wake-up after the
+// last kernel, which a host clock around synchronize() adds (microseconds: much of a 0.1 ms call).
+class EventTimer {
+ public:
+  explicit EventTimer(int device);
+  ~EventTimer();
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+
+  void start();
+  void stop();
+  // Waits for the last stop(); the time from the last start() to it. A wisp::Error when start() or
+  // stop() has not run yet.
+  double elapsed_ms();
+
+ private:
+  int device_;
+  CUevent_st* start_ = nullptr;
+  CUevent_st* stop_ = nullptr;
+};
 
 }  // namespace wisp::cuda_runtime

@@ -1,6 +1,7 @@
 // The CUDA device-memory runtime (kernels/cuda/runtime.h) as tensors use it: transfers, factories
 // on the GPU, the caching allocator, the one stream per device, synchronisation, printing and the
 // mixed-device error. Runs only with a GPU (cuda_main.cpp returns 77, "skipped", otherwise).
+#include <algorithm>
 #include <cstdint>
 #include <sstream>
 #include <vector>
@@ -164,6 +165,30 @@ TEST_CASE("each GPU has one stream, which orders copies and ops without an expli
   REQUIRE_NOTHROW(synchronize(kGpu));
   REQUIRE_NOTHROW(cuda_runtime::synchronize(0));
   CHECK(queued.to_vector<float>()[1] == result[1] * 0.5f);
+}
+
+TEST_CASE("EventTimer times work on the device's stream", "[cuda][runtime]") {
+  cuda_runtime::EventTimer timer(0);
+  WISP_REQUIRE_ERROR(timer.elapsed_ms(), "start() and stop() must both have run");
+  const Tensor x = ones({int64_t{1} << 24}, kGpu);  // 64 MiB
+  synchronize(kGpu);
+  timer.start();
+  Tensor y = x;
+  for (int step = 0; step < 20; ++step) y = y * 1.0 + 0.0;
+  timer.stop();
+  const double busy_ms = timer.elapsed_ms();
+  INFO("40 passes over 64 MiB: " << busy_ms << " ms");
+  CHECK(busy_ms > 0.0);
+  CHECK(busy_ms < 10000.0);
+  timer.start();
+  timer.stop();
+  const double idle_ms = timer.elapsed_ms();
+  INFO("nothing between the events: " << idle_ms << " ms");
+  CHECK(idle_ms >= 0.0);
+  CHECK(idle_ms < busy_ms);
+  const std::vector<float> values = y.to_vector<float>();  // the timer changed nothing
+  CHECK(std::all_of(values.begin(), values.end(), [](float v) { return v == 1.0f; }));
+  WISP_REQUIRE_ERROR(cuda_runtime::EventTimer(cuda::device_count()), "is not available");
 }
 
 TEST_CASE("a CUDA tensor prints its device", "[cuda][runtime]") {
