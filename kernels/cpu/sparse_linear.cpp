@@ -82,6 +82,18 @@ constexpr int64_t kPrefetchDistance = 64;
 // Any distance from 6 to 24 gains 10-15%; the noise hides the differences between them.
 constexpr int kColumnPrefetchDistance = 12;
 
+// to_feature_major: features per step (kTransposeBlock contiguous reads per batch row), and when its
+// output goes around the caches. A transposed operand of several MB written with ordinary stores
+// leaves its lines modified in the writing core's L2, and the product that follows gathers them
+// from both cores; written with streaming stores they come back clean from memory. Measured
+// (2 threads, batch 64, transposition + forward, median of 40-200 alternated runs, 90-99% sparse
+// square layers): 20000 features (5 MB) 13.8 -> 12.4 ms, 8000: 15.4 -> 14.8, 4000: 2.92 -> 2.75,
+// 2000 (512 KB): 0.78 -> 0.73; but 1000: 0.18 -> 0.19 and 784: 0.09 -> 0.11, where the operand
+// stays in L2. Hence streaming from 1 MB. Batches above kMaxBufferedStride rows keep the plain loop.
+constexpr int kTransposeBlock = 16;
+constexpr int64_t kStreamingTransposeBytes = int64_t(1) << 20;
+constexpr int64_t kMaxBufferedStride = 256;
+
 // One SIMD vector of kLanes floats (GCC/Clang vector extension: compiled to the widest instructions
 // -march allows, AVX-512 here, two AVX2 halves elsewhere). Loads and stores go through memcpy:
 // feature-major rows are only 4-byte aligned when the batch is not a multiple of 16.
@@ -95,6 +107,21 @@ inline Vec load(const float* p) {
 }
 inline void store(float* p, const Vec& v) { std::memcpy(p, &v, sizeof v); }
 inline Vec splat(float value) { return Vec{} + value; }
+
+// A store that bypasses the caches (p 64-byte aligned), and the fence that each storing thread runs
+// before others read what it stored (an OpenMP barrier alone does not order streaming stores).
+inline void stream_store(float* p, const Vec& v) {
+#if defined(__AVX512F__)
+  _mm512_stream_ps(p, reinterpret_cast<__m512>(v));
+#else
+  store(p, v);
+#endif
+}
+inline void store_fence() {
+#if defined(__AVX512F__)
+  _mm_sfence();
+#endif
+}
 
 // Prefetches the Vectors cache lines of dense row `index` of a batch tile (feature-major, the batch
 // tile starting at `tile`).
@@ -404,16 +431,44 @@ void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_maj
   const int64_t rows = feature_major.rows, features = feature_major.features(), stride = feature_major.stride();
   const float* x = pointer<float>(batch_major);
   float* xt = mutable_pointer<float>(feature_major.data);
-  constexpr int64_t kBlock = 16;  // features per step: 16 contiguous reads per batch row
-  const int64_t blocks = (features + kBlock - 1) / kBlock;
-#pragma omp parallel for schedule(static) if (rows * features > kParallelThreshold)
-  for (int64_t block = 0; block < blocks; ++block) {
-    const int64_t f_begin = block * kBlock, f_end = std::min(features, f_begin + kBlock);
-    for (int64_t r = 0; r < rows; ++r) {
-      const float* source = x + r * features;
-      for (int64_t f = f_begin; f < f_end; ++f) xt[f * stride + r] = source[f];
+  const int64_t blocks = (features + kTransposeBlock - 1) / kTransposeBlock;
+  const bool streaming = feature_major.data.nbytes() >= kStreamingTransposeBytes && stride <= kMaxBufferedStride &&
+                         reinterpret_cast<uintptr_t>(xt) % 64 == 0;
+#pragma omp parallel if (rows * features > kParallelThreshold)
+  {
+#pragma omp for schedule(static) nowait
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t f_begin = block * kTransposeBlock, f_end = std::min(features, f_begin + kTransposeBlock);
+      if (streaming) {
+        // The block's kTransposeBlock x stride floats are contiguous in xt (and 64-byte aligned:
+        // stride is a multiple of 16): transpose into a buffer, then stream it out.
+        alignas(64) float buffer[kTransposeBlock * kMaxBufferedStride];
+        const int64_t width = f_end - f_begin;
+        if (width == kTransposeBlock) {  // a constant trip count, which the compiler unrolls
+          for (int64_t r = 0; r < rows; ++r) {
+            const float* source = x + r * features + f_begin;
+            for (int f = 0; f < kTransposeBlock; ++f) buffer[f * stride + r] = source[f];
+          }
+        } else {
+          for (int64_t r = 0; r < rows; ++r) {
+            const float* source = x + r * features + f_begin;
+            for (int64_t f = 0; f < width; ++f) buffer[f * stride + r] = source[f];
+          }
+        }
+        if (rows < stride)
+          for (int64_t f = 0; f < width; ++f) std::fill(buffer + f * stride + rows, buffer + (f + 1) * stride, 0.0f);
+        float* destination = xt + f_begin * stride;
+        const int64_t count = width * stride;
+        for (int64_t i = 0; i < count; i += kLanes) stream_store(destination + i, load(buffer + i));
+        continue;
+      }
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* source = x + r * features;
+        for (int64_t f = f_begin; f < f_end; ++f) xt[f * stride + r] = source[f];
+      }
+      for (int64_t f = f_begin; f < f_end; ++f) std::fill(xt + f * stride + rows, xt + (f + 1) * stride, 0.0f);
     }
-    for (int64_t f = f_begin; f < f_end; ++f) std::fill(xt + f * stride + rows, xt + (f + 1) * stride, 0.0f);
+    if (streaming) store_fence();  // each thread its own streaming stores, before the region's barrier
   }
 }
 

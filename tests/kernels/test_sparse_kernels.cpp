@@ -73,6 +73,25 @@ TEST_CASE("to_feature_major: transposes and zero-pads the batch to the SIMD lane
       REQUIRE(ts[static_cast<size_t>(f * stride + r)] == (r < rows ? xs[static_cast<size_t>(r * features + f)] : 0.0f));
 }
 
+TEST_CASE("to_feature_major: large operands (streamed out around the caches) transpose the same", "[sparse_kernels]") {
+  manual_seed(11);
+  // From 1 MB the kernel writes through a buffer with streaming stores (up to 256 rows), and 20001
+  // features leave a partial last block of 16; 300 rows take the plain loop.
+  const int64_t rows = GENERATE(16, 70, 256, 300);
+  const int64_t features = 20001;
+  INFO("rows " << rows);
+  const Tensor x = randn({rows, features});
+  const kernels::FeatureMajor t = kernels::to_feature_major(x);
+  const int64_t stride = (rows + kernels::kFeatureMajorLanes - 1) / kernels::kFeatureMajorLanes * kernels::kFeatureMajorLanes;
+  REQUIRE(t.data.shape() == Shape{features, stride});
+  const std::vector<float> xs = values(x);
+  std::vector<float> expected(static_cast<size_t>(features * stride), 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t f = 0; f < features; ++f)
+      expected[static_cast<size_t>(f * stride + r)] = xs[static_cast<size_t>(r * features + f)];
+  CHECK(values(t.data) == expected);
+}
+
 TEST_CASE("sparse kernels: forward and backward match a naive reference for both index widths",
           "[sparse_kernels]") {
   manual_seed(2);
