@@ -18,8 +18,9 @@ python3-torch:
 
     /usr/bin/python3 bench/sparse_bench.py --threads 2 --sparse-bench build/release/apps/sparse_bench
 
-With --device cuda both run on the GPU: PyTorch's cases on torch.device("cuda") timed from one
-torch.cuda.synchronize() to the next (after 3 warm-ups), beside `sparse_bench --device cuda --csv`,
+With --device cuda both run on the GPU: PyTorch's cases on torch.device("cuda"), each run started on
+an idle GPU and timed by CUDA events around it (after 3 warm-ups), as `sparse_bench --device cuda`
+times wisp's runs, beside `sparse_bench --device cuda --csv`,
 whose rows add cuSPARSE's best SpMM/SpMV algorithm; the targets printed are issue #6's. Without a
 CUDA-enabled PyTorch the PyTorch columns stay empty and only wisp's GPU numbers are shown:
 
@@ -42,20 +43,29 @@ def no_wait():
     pass
 
 
-def timed(function, reps, budget_seconds, synchronize=no_wait, warmups=1):
+def timed(function, reps, budget_seconds, synchronize=no_wait, warmups=1, on_gpu=False):
     """Median seconds of `function` over up to `reps` runs after `warmups` warm-ups (at least 3 runs,
-    fewer than `reps` once `budget_seconds` are spent). Each run starts after `synchronize()` (a GPU
-    has finished earlier work) and ends when `synchronize()` returns after it."""
+    fewer than `reps` once `budget_seconds` are spent). On the CPU each run is timed by the host's
+    clock. On a GPU each run starts after `synchronize()` (the GPU is idle) and is timed by CUDA
+    events recorded around it on the current stream, as sparse_bench --device cuda times wisp's runs,
+    so that neither side counts the host's wait for the GPU."""
     for _ in range(warmups):
         function()
     times = []
     start = time.perf_counter()
     while len(times) < reps and (len(times) < 3 or time.perf_counter() - start < budget_seconds):
         synchronize()
-        t0 = time.perf_counter()
-        function()
-        synchronize()
-        times.append(time.perf_counter() - t0)
+        if on_gpu:
+            begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            begin.record()
+            function()
+            end.record()
+            end.synchronize()
+            times.append(begin.elapsed_time(end) / 1e3)
+        else:
+            t0 = time.perf_counter()
+            function()
+            times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
@@ -139,7 +149,7 @@ def torch_cases(args):
     budget = args.budget
 
     def run(function, reps):
-        return timed(function, reps, budget, synchronize, warmups)
+        return timed(function, reps, budget, synchronize, warmups, on_gpu)
 
     for batch in args.batch:
         x = (torch.rand(n) if batch == 1 else torch.rand(batch, n)).to(device)
@@ -233,8 +243,8 @@ def gpu_report(args):
     gpu = torch.cuda.get_device_name(0) if torch_available else "(PyTorch sees no GPU)"
     print(f"SparseLinear {args.size} x {args.size}, sparsity {args.sparsity} (nnz {nnz}) on {args.device}: {gpu}; "
           f"PyTorch {torch.__version__}")
-    print("times in ms, median of runs each timed from one device synchronisation to the next; wisp: the faster of "
-          "its runs before and after PyTorch; ratios = other time / wisp sparse time")
+    print("times in ms, median of runs each started on an idle GPU and timed by CUDA events around it; wisp: the "
+          "faster of its runs before and after PyTorch; ratios = other time / wisp sparse time")
     header = (f"{'case':<17}{'batch':>6}{'wisp':>9}{'cuSPARSE':>10}{'original':>10}{'torch CSR':>11}{'torch COO':>11}"
               f"{'torch dense':>12}{'wisp dense':>11} | {'cuSP/wisp':>9}{'orig/wisp':>10}{'CSR/wisp':>9}"
               f"{'dense/wisp':>11}")

@@ -14,12 +14,13 @@ struct DimensionSplit {
 };
 DimensionSplit split_at(const Shape& shape, int64_t dim);
 
-// Thrown by a dispatch point for a device whose twin does not exist yet (the CUDA twins arrive
-// with the CUDA backend issue); names the op and the device.
+// Thrown by a dispatch point for a device it has no twin for (a CUDA tensor in a build without the
+// CUDA backend, or an op added without its CUDA twin); names the op and the device.
 [[noreturn]] void unsupported_device(const char* op, const Device& device);
 
 // Calls cpu_twin() for CPU tensors; unsupported_device() otherwise. `first` decides the device;
-// callers have already checked that all operands share it. For ops whose CUDA twin does not exist yet.
+// callers have already checked that all operands share it. For an op that is CPU-only by design
+// (none today: every dispatch point passes a CUDA twin).
 template <class CpuTwin>
 void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin) {
   if (first.is_cpu()) {
