@@ -126,6 +126,22 @@ double copy_bandwidth_gb_per_s() {
 
 double megabytes(size_t bytes) { return static_cast<double>(bytes) / 1e6; }
 
+// "<copy> bandwidth B GB/s; batch-1 forward bound T ms (M MB / B GB/s), measured t ms = r x the bound",
+// milliseconds with `digits` decimals; the measured part only when there is a measurement.
+void print_bandwidth_bound(const char* copy, double bandwidth, double bound_ms, size_t bytes, double measured_ms,
+                           int digits) {
+  char line[256];
+  std::snprintf(line, sizeof line, "%s bandwidth %.1f GB/s; batch-1 forward bound %.*f ms (%.1f MB / %.1f GB/s)", copy,
+                bandwidth, digits, bound_ms, megabytes(bytes), bandwidth);
+  std::cout << line;
+  if (measured_ms > 0) {
+    std::snprintf(line, sizeof line, ", measured %.*f ms = %.2fx the bound", digits, measured_ms,
+                  measured_ms / bound_ms);
+    std::cout << line;
+  }
+  std::cout << "\n";
+}
+
 struct Row {
   std::string name;
   int64_t batch;
@@ -276,16 +292,8 @@ int run(const Arguments& arguments) {
       std::cout << line;
     }
   }
-  const double bound = find("batch1_forward_bound", 1), measured = find("wisp_sparse_forward", 1);
-  std::snprintf(line, sizeof line,
-                "streaming copy bandwidth %.1f GB/s; batch-1 forward bound %.3f ms (%.1f MB / %.1f GB/s)", bandwidth,
-                bound, megabytes(batch1_bytes), bandwidth);
-  std::cout << line;
-  if (measured > 0) {
-    std::snprintf(line, sizeof line, ", measured %.3f ms = %.2fx the bound", measured, measured / bound);
-    std::cout << line;
-  }
-  std::cout << "\n";
+  print_bandwidth_bound("streaming copy", bandwidth, find("batch1_forward_bound", 1), batch1_bytes,
+                        find("wisp_sparse_forward", 1), 3);
   return 0;
 }
 
@@ -539,16 +547,8 @@ int run_cuda(const Arguments& arguments, Device device) {
         std::cout << "  batch " << batch << " best: " << best_label << " " << best << " ms (wisp "
                   << find("wisp_sparse_forward", batch) << " ms)\n";
     }
-    const double bound = find("batch1_forward_bound", 1), measured = find("wisp_sparse_forward", 1);
-    std::snprintf(line, sizeof line,
-                  "device copy bandwidth %.1f GB/s; batch-1 forward bound %.4f ms (%.1f MB / %.1f GB/s)", bandwidth,
-                  bound, megabytes(batch1_bytes), bandwidth);
-    std::cout << line;
-    if (measured > 0) {
-      std::snprintf(line, sizeof line, ", measured %.4f ms = %.1fx the bound", measured, measured / bound);
-      std::cout << line;
-    }
-    std::cout << "\n";
+    print_bandwidth_bound("device copy", bandwidth, find("batch1_forward_bound", 1), batch1_bytes,
+                          find("wisp_sparse_forward", 1), 4);
     for (const std::string& note : notes) std::cout << "note: " << note << "\n";
   }
   if (disagreement) {

@@ -23,21 +23,14 @@
 namespace wisp::kernels::cuda {
 namespace {
 
-// One cuSPARSE handle per device, created on first use and kept for the life of the process
-// (destroying handles during exit races with other static destructors), as for cuBLAS.
+// The cuSPARSE handle of the current device, on its stream (per_device_handle, launch.h).
 cusparseHandle_t handle_for_current_device() {
-  static std::mutex mutex;
-  static std::vector<cusparseHandle_t>* handles = new std::vector<cusparseHandle_t>();
-  int device = 0;
-  WISP_CUDA_CHECK(cudaGetDevice(&device));
-  const std::lock_guard<std::mutex> lock(mutex);
-  if (handles->size() <= static_cast<size_t>(device)) handles->resize(static_cast<size_t>(device) + 1, nullptr);
-  cusparseHandle_t& handle = (*handles)[static_cast<size_t>(device)];
-  if (handle == nullptr) {
+  return per_device_handle<cusparseHandle_t>([](int device) {
+    cusparseHandle_t handle = nullptr;
     WISP_CUSPARSE_CHECK(cusparseCreate(&handle));
-    WISP_CUSPARSE_CHECK(cusparseSetStream(handle, cuda_runtime::stream(device)));  // the device's one stream
-  }
-  return handle;
+    WISP_CUSPARSE_CHECK(cusparseSetStream(handle, cuda_runtime::stream(device)));
+    return handle;
+  });
 }
 
 cusparseSpMMAlg_t spmm_algorithm(CusparseAlgorithm algorithm) {

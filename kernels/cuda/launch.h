@@ -3,6 +3,9 @@
 
 #include <cuda_runtime.h>
 
+#include <mutex>
+#include <vector>
+
 #include "core/tensor.h"
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/runtime.h"
@@ -49,6 +52,21 @@ inline void copy_within_device(void* destination, const void* source, size_t nby
   cuda_runtime::copy(destination, device, source, device, nbytes);
 }
 inline void zero_on_device(void* destination, size_t nbytes) { cuda_runtime::zero(destination, nbytes, current_device()); }
+
+// A library handle (cuBLAS, cuSPARSE) for the current device: made by create(device) on first use,
+// bound to that device's stream by it, and kept for the life of the process (destroying handles
+// during exit races with other static destructors). One cache per call site (per Create type).
+template <class Handle, class Create>
+Handle per_device_handle(Create create) {
+  static std::mutex mutex;
+  static std::vector<Handle>* handles = new std::vector<Handle>();
+  const int device = current_device();
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (handles->size() <= static_cast<size_t>(device)) handles->resize(static_cast<size_t>(device) + 1, Handle{});
+  Handle& handle = (*handles)[static_cast<size_t>(device)];
+  if (handle == Handle{}) handle = create(device);
+  return handle;
+}
 
 // Grid-stride loop over [0, n): for (i = first(); i < n; i += step()).
 __device__ inline int64_t grid_first() { return static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }

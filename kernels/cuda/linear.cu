@@ -12,21 +12,14 @@
 namespace wisp::kernels::cuda {
 namespace {
 
-// One cuBLAS handle per device, created on first use and kept for the life of the process
-// (destroying handles during exit races with other static destructors).
+// The cuBLAS handle of the current device, on its stream (per_device_handle, launch.h).
 cublasHandle_t handle_for_current_device() {
-  static std::mutex mutex;
-  static std::vector<cublasHandle_t>* handles = new std::vector<cublasHandle_t>();
-  int device = 0;
-  WISP_CUDA_CHECK(cudaGetDevice(&device));
-  const std::lock_guard<std::mutex> lock(mutex);
-  if (handles->size() <= static_cast<size_t>(device)) handles->resize(static_cast<size_t>(device) + 1, nullptr);
-  cublasHandle_t& handle = (*handles)[static_cast<size_t>(device)];
-  if (handle == nullptr) {
+  return per_device_handle<cublasHandle_t>([](int device) {
+    cublasHandle_t handle = nullptr;
     WISP_CUBLAS_CHECK(cublasCreate(&handle));
-    WISP_CUBLAS_CHECK(cublasSetStream(handle, cuda_runtime::stream(device)));  // the device's one stream
-  }
-  return handle;
+    WISP_CUBLAS_CHECK(cublasSetStream(handle, cuda_runtime::stream(device)));
+    return handle;
+  });
 }
 
 // The one place where row-major meets cuBLAS's column-major. Our row-major C [n, m] is, read

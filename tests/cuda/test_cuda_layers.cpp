@@ -84,3 +84,42 @@ TEST_CASE("A dense model trains the same on the GPU and the CPU", "[cuda][traini
     gpu_sgd.zero_grad();
   }
 }
+
+TEST_CASE("A model moved between devices mid-training keeps its optimizer state", "[cuda][training]") {
+  // Module::to moves the parameters in place (the optimizer's handles see them); SGD moves a momentum
+  // buffer to its parameter's device at the next step (optim/sgd.cpp). Compared with a model that
+  // stays on the CPU: 1e-5 relative, as for SGD above.
+  manual_seed(12);
+  nn::Sequential moving(nn::SparseLinear(300, 200, nn::SparseLinearOptions().sparsity(0.9).seed(1)), nn::ReLU(),
+                        nn::Linear(200, 10));
+  nn::Sequential staying(nn::SparseLinear(300, 200, nn::SparseLinearOptions().sparsity(0.9).seed(1)), nn::ReLU(),
+                         nn::Linear(200, 10));
+  {
+    NoGradGuard no_grad;
+    const auto from = staying.parameters(), to = moving.parameters();
+    for (size_t p = 0; p < from.size(); ++p) to[p].copy_(from[p]);
+  }
+  optim::SGD moving_sgd(moving.parameters(), optim::SGDOptions(0.05).momentum(0.9));
+  optim::SGD staying_sgd(staying.parameters(), optim::SGDOptions(0.05).momentum(0.9));
+  // Two steps on the CPU, three on the GPU, one back on the CPU.
+  const std::vector<Device> devices = {Device::cpu(), Device::cpu(), kGpu, kGpu, kGpu, Device::cpu()};
+  for (size_t step = 0; step < devices.size(); ++step) {
+    INFO("step " << step << " on " << devices[step]);
+    moving.to(devices[step]);
+    const Tensor x = randn({32, 300}), labels = randint(0, 10, {32}, DType::Int64);
+    moving_sgd.zero_grad();
+    staying_sgd.zero_grad();
+    const Tensor moving_loss = cross_entropy(moving(x.to(devices[step])), labels.to(devices[step]));
+    const Tensor staying_loss = cross_entropy(staying(x), labels);
+    moving_loss.backward();
+    staying_loss.backward();
+    moving_sgd.step();
+    staying_sgd.step();
+    REQUIRE(std::abs(moving_loss.item<float>() - staying_loss.item<float>()) <=
+            1e-5f * (1.0f + std::abs(staying_loss.item<float>())));
+    for (const Tensor& parameter : moving.parameters()) CHECK(parameter.device() == devices[step]);
+    for (const Tensor& buffer : moving_sgd.state_of(moving.parameters()[0])) CHECK(buffer.device() == devices[step]);
+  }
+  const auto moved = moving.parameters(), reference = staying.parameters();
+  for (size_t p = 0; p < moved.size(); ++p) require_close(moved[p].cpu(), reference[p], 1e-5f);
+}
