@@ -3,12 +3,15 @@
 //
 // Layouts as the CPU twins: x feature-major [in, stride] (batch along stride, zero padding), so
 // that the threads of a warp, which take consecutive batch rows, read consecutive addresses.
-//   forward       one thread per (output o, batch row r): y[r, o] = bias[o] + Σ_k w[k] · x[col_k, r]
+//   forward       one thread per (output o, batch row r): y[r, o] = bias[o] + Σ_k w[k] · x[col_k, r];
+//                 for one batch row, one warp per output instead (below)
 //   grad_input    the same over the CSC order, values through the permutation
 //   grad_values   one thread per nonzero k: Σ_r g[row_k, r] · x[col_k, r], its row found by a
 //                 binary search in row_pointers (the structure stores no row per value)
 //   grad_bias     column sums of grad_output (kernels/cuda/linear.h: the CPU twin's order, exact match)
 #include "kernels/cuda/sparse_linear.h"
+
+#include <algorithm>
 
 #include "kernels/access.h"
 #include "kernels/cuda/launch.h"
@@ -43,6 +46,39 @@ __global__ void spmm_kernel(int64_t n, const Index* pointers, const Index* indic
   }
 }
 
+// One batch row (dense [n_dense] a vector): one warp per output o, its lanes taking every 32nd
+// nonzero of the row, so that a warp's loads of values and indices are 128 contiguous bytes, then a
+// shuffle sum. A thread per output would leave most of a GPU idle (20000 outputs are 20000 threads)
+// and read each row's values 32 rows apart. result [n_out] = init + Σ_k value(k) · dense[indices[k]].
+template <class Index>
+__global__ void spmv_warp_kernel(int64_t n_out, const Index* pointers, const Index* indices, const float* values,
+                                 const Index* permutation, const float* dense, const float* init, float* result) {
+  constexpr int kWarp = 32;
+  const int lane = static_cast<int>(threadIdx.x % kWarp);
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / kWarp);
+  // o is the same for every lane of a warp, so the whole warp runs each loop and each shuffle.
+  for (int64_t o = grid_first() / kWarp; o < n_out; o += warps) {
+    float total = 0.0f;
+    for (Index k = pointers[o] + lane; k < pointers[o + 1]; k += kWarp) {
+      const float w = permutation ? values[permutation[k]] : values[k];
+      total += w * dense[indices[k]];
+    }
+    for (int offset = kWarp / 2; offset > 0; offset /= 2) total += __shfl_down_sync(0xffffffffu, total, offset);
+    if (lane == 0) result[o] = init ? total + init[o] : total;
+  }
+}
+
+// Launches spmv_warp_kernel with a warp per output (grid-stride beyond kMaxBlocks blocks).
+template <class Index>
+void launch_spmv_warps(int64_t n_out, const Index* pointers, const Index* indices, const float* values,
+                       const Index* permutation, const float* dense, const float* init, float* result) {
+  if (n_out == 0) return;
+  const int64_t warps_per_block = kThreadsPerBlock / 32;
+  const int64_t blocks = std::min<int64_t>((n_out + warps_per_block - 1) / warps_per_block, kMaxBlocks);
+  launch_blocks(spmv_warp_kernel<Index>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), n_out, pointers,
+                indices, values, permutation, dense, init, result);
+}
+
 // grad_values [nnz]: one thread per nonzero k, its row found by binary search in row_pointers.
 template <class Index>
 __global__ void sddmm_kernel(int64_t nnz, const Index* row_pointers, int64_t out, const Index* column_indices,
@@ -75,10 +111,17 @@ void sparse_linear_forward(const FeatureMajor& input, const Tensor& values, cons
   const DeviceScope scope(values);
   visit_index(structure.index_dtype(), [&](auto tag) {
     using Index = typename decltype(tag)::type;
+    const float* init = bias.defined() ? pointer<float>(bias) : static_cast<const float*>(nullptr);
+    if (input.rows == 1 && input.stride() == 1) {
+      launch_spmv_warps(structure.out_features, pointer<Index>(structure.row_pointers),
+                        pointer<Index>(structure.column_indices), pointer<float>(values),
+                        static_cast<const Index*>(nullptr), pointer<float>(input.data), init,
+                        mutable_pointer<float>(output));
+      return;
+    }
     launch(spmm_kernel<Index>, structure.out_features * input.rows, pointer<Index>(structure.row_pointers),
            pointer<Index>(structure.column_indices), pointer<float>(values), static_cast<const Index*>(nullptr),
-           pointer<float>(input.data), input.stride(), input.rows,
-           bias.defined() ? pointer<float>(bias) : static_cast<const float*>(nullptr), structure.out_features,
+           pointer<float>(input.data), input.stride(), input.rows, init, structure.out_features,
            mutable_pointer<float>(output));
   });
 }
@@ -88,6 +131,13 @@ void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor&
   const DeviceScope scope(values);
   visit_index(structure.index_dtype(), [&](auto tag) {
     using Index = typename decltype(tag)::type;
+    if (grad_output.rows == 1 && grad_output.stride() == 1) {
+      launch_spmv_warps(structure.in_features, pointer<Index>(structure.column_pointers),
+                        pointer<Index>(structure.row_indices), pointer<float>(values),
+                        pointer<Index>(structure.csc_to_value), pointer<float>(grad_output.data),
+                        static_cast<const float*>(nullptr), mutable_pointer<float>(grad_input));
+      return;
+    }
     launch(spmm_kernel<Index>, structure.in_features * grad_output.rows, pointer<Index>(structure.column_pointers),
            pointer<Index>(structure.row_indices), pointer<float>(values), pointer<Index>(structure.csc_to_value),
            pointer<float>(grad_output.data), grad_output.stride(), grad_output.rows,
