@@ -6,8 +6,7 @@
 //   forward       one thread per (output o, batch row r): y[r, o] = bias[o] + Σ_k w[k] · x[col_k, r];
 //                 for one batch row, one warp per output instead (below)
 //   grad_input    the same over the CSC order, values through the permutation
-//   grad_values   one thread per nonzero k: Σ_r g[row_k, r] · x[col_k, r], its row found by a
-//                 binary search in row_pointers (the structure stores no row per value)
+//   grad_values   one warp per row o, a lane per nonzero k of it: Σ_r g[o, r] · x[col_k, r]
 //   grad_bias     column sums of grad_output (kernels/cuda/linear.h: the CPU twin's order, exact match)
 #include "kernels/cuda/sparse_linear.h"
 
@@ -19,6 +18,8 @@
 
 namespace wisp::kernels::cuda {
 namespace {
+
+constexpr int64_t kWarpsPerBlock = kThreadsPerBlock / 32;  // for the warp-per-row kernels
 
 // feature_major [features, stride] from batch_major [rows, features]; zero in the padding rows.
 __global__ void to_feature_major_kernel(int64_t n, const float* batch_major, int64_t rows, int64_t features,
@@ -73,28 +74,29 @@ template <class Index>
 void launch_spmv_warps(int64_t n_out, const Index* pointers, const Index* indices, const float* values,
                        const Index* permutation, const float* dense, const float* init, float* result) {
   if (n_out == 0) return;
-  const int64_t warps_per_block = kThreadsPerBlock / 32;
-  const int64_t blocks = std::min<int64_t>((n_out + warps_per_block - 1) / warps_per_block, kMaxBlocks);
+  const int64_t blocks = std::min<int64_t>((n_out + kWarpsPerBlock - 1) / kWarpsPerBlock, kMaxBlocks);
   launch_blocks(spmv_warp_kernel<Index>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), n_out, pointers,
                 indices, values, permutation, dense, init, result);
 }
 
-// grad_values [nnz]: one thread per nonzero k, its row found by binary search in row_pointers.
+// grad_values [nnz] = Σ_r g[o, r] · x[col_k, r] for each nonzero k of row o: one warp per row o, its
+// lanes taking every 32nd nonzero (coalesced reads of the indices and writes of the results; g's row
+// is the same address for the whole warp). A thread per nonzero would first have to find its row by a
+// binary search in row_pointers (the structure stores no row per value).
 template <class Index>
-__global__ void sddmm_kernel(int64_t nnz, const Index* row_pointers, int64_t out, const Index* column_indices,
-                             const float* g, const float* x, int64_t stride, int64_t rows, float* grad_values) {
-  for (int64_t k = grid_first(); k < nnz; k += grid_step()) {
-    int64_t low = 0, high = out;  // the row o with row_pointers[o] <= k < row_pointers[o + 1]
-    while (high - low > 1) {
-      const int64_t mid = (low + high) / 2;
-      if (static_cast<int64_t>(row_pointers[mid]) <= k) low = mid;
-      else high = mid;
+__global__ void sddmm_warp_kernel(int64_t out, const Index* row_pointers, const Index* column_indices, const float* g,
+                                  const float* x, int64_t stride, int64_t rows, float* grad_values) {
+  constexpr int kWarp = 32;
+  const int lane = static_cast<int>(threadIdx.x % kWarp);
+  const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / kWarp);
+  for (int64_t o = grid_first() / kWarp; o < out; o += warps) {
+    const float* g_row = g + o * stride;
+    for (Index k = row_pointers[o] + lane; k < row_pointers[o + 1]; k += kWarp) {
+      const float* x_row = x + static_cast<int64_t>(column_indices[k]) * stride;
+      float total = 0.0f;
+      for (int64_t r = 0; r < rows; ++r) total += g_row[r] * x_row[r];
+      grad_values[k] = total;
     }
-    const float* g_row = g + low * stride;
-    const float* x_row = x + static_cast<int64_t>(column_indices[k]) * stride;
-    float total = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) total += g_row[r] * x_row[r];
-    grad_values[k] = total;
   }
 }
 
@@ -150,9 +152,13 @@ void sparse_linear_backward_values(const FeatureMajor& grad_output, const Featur
   const DeviceScope scope(grad_values);
   visit_index(structure.index_dtype(), [&](auto tag) {
     using Index = typename decltype(tag)::type;
-    launch(sddmm_kernel<Index>, structure.nnz(), pointer<Index>(structure.row_pointers), structure.out_features,
-           pointer<Index>(structure.column_indices), pointer<float>(grad_output.data), pointer<float>(input.data),
-           input.stride(), input.rows, mutable_pointer<float>(grad_values));
+    const int64_t out = structure.out_features;
+    if (out == 0) return;
+    const int64_t blocks = std::min<int64_t>((out + kWarpsPerBlock - 1) / kWarpsPerBlock, kMaxBlocks);
+    launch_blocks(sddmm_warp_kernel<Index>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), out,
+                  pointer<Index>(structure.row_pointers), pointer<Index>(structure.column_indices),
+                  pointer<float>(grad_output.data), pointer<float>(input.data), input.stride(), input.rows,
+                  mutable_pointer<float>(grad_values));
   });
 }
 
