@@ -19,6 +19,7 @@
 
 #include "core/factories.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/transpose.h"
 
 namespace wisp::kernels::cuda {
 namespace {
@@ -69,27 +70,6 @@ int64_t feature_major_stride(int64_t rows) {
 // output [rows, columns] = bias [columns] in every row.
 __global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t columns, float* output) {
   for (int64_t i = grid_first(); i < n; i += grid_step()) output[i] = bias[i % columns];
-}
-
-// batch_major [rows, out] = feature_major [out, rows]ᵀ (+ bias [out] when not null), through a
-// 32 × 32 shared-memory tile so that both the reads and the writes are coalesced; the extra column
-// keeps the tile's columns in different banks. Block (32, 8), grid (⌈rows/32⌉, ⌈out/32⌉).
-constexpr int kTile = 32;
-constexpr int kTileRowsPerPass = 8;
-__global__ void transpose_add_bias_kernel(const float* feature_major, int64_t out, int64_t rows, const float* bias,
-                                          float* batch_major) {
-  __shared__ float tile[kTile][kTile + 1];
-  const int64_t row_start = static_cast<int64_t>(blockIdx.x) * kTile;
-  const int64_t feature_start = static_cast<int64_t>(blockIdx.y) * kTile;
-  for (int i = threadIdx.y; i < kTile; i += kTileRowsPerPass) {
-    const int64_t o = feature_start + i, r = row_start + threadIdx.x;
-    if (o < out && r < rows) tile[i][threadIdx.x] = feature_major[o * rows + r];
-  }
-  __syncthreads();
-  for (int i = threadIdx.y; i < kTile; i += kTileRowsPerPass) {
-    const int64_t r = row_start + i, o = feature_start + threadIdx.x;
-    if (o < out && r < rows) batch_major[r * out + o] = tile[threadIdx.x][i] + (bias != nullptr ? bias[o] : 0.0f);
-  }
 }
 
 // CUSPARSE_STATUS_NOT_SUPPORTED is an answer, not a failure, when trying algorithms: false, with
@@ -334,13 +314,8 @@ void CusparseSparseLinearPlan::run(const Tensor& input, const Tensor& bias, cons
   }
   WISP_CHECK(s.multiply(handle), op, ": cuSPARSE refused ", name(s.algorithm), " (", s.why_unsupported, ")");
   if (!accumulates_onto_output) {
-    const dim3 block(kTile, kTileRowsPerPass);
-    const int64_t row_tiles = (s.rows + kTile - 1) / kTile, feature_tiles = (out + kTile - 1) / kTile;
-    WISP_CHECK(feature_tiles <= 65535, op, ": expected at most ", 65535 * kTile,
-               " output features for the transposition's grid but got ", out);
-    const dim3 grid(static_cast<unsigned>(row_tiles), static_cast<unsigned>(feature_tiles));
-    launch_blocks(transpose_add_bias_kernel, grid, block, static_cast<const float*>(s.feature_major_output.raw_data()),
-                  out, s.rows, bias_data, output_data);
+    // y [rows, out] = (feature-major product [out, rows])ᵀ + bias.
+    transpose(static_cast<const float*>(s.feature_major_output.raw_data()), out, s.rows, bias_data, out, output_data);
   }
 }
 

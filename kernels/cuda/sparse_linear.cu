@@ -15,20 +15,12 @@
 #include "kernels/access.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/linear.h"
+#include "kernels/cuda/transpose.h"
 
 namespace wisp::kernels::cuda {
 namespace {
 
 constexpr int64_t kWarpsPerBlock = kThreadsPerBlock / 32;  // for the warp-per-row kernels
-
-// feature_major [features, stride] from batch_major [rows, features]; zero in the padding rows.
-__global__ void to_feature_major_kernel(int64_t n, const float* batch_major, int64_t rows, int64_t features,
-                                        int64_t stride, float* feature_major) {
-  for (int64_t j = grid_first(); j < n; j += grid_step()) {
-    const int64_t f = j / stride, r = j % stride;
-    feature_major[j] = r < rows ? batch_major[r * features + f] : 0.0f;
-  }
-}
 
 // result [rows, n_out] batch-major: result[r, o] = init[o] + Σ_{k in row o} value(k) · dense[indices[k], r],
 // dense [n_dense, stride] feature-major; permutation null (CSR) or CSC position -> value index.
@@ -104,8 +96,9 @@ __global__ void sddmm_warp_kernel(int64_t out, const Index* row_pointers, const 
 
 void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_major) {
   const DeviceScope scope(batch_major);
-  launch(to_feature_major_kernel, feature_major.data.numel(), pointer<float>(batch_major), feature_major.rows,
-         feature_major.features(), feature_major.stride(), mutable_pointer<float>(feature_major.data));
+  // feature_major [features, stride] = batch_majorᵀ, zero in the padding rows.
+  transpose(pointer<float>(batch_major), feature_major.rows, feature_major.features(), nullptr, feature_major.stride(),
+            mutable_pointer<float>(feature_major.data));
 }
 
 void sparse_linear_forward(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
