@@ -76,14 +76,23 @@ constexpr int kOutputBlock = 16;
 constexpr int64_t kPrefetchDistance = 64;
 
 // How many nonzeros ahead the batch tiles prefetch the dense row (one cache line per vector) that a
-// nonzero will read. Those rows are scattered over a dense operand of several MB (20000 features x
-// 64 rows = 5 MB: L3, not L2), and the loads of one nonzero feed multiply-add chains that the next
-// nonzeros' loads wait behind; prefetching them ahead overlaps the L3 latency. Measured (batch 64,
-// whole layer through sparse_bench, medians, same session, distance 0 / 6 / 12 / 24): 2 threads
-// forward 15.4-15.8 / 12.8-14.7 / 13.8-15.6 / 13.2-13.9 ms, forward+backward (SDDMM) 30.7-32.2 /
-// 26.2-28.0 / 26.1-28.7 / 27.3-28.8; 1 thread forward 29.7-31.6 / 24.4-26.6 / 26.7-28.9 / 25.6-27.8.
-// Any distance from 6 to 24 gains 10-15%; the noise hides the differences between them.
-constexpr int kColumnPrefetchDistance = 12;
+// nonzero will read: far ahead into L2, near ahead into L1. Those rows are scattered over a dense
+// operand of several MB (20000 features x 64 rows = 5 MB: L3, not L2), and the loads of one nonzero
+// feed multiply-add chains that the next nonzeros' loads wait behind. Prefetches into L1 alone are
+// limited by L1's few outstanding misses (times L3's latency); prefetches into L2 are not, so the
+// far ones keep more lines in flight and the near ones then find them in L2. Measured (batch 64,
+// 20000^2 at 99%):
+// - whole layer through sparse_bench, same session, L1 only at distance 0 / 6 / 12 / 24: 2 threads
+//   forward 15.4-15.8 / 12.8-14.7 / 13.8-15.6 / 13.2-13.9 ms, forward+backward (SDDMM) 30.7-32.2 /
+//   26.2-28.0 / 26.1-28.7 / 27.3-28.8; 1 thread forward 29.7-31.6 / 24.4-26.6 / 26.7-28.9 / 25.6-27.8;
+// - a forward-only prototype, medians of 40 alternated runs, 2 threads / 1 thread: none 13.6 / -,
+//   L1 at 12: 11.0 / 21.1, L2 at 12 / 24 / 48: 11.5 / 10.2 / 9.9 (2 threads), L2 at 32-128 plus L1
+//   at 8-16: 8.9-9.3 / 15.9-17.0;
+// - the library's kernels, medians of 30 alternated runs, 2 threads: forward L1 at 12 12.0-12.3,
+//   L2 at 64 + L1 at 12 8.7; SDDMM (with g's transposition) L1 at 12: 9.9-10.6, L2 + L1 at 32 + 8:
+//   9.0, 64 + 12: 9.3, 128 + 16: 9.4-9.6, 128 + 32: 10.6-11.1.
+constexpr int kColumnPrefetchToL2 = 32;
+constexpr int kColumnPrefetchToL1 = 8;
 
 // to_feature_major: features per step (kTransposeBlock contiguous reads per batch row), and when its
 // output goes around the caches. A transposed operand of several MB written with ordinary stores
@@ -127,11 +136,11 @@ inline void store_fence() {
 }
 
 // Prefetches the Vectors cache lines of dense row `index` of a batch tile (feature-major, the batch
-// tile starting at `tile`).
-template <int Vectors, class Index>
+// tile starting at `tile`), into L1 (Locality 3) or L2 (Locality 2).
+template <int Vectors, int Locality, class Index>
 inline void prefetch_column(const float* tile, Index index, int64_t stride) {
   const float* column = tile + static_cast<int64_t>(index) * stride;
-  for (int v = 0; v < Vectors; ++v) __builtin_prefetch(column + v * kLanes);
+  for (int v = 0; v < Vectors; ++v) __builtin_prefetch(column + v * kLanes, 0, Locality);
 }
 
 // Lanes 0-7 hold the sums of adjacent lane pairs of a, lanes 8-15 those of b.
@@ -222,8 +231,8 @@ void spmm_tile(const Index* pointers, const Index* indices, const Value& value, 
       for (int v = 0; v < Vectors; ++v) acc[v] = start;
       const Index k_end = pointers[o + 1];
       for (Index k = pointers[o]; k < k_end; ++k) {
-        if (kColumnPrefetchDistance > 0 && k + kColumnPrefetchDistance < k_stop)
-          prefetch_column<Vectors>(tile, indices[k + kColumnPrefetchDistance], stride);
+        if (k + kColumnPrefetchToL2 < k_stop) prefetch_column<Vectors, 2>(tile, indices[k + kColumnPrefetchToL2], stride);
+        if (k + kColumnPrefetchToL1 < k_stop) prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
         const float w = value(k);
         const float* column = tile + static_cast<int64_t>(indices[k]) * stride;
         for (int v = 0; v < Vectors; ++v) acc[v] += w * load(column + v * kLanes);
@@ -349,8 +358,10 @@ void sddmm_tile(const Index* row_pointers, const Index* column_indices, const fl
         while (k >= static_cast<int64_t>(row_pointers[row + 1]));
         load_row();
       }
-      if (kColumnPrefetchDistance > 0 && k + kColumnPrefetchDistance < k_end)
-        prefetch_column<Vectors>(x + tile_begin, column_indices[k + kColumnPrefetchDistance], stride);
+      if (k + kColumnPrefetchToL2 < k_end)
+        prefetch_column<Vectors, 2>(x + tile_begin, column_indices[k + kColumnPrefetchToL2], stride);
+      if (k + kColumnPrefetchToL1 < k_end)
+        prefetch_column<Vectors, 3>(x + tile_begin, column_indices[k + kColumnPrefetchToL1], stride);
       const float* column = x + static_cast<int64_t>(column_indices[k]) * stride + tile_begin;
       Vec p = g_row[0] * load(column);
       for (int v = 1; v < Vectors; ++v) p += g_row[v] * load(column + v * kLanes);
