@@ -155,27 +155,35 @@ TEST_CASE("ActivationSparsity trains identically on the GPU and the CPU", "[cuda
   for (const Shape& shape : {Shape{64, 2000}, Shape{2, 3, 50000}, Shape{10}}) {
     INFO("shape " << shape);
     const int64_t units = shape.back();
-    // One layer creates its duty cycles on the first forward (on the GPU), the other at
-    // construction (on the CPU) and is then moved: both paths must give the same module.
-    nn::ActivationSparsity cpu_layer, gpu_layer(nn::ActivationSparsityOptions().units(units));
-    gpu_layer.to(kGpu);
+    // Two GPU layers, one for each way a layer gets its duty cycles there: created on its first
+    // forward, on the GPU (moving the layer before that moves nothing), or created at construction
+    // (on the CPU) and then moved. Both must train exactly like the CPU layer.
+    nn::ActivationSparsity cpu_layer, created_on_gpu, moved_to_gpu(nn::ActivationSparsityOptions().units(units));
+    created_on_gpu.to(kGpu);
+    moved_to_gpu.to(kGpu);
     for (int step = 0; step < 6; ++step) {
       INFO("step " << step);
       if (step == 4) {  // evaluation: same ranking, duty cycles frozen
         cpu_layer.eval();
-        gpu_layer.eval();
+        created_on_gpu.eval();
+        moved_to_gpu.eval();
       }
       const Tensor x = randn(shape) + rand({units});  // a per-unit offset: some units win more often
-      const Tensor x_cpu = x.clone().set_requires_grad(true), x_gpu = x.to(kGpu).set_requires_grad(true);
-      const Tensor y_cpu = cpu_layer(x_cpu), y_gpu = gpu_layer(x_gpu);
-      REQUIRE(y_gpu.device() == kGpu);
-      require_same<float>(y_gpu, y_cpu);
       const Tensor upstream = randn(shape);
+      const Tensor x_cpu = x.clone().set_requires_grad(true);
+      const Tensor y_cpu = cpu_layer(x_cpu);
       y_cpu.backward(upstream);
-      y_gpu.backward(upstream.to(kGpu));
-      require_same<float>(x_gpu.grad(), x_cpu.grad());
-      REQUIRE(gpu_layer.duty_cycle().device() == kGpu);
-      require_same<float>(gpu_layer.duty_cycle(), cpu_layer.duty_cycle());
+      for (nn::ActivationSparsity* gpu_layer : {&created_on_gpu, &moved_to_gpu}) {
+        INFO((gpu_layer == &created_on_gpu ? "duty cycles created on the GPU" : "duty cycles moved to the GPU"));
+        const Tensor x_gpu = x.to(kGpu).set_requires_grad(true);
+        const Tensor y_gpu = (*gpu_layer)(x_gpu);
+        REQUIRE(y_gpu.device() == kGpu);
+        require_same<float>(y_gpu, y_cpu);
+        y_gpu.backward(upstream.to(kGpu));
+        require_same<float>(x_gpu.grad(), x_cpu.grad());
+        REQUIRE(gpu_layer->duty_cycle().device() == kGpu);
+        require_same<float>(gpu_layer->duty_cycle(), cpu_layer.duty_cycle());
+      }
     }
   }
 }
