@@ -89,7 +89,10 @@ void fill_(const Tensor& self, double value) {
 Tensor sum_to_shape(const Tensor& a, const Shape& shape) {
   if (a.shape() == shape) return a;
   check_dtype("sum_to_shape", "input", a, DType::Float32);
-  broadcast_shapes(shape, a.shape(), "sum_to_shape");  // checks that `shape` broadcasts to a's shape
+  // `shape` must broadcast to a's shape itself (not merely be compatible with it): summing
+  // [2, 1] "to" [1, 3] has no meaning.
+  WISP_CHECK(broadcast_shapes(shape, a.shape(), "sum_to_shape") == a.shape(), "sum_to_shape: expected a shape that ",
+             "broadcasts to the input's shape ", a.shape(), " but got ", shape);
   Tensor out = empty(shape, TensorOptions(a.dtype()).device(a.device()));
   dispatch("sum_to_shape", a, [&] { cpu::sum_to_shape(a, out); }, WISP_CUDA_TWIN(cuda::sum_to_shape(a, out)));
   return out;

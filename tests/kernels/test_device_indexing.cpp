@@ -72,6 +72,13 @@ TEST_CASE("ReductionIndexer sums the elements that broadcast to each output, as 
   }
 }
 
+TEST_CASE("sum_to_shape rejects a shape that does not broadcast to the input's", "[kernels][cuda_indexing]") {
+  WISP_REQUIRE_ERROR(kernels::sum_to_shape(ones({2, 1}), Shape{1, 3}), "broadcasts to the input's shape [2, 1]",
+                     "[1, 3]");
+  WISP_REQUIRE_ERROR(kernels::sum_to_shape(ones({3}), Shape{2, 3}), "broadcasts to the input's shape [3]");
+  WISP_REQUIRE_ERROR(kernels::sum_to_shape(ones({2, 3}), Shape{4}), "sum_to_shape");
+}
+
 TEST_CASE("blocks_for covers n with grid-stride blocks, at least one, at most kMaxBlocks", "[kernels][cuda_indexing]") {
   CHECK(kernels::blocks_for(0) == 1);
   CHECK(kernels::blocks_for(1) == 1);
