@@ -52,7 +52,8 @@ __global__ void spmv_warp_kernel(int64_t n_out, const Index* pointers, const Ind
   // o is the same for every lane of a warp, so the whole warp runs each loop and each shuffle.
   for (int64_t o = grid_first() / kWarp; o < n_out; o += warps) {
     float total = 0.0f;
-    for (Index k = pointers[o] + lane; k < pointers[o + 1]; k += kWarp) {
+    // k in 64 bits: with Int32 indices k + 32 may pass INT32_MAX when nnz is near it.
+    for (int64_t k = static_cast<int64_t>(pointers[o]) + lane; k < static_cast<int64_t>(pointers[o + 1]); k += kWarp) {
       const float w = permutation ? values[permutation[k]] : values[k];
       total += w * dense[indices[k]];
     }
@@ -83,7 +84,9 @@ __global__ void sddmm_warp_kernel(int64_t out, const Index* row_pointers, const 
   const int64_t warps = static_cast<int64_t>(gridDim.x) * (blockDim.x / kWarp);
   for (int64_t o = grid_first() / kWarp; o < out; o += warps) {
     const float* g_row = g + o * stride;
-    for (Index k = row_pointers[o] + lane; k < row_pointers[o + 1]; k += kWarp) {
+    // k in 64 bits, as in spmv_warp_kernel.
+    for (int64_t k = static_cast<int64_t>(row_pointers[o]) + lane; k < static_cast<int64_t>(row_pointers[o + 1]);
+         k += kWarp) {
       const float* x_row = x + static_cast<int64_t>(column_indices[k]) * stride;
       float total = 0.0f;
       for (int64_t r = 0; r < rows; ++r) total += g_row[r] * x_row[r];
