@@ -73,11 +73,15 @@ __global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t colu
 }
 
 // CUSPARSE_STATUS_NOT_SUPPORTED is an answer, not a failure, when trying algorithms: false, with
-// the call and cuSPARSE's message in `why`. Success is true; any other status throws as
+// the call and cuSPARSE's message in `why`. So is CUSPARSE_STATUS_INVALID_VALUE when
+// `invalid_value_refuses`: cuSPARSE has been seen to answer a non-default algorithm it does not
+// support for a layout that way from *_bufferSize (NVIDIA/CUDALibrarySamples issue 97), and a
+// benchmark that tries every algorithm must go on. Success is true; any other status throws as
 // WISP_CUSPARSE_CHECK does.
-bool supported_or_throw(cusparseStatus_t status, const char* call, const char* file, int line, std::string& why) {
+bool supported_or_throw(cusparseStatus_t status, const char* call, const char* file, int line, std::string& why,
+                        bool invalid_value_refuses = false) {
   if (status == CUSPARSE_STATUS_SUCCESS) return true;
-  if (status == CUSPARSE_STATUS_NOT_SUPPORTED) {
+  if (status == CUSPARSE_STATUS_NOT_SUPPORTED || (invalid_value_refuses && status == CUSPARSE_STATUS_INVALID_VALUE)) {
     why = detail::concat(call, ": ", cusparseGetErrorName(status), " (", cusparseGetErrorString(status), ")");
     return false;
   }
@@ -85,6 +89,9 @@ bool supported_or_throw(cusparseStatus_t status, const char* call, const char* f
             cusparseGetErrorString(status), ")");
 }
 #define WISP_CUSPARSE_SUPPORTED(call, why) supported_or_throw((call), #call, __FILE__, __LINE__, why)
+// The same for the size query of an algorithm that is not cuSPARSE's default for its operation.
+#define WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(call, why, non_default) \
+  supported_or_throw((call), #call, __FILE__, __LINE__, why, non_default)
 
 }  // namespace
 
@@ -204,10 +211,10 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
     scratch_input = zeros({in}, on_device);
     WISP_CUSPARSE_CHECK(cusparseCreateDnVec(&s.vector_input, in, scratch_input.raw_data(), CUDA_R_32F));
     WISP_CUSPARSE_CHECK(cusparseCreateDnVec(&s.vector_output, out, scratch_output.raw_data(), CUDA_R_32F));
-    if (!WISP_CUSPARSE_SUPPORTED(
+    if (!WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
             cusparseSpMV_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix, s.vector_input, &s.beta,
                                     s.vector_output, CUDA_R_32F, spmv_algorithm(algorithm), &workspace_bytes),
-            s.why_unsupported)) {
+            s.why_unsupported, algorithm != CusparseAlgorithm::SpmvDefault)) {
       s.supported = false;
       return;
     }
@@ -227,11 +234,11 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
       WISP_CUSPARSE_CHECK(cusparseCreateDnMat(&s.dense_output, out, rows, rows, s.feature_major_output.raw_data(),
                                               CUDA_R_32F, CUSPARSE_ORDER_ROW));
     }
-    if (!WISP_CUSPARSE_SUPPORTED(
+    if (!WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
             cusparseSpMM_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha,
                                     s.matrix, s.dense_input, &s.beta, s.dense_output, CUDA_R_32F,
                                     spmm_algorithm(algorithm), &workspace_bytes),
-            s.why_unsupported)) {
+            s.why_unsupported, algorithm != CusparseAlgorithm::SpmmDefault)) {
       s.supported = false;
       return;
     }

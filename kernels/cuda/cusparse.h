@@ -6,7 +6,8 @@
 // A plain C++ header (no CUDA headers); compiled only when WISP_WITH_CUDA. Every cuSPARSE status
 // other than success becomes a wisp::Error naming the call and cuSPARSE's message
 // (WISP_CUSPARSE_CHECK, kernels/cuda/check.h), except that a plan reports an algorithm/layout pair
-// that cuSPARSE refuses (CUSPARSE_STATUS_NOT_SUPPORTED) through supported() instead of throwing.
+// that cuSPARSE refuses (CUSPARSE_STATUS_NOT_SUPPORTED, or CUSPARSE_STATUS_INVALID_VALUE from the
+// size query of a non-default algorithm) through supported() instead of throwing.
 //
 // The matrix is the SparseStructure's CSR half (row_pointers, column_indices; Int32 or Int64) with
 // `values` [nnz] in (row, col) order: W [out, in], y = x · Wᵀ + bias.
