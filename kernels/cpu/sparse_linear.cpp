@@ -35,9 +35,10 @@
 //   batch 1:  forward 2.3 / 0.84 (the streaming-copy bound is ~0.47), grad_input 6.7 / 2.5,
 //             SDDMM 2.3 / 0.86
 //   batch 64: forward 12.8 / 6.5, grad_input 20.1 / 10.2, SDDMM 16.8 / 8.4, transposition 0.46 / 0.27
-// On another host of the same kind (third session), where these kernels ran ~1.8x slower, the column
-// prefetch and the streamed transposition (both below) brought the whole layer at batch 64 to 12.5 ms
-// forward and 24.5 ms forward+backward (2 threads; docs/benchmarks.md).
+// On another host of the same kind (third session), where these kernels ran ~1.8x slower, the
+// two-level column prefetch and the streamed transposition (both below) brought the whole layer at
+// batch 64 from 16 to 9.5-10.8 ms forward and from 32 to 20-24 ms forward+backward (2 threads;
+// docs/benchmarks.md).
 // apps/sparse_bench and bench/sparse_bench.py measure the whole layer against PyTorch.
 #include "kernels/cpu/sparse_linear.h"
 
