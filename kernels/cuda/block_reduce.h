@@ -7,6 +7,11 @@
 
 namespace wisp::kernels::cuda {
 
+// Outputs below which a reduction whose outputs each sum at least kThreadsPerBlock elements takes a
+// block per output (with block_sum) instead of a thread per output: fewer outputs than this leave
+// most of a GPU idle, each thread running a long serial sum. Used by sum_dim and sum_to_shape.
+constexpr int64_t kBlockPerOutputBelow = 8192;
+
 // `shared` holds kThreadsPerBlock values of T; callers reuse it between calls (the function
 // synchronises before it returns and before it overwrites).
 template <class T>

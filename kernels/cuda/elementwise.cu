@@ -82,10 +82,6 @@ __global__ void sum_to_shape_blocks_kernel(ReductionIndexer indexer, const float
   if (threadIdx.x == 0) out[j] = total;
 }
 
-// Outputs below which, with at least kThreadsPerBlock summands each, sum_to_shape takes a block per
-// output: fewer outputs than this leave most of a GPU idle with a thread per output.
-constexpr int64_t kBlockPerOutputBelow = 8192;
-
 }  // namespace
 
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {

@@ -3,6 +3,7 @@
 // run; they differ from the CPU's in the last bits only by the order of the additions.
 #include "kernels/cuda/reduce.h"
 
+#include "kernels/cuda/block_reduce.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/reduce_math.h"
 
@@ -50,6 +51,22 @@ __global__ void sum_dim_kernel(int64_t n, const T* a, int64_t size, int64_t inne
   }
 }
 
+// The same with one block per output, for few outputs that each sum many elements (a vector summed
+// over its only dimension would otherwise be one thread's serial loop): the block's threads take
+// strided shares of the summed elements and block_sum adds them in a fixed tree. Launched with n
+// blocks of kThreadsPerBlock.
+template <class T>
+__global__ void sum_dim_blocks_kernel(const T* a, int64_t size, int64_t inner, SumOutput<T>* out) {
+  using Acc = SumAccumulator<T>;
+  __shared__ Acc shared[kThreadsPerBlock];
+  const int64_t j = blockIdx.x;
+  const T* column = a + (j / inner) * size * inner + j % inner;
+  Acc share = 0;
+  for (int64_t s = threadIdx.x; s < size; s += kThreadsPerBlock) share += static_cast<Acc>(column[s * inner]);
+  const Acc total = block_sum(share, shared);
+  if (threadIdx.x == 0) out[j] = static_cast<SumOutput<T>>(total);
+}
+
 // out [outer · size · inner]: out[o, s, i] = g[o, i].
 __global__ void expand_dim_kernel(int64_t n, const float* g, int64_t size, int64_t inner, float* out) {
   for (int64_t j = grid_first(); j < n; j += grid_step()) {
@@ -91,7 +108,13 @@ void sum_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const 
   const DeviceScope scope(a);
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch(sum_dim_kernel<T>, outer * inner, static_cast<const T*>(a.raw_data()), size, inner,
+    const int64_t outputs = outer * inner;
+    if (outputs > 0 && outputs < kBlockPerOutputBelow && size >= kThreadsPerBlock) {
+      launch_blocks(sum_dim_blocks_kernel<T>, dim3(static_cast<unsigned>(outputs)), dim3(kThreadsPerBlock),
+                    static_cast<const T*>(a.raw_data()), size, inner, static_cast<SumOutput<T>*>(out.raw_data()));
+      return;
+    }
+    launch(sum_dim_kernel<T>, outputs, static_cast<const T*>(a.raw_data()), size, inner,
            static_cast<SumOutput<T>*>(out.raw_data()));
   });
 }
