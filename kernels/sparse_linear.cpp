@@ -42,8 +42,7 @@ void check_feature_major(const char* op, const char* name, const FeatureMajor& t
   check_dtype(op, name, t.data, DType::Float32);
   WISP_CHECK(t.data.dim() == 2 && t.features() == features, op, ": expected ", name, " with ", features,
              " features but got data of shape ", t.data.shape());
-  const int64_t expected_stride =
-      t.rows <= 1 ? t.rows : (t.rows + kFeatureMajorLanes - 1) / kFeatureMajorLanes * kFeatureMajorLanes;
+  const int64_t expected_stride = feature_major_stride(t.rows);
   WISP_CHECK(t.stride() == expected_stride, op, ": expected ", name, " of ", t.rows, " rows with stride ",
              expected_stride, " but got data of shape ", t.data.shape());
 }
@@ -151,8 +150,7 @@ FeatureMajor to_feature_major(const Tensor& batch_major) {
     result.data = alias_with_shape(batch_major, {features, rows});
     return result;
   }
-  const int64_t stride = (rows + kFeatureMajorLanes - 1) / kFeatureMajorLanes * kFeatureMajorLanes;
-  result.data = empty({features, stride}, TensorOptions(DType::Float32).device(batch_major.device()));
+  result.data = empty({features, feature_major_stride(rows)}, TensorOptions(DType::Float32).device(batch_major.device()));
   dispatch("to_feature_major", batch_major, [&] { cpu::to_feature_major(batch_major, result); },
            WISP_CUDA_TWIN(cuda::to_feature_major(batch_major, result)));
   return result;

@@ -61,6 +61,12 @@ void check_sorted_connectivity(const char* op, const Tensor& host_indices, int64
 // Batch rows are padded to a multiple of this in feature-major tensors (one SIMD vector of floats).
 constexpr int64_t kFeatureMajorLanes = 16;
 
+// The stride of `rows` batch rows in a feature-major tensor: rows rounded up to kFeatureMajorLanes,
+// or rows itself for 0 or 1 row (one row is the same memory in both layouts).
+inline int64_t feature_major_stride(int64_t rows) {
+  return rows <= 1 ? rows : (rows + kFeatureMajorLanes - 1) / kFeatureMajorLanes * kFeatureMajorLanes;
+}
+
 // A batch of activations x [rows, features] stored transposed: data [features, stride], with
 // data[f, r] = x[r, f] for r < rows and 0 in the padding r >= rows.
 struct FeatureMajor {

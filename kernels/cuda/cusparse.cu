@@ -62,11 +62,6 @@ cusparseSpMVAlg_t spmv_algorithm(CusparseAlgorithm algorithm) {
   }
 }
 
-// Batch rows of a FeatureMajor tensor, as kernels::to_feature_major pads them.
-int64_t feature_major_stride(int64_t rows) {
-  return rows <= 1 ? 1 : (rows + kFeatureMajorLanes - 1) / kFeatureMajorLanes * kFeatureMajorLanes;
-}
-
 // output [rows, columns] = bias [columns] in every row.
 __global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t columns, float* output) {
   for (int64_t i = grid_first(); i < n; i += grid_step()) output[i] = bias[i % columns];
