@@ -149,6 +149,28 @@ struct Row {
   std::string unit;
 };
 
+// The rows both runs (CPU and GPU) report about the n x n layer: its construction time, nnz, and its
+// memory beside the dense equivalent's.
+void add_layer_rows(std::vector<Row>& rows, const nn::SparseLinear& sparse, double init_ms) {
+  const int64_t n = sparse.in_features();
+  rows.push_back({"sparse_init", 0, init_ms, "ms"});
+  rows.push_back({"nnz", 0, static_cast<double>(sparse.nnz()), "count"});
+  rows.push_back({"sparse_memory", 0, static_cast<double>(sparse.memory_bytes()), "bytes"});
+  rows.push_back({"dense_memory", 0, static_cast<double>((n * n + n) * sizeof(float)), "bytes"});
+}
+
+// The copy bandwidth and the batch-1 forward's bound under it: batch 1 reads every value, column
+// index and row pointer once, the bias, and x, and writes y. Returns those bytes.
+size_t add_batch1_bound_rows(std::vector<Row>& rows, const nn::SparseLinear& sparse, double bandwidth) {
+  const size_t n = static_cast<size_t>(sparse.in_features());
+  const size_t bytes = sparse.weights().nbytes() + sparse.structure().column_indices.nbytes() +
+                       sparse.structure().row_pointers.nbytes() + 3 * n * sizeof(float);
+  rows.push_back({"copy_bandwidth", 0, bandwidth, "GB/s"});
+  rows.push_back({"batch1_forward_bytes", 1, static_cast<double>(bytes), "bytes"});
+  rows.push_back({"batch1_forward_bound", 1, static_cast<double>(bytes) / (bandwidth * 1e9) * 1e3, "ms"});
+  return bytes;
+}
+
 // --init: the time to build whole layers (connectivity, CSR/CSC structure, initial values) at the
 // sizes issue #4 sets targets for, best of 3.
 int run_initialisation(const Arguments& arguments) {
@@ -198,19 +220,10 @@ int run(const Arguments& arguments) {
   nn::SparseLinear sparse(n, n, nn::SparseLinearOptions().sparsity(arguments.sparsity));
   const double init_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - init_start).count();
-  add("sparse_init", 0, init_ms, "ms");
-  add("nnz", 0, static_cast<double>(sparse.nnz()), "count");
+  add_layer_rows(rows, sparse, init_ms);
   add("threads", 0, get_num_threads(), "count");
-  add("sparse_memory", 0, static_cast<double>(sparse.memory_bytes()), "bytes");
-  add("dense_memory", 0, static_cast<double>((n * n + n) * sizeof(float)), "bytes");
-
   const double bandwidth = copy_bandwidth_gb_per_s();
-  add("copy_bandwidth", 0, bandwidth, "GB/s");
-  // Batch 1 reads every value, column index and row pointer once, the bias, and x; writes y.
-  const size_t batch1_bytes = sparse.weights().nbytes() + sparse.structure().column_indices.nbytes() +
-                              sparse.structure().row_pointers.nbytes() + 3 * n * sizeof(float);
-  add("batch1_forward_bytes", 1, static_cast<double>(batch1_bytes), "bytes");
-  add("batch1_forward_bound", 1, static_cast<double>(batch1_bytes) / (bandwidth * 1e9) * 1e3, "ms");
+  const size_t batch1_bytes = add_batch1_bound_rows(rows, sparse, bandwidth);
 
   for (int64_t batch : arguments.batches) {
     Tensor x = batch == 1 ? rand({n}) : rand({batch, n});
@@ -360,16 +373,9 @@ int run_cuda(const Arguments& arguments, Device device) {
   const double init_ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - init_start).count();
   sparse.to(device);
-  add("sparse_init", 0, init_ms, "ms");
-  add("nnz", 0, static_cast<double>(sparse.nnz()), "count");
-  add("sparse_memory", 0, static_cast<double>(sparse.memory_bytes()), "bytes");
-  add("dense_memory", 0, static_cast<double>((n * n + n) * sizeof(float)), "bytes");
+  add_layer_rows(rows, sparse, init_ms);
   const double bandwidth = device_copy_bandwidth_gb_per_s(device);
-  add("copy_bandwidth", 0, bandwidth, "GB/s");
-  const size_t batch1_bytes = sparse.weights().nbytes() + sparse.structure().column_indices.nbytes() +
-                              sparse.structure().row_pointers.nbytes() + 3 * n * sizeof(float);
-  add("batch1_forward_bytes", 1, static_cast<double>(batch1_bytes), "bytes");
-  add("batch1_forward_bound", 1, static_cast<double>(batch1_bytes) / (bandwidth * 1e9) * 1e3, "ms");
+  const size_t batch1_bytes = add_batch1_bound_rows(rows, sparse, bandwidth);
 
   struct CusparseCase {
     cusparse::CusparseAlgorithm algorithm;
