@@ -449,39 +449,36 @@ void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_maj
   const int64_t blocks = (features + kTransposeBlock - 1) / kTransposeBlock;
   const bool streaming = feature_major.data.nbytes() >= kStreamingTransposeBytes && stride <= kMaxBufferedStride &&
                          reinterpret_cast<uintptr_t>(xt) % 64 == 0;
+  // Features [f_begin, f_begin + width) into destination [width, stride]: xt's own rows for them, or
+  // a buffer of the same layout that is then streamed there.
+  const auto transpose_block = [&](int64_t f_begin, int64_t width, float* destination) {
+    if (width == kTransposeBlock) {  // a constant trip count, which the compiler unrolls
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* source = x + r * features + f_begin;
+        for (int f = 0; f < kTransposeBlock; ++f) destination[f * stride + r] = source[f];
+      }
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        const float* source = x + r * features + f_begin;
+        for (int64_t f = 0; f < width; ++f) destination[f * stride + r] = source[f];
+      }
+    }
+    if (rows < stride)
+      for (int64_t f = 0; f < width; ++f) std::fill(destination + f * stride + rows, destination + (f + 1) * stride, 0.0f);
+  };
 #pragma omp parallel if (rows * features > kParallelThreshold)
   {
 #pragma omp for schedule(static) nowait
     for (int64_t block = 0; block < blocks; ++block) {
-      const int64_t f_begin = block * kTransposeBlock, f_end = std::min(features, f_begin + kTransposeBlock);
-      if (streaming) {
-        // The block's kTransposeBlock x stride floats are contiguous in xt (and 64-byte aligned:
-        // stride is a multiple of 16): transpose into a buffer, then stream it out.
-        alignas(64) float buffer[kTransposeBlock * kMaxBufferedStride];
-        const int64_t width = f_end - f_begin;
-        if (width == kTransposeBlock) {  // a constant trip count, which the compiler unrolls
-          for (int64_t r = 0; r < rows; ++r) {
-            const float* source = x + r * features + f_begin;
-            for (int f = 0; f < kTransposeBlock; ++f) buffer[f * stride + r] = source[f];
-          }
-        } else {
-          for (int64_t r = 0; r < rows; ++r) {
-            const float* source = x + r * features + f_begin;
-            for (int64_t f = 0; f < width; ++f) buffer[f * stride + r] = source[f];
-          }
-        }
-        if (rows < stride)
-          for (int64_t f = 0; f < width; ++f) std::fill(buffer + f * stride + rows, buffer + (f + 1) * stride, 0.0f);
-        float* destination = xt + f_begin * stride;
-        const int64_t count = width * stride;
-        for (int64_t i = 0; i < count; i += kLanes) stream_store(destination + i, load(buffer + i));
+      const int64_t f_begin = block * kTransposeBlock, width = std::min(features - f_begin, int64_t(kTransposeBlock));
+      float* destination = xt + f_begin * stride;  // 64-byte aligned when streaming: stride is a multiple of 16
+      if (!streaming) {
+        transpose_block(f_begin, width, destination);
         continue;
       }
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* source = x + r * features;
-        for (int64_t f = f_begin; f < f_end; ++f) xt[f * stride + r] = source[f];
-      }
-      for (int64_t f = f_begin; f < f_end; ++f) std::fill(xt + f * stride + rows, xt + (f + 1) * stride, 0.0f);
+      alignas(64) float buffer[kTransposeBlock * kMaxBufferedStride];
+      transpose_block(f_begin, width, buffer);
+      for (int64_t i = 0; i < width * stride; i += kLanes) stream_store(destination + i, load(buffer + i));
     }
     if (streaming) store_fence();  // each thread its own streaming stores, before the region's barrier
   }
