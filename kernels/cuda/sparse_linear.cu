@@ -20,7 +20,11 @@
 namespace wisp::kernels::cuda {
 namespace {
 
-constexpr int64_t kWarpsPerBlock = kThreadsPerBlock / 32;  // for the warp-per-row kernels
+// Blocks of kThreadsPerBlock for a warp per row over `rows` rows (grid-stride beyond kMaxBlocks).
+inline unsigned blocks_for_warps(int64_t rows) {
+  constexpr int64_t kWarpsPerBlock = kThreadsPerBlock / 32;
+  return static_cast<unsigned>(std::min<int64_t>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock, kMaxBlocks));
+}
 
 // result [rows, n_out] batch-major: result[r, o] = init[o] + Σ_{k in row o} value(k) · dense[indices[k], r],
 // dense [n_dense, stride] feature-major; permutation null (CSR) or CSC position -> value index.
@@ -67,8 +71,7 @@ template <class Index>
 void launch_spmv_warps(int64_t n_out, const Index* pointers, const Index* indices, const float* values,
                        const Index* permutation, const float* dense, const float* init, float* result) {
   if (n_out == 0) return;
-  const int64_t blocks = std::min<int64_t>((n_out + kWarpsPerBlock - 1) / kWarpsPerBlock, kMaxBlocks);
-  launch_blocks(spmv_warp_kernel<Index>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), n_out, pointers,
+  launch_blocks(spmv_warp_kernel<Index>, dim3(blocks_for_warps(n_out)), dim3(kThreadsPerBlock), n_out, pointers,
                 indices, values, permutation, dense, init, result);
 }
 
@@ -150,8 +153,7 @@ void sparse_linear_backward_values(const FeatureMajor& grad_output, const Featur
     using Index = typename decltype(tag)::type;
     const int64_t out = structure.out_features;
     if (out == 0) return;
-    const int64_t blocks = std::min<int64_t>((out + kWarpsPerBlock - 1) / kWarpsPerBlock, kMaxBlocks);
-    launch_blocks(sddmm_warp_kernel<Index>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), out,
+    launch_blocks(sddmm_warp_kernel<Index>, dim3(blocks_for_warps(out)), dim3(kThreadsPerBlock), out,
                   pointer<Index>(structure.row_pointers), pointer<Index>(structure.column_indices),
                   pointer<float>(grad_output.data), pointer<float>(input.data), input.stride(), input.rows,
                   mutable_pointer<float>(grad_values));
