@@ -202,6 +202,33 @@ def find_binary(path):
     return candidates[0]
 
 
+def fastest_of(runs, is_timed):
+    """The first run's results, with each timed entry (is_timed(name)) the minimum over all runs."""
+    results = dict(runs[0])
+    for run in runs[1:]:
+        for key, value in run.items():
+            if is_timed(key[0]) and key in results:
+                results[key] = min(results[key], value)
+    return results
+
+
+def result(results, name, batch):
+    return results.get((name, batch))
+
+
+def quotient(numerator, denominator):
+    return None if numerator is None or denominator is None else numerator / denominator
+
+
+def milliseconds(seconds, decimals):
+    return "-" if seconds is None else f"{seconds * 1e3:.{decimals}f}"
+
+
+def ratio(numerator, denominator, decimals):
+    value = quotient(numerator, denominator)
+    return "-" if value is None else f"{value:.{decimals}f}x"
+
+
 def gpu_report(args):
     """--device cuda: wisp (SparseLinear, cuSPARSE's best algorithm, dense Linear through cuBLAS) and
     PyTorch's GPU cases side by side, with issue #6's targets."""
@@ -216,21 +243,13 @@ def gpu_report(args):
         torch_results = {}
         print(f"bench: PyTorch {torch.__version__} has no usable CUDA device: PyTorch columns left empty",
               file=sys.stderr)
-    timed_suffixes = ("_forward", "_train", "_min")
-    wisp_results = dict(wisp_runs[0])
-    for run in wisp_runs[1:]:
-        for key, value in run.items():
-            if key[0].endswith(timed_suffixes) and key in wisp_results:
-                wisp_results[key] = min(wisp_results[key], value)
-
-    def get(results, name, batch):
-        return results.get((name, batch))
+    wisp_results = fastest_of(wisp_runs, lambda name: name.endswith(("_forward", "_train", "_min")))
 
     def ms(seconds):
-        return "-" if seconds is None else f"{seconds * 1e3:.3f}"
+        return milliseconds(seconds, 3)
 
-    def ratio(numerator, denominator):
-        return "-" if numerator is None or denominator is None else f"{numerator / denominator:.2f}x"
+    def times(numerator, denominator):
+        return ratio(numerator, denominator, 2)
 
     def best_cusparse(batch):
         """(label, seconds) of wisp's fastest cuSPARSE case at this batch, or (None, None)."""
@@ -252,23 +271,23 @@ def gpu_report(args):
     print("-" * len(header))
     for batch in args.batch:
         for kind, label in (("forward", "forward"), ("train", "forward+backward")):
-            wisp = get(wisp_results, f"wisp_sparse_{kind}", batch)
+            wisp = result(wisp_results, f"wisp_sparse_{kind}", batch)
             cusparse = best_cusparse(batch)[1] if kind == "forward" else None
-            original = get(torch_results, f"original_{kind}", batch)
-            csr = get(torch_results, "csr_forward", batch) if kind == "forward" else None
-            coo = get(torch_results, "coo_train", batch) if kind == "train" else None
-            dense = get(torch_results, f"dense_{kind}", batch)
-            wisp_dense = get(wisp_results, f"wisp_dense_{kind}", batch)
+            original = result(torch_results, f"original_{kind}", batch)
+            csr = result(torch_results, "csr_forward", batch) if kind == "forward" else None
+            coo = result(torch_results, "coo_train", batch) if kind == "train" else None
+            dense = result(torch_results, f"dense_{kind}", batch)
+            wisp_dense = result(wisp_results, f"wisp_dense_{kind}", batch)
             print(f"{label:<17}{batch:>6}{ms(wisp):>9}{ms(cusparse):>10}{ms(original):>10}{ms(csr):>11}{ms(coo):>11}"
-                  f"{ms(dense):>12}{ms(wisp_dense):>11} | {ratio(cusparse, wisp):>9}{ratio(original, wisp):>10}"
-                  f"{ratio(csr, wisp):>9}{ratio(dense, wisp):>11}")
+                  f"{ms(dense):>12}{ms(wisp_dense):>11} | {times(cusparse, wisp):>9}{times(original, wisp):>10}"
+                  f"{times(csr, wisp):>9}{times(dense, wisp):>11}")
     for batch in args.batch:
         label, seconds = best_cusparse(batch)
         if label is not None:
             print(f"cuSPARSE best at batch {batch}: {label} {ms(seconds)} ms (every algorithm: sparse_bench --device "
                   f"{args.device})")
     bound = wisp_results.get(("batch1_forward_bound", 1))
-    measured = get(wisp_results, "wisp_sparse_forward", 1)
+    measured = result(wisp_results, "wisp_sparse_forward", 1)
     if bound is not None:
         print(f"device copy {wisp_results[('copy_bandwidth', 0)]:.0f} GB/s; batch-1 forward moves "
               f"{wisp_results[('batch1_forward_bytes', 1)] / 1e6:.1f} MB: bound {bound * 1e3:.4f} ms"
@@ -288,10 +307,9 @@ def gpu_report(args):
         return None if value is None else value * factor
 
     target("batch 1 forward", scaled(measured, 1e3), 0.1, " ms")
-    target("batch 1 forward+backward", scaled(get(wisp_results, "wisp_sparse_train", 1), 1e3), 0.2, " ms")
-    wisp64, cusparse64 = get(wisp_results, "wisp_sparse_forward", 64), best_cusparse(64)[1]
-    target("batch 64 forward / cuSPARSE's best", None if wisp64 is None or cusparse64 is None else wisp64 / cusparse64,
-           1.0, "x")
+    target("batch 1 forward+backward", scaled(result(wisp_results, "wisp_sparse_train", 1), 1e3), 0.2, " ms")
+    wisp64, cusparse64 = result(wisp_results, "wisp_sparse_forward", 64), best_cusparse(64)[1]
+    target("batch 64 forward / cuSPARSE's best", quotient(wisp64, cusparse64), 1.0, "x")
 
 
 def main():
@@ -320,19 +338,13 @@ def main():
     wisp_runs = [wisp_cases(args)]
     torch_results = torch_cases(args)
     wisp_runs.append(wisp_cases(args))
-    wisp_results = dict(wisp_runs[0])
-    for key, value in wisp_runs[1].items():
-        if key[0].startswith("wisp_") and key in wisp_results:
-            wisp_results[key] = min(wisp_results[key], value)
-
-    def get(results, name, batch):
-        return results.get((name, batch))
+    wisp_results = fastest_of(wisp_runs, lambda name: name.startswith("wisp_"))
 
     def ms(seconds):
-        return "-" if seconds is None else f"{seconds * 1e3:.2f}"
+        return milliseconds(seconds, 2)
 
-    def ratio(numerator, denominator):
-        return "-" if numerator is None or denominator is None else f"{numerator / denominator:.1f}x"
+    def times(numerator, denominator):
+        return ratio(numerator, denominator, 1)
 
     nnz = int(wisp_results[("nnz", 0)])
     print(f"SparseLinear {args.size} x {args.size}, sparsity {args.sparsity} (nnz {nnz}); {args.threads} threads; "
@@ -345,14 +357,14 @@ def main():
     print("-" * len(header))
     for batch in args.batch:
         for kind, label in (("forward", "forward"), ("train", "forward+backward")):
-            wisp = get(wisp_results, f"wisp_sparse_{kind}", batch)
-            original = get(torch_results, f"original_{kind}", batch)
-            csr = get(torch_results, "csr_forward", batch) if kind == "forward" else None
-            coo = get(torch_results, "coo_train", batch) if kind == "train" else None
-            dense = get(torch_results, f"dense_{kind}", batch)
-            wisp_dense = get(wisp_results, f"wisp_dense_{kind}", batch)
+            wisp = result(wisp_results, f"wisp_sparse_{kind}", batch)
+            original = result(torch_results, f"original_{kind}", batch)
+            csr = result(torch_results, "csr_forward", batch) if kind == "forward" else None
+            coo = result(torch_results, "coo_train", batch) if kind == "train" else None
+            dense = result(torch_results, f"dense_{kind}", batch)
+            wisp_dense = result(wisp_results, f"wisp_dense_{kind}", batch)
             print(f"{label:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}{ms(dense):>12}"
-                  f"{ms(wisp_dense):>11} | {ratio(original, wisp):>9}{ratio(csr, wisp):>9}{ratio(dense, wisp):>11}")
+                  f"{ms(wisp_dense):>11} | {times(original, wisp):>9}{times(csr, wisp):>9}{times(dense, wisp):>11}")
     for label, run in zip(("before", "after"), wisp_runs):
         cases = ", ".join(f"{kind} b{batch} {run[(f'wisp_sparse_{kind}', batch)] * 1e3:.2f}"
                           for batch in args.batch for kind in ("forward", "train"))
@@ -363,8 +375,8 @@ def main():
           f"torch CSR {torch_results[('csr_memory', 0)] / mb:.1f} MB; dense {wisp_results[('dense_memory', 0)] / mb:.1f} MB")
     bound = wisp_results[("batch1_forward_bound", 1)]
     bandwidth = wisp_results[("copy_bandwidth", 0)]
-    measured = get(wisp_results, "wisp_sparse_forward", 1)
-    fastest = get(wisp_results, "wisp_sparse_forward_min", 1)
+    measured = result(wisp_results, "wisp_sparse_forward", 1)
+    fastest = result(wisp_results, "wisp_sparse_forward_min", 1)
     print(f"streaming copy {bandwidth:.1f} GB/s; batch-1 forward moves "
           f"{wisp_results[('batch1_forward_bytes', 1)] / mb:.1f} MB: bound {bound * 1e3:.3f} ms"
           + ("" if measured is None else f", measured {measured * 1e3:.3f} ms = {measured / bound:.2f}x the bound "
@@ -381,14 +393,13 @@ def main():
         ok = value >= goal if higher_is_better else value <= goal
         print(f"  {text}: {value:.1f}x (goal {'>=' if higher_is_better else '<='} {goal}x) {'met' if ok else 'MISSED'}")
 
-    def quotient(a, b):
-        return None if a is None or b is None else a / b
-
-    wisp64_fwd, wisp64_train = get(wisp_results, "wisp_sparse_forward", 64), get(wisp_results, "wisp_sparse_train", 64)
-    target("batch 64 forward vs torch CSR", quotient(get(torch_results, "csr_forward", 64), wisp64_fwd), 20)
-    target("batch 64 forward+backward vs dense nn.Linear", quotient(get(torch_results, "dense_train", 64), wisp64_train), 60)
+    wisp64_fwd = result(wisp_results, "wisp_sparse_forward", 64)
+    wisp64_train = result(wisp_results, "wisp_sparse_train", 64)
+    target("batch 64 forward vs torch CSR", quotient(result(torch_results, "csr_forward", 64), wisp64_fwd), 20)
+    target("batch 64 forward+backward vs dense nn.Linear",
+           quotient(result(torch_results, "dense_train", 64), wisp64_train), 60)
     target("batch 64 forward+backward vs the original algorithm",
-           quotient(get(torch_results, "original_train", 64), wisp64_train), 100)
+           quotient(result(torch_results, "original_train", 64), wisp64_train), 100)
     target("batch 1 forward (median) / bandwidth bound", quotient(measured, bound), 2, higher_is_better=False)
     print(f"load average after the run {os.getloadavg()[0]:.2f} (2-thread timings degrade sharply when other "
           f"processes compete for the 2 cores)")
