@@ -1,6 +1,7 @@
 #include "autograd/tape.h"
 
 #include <algorithm>
+#include <atomic>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -11,7 +12,10 @@ namespace wisp {
 
 namespace {
 thread_local bool grad_mode_enabled = true;
-thread_local uint64_t next_sequence = 0;
+// One counter for all threads: backward runs entries newest first, which is a topological order
+// only if every entry is numbered after the entries of its inputs, also when a graph is built on
+// several threads.
+std::atomic<uint64_t> next_sequence{0};
 }  // namespace
 
 bool GradMode::is_enabled() { return grad_mode_enabled; }
@@ -39,7 +43,7 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
   if (!needs_recording(inputs)) return output;
   auto node = std::make_shared<Node>();
   node->name = name;
-  node->sequence = next_sequence++;
+  node->sequence = next_sequence.fetch_add(1, std::memory_order_relaxed);
   node->backward = std::move(backward);
   node->inputs.reserve(inputs.size());
   node->input_shapes.reserve(inputs.size());
@@ -96,6 +100,8 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
   } else {
     WISP_CHECK(seed.shape() == root.shape(), "backward: expected a gradient of shape ", root.shape(), " but got ",
                seed.shape());
+    WISP_CHECK(seed.dtype() == root.dtype(), "backward: expected a gradient of dtype ", root.dtype(), " but got ",
+               seed.dtype());
     check_same_device("backward", root, seed);
   }
 
@@ -122,7 +128,7 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
   std::sort(order.begin(), order.end(), [](const Node* a, const Node* b) { return a->sequence > b->sequence; });
 
   std::unordered_map<Node*, Tensor> pending;
-  pending[order.front()] = seed;
+  pending[root.impl()->grad_fn.get()] = seed;
   // Keeps the collected entries alive while they run, even if releasing one drops the last
   // reference to an earlier one.
   std::vector<std::shared_ptr<Node>> keep_alive{root.impl()->grad_fn};

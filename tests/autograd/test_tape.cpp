@@ -1,5 +1,6 @@
 // The tape: recording, backward, accumulation, freeing, and the errors around them.
 #include <memory>
+#include <thread>
 
 #include "test_helpers.h"
 
@@ -113,6 +114,7 @@ TEST_CASE("autograd misuse gets clear errors", "[autograd]") {
   WISP_REQUIRE_ERROR(b.set_requires_grad(false), "only leaf", "MulBackward");
   WISP_REQUIRE_ERROR(b.backward(), "one-element outputs", "[2]");
   WISP_REQUIRE_ERROR(b.backward(ones({3})), "gradient of shape [2]", "got [3]");
+  WISP_REQUIRE_ERROR(b.backward(zeros({2}, DType::Int64)), "gradient of dtype float32", "got int64");
   b.backward(from_vector(std::vector<float>{1, 10}));
   CHECK(values(a.grad()) == std::vector<float>{2, 20});
   WISP_REQUIRE_ERROR(a.add_(1.0), "in-place", "NoGradGuard");
@@ -122,6 +124,25 @@ TEST_CASE("autograd misuse gets clear errors", "[autograd]") {
     a.add_(1.0);  // allowed: this is how optimizers update parameters
   }
   CHECK(values(a) == std::vector<float>{2, 2});
+}
+
+TEST_CASE("a graph built on two threads back-propagates in order", "[autograd]") {
+  // The worker records many entries first, so per-thread numbering would put its last entry after
+  // the main thread's, and backward would run (and seed) the wrong entry first.
+  for (const Shape& shape : {Shape{}, Shape{3}}) {
+    INFO("shape " << shape);
+    Tensor w = ones(shape);
+    w.set_requires_grad(true);
+    Tensor h;
+    std::thread worker([&] {
+      Tensor warm_up = w * 1.0;
+      for (int i = 0; i < 100; ++i) warm_up = warm_up * 1.0;
+      h = w * 2.0;
+    });
+    worker.join();
+    (h * 3.0).sum().backward();
+    CHECK(values(w.grad()) == std::vector<float>(static_cast<size_t>(w.numel()), 6.0f));
+  }
 }
 
 TEST_CASE("a backward function returning a wrong shape is caught", "[autograd]") {
