@@ -9,8 +9,11 @@
 namespace wisp {
 
 int64_t Shape::numel() const {
+  // A zero anywhere makes the product 0 even where the other sizes alone would overflow.
+  if (std::find(dims_.begin(), dims_.end(), 0) != dims_.end()) return 0;
   int64_t n = 1;
-  for (int64_t d : dims_) n *= d;
+  for (int64_t d : dims_)
+    WISP_CHECK(!__builtin_mul_overflow(n, d, &n), "shape ", *this, " has more elements than int64 can count");
   return n;
 }
 

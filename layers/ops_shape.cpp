@@ -9,7 +9,6 @@ namespace {
 // Resolves a requested view shape (at most one -1) against `numel` elements.
 Shape infer_view_shape(const Shape& from, const Shape& requested) {
   std::vector<int64_t> dims = requested.dims();
-  int64_t known = 1;
   int inferred = -1;
   for (size_t i = 0; i < dims.size(); ++i) {
     if (dims[i] == -1) {
@@ -17,8 +16,15 @@ Shape infer_view_shape(const Shape& from, const Shape& requested) {
       inferred = static_cast<int>(i);
     } else {
       WISP_CHECK(dims[i] >= 0, "view: invalid size ", dims[i], " in shape ", requested);
-      known *= dims[i];
     }
+  }
+  std::vector<int64_t> known_dims = dims;  // the sizes given; Shape::numel checks their product
+  if (inferred >= 0) known_dims.erase(known_dims.begin() + inferred);
+  int64_t known = 0;
+  try {
+    known = Shape(known_dims).numel();
+  } catch (const Error&) {
+    WISP_FAIL("view: shape ", requested, " has more elements than int64 can count");
   }
   const int64_t numel = from.numel();
   if (inferred >= 0) {

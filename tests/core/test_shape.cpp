@@ -19,6 +19,18 @@ TEST_CASE("shape basics", "[core][shape]") {
   CHECK(Shape{1, 2} != Shape{2, 1});
 }
 
+TEST_CASE("element counts that int64 cannot hold are an error, not a wrap-around", "[core][shape]") {
+  const int64_t big = int64_t(1) << 32;
+  WISP_REQUIRE_ERROR(Shape({big, big}).numel(), "[4294967296, 4294967296]", "more elements than int64");
+  WISP_REQUIRE_ERROR(Shape({3037000500, 3037000500}).numel(), "more elements than int64");
+  CHECK(Shape{big, big, 0}.numel() == 0);  // a zero size makes the product 0 whatever the others
+  CHECK(Shape{big, big / 2 - 1}.numel() == big * (big / 2 - 1));
+  WISP_REQUIRE_ERROR(zeros({big, big}), "more elements than int64");
+  WISP_REQUIRE_ERROR(empty({int64_t(1) << 60, 4}, DType::Float32), "empty", "more bytes than size_t");
+  WISP_REQUIRE_ERROR(zeros({0}).view({big, big}), "view", "more elements than int64");
+  CHECK(zeros({0}).view({big, big, 0}).shape() == Shape{big, big, 0});
+}
+
 TEST_CASE("normalize_dim", "[core][shape]") {
   CHECK(normalize_dim(-1, 3, "op") == 2);
   CHECK(normalize_dim(0, 3, "op") == 0);
