@@ -26,7 +26,7 @@ WISP_HOST_DEVICE inline T apply_binary(BinaryOp op, T a, T b) {
 WISP_HOST_DEVICE inline float apply_unary(UnaryOp op, float x) {
   switch (op) {
     case UnaryOp::Neg: return -x;
-    case UnaryOp::Relu: return x > 0.0f ? x : 0.0f;
+    case UnaryOp::Relu: return x < 0.0f ? 0.0f : x;  // NaN stays NaN (and -0 stays -0), as in PyTorch
     case UnaryOp::Exp: return expf(x);
     case UnaryOp::Log: return logf(x);
     case UnaryOp::Sqrt: return sqrtf(x);
@@ -34,9 +34,10 @@ WISP_HOST_DEVICE inline float apply_unary(UnaryOp op, float x) {
   return x;
 }
 
-// ReLU's derivative: 1 where the input is positive, 0 elsewhere (0 at the kink, as PyTorch).
+// ReLU's derivative: 0 where the input is at or below zero (0 at the kink), 1 elsewhere, NaN
+// included, as PyTorch's threshold_backward.
 WISP_HOST_DEVICE inline float relu_backward_element(float grad_output, float input) {
-  return input > 0.0f ? grad_output : 0.0f;
+  return input <= 0.0f ? 0.0f : grad_output;
 }
 
 // Calls function(std::integral_constant<BinaryOp, op>{}) (likewise for UnaryOp): the op becomes a

@@ -101,3 +101,16 @@ TEST_CASE("relu passes no gradient at or below zero", "[layers][elementwise]") {
   relu(x).sum().backward();
   CHECK(values(x.grad()) == std::vector<float>{0, 0, 1});
 }
+
+TEST_CASE("relu keeps NaN and -0 and passes NaN's gradient, as PyTorch", "[layers][elementwise]") {
+  // torch.relu(tensor([nan, -0., -1., 2.])) = [nan, -0., 0., 2.]; its gradient is [1, 0, 0, 1].
+  Tensor x = from_vector(std::vector<float>{std::nanf(""), -0.0f, -1, 2});
+  x.set_requires_grad(true);
+  const std::vector<float> y = values(relu(x));
+  CHECK(std::isnan(y[0]));
+  CHECK((y[1] == 0.0f && std::signbit(y[1])));
+  CHECK(y[2] == 0.0f);
+  CHECK(y[3] == 2.0f);
+  relu(x).sum().backward();
+  CHECK(values(x.grad()) == std::vector<float>{1, 0, 0, 1});
+}
