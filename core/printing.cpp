@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <ostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "core/tensor.h"
@@ -23,15 +24,23 @@ constexpr size_t kLineWidth = 80;
 
 enum class FloatStyle { Integer, Fixed, Scientific };
 
+// One element as read: integers exactly (an int64 beyond 2^53 does not survive a double), floats
+// as double.
+struct Element {
+  double real = 0;
+  int64_t integer = 0;
+};
+
 struct Formatter {
   DType dtype;
   FloatStyle style = FloatStyle::Fixed;
   size_t width = 1;
 
-  std::string format(double value) const {
+  std::string format(const Element& element) const {
     char buffer[64];
+    const double value = element.real;
     if (dtype != DType::Float32) {
-      std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(value));
+      std::snprintf(buffer, sizeof buffer, "%lld", static_cast<long long>(element.integer));
     } else if (std::isnan(value)) {
       std::snprintf(buffer, sizeof buffer, "nan");
     } else if (std::isinf(value)) {
@@ -45,17 +54,21 @@ struct Formatter {
     }
     return buffer;
   }
-  std::string padded(double value) const {
-    std::string text = format(value);
+  std::string padded(const Element& element) const {
+    std::string text = format(element);
     return std::string(width > text.size() ? width - text.size() : 0, ' ') + text;
   }
 };
 
-// Reads element `flat` of a CPU tensor as double.
-double element(const Tensor& tensor, int64_t flat) {
+// Reads element `flat` of a CPU tensor.
+Element element(const Tensor& tensor, int64_t flat) {
   return visit_dtype(tensor.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    return static_cast<double>(static_cast<const T*>(tensor.raw_data())[flat]);
+    const T value = static_cast<const T*>(tensor.raw_data())[flat];
+    Element result;
+    result.real = static_cast<double>(value);
+    if constexpr (std::is_integral_v<T>) result.integer = static_cast<int64_t>(value);
+    return result;
   });
 }
 
@@ -72,7 +85,7 @@ std::vector<int64_t> shown_indices(int64_t size, bool summarise) {
   return indices;
 }
 
-void collect(const Tensor& tensor, size_t dim, int64_t base, bool summarise, std::vector<double>& values) {
+void collect(const Tensor& tensor, size_t dim, int64_t base, bool summarise, std::vector<Element>& values) {
   const Shape& shape = tensor.shape();
   int64_t stride = 1;
   for (size_t d = dim + 1; d < shape.size(); ++d) stride *= shape[d];
@@ -86,12 +99,13 @@ void collect(const Tensor& tensor, size_t dim, int64_t base, bool summarise, std
   }
 }
 
-Formatter make_formatter(const Tensor& tensor, const std::vector<double>& values) {
+Formatter make_formatter(const Tensor& tensor, const std::vector<Element>& values) {
   Formatter formatter{tensor.dtype()};
   if (tensor.dtype() == DType::Float32) {
     bool all_whole = true;
     double largest = 0, smallest = INFINITY;
-    for (double v : values) {
+    for (const Element& element : values) {
+      const double v = element.real;
       if (!std::isfinite(v)) continue;
       if (v != std::nearbyint(v)) all_whole = false;
       const double magnitude = std::fabs(v);
@@ -105,7 +119,7 @@ Formatter make_formatter(const Tensor& tensor, const std::vector<double>& values
       formatter.style = FloatStyle::Scientific;
     }
   }
-  for (double v : values) formatter.width = std::max(formatter.width, formatter.format(v).size());
+  for (const Element& element : values) formatter.width = std::max(formatter.width, formatter.format(element).size());
   return formatter;
 }
 
@@ -161,11 +175,11 @@ std::ostream& operator<<(std::ostream& out, const Tensor& tensor) {
     out << prefix << "[]";
     if (host.dim() != 1) out << ", size=" << host.shape();
   } else if (host.dim() == 0) {
-    std::vector<double> values{element(host, 0)};
+    std::vector<Element> values{element(host, 0)};
     out << prefix << make_formatter(host, values).format(values[0]);
   } else {
     const bool summarise = host.numel() > kSummariseAbove;
-    std::vector<double> values;
+    std::vector<Element> values;
     collect(host, 0, 0, summarise, values);
     const Formatter formatter = make_formatter(host, values);
     out << prefix;

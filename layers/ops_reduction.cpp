@@ -38,7 +38,7 @@ Tensor mean(const Tensor& a) {
 Tensor mean(const Tensor& a, int64_t dim, bool keepdim) {
   check_dtype("mean", "input", a, DType::Float32);
   WISP_CHECK(a.dim() > 0, "mean: cannot reduce over dimension ", dim, " of a 0-dimensional tensor");
-  const int64_t size = a.size(dim);
+  const int64_t size = a.shape()[static_cast<size_t>(normalize_dim(dim, a.dim(), "mean"))];
   WISP_CHECK(size > 0, "mean: expected a non-empty dimension ", dim, " but the input has shape ", a.shape());
   return sum(a, dim, keepdim) * (1.0 / static_cast<double>(size));
 }

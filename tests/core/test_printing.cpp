@@ -1,4 +1,5 @@
 // std::cout << tensor prints like PyTorch.
+#include <cstdint>
 #include <sstream>
 
 #include "test_helpers.h"
@@ -18,6 +19,12 @@ TEST_CASE("tensors print like PyTorch", "[core][printing]") {
   CHECK(printed(from_vector(std::vector<int32_t>{-7})) == "tensor([-7], dtype=int32)");
   CHECK(printed(from_vector(std::vector<float>{1e-5f, 1.0f})) == "tensor([1.0000e-05, 1.0000e+00])");
   CHECK(printed(Tensor()) == "tensor(undefined)");
+}
+
+TEST_CASE("int64 values print exactly, beyond double's 2^53 too", "[core][printing]") {
+  // PyTorch 1.13 prints exactly this.
+  const std::vector<int64_t> big{9007199254740993LL, INT64_MAX, INT64_MIN};
+  CHECK(printed(from_vector(big)) == "tensor([    9007199254740993,  9223372036854775807, -9223372036854775808])");
 }
 
 TEST_CASE("three-dimensional tensors separate blocks with a blank line", "[core][printing]") {

@@ -20,6 +20,7 @@ TEST_CASE("sum and mean forward", "[layers][reduction]") {
   CHECK(values(sum(a, 0, true).view({12})) == values(a.view({2, 12}).sum(0)));
   CHECK(values(mean(a, -3)) == values(a.view({2, 12}).mean(0)));
   WISP_REQUIRE_ERROR(a.sum(3), "sum", "[-3, 2]", "got 3");
+  WISP_REQUIRE_ERROR(a.mean(5), "mean", "[-3, 2]", "got 5");
   WISP_REQUIRE_ERROR(full({}, 1.0).sum(0), "0-dimensional");
   WISP_REQUIRE_ERROR(zeros({0}).mean(), "non-empty");
 }
