@@ -19,6 +19,17 @@ const char* dtype_name(DType dtype);  // "float32", "int64", "int32", "uint8"
 std::ostream& operator<<(std::ostream& stream, DType dtype);
 inline bool is_floating_point(DType dtype) { return dtype == DType::Float32; }
 
+// Whether `value` can be stored as `dtype` without changing it beyond rounding: for the integer
+// dtypes a whole number within the type's range; for Float32 any value whose magnitude does not
+// exceed float's largest (infinities and NaN included).
+bool holds_value(DType dtype, double value);
+// The same for an integer (exactly, also where a double would round it): within the range of an
+// integer dtype; always for Float32 (rounded).
+bool holds_value(DType dtype, int64_t value);
+// Throw unless holds_value(dtype, value), naming op and what the value is ("value", "scalar").
+void check_holds_value(const char* op, const char* what, DType dtype, double value);
+void check_holds_value(const char* op, const char* what, DType dtype, int64_t value);
+
 template <class T>
 struct DTypeOf;
 template <> struct DTypeOf<float> { static constexpr DType value = DType::Float32; };

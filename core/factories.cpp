@@ -38,6 +38,7 @@ Tensor zeros(const Shape& shape, TensorOptions options) {
 }
 
 Tensor full(const Shape& shape, double value, TensorOptions options) {
+  check_holds_value("full", "value", options.dtype(), value);
   return make(shape, options, [value](int64_t) { return value; });
 }
 
@@ -57,8 +58,21 @@ Tensor arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
   WISP_CHECK(step != 0, "arange: step must be nonzero");
   WISP_CHECK((step > 0 && start <= end) || (step < 0 && start >= end), "arange: the range from ", start, " to ",
              end, " is inconsistent with step ", step);
-  const int64_t count = step > 0 ? (end - start + step - 1) / step : (start - end - step - 1) / -step;
-  return make(Shape{count}, options, [start, step](int64_t i) { return start + i * step; });
+  // Unsigned arithmetic: end - start and the values' offsets from start may exceed int64 (the
+  // values themselves lie in [start, end) and do not).
+  const uint64_t distance = step > 0 ? static_cast<uint64_t>(end) - static_cast<uint64_t>(start)
+                                     : static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
+  const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
+  const int64_t count = static_cast<int64_t>(distance / stride + (distance % stride != 0));
+  if (count > 0 && !is_floating_point(options.dtype())) {
+    check_holds_value("arange", "start", options.dtype(), start);
+    check_holds_value("arange", "last value", options.dtype(),
+                      static_cast<int64_t>(static_cast<uint64_t>(start) +
+                                           static_cast<uint64_t>(count - 1) * static_cast<uint64_t>(step)));
+  }
+  return make(Shape{count}, options, [start, step](int64_t i) {
+    return static_cast<int64_t>(static_cast<uint64_t>(start) + static_cast<uint64_t>(i) * static_cast<uint64_t>(step));
+  });
 }
 
 Tensor rand(const Shape& shape, TensorOptions options) {
@@ -82,10 +96,13 @@ Tensor randn(const Shape& shape, TensorOptions options) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options) {
   WISP_CHECK(low < high, "randint: expected low < high but got low=", low, " high=", high);
   WISP_CHECK(!is_floating_point(options.dtype()), "randint: expected an integer dtype but got ", options.dtype());
-  const uint64_t range = static_cast<uint64_t>(high - low);
+  check_holds_value("randint", "low", options.dtype(), low);
+  check_holds_value("randint", "high - 1", options.dtype(), high - 1);
+  const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);  // may exceed int64
   const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(shape.numel()));
   return make(shape, options, [block, low, range](int64_t i) {
-    return low + static_cast<int64_t>(bounded_from_bits(random_bits(block.key, block.first + i), range));
+    return static_cast<int64_t>(static_cast<uint64_t>(low) +
+                                bounded_from_bits(random_bits(block.key, block.first + i), range));
   });
 }
 

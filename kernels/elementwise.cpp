@@ -18,6 +18,13 @@ void check_division(BinaryOp op, DType dtype) {
   WISP_CHECK(op != BinaryOp::Div || dtype == DType::Float32, "div: expected float32 operands but got ", dtype,
              " (integer division is not supported; cast with .to(DType::Float32))");
 }
+// An integer tensor keeps its dtype when combined with a scalar, so the scalar must be a whole number
+// it can hold (0.5 would silently become 0).
+void check_scalar(BinaryOp op, DType dtype, double scalar) {
+  WISP_CHECK(is_floating_point(dtype) || holds_value(dtype, scalar), binary_op_name(op), ": the scalar ", scalar,
+             " cannot combine with a ", dtype, " tensor, whose result stays ", dtype,
+             " (expected a whole number the dtype can hold; cast the tensor with .to(DType::Float32) first)");
+}
 }  // namespace
 
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
@@ -42,6 +49,7 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
 
 Tensor binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_first) {
   check_division(op, a.dtype());
+  check_scalar(op, a.dtype(), scalar);
   Tensor out = empty(a.shape(), TensorOptions(a.dtype()).device(a.device()));
   dispatch(binary_op_name(op), a, [&] { cpu::binary_scalar(op, a, scalar, scalar_first, out); },
            WISP_CUDA_TWIN(cuda::binary_scalar(op, a, scalar, scalar_first, out)));
@@ -50,6 +58,7 @@ Tensor binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_fi
 
 void binary_scalar_(BinaryOp op, const Tensor& self, double scalar) {
   check_division(op, self.dtype());
+  check_scalar(op, self.dtype(), scalar);
   dispatch(binary_op_name(op), self, [&] { cpu::binary_scalar(op, self, scalar, false, self); },
            WISP_CUDA_TWIN(cuda::binary_scalar(op, self, scalar, false, self)));
 }
@@ -83,6 +92,7 @@ Tensor cast(const Tensor& a, DType dtype) {
 }
 
 void fill_(const Tensor& self, double value) {
+  check_holds_value("fill_", "value", self.dtype(), value);
   dispatch("fill_", self, [&] { cpu::fill(self, value); }, WISP_CUDA_TWIN(cuda::fill(self, value)));
 }
 

@@ -1,5 +1,7 @@
 // Factories and seeded randomness.
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <set>
 
 #include "test_helpers.h"
@@ -28,6 +30,37 @@ TEST_CASE("arange", "[core][factories]") {
   CHECK(arange(0).numel() == 0);
   WISP_REQUIRE_ERROR(arange(0, 5, 0), "step must be nonzero");
   WISP_REQUIRE_ERROR(arange(5, 0, 1), "inconsistent with step 1");
+  // Ranges near the int64 limits: the count and the offsets exceed int64, the values do not.
+  CHECK(arange(0, INT64_MAX, INT64_MAX / 2, DType::Int64).to_vector<int64_t>() ==
+        std::vector<int64_t>{0, INT64_MAX / 2, INT64_MAX / 2 * 2});
+  CHECK(arange(INT64_MIN, INT64_MAX, INT64_MAX, DType::Int64).to_vector<int64_t>() ==
+        std::vector<int64_t>{INT64_MIN, -1, INT64_MAX - 1});
+  CHECK(arange(INT64_MAX, INT64_MIN, INT64_MIN, DType::Int64).to_vector<int64_t>() == std::vector<int64_t>{INT64_MAX, -1});
+  // Values the dtype cannot hold are an error, not a wrap-around.
+  CHECK(arange(256, DType::UInt8).to_vector<uint8_t>().back() == 255);
+  WISP_REQUIRE_ERROR(arange(257, DType::UInt8), "arange", "last value 256", "uint8", "[0, 255]");
+  WISP_REQUIRE_ERROR(arange(-1, 3, 1, DType::UInt8), "arange", "start -1", "uint8");
+}
+
+TEST_CASE("constant and random factories refuse values the dtype cannot hold", "[core][factories]") {
+  // PyTorch: "value cannot be converted to type uint8_t without overflow".
+  WISP_REQUIRE_ERROR(full({2}, 300, DType::UInt8), "full", "value 300", "uint8", "[0, 255]");
+  WISP_REQUIRE_ERROR(full({2}, -1, DType::UInt8), "full", "value -1");
+  WISP_REQUIRE_ERROR(full({2}, 0.5, DType::Int64), "full", "value 0.5", "int64", "whole number");
+  WISP_REQUIRE_ERROR(full({2}, std::nan(""), DType::Int32), "full", "int32");
+  WISP_REQUIRE_ERROR(full({2}, 1e39), "full", "float32", "without overflow");
+  CHECK(std::isinf(full({}, INFINITY).item<float>()));
+  CHECK(full({1}, 255, DType::UInt8).to_vector<uint8_t>() == std::vector<uint8_t>{255});
+  CHECK(full({1}, -2147483648.0, DType::Int32).to_vector<int32_t>() == std::vector<int32_t>{INT32_MIN});
+  WISP_REQUIRE_ERROR(zeros({2}, DType::UInt8).fill_(256), "fill_", "value 256", "uint8");
+  WISP_REQUIRE_ERROR(zeros({2}, DType::Int64).fill_(1.5), "fill_", "value 1.5", "int64");
+  WISP_REQUIRE_ERROR(randint(0, 1000, {8}, DType::UInt8), "randint", "high - 1 999", "uint8");
+  WISP_REQUIRE_ERROR(randint(-1, 10, {8}, DType::UInt8), "randint", "low -1", "uint8");
+  // The full int64 range: high - low exceeds int64.
+  const Tensor wide = randint(INT64_MIN, INT64_MAX, {1000}, DType::Int64);
+  const std::vector<int64_t> drawn = wide.to_vector<int64_t>();
+  CHECK(*std::min_element(drawn.begin(), drawn.end()) < -(INT64_MAX / 4));
+  CHECK(*std::max_element(drawn.begin(), drawn.end()) > INT64_MAX / 4);
 }
 
 TEST_CASE("rand, randn and randint have the right distributions", "[core][factories][random]") {

@@ -102,6 +102,19 @@ TEST_CASE("relu passes no gradient at or below zero", "[layers][elementwise]") {
   CHECK(values(x.grad()) == std::vector<float>{0, 0, 1});
 }
 
+TEST_CASE("integer tensors take whole scalars they can hold, and refuse others", "[layers][elementwise]") {
+  // An integer tensor keeps its dtype with a scalar, so 0.5 would silently become 0.
+  const Tensor ints = from_vector(std::vector<int64_t>{1, 2, 3});
+  CHECK((ints * 2.0).to_vector<int64_t>() == std::vector<int64_t>{2, 4, 6});
+  CHECK((ints + 1.0).dtype() == DType::Int64);
+  WISP_REQUIRE_ERROR(ints * 0.5, "mul", "scalar 0.5", "int64", "to(DType::Float32)");
+  WISP_REQUIRE_ERROR(ints + 2.7, "add", "scalar 2.7");
+  WISP_REQUIRE_ERROR(from_vector(std::vector<uint8_t>{1}) + 300.0, "add", "scalar 300", "uint8");
+  WISP_REQUIRE_ERROR(ints.clone().add_(ints, 0.5), "scalar 0.5");
+  WISP_REQUIRE_ERROR(ints.clone().mul_(0.5), "mul", "scalar 0.5");
+  CHECK(values(ints.to(DType::Float32) * 0.5) == std::vector<float>{0.5f, 1.0f, 1.5f});
+}
+
 TEST_CASE("relu keeps NaN and -0 and passes NaN's gradient, as PyTorch", "[layers][elementwise]") {
   // torch.relu(tensor([nan, -0., -1., 2.])) = [nan, -0., 0., 2.]; its gradient is [1, 0, 0, 1].
   Tensor x = from_vector(std::vector<float>{std::nanf(""), -0.0f, -1, 2});
