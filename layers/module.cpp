@@ -6,6 +6,7 @@
 #include <ostream>
 #include <sstream>
 #include <typeinfo>
+#include <unordered_set>
 
 namespace wisp::nn {
 
@@ -13,13 +14,25 @@ Tensor Module::forward(const Tensor&) {
   WISP_FAIL(name(), " does not implement forward(); call its children instead");
 }
 
+namespace {
+// Keeps the first entry of each tensor: a module reached twice (tied weights, a layer used twice in
+// a Sequential) lists its tensors once, under their first name, as PyTorch does.
+std::vector<std::pair<std::string, Tensor>> without_repeats(std::vector<std::pair<std::string, Tensor>> entries) {
+  std::unordered_set<const void*> seen;
+  std::vector<std::pair<std::string, Tensor>> result;
+  for (auto& entry : entries)
+    if (seen.insert(entry.second.impl().get()).second) result.push_back(std::move(entry));
+  return result;
+}
+}  // namespace
+
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters(bool recurse) const {
   std::vector<std::pair<std::string, Tensor>> result = parameters_;
   if (recurse) {
     for (const auto& [child_name, child] : children_)
       for (auto& [name, tensor] : child->named_parameters(true)) result.emplace_back(child_name + "." + name, tensor);
   }
-  return result;
+  return without_repeats(std::move(result));
 }
 
 std::vector<Tensor> Module::parameters(bool recurse) const {
@@ -34,7 +47,7 @@ std::vector<std::pair<std::string, Tensor>> Module::named_buffers(bool recurse) 
     for (const auto& [child_name, child] : children_)
       for (auto& [name, tensor] : child->named_buffers(true)) result.emplace_back(child_name + "." + name, tensor);
   }
-  return result;
+  return without_repeats(std::move(result));
 }
 
 std::vector<Tensor> Module::buffers(bool recurse) const {
@@ -88,7 +101,9 @@ std::string demangle(const char* mangled_name) {
 }
 
 std::string Module::name() const {
-  const std::string full = demangle(typeid(*this).name());
+  // The class name without namespaces or template arguments: "Wrapper" for ns::Wrapper<nn::Linear>.
+  std::string full = demangle(typeid(*this).name());
+  full = full.substr(0, full.find('<'));
   const size_t colon = full.rfind("::");
   return colon == std::string::npos ? full : full.substr(colon + 2);
 }

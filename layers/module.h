@@ -44,7 +44,9 @@ class Module {
   Tensor operator()(const Tensor& input) { return forward(input); }
 
   // Parameters of this module and (recursively) its children, in registration order; names are
-  // dotted paths ("1.weight", "sc1.weights"). Tensors are handles: updating them updates the model.
+  // dotted paths ("1.weight", "sc1.weights"). Each tensor appears once, under its first name, also
+  // when a module is reached twice (tied weights), as in PyTorch. Tensors are handles: updating them
+  // updates the model.
   std::vector<Tensor> parameters(bool recurse = true) const;
   std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
   std::vector<Tensor> buffers(bool recurse = true) const;

@@ -11,9 +11,10 @@ Optimizer::Optimizer(std::vector<Tensor> parameters) : parameters_(std::move(par
     WISP_CHECK(p.defined(), "optimizer: parameter ", i, " is undefined");
     WISP_CHECK(p.dtype() == DType::Float32, "optimizer: expected float32 parameters but parameter ", i, " is ",
                p.dtype());
-    WISP_CHECK(p.is_leaf() && p.requires_grad(), "optimizer: parameter ", i,
-               " must be a leaf tensor that requires grad (register it with register_parameter or call "
-               "set_requires_grad(true))");
+    // A parameter that does not require grad (a frozen one) is accepted and never gets a gradient,
+    // so step() skips it, as in PyTorch.
+    WISP_CHECK(p.is_leaf(), "optimizer: parameter ", i, " must be a leaf tensor (it is the output of ",
+               p.grad_fn_name(), "; pass the tensor the module registered, or a detach()ed copy)");
     for (size_t j = 0; j < i; ++j)
       WISP_CHECK(parameters_[j].impl() != p.impl(), "optimizer: parameter ", i, " appears twice (also at ", j, ")");
   }

@@ -81,6 +81,35 @@ TEST_CASE("Sequential shares modules passed as shared pointers", "[layers][modul
   CHECK(model.parameters()[0].impl() == shared->weight().impl());
 }
 
+TEST_CASE("a module used twice lists its parameters once, as PyTorch", "[layers][modules]") {
+  // Tied weights: the same Linear at positions 0 and 2.
+  auto tied = std::make_shared<nn::Linear>(3, 3);
+  nn::Sequential model(tied, nn::ReLU(), tied);
+  const auto named = model.named_parameters();
+  REQUIRE(named.size() == 2);
+  CHECK(named[0].first == "0.weight");
+  CHECK(named[1].first == "0.bias");
+  CHECK(model.num_parameters() == 12);
+  optim::SGD optimizer(model.parameters(), optim::SGDOptions(0.1));  // no "appears twice"
+  model(ones({1, 3})).sum().backward();
+  optimizer.step();
+}
+
+namespace {
+template <class Inner>
+struct Wrapper : nn::Module {
+  std::shared_ptr<Inner> inner;
+  Wrapper() { inner = register_module("inner", std::make_shared<Inner>(2, 2)); }
+  Tensor forward(const Tensor& x) override { return (*inner)(x); }
+};
+}  // namespace
+
+TEST_CASE("a template module prints its class name without the template arguments", "[layers][modules]") {
+  Wrapper<nn::Linear> wrapper;
+  CHECK(wrapper.name() == "Wrapper");
+  CHECK(printed(wrapper).rfind("Wrapper(\n  (inner): Linear(", 0) == 0);
+}
+
 TEST_CASE("custom modules: registration, parameters, buffers, train/eval, zero_grad", "[layers][modules]") {
   manual_seed(2);
   TwoLayer net;

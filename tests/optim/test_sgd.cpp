@@ -3,6 +3,7 @@
 #include "test_helpers.h"
 
 using namespace wisp;
+using wisp::testing::values;
 namespace sgd_golden = wisp::golden::sgd;
 
 TEST_CASE("SGD follows torch.optim.SGD step by step", "[optim][sgd]") {
@@ -56,6 +57,23 @@ TEST_CASE("SGD state, zero_grad and learning-rate changes", "[optim][sgd]") {
   WISP_REQUIRE_ERROR(optimizer.momentum_buffer(stranger), "not one of this optimizer's parameters");
 }
 
+TEST_CASE("SGD accepts a frozen parameter (requires_grad false) and leaves it alone", "[optim][sgd]") {
+  // As torch.optim.SGD: model.parameters() may include parameters registered without gradients.
+  struct Net : nn::Module {
+    Tensor weight, frozen;
+    Net() {
+      weight = register_parameter("weight", ones({2}));
+      frozen = register_parameter("frozen", ones({2}), /*requires_grad=*/false);
+    }
+  } net;
+  optim::SGD optimizer(net.parameters(), optim::SGDOptions(0.5).momentum(0.9));
+  (net.weight * net.frozen).sum().backward();
+  optimizer.step();
+  CHECK(values(net.weight) == std::vector<float>{0.5f, 0.5f});
+  CHECK(values(net.frozen) == std::vector<float>{1, 1});
+  CHECK_FALSE(net.frozen.grad().defined());
+}
+
 TEST_CASE("SGD rejects invalid arguments", "[optim][sgd]") {
   Tensor p = ones({2});
   p.set_requires_grad(true);
@@ -65,7 +83,7 @@ TEST_CASE("SGD rejects invalid arguments", "[optim][sgd]") {
   WISP_REQUIRE_ERROR(optim::SGD({p}, optim::SGDOptions(0.1).momentum(0.9).dampening(0.1).nesterov(true)),
                      "dampening = 0");
   WISP_REQUIRE_ERROR(optim::SGD({}, optim::SGDOptions(0.1)), "at least one parameter");
-  WISP_REQUIRE_ERROR(optim::SGD({ones({2})}, optim::SGDOptions(0.1)), "requires grad");
+  WISP_REQUIRE_ERROR(optim::SGD({p * 2.0}, optim::SGDOptions(0.1)), "must be a leaf tensor", "MulBackward");
   WISP_REQUIRE_ERROR(optim::SGD({p, p}, optim::SGDOptions(0.1)), "appears twice");
   optim::SGD optimizer({p}, optim::SGDOptions(0.1));
   p.set_grad(ones({2}));
