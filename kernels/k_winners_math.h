@@ -65,12 +65,11 @@ WISP_HOST_DEVICE inline double k_winners_boost(float duty_cycle, double target_d
   return k_winners_exp(beta * (target_density - static_cast<double>(duty_cycle)));
 }
 
-// The ranking score of one value: x · boost rounded to float. NaN (from a NaN input, or 0 · inf
-// for absurd boosts) ranks below every number rather than breaking the order, and −0 is made +0
-// so that equal scores compare equal (the key below would otherwise put −0 under +0).
+// The ranking score of one value: x · boost rounded to float. −0 is made +0 so that equal scores
+// compare equal (the key below would otherwise put −0 under +0). NaN (from a NaN input, or 0 · inf
+// for absurd boosts) stays NaN: the key ranks it below every number, −inf included.
 WISP_HOST_DEVICE inline float k_winners_score(float x, double boost) {
   const float score = static_cast<float>(static_cast<double>(x) * boost);
-  if (score != score) return -INFINITY;
   if (score == 0.0f) return 0.0f;
   return score;
 }
@@ -80,8 +79,9 @@ WISP_HOST_DEVICE inline uint64_t k_winners_key(float score, uint32_t unit) {
   uint32_t bits;
   memcpy(&bits, &score, sizeof bits);
   // Negative floats order backwards as integers: flip all their bits; set the sign bit of
-  // non-negative ones so that they sit above every negative one.
-  const uint32_t ordered = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
+  // non-negative ones so that they sit above every negative one. −inf maps to 0x007fffff, so NaN
+  // (any payload or sign) takes 0, below it: NaNs then tie among themselves, lower index first.
+  const uint32_t ordered = score != score ? 0u : (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
   return (static_cast<uint64_t>(ordered) << 32) | static_cast<uint64_t>(~unit);
 }
 

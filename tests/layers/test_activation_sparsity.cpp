@@ -137,6 +137,13 @@ TEST_CASE("k_winners breaks ties by the lower index", "[layers][k_winners]") {
   // NaN ranks below every number.
   const float nan = std::numeric_limits<float>::quiet_NaN();
   require_values(k_winners(from_vector<float>({nan, 1, -2, 3}), full({4}, 0.5), 2, 1.5), {0, 1, 0, 3});
+  // ... −inf included: a NaN at a lower index does not win a tie against it.
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor wins;
+  const std::vector<float> with_inf =
+      k_winners(from_vector<float>({nan, 1, -inf, -5}), full({4}, 0.75), 3, 0.0, &wins).to_vector<float>();
+  CHECK(with_inf == std::vector<float>{0, 1, -inf, -5});
+  CHECK(wins.to_vector<int64_t>() == std::vector<int64_t>{0, 1, 1, 1});
 }
 
 TEST_CASE("k_winners matches the definition with heavy ties and extreme values", "[layers][k_winners]") {
