@@ -8,10 +8,12 @@
 // this build or machine does not have.
 #include <CLI/CLI.hpp>
 
+#include <climits>
 #include <iomanip>
 #include <iostream>
 #include <optional>
 
+#include "command_line.h"
 #include "models.h"
 #include "training.h"
 
@@ -53,29 +55,51 @@ int train(const Arguments& arguments, Device device) {
   if (arguments.threads > 0) set_num_threads(arguments.threads);
   manual_seed(arguments.seed);
 
+  // A metrics file that cannot be written is found before the data is read and the model built.
+  std::unique_ptr<apps::MetricsWriter> metrics;
+  try {
+    metrics = std::make_unique<apps::MetricsWriter>(arguments.metrics_path);
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << " (--metrics)\n";
+    return 2;
+  }
+
   // Missing or malformed data is the user's to fix: exit code 2 with what to do.
   std::unique_ptr<data::MnistDataset> train_set, test_set;
+  std::unique_ptr<data::DataLoader> train_loader, test_loader;
   try {
     train_set = std::make_unique<data::MnistDataset>(arguments.data_directory, data::Split::Train, arguments.limit);
     test_set = std::make_unique<data::MnistDataset>(arguments.data_directory, data::Split::Test);
+    for (const data::MnistDataset* set : {train_set.get(), test_set.get()})
+      WISP_CHECK(set->rows() == 28 && set->cols() == 28, "expected 28 x 28 images (the models take 784 inputs) but ",
+                 set->images_path(), " holds ", set->rows(), " x ", set->cols(), " images");
+    train_loader = std::make_unique<data::DataLoader>(
+        *train_set, data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(true).drop_last(true));
+    // The notebook's test loader drops the last partial batch too (9984 of 10000 images).
+    test_loader = std::make_unique<data::DataLoader>(
+        *test_set, data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(false).drop_last(true));
   } catch (const Error& error) {
     std::cerr << "mnist_train: " << error.what()
               << "\nmnist_train: fetch MNIST with `bash scripts/fetch_mnist.sh` (or Fashion-MNIST with "
                  "`bash scripts/fetch_fashion_mnist.sh`) and pass its folder with --data\n";
     return 2;
   }
-
-  data::DataLoader train_loader(*train_set,
-                                data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(true).drop_last(true));
-  // The notebook's test loader drops the last partial batch too (9984 of 10000 images).
-  data::DataLoader test_loader(*test_set,
-                               data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(false).drop_last(true));
+  // Both loaders keep only full batches (as the notebook's): fewer samples than one batch would
+  // train or test on nothing.
+  if (train_loader->size() == 0 || test_loader->size() == 0) {
+    std::cerr << "mnist_train: --batch-size " << arguments.batch_size << " is larger than the "
+              << (train_loader->size() == 0 ? "training" : "test") << " set ("
+              << (train_loader->size() == 0 ? train_set->size() : test_set->size())
+              << " samples" << (train_loader->size() == 0 && arguments.limit > 0 ? ", see --limit" : "")
+              << "): no full batch to " << (train_loader->size() == 0 ? "train" : "test") << " on\n";
+    return 2;
+  }
 
   // RigL stops moving connections after 75% of the run's steps, as in the RigL paper.
   apps::ModelSettings settings;
   settings.rigl_delta_t = arguments.rigl_delta_t;
   settings.rigl_alpha = arguments.rigl_alpha;
-  const int64_t total_steps = static_cast<int64_t>(train_loader.size()) * arguments.epochs;
+  const int64_t total_steps = static_cast<int64_t>(train_loader->size()) * arguments.epochs;
   settings.rigl_t_end = arguments.rigl_t_end.value_or(total_steps * 3 / 4);
   std::shared_ptr<nn::Module> model = preset.build(settings);
   // Built (and initialised from the seed) on the CPU, then moved: the same seed gives the same
@@ -92,22 +116,23 @@ int train(const Arguments& arguments, Device device) {
 
   std::cout << *model << "\n"
             << "parameters: " << model->num_parameters() << "; optimizer: " << options << "; threads "
-            << get_num_threads() << "; device " << device << "; training samples " << train_set->size()
-            << ", test samples " << test_set->size() << "\n";
+            << get_num_threads() << "; device " << device << "; training samples "
+            << static_cast<int64_t>(train_loader->size()) * arguments.batch_size << " of " << train_set->size()
+            << ", test samples " << static_cast<int64_t>(test_loader->size()) * arguments.batch_size << " of "
+            << test_set->size() << " (full batches of " << arguments.batch_size << ")\n";
   if (preset.dynamic)
     std::cout << "RigL: update every " << settings.rigl_delta_t << " steps until step " << settings.rigl_t_end
               << " of " << total_steps << ", initial drop fraction " << settings.rigl_alpha << "\n";
-  apps::MetricsWriter metrics(arguments.metrics_path);
   double total_seconds = 0;
   apps::RiglTotals rigl_before = apps::rigl_totals(*model);
   for (int epoch = 1; epoch <= arguments.epochs; ++epoch) {
     const apps::EpochResult train_result =
-        apps::train_epoch(*model, optimizer, train_loader, device, "epoch " + std::to_string(epoch));
+        apps::train_epoch(*model, optimizer, *train_loader, device, "epoch " + std::to_string(epoch));
     std::cout << "Epoch " << epoch << "\n"
               << std::fixed << std::setprecision(4) << "Training Loss: " << train_result.loss
               << "; Training Acc: " << train_result.accuracy << std::setprecision(1) << " (" << train_result.seconds
               << " s)\n";
-    const apps::EpochResult test_result = apps::evaluate(*model, test_loader, device, "test");
+    const apps::EpochResult test_result = apps::evaluate(*model, *test_loader, device, "test");
     std::cout << std::setprecision(4) << "Test Loss: " << test_result.loss << "; Test Acc: " << test_result.accuracy
               << "\n";
     for (const apps::Activity& activity : test_result.activity)
@@ -121,7 +146,7 @@ int train(const Arguments& arguments, Device device) {
                 << " connections (" << rigl_now.layers << " dynamic layers)\n";
     rigl_before = rigl_now;
     std::cout << "------------" << std::defaultfloat << std::endl;
-    metrics.write(epoch, train_result, test_result, moved);
+    metrics->write(epoch, train_result, test_result, moved);
     total_seconds += train_result.seconds + test_result.seconds;
   }
   std::cout << "Training complete in " << std::fixed << std::setprecision(1) << total_seconds << " s\n";
@@ -137,35 +162,41 @@ int main(int argc, char** argv) {
                  "folder with the IDX files (train-images-idx3-ubyte[.gz], ...); fetch with scripts/fetch_mnist.sh")
       ->capture_default_str();
   app.add_option("--model", arguments.model, model_help())->capture_default_str();
-  app.add_option("--epochs", arguments.epochs, "number of epochs")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--epochs", arguments.epochs, "number of epochs")
+      ->capture_default_str()
+      ->check(apps::whole_number(1, INT_MAX));
   app.add_option("--batch-size", arguments.batch_size, "samples per batch")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  app.add_option("--lr", arguments.learning_rate, "learning rate (default: the model's)")->check(CLI::NonNegativeNumber);
+      ->check(apps::whole_number(1, INT64_MAX));
+  app.add_option("--lr", arguments.learning_rate, "learning rate (default: the model's)")
+      ->check(apps::finite_number(0));
   app.add_option("--momentum", arguments.momentum, "SGD momentum (default: the model's)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(apps::finite_number(0));
   app.add_flag("--nesterov", arguments.nesterov, "use Nesterov momentum");
   app.add_option("--weight-decay", arguments.weight_decay, "L2 weight decay")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", arguments.seed, "random seed (initialisation and shuffling)")->capture_default_str();
-  app.add_option("--threads", arguments.threads, "CPU threads (default: all cores)")->check(CLI::PositiveNumber);
+      ->check(apps::finite_number(0));
+  app.add_option("--seed", arguments.seed, "random seed (initialisation and shuffling)")
+      ->capture_default_str()
+      ->check(apps::whole_number(0, UINT64_MAX));
+  app.add_option("--threads", arguments.threads, "CPU threads (default: all cores)")
+      ->check(apps::whole_number(1, kMaxThreads));
   app.add_option("--device", arguments.device,
                  "where the model trains: cpu, cuda (GPU 0) or cuda:N; batches are copied there")
       ->capture_default_str();
   app.add_option("--limit", arguments.limit, "use only the first N training images (default: all)")
-      ->check(CLI::PositiveNumber);
+      ->check(apps::whole_number(1, INT64_MAX));
   app.add_option("--metrics", arguments.metrics_path,
                  "write per-epoch metrics to FILE: CSV, or JSON Lines when FILE ends in .jsonl/.json");
   app.add_option("--rigl-delta-t", arguments.rigl_delta_t, "RigL (dynamic model): optimizer steps between updates")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(apps::whole_number(1, INT64_MAX));
   app.add_option("--rigl-t-end", arguments.rigl_t_end,
                  "RigL: last step that may update (default: 75% of the run's steps)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(apps::whole_number(0, INT64_MAX));
   app.add_option("--rigl-alpha", arguments.rigl_alpha, "RigL: initial drop fraction, decayed by a cosine")
       ->capture_default_str()
-      ->check(CLI::Range(0.0, 1.0));
+      ->check(apps::finite_number(0, 1));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {

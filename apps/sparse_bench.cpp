@@ -32,6 +32,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -40,6 +41,7 @@
 
 #include <wisp/wisp.h>
 
+#include "command_line.h"
 #include "core/config.h"  // WISP_WITH_CUDA
 #include "training.h"     // apps::parse_device, apps::check_device_usable
 #if WISP_WITH_CUDA
@@ -570,15 +572,17 @@ int run_cuda(const Arguments& arguments, Device device) {
 int main(int argc, char** argv) {
   Arguments arguments;
   CLI::App app{"sparse_bench: SparseLinear against a dense Linear (time and memory)"};
-  app.add_option("--size", arguments.size, "in_features = out_features")->check(CLI::PositiveNumber);
-  app.add_option("--sparsity", arguments.sparsity, "fraction of absent connections")->check(CLI::Range(0.0, 0.999999));
+  app.add_option("--size", arguments.size, "in_features = out_features")->check(apps::whole_number(1, INT64_MAX));
+  app.add_option("--sparsity", arguments.sparsity, "fraction of absent connections")
+      ->check(apps::finite_number(0.0, 0.999999));
   app.add_option("--batch", arguments.batches, "batch sizes (1 means a 1-D input, as the notebook)")
-      ->check(CLI::PositiveNumber);
+      ->check(apps::whole_number(1, INT64_MAX));
   app.add_option("--reps", arguments.reps, "timed runs per sparse case (after one warm-up; three on a GPU)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--dense-reps", arguments.dense_reps, "timed runs per dense case")->check(CLI::PositiveNumber);
-  app.add_option("--threads", arguments.threads, "CPU threads (default: all)")->check(CLI::NonNegativeNumber);
-  app.add_option("--seed", arguments.seed, "seed for the layers and inputs");
+      ->check(apps::whole_number(1, INT_MAX));
+  app.add_option("--dense-reps", arguments.dense_reps, "timed runs per dense case")
+      ->check(apps::whole_number(1, INT_MAX));
+  app.add_option("--threads", arguments.threads, "CPU threads (default: all)")->check(apps::whole_number(0, kMaxThreads));
+  app.add_option("--seed", arguments.seed, "seed for the layers and inputs")->check(apps::whole_number(0, UINT64_MAX));
   app.add_flag("--csv", arguments.csv, "print name,batch,value,unit rows instead of the table");
   app.add_flag("--skip-dense", arguments.skip_dense, "time only the sparse layer");
   app.add_flag("--input-grad", arguments.input_grad, "let the input require grad (backward computes grad_input)");

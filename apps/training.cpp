@@ -6,6 +6,7 @@
 #include <cmath>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "core/config.h"  // WISP_WITH_CUDA
 
@@ -196,6 +197,9 @@ EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device,
   }
   synchronize(device);  // a GPU may still run queued work: count it in this pass's time
   result.loss = result.samples ? loss_sum / static_cast<double>(result.samples) : 0;
+  // The last training step can diverge after its (finite) loss was taken: the test loss shows it.
+  WISP_CHECK(std::isfinite(result.loss), "training diverged: the ", label, " loss is ", result.loss,
+             "; lower the learning rate (--lr)");
   result.accuracy = result.samples ? 100.0 * static_cast<double>(correct) / static_cast<double>(result.samples) : 0;
   result.seconds = seconds_since(start);
   for (const ActivityCounter& counter : counters) result.activity.push_back(counter.result());
@@ -223,10 +227,19 @@ void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult
   const double active = measured ? test.activity.front().active_fraction : 0.0;
   const double used = measured ? test.activity.front().used_fraction : 0.0;
   if (json_) {
-    file_ << "{\"epoch\": " << epoch << ", \"train_loss\": " << train.loss << ", \"train_accuracy\": "
-          << train.accuracy << ", \"test_loss\": " << test.loss << ", \"test_accuracy\": " << test.accuracy
-          << ", \"train_seconds\": " << train.seconds << ", \"test_seconds\": " << test.seconds;
-    if (measured) file_ << ", \"active_fraction\": " << active << ", \"units_used\": " << used;
+    // JSON has no NaN or infinity: such a value is written as null.
+    const auto number = [](double value) {
+      std::ostringstream text;
+      text << std::setprecision(8);
+      if (std::isfinite(value)) text << value;
+      else text << "null";
+      return text.str();
+    };
+    file_ << "{\"epoch\": " << epoch << ", \"train_loss\": " << number(train.loss) << ", \"train_accuracy\": "
+          << number(train.accuracy) << ", \"test_loss\": " << number(test.loss)
+          << ", \"test_accuracy\": " << number(test.accuracy) << ", \"train_seconds\": " << number(train.seconds)
+          << ", \"test_seconds\": " << number(test.seconds);
+    if (measured) file_ << ", \"active_fraction\": " << number(active) << ", \"units_used\": " << number(used);
     file_ << ", \"rigl_moved\": " << rigl_moved << "}\n";
   } else {
     file_ << epoch << "," << train.loss << "," << train.accuracy << "," << test.loss << "," << test.accuracy << ","

@@ -49,7 +49,8 @@ RiglTotals rigl_totals(const nn::Module& model);
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
                         const std::string& label);
 // One pass in evaluation mode without recording gradients, each batch copied to `device`. For an
-// nn::Sequential it also measures the activity of the hidden units (EpochResult::activity).
+// nn::Sequential it also measures the activity of the hidden units (EpochResult::activity). Throws
+// wisp::Error when the loss is NaN or infinite (a model that diverged).
 EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device, const std::string& label);
 
 // Per-epoch metrics, written as CSV (default) or JSON Lines (a path ending in .jsonl or .json):

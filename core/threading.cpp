@@ -7,7 +7,8 @@
 namespace wisp {
 
 void set_num_threads(int num_threads) {
-  WISP_CHECK(num_threads >= 1, "set_num_threads: expected at least 1 thread but got ", num_threads);
+  WISP_CHECK(num_threads >= 1 && num_threads <= kMaxThreads, "set_num_threads: expected 1 to ", kMaxThreads,
+             " threads but got ", num_threads);
   omp_set_num_threads(num_threads);
 }
 

@@ -119,5 +119,6 @@ TEST_CASE("manual_seed makes draws reproducible, independent of the thread count
   manual_seed(42);
   const std::vector<float> a = values(rand({4})), b = values(rand({4}));
   CHECK(a != b);
-  WISP_REQUIRE_ERROR(set_num_threads(0), "at least 1 thread");
+  WISP_REQUIRE_ERROR(set_num_threads(0), "expected 1 to 1024 threads", "got 0");
+  WISP_REQUIRE_ERROR(set_num_threads(100000), "expected 1 to 1024 threads", "got 100000");
 }
