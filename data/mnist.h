@@ -37,7 +37,8 @@ class MnistOptions {
 // Gzip is detected by content (see read_idx). The images must be a uint8 IDX file of rank 3
 // [N, rows, cols] (rows and cols come from the file), the labels a uint8 IDX file of rank 1 [N]
 // with values in [0, 10). `limit` keeps the first `limit` samples (-1: all; a limit above N keeps
-// all N). Every violation is a wisp::Error naming the file.
+// all N). Every violation is a wisp::Error naming the file; labels past `limit` are not kept, so
+// they are not checked either.
 //
 // The raw uint8 images stay in memory (47 MB for MNIST's training set); get_batch converts only
 // the samples it returns.
