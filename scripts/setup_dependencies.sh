@@ -4,6 +4,8 @@
 #   bash scripts/setup_dependencies.sh               build + test dependencies
 #   bash scripts/setup_dependencies.sh --with-torch  also python3-torch and OpenBLAS (benchmarks in bench/
 #                                                    and the golden-value scripts in tests/reference/ only)
+#   bash scripts/setup_dependencies.sh --with-npm    also Debian's npm, unless an npm command exists
+#                                                    (scripts/fetch_mnist.sh downloads MNIST with it)
 #
 # Idempotent: when everything is installed it changes nothing and does not touch the network.
 # Uses sudo only when not run as root. The CUDA toolkit (nvcc, cuBLAS, cuSPARSE) is not installed
@@ -11,15 +13,18 @@
 set -euo pipefail
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 with_torch=0
+with_npm=0
 for argument in "$@"; do
   case "$argument" in
     --with-torch) with_torch=1 ;;
+    --with-npm) with_npm=1 ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "setup_dependencies.sh: unknown argument '$argument' (expected --with-torch or --help)" >&2; exit 2 ;;
+    *) echo "setup_dependencies.sh: unknown argument '$argument' (expected --with-torch, --with-npm or --help)" >&2
+       exit 2 ;;
   esac
 done
 
@@ -31,6 +36,9 @@ if [[ $with_torch == 1 ]]; then
   # Debian's torch calls the system BLAS; without OpenBLAS it falls back to the reference BLAS, which
   # made a dense MNIST step ~6x slower here: benchmarks must compare against PyTorch at its best.
   packages+=(python3-torch libopenblas0-pthread)
+fi
+if [[ $with_npm == 1 ]] && ! command -v npm > /dev/null; then
+  packages+=(npm)  # an npm installed some other way (nodesource, nvm) serves as well
 fi
 
 is_installed() {

@@ -19,6 +19,18 @@ bash scripts/setup_dependencies.sh
 # shellcheck disable=SC2046  # cuda_arguments prints a list of arguments
 cmake --preset release $(cuda_arguments) > /dev/null
 cmake --build --preset release -j "$(nproc)" --target mnist_train
-bash scripts/fetch_mnist.sh datasets/mnist
+# MNIST is fetched unless --data names another folder (Fashion-MNIST: scripts/fetch_fashion_mnist.sh).
+data_folder=datasets/mnist
+previous=""
+for argument in "$@"; do
+  case "$argument" in
+    --data=*) data_folder="${argument#--data=}" ;;
+    *) [[ "$previous" == "--data" ]] && data_folder="$argument" ;;
+  esac
+  previous="$argument"
+done
+if [[ "$data_folder" == datasets/mnist || "$data_folder" == datasets/mnist/ ]]; then
+  bash scripts/fetch_mnist.sh datasets/mnist
+fi
 
 exec build/release/apps/mnist_train "$@"  # --data defaults to datasets/mnist
