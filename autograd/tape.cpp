@@ -39,10 +39,13 @@ bool needs_recording(const std::vector<Tensor>& inputs) {
   return false;
 }
 
-Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs, BackwardFunction backward) {
+Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs, BackwardFunction backward,
+              const std::vector<Tensor>& saved) {
   if (!needs_recording(inputs)) return output;
   auto node = std::make_shared<Node>();
   node->name = name;
+  for (const Tensor& tensor : saved)
+    if (tensor.defined()) node->saved.push_back({tensor.impl()->storage, tensor.version(), tensor.shape()});
   node->sequence = next_sequence.fetch_add(1, std::memory_order_relaxed);
   node->backward = std::move(backward);
   node->inputs.reserve(inputs.size());
@@ -142,6 +145,11 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
     if (found == pending.end()) continue;
     Tensor grad_output = std::move(found->second);
     pending.erase(found);
+    for (const SavedVersion& saved : node->saved)
+      WISP_CHECK(saved.storage->version() == saved.version, "backward: a tensor of shape ", saved.shape, " that ",
+                 node->name, " saved for its gradient was updated in place after the forward (version ",
+                 saved.storage->version(), ", saved at version ", saved.version,
+                 "), so the gradient would be wrong; run the forward again after the update, or update a clone()");
     std::vector<Tensor> grad_inputs = node->backward(grad_output);
     WISP_CHECK(grad_inputs.size() == node->inputs.size(), node->name, " returned ", grad_inputs.size(),
                " gradients but the op has ", node->inputs.size(), " inputs");
@@ -160,6 +168,7 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
     // Free what the entry saved; the entry itself stays (owned by its output) to report reuse.
     node->backward = nullptr;
     node->inputs.clear();
+    node->saved.clear();
     node->released = true;
   }
 }

@@ -28,7 +28,12 @@ bool needs_recording(const std::vector<Tensor>& inputs);
 // Records `output` as produced by an op named `name` from `inputs`, with `backward` returning one
 // gradient per input. Does nothing (and returns `output`) unless needs_recording(inputs).
 // Marks output as requiring grad and points it at the new entry.
-Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs, BackwardFunction backward);
+//
+// `saved` lists the tensors whose values `backward` reads (undefined ones are skipped): their
+// storage versions are noted now, and backward throws if one was updated in place since
+// (x.mul_(10) between the forward and backward() would otherwise give a silently wrong gradient).
+Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs, BackwardFunction backward,
+              const std::vector<Tensor>& saved = {});
 
 // Runs the tape backwards from `root` (see above). `gradient` defaults to 1 for one-element roots.
 void run_backward(const Tensor& root, const Tensor& gradient);

@@ -27,11 +27,19 @@ struct Edge {
 // standard deviation of layer_norm), never the output tensor itself.
 using BackwardFunction = std::function<std::vector<Tensor>(const Tensor& grad_output)>;
 
+// A tensor an entry saved for its backward, and its storage's version (core/storage.h) then.
+struct SavedVersion {
+  std::shared_ptr<Storage> storage;
+  uint64_t version = 0;
+  Shape shape;  // for the error message
+};
+
 struct Node {
   const char* name = "";            // "MulBackward", shown when tensors print
   uint64_t sequence = 0;            // position on the tape: later entries have larger numbers
   std::vector<Edge> inputs;         // one per op input
   std::vector<Shape> input_shapes;  // to check the shape of each returned gradient
+  std::vector<SavedVersion> saved;  // checked before backward runs
   BackwardFunction backward;
   bool released = false;  // set once a backward pass has used (and freed) this entry
 };

@@ -22,7 +22,15 @@ class Storage {
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
 
+  // How many in-place updates the storage has had (through Tensor's in-place methods, optimizers
+  // and RigL; not writes through raw pointers). Autograd compares it with the count when an op
+  // saved a tensor, so that a backward through changed values is an error instead of a silently
+  // wrong gradient.
+  uint64_t version() const { return version_; }
+  void bump_version() { ++version_; }
+
  private:
+  uint64_t version_ = 0;
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;

@@ -121,6 +121,10 @@ class Tensor {
   void backward(const Tensor& gradient = Tensor()) const;
   // Name of the tape entry that produced this tensor ("MulBackward"), or "" for a leaf.
   std::string grad_fn_name() const;
+  // The storage's count of in-place updates (core/storage.h), shared by views and detach()ed
+  // copies. An in-place op written outside Tensor's methods calls bump_version() on its output.
+  uint64_t version() const { return checked().storage->version(); }
+  void bump_version() const { checked().storage->bump_version(); }
   // The observer optimizers call after updating this tensor (core/step_observer.h), held weakly;
   // null when there is none or it no longer exists. Layers set it on their parameters.
   std::shared_ptr<ParameterStepObserver> step_observer() const { return checked().step_observer.lock(); }

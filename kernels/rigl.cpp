@@ -112,6 +112,7 @@ void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   check_same_device(op, tensor, source);
   dispatch(op, tensor, [&] { cpu::gather_or_zero_(tensor, source); },
            WISP_CUDA_TWIN(cuda::gather_or_zero_(tensor, source)));
+  tensor.bump_version();
 }
 
 void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& indices) {

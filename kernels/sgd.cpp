@@ -22,6 +22,8 @@ void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& mom
   }
   dispatch("SGD", parameter, [&] { cpu::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step); },
            WISP_CUDA_TWIN(cuda::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step)));
+  parameter.bump_version();  // a graph that saved the old values can no longer back-propagate
+  if (momentum_buffer.defined()) momentum_buffer.bump_version();
 }
 
 }  // namespace wisp::kernels

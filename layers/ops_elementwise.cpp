@@ -52,7 +52,7 @@ Tensor binary_with_grad(BinaryOp op, const char* name, const Tensor& a, const Te
       }
     }
     return {grad_a, grad_b};
-  });
+  }, {saved_a, saved_b});
 }
 
 const char* backward_name(BinaryOp op) {
@@ -83,7 +83,7 @@ Tensor scalar_with_grad(BinaryOp op, const Tensor& a, double s, bool scalar_firs
         }
     }
     return {Tensor()};
-  });
+  }, {saved_a});
 }
 
 Tensor unary_with_grad(UnaryOp op, const char* name, const Tensor& a) {
@@ -104,7 +104,7 @@ Tensor unary_with_grad(UnaryOp op, const char* name, const Tensor& a) {
         return {kernels::binary_scalar(BinaryOp::Mul, kernels::binary(BinaryOp::Div, g, saved_output), 0.5)};
     }
     return {Tensor()};
-  });
+  }, {saved_input, saved_output});
 }
 
 }  // namespace

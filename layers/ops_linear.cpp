@@ -59,7 +59,7 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
     if (a_needs) grad_a = reshaped(kernels::matmul(g_matrix, saved_b, false, true), a_shape);
     if (b_needs) grad_b = reshaped(kernels::matmul(saved_a, g_matrix, true, false), b_shape);
     return {grad_a, grad_b};
-  });
+  }, {saved_a, saved_b});
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return wisp::matmul(*this, other); }
@@ -104,7 +104,7 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
             kernels::linear_backward(reshaped(g, Shape{rows, out_features}), saved_input, saved_weight, input_needs,
                                      weight_needs, bias_needs);
         return {input_needs ? reshaped(grads.input, input_shape) : Tensor(), grads.weight, grads.bias};
-      });
+      }, {saved_input, saved_weight});
 }
 
 }  // namespace wisp

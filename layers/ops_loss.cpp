@@ -30,7 +30,7 @@ Tensor log_softmax(const Tensor& input, int64_t dim) {
   return autograd::record("LogSoftmaxBackward", output, {input},
                           [saved_output, normalized_dim](const Tensor& grad_output) -> std::vector<Tensor> {
                             return {kernels::log_softmax_backward(grad_output, saved_output, normalized_dim)};
-                          });
+                          }, {saved_output});
 }
 
 Tensor Tensor::log_softmax(int64_t dim) const { return wisp::log_softmax(*this, dim); }
@@ -71,7 +71,7 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, Reduction reduct
       [logits, targets, max_logit, log_sum, scale, input_shape](const Tensor& grad_output) -> std::vector<Tensor> {
         Tensor grad_logits = kernels::cross_entropy_backward(grad_output, logits, targets, max_logit, log_sum, scale);
         return {grad_logits.view(input_shape)};
-      });
+      }, {logits, targets});
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
@@ -95,7 +95,7 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
         kernels::SquaredErrorGradients gradients =
             kernels::squared_error_backward(grad_output, saved_input, saved_target, scale, need_input, need_target);
         return {gradients.input, gradients.target};
-      });
+      }, {saved_input, saved_target});
 }
 
 }  // namespace wisp

@@ -48,7 +48,7 @@ Tensor layer_norm(const Tensor& input, const Shape& normalized_shape, const Tens
         kernels::LayerNormGradients gradients = kernels::layer_norm_backward(
             grad_output, saved_input, mean, rstd, saved_weight, normalized_shape, need_input, need_weight, need_bias);
         return {gradients.input, gradients.weight, gradients.bias};
-      });
+      }, {saved_input, saved_weight});
 }
 
 }  // namespace wisp

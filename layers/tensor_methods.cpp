@@ -22,11 +22,13 @@ namespace {
 
 // In-place updates bypass the tape, so they are refused where the tape would need to see them:
 // on tensors that require grad while recording is on (PyTorch refuses the same).
+// Counts the update in the storage's version, which backward checks for the tensors ops saved.
 void check_in_place(const char* op, const Tensor& self) {
   WISP_CHECK(self.defined(), op, ": called on an undefined tensor");
   WISP_CHECK(!(GradMode::is_enabled() && self.requires_grad()), op,
              ": in-place update of a tensor that requires grad while gradients are recorded; wrap the update "
              "in NoGradGuard (as optimizers do), or update a tensor that does not require grad");
+  self.bump_version();
 }
 
 }  // namespace

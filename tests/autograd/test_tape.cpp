@@ -145,6 +145,37 @@ TEST_CASE("a graph built on two threads back-propagates in order", "[autograd]")
   }
 }
 
+TEST_CASE("backward refuses values that were updated in place after an op saved them", "[autograd]") {
+  Tensor w = from_vector(std::vector<float>{1, 2});
+  w.set_requires_grad(true);
+  Tensor a = from_vector(std::vector<float>{3, 4});
+  const uint64_t before = a.version();
+  Tensor loss = (w * a).sum();  // MulBackward saves a: d loss / d w = a
+  a.mul_(10.0);                 // allowed (a needs no gradient), but the saved values change
+  CHECK(a.version() == before + 1);
+  WISP_REQUIRE_ERROR(loss.backward(), "MulBackward", "updated in place", "shape [2]");
+
+  // An op that saved nothing does not mind: d(x + 1)/dx does not depend on x.
+  Tensor x = from_vector(std::vector<float>{1, 2});
+  x.set_requires_grad(true);
+  Tensor b = from_vector(std::vector<float>{5, 6});
+  Tensor sum = (x + b).sum();
+  b.fill_(0);
+  sum.backward();
+  CHECK(values(x.grad()) == std::vector<float>{1, 1});
+
+  // An optimizer step between the forward and the backward changes the weights a product saved.
+  Tensor input = from_vector(std::vector<float>{1, 1}, {1, 2});
+  input.set_requires_grad(true);
+  nn::Linear layer(2, 1);
+  optim::SGD optimizer(layer.parameters(), optim::SGDOptions(0.1));
+  Tensor first = layer(input).sum();
+  first.backward();  // fine: nothing changed yet
+  Tensor second = layer(input).sum();
+  optimizer.step();  // updates the weight that LinearBackward saved for the input's gradient
+  WISP_REQUIRE_ERROR(second.backward(), "LinearBackward", "updated in place");
+}
+
 TEST_CASE("a backward function returning a wrong shape is caught", "[autograd]") {
   Tensor a = ones({3});
   a.set_requires_grad(true);
