@@ -35,6 +35,8 @@ GradientCheckResult check_gradients(const std::function<Tensor(const std::vector
   // Analytic gradients through the tape.
   Tensor output = function(leaves);
   WISP_CHECK(output.defined(), "check_gradients: the function returned an undefined tensor");
+  WISP_CHECK(output.dtype() == DType::Float32, "check_gradients: expected the function to return float32 but got ",
+             output.dtype());
   std::vector<float> weights(static_cast<size_t>(output.numel()));
   for (size_t i = 0; i < weights.size(); ++i)
     weights[i] = 2.0f * uniform_from_bits(random_bits(options.seed ^ 0xC0FFEEull, i)) - 1.0f;

@@ -47,3 +47,10 @@ TEST_CASE("check_gradients leaves the caller's tensors alone and skips integer i
   CHECK_FALSE(x.requires_grad());
   CHECK(x.to_vector<float>() == std::vector<float>{0.5f, 1.5f});
 }
+
+TEST_CASE("check_gradients says so when the function does not return float32", "[autograd][check_gradients]") {
+  // Checked before anything else: an Int64 output also requires no grad, which would mislead.
+  const auto argmax_of = [](const std::vector<Tensor>& in) { return in[0].argmax(); };
+  WISP_REQUIRE_ERROR(autograd::check_gradients(argmax_of, {randn({4})}), "expected the function to return float32",
+                     "int64");
+}
