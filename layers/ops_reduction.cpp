@@ -19,8 +19,8 @@ Tensor sum(const Tensor& a) {
 }
 
 Tensor sum(const Tensor& a, int64_t dim, bool keepdim) {
-  WISP_CHECK(a.dim() > 0, "sum: cannot reduce over dimension ", dim, " of a 0-dimensional tensor");
-  const int64_t d = normalize_dim(dim, a.dim(), "sum");
+  const int64_t d = normalize_dim(dim, a.dim(), "sum");  // a 0-d tensor takes dim 0 or -1
+  if (a.dim() == 0) return sum(a.view({1}), 0, false);  // its one element, 0-d, as PyTorch
   Tensor out = kernels::sum_dim(a, d, keepdim);
   if (!autograd::needs_recording({a})) return out;
   const Shape shape = a.shape();
@@ -37,8 +37,8 @@ Tensor mean(const Tensor& a) {
 
 Tensor mean(const Tensor& a, int64_t dim, bool keepdim) {
   check_dtype("mean", "input", a, DType::Float32);
-  WISP_CHECK(a.dim() > 0, "mean: cannot reduce over dimension ", dim, " of a 0-dimensional tensor");
-  const int64_t size = a.shape()[static_cast<size_t>(normalize_dim(dim, a.dim(), "mean"))];
+  const int64_t d = normalize_dim(dim, a.dim(), "mean");
+  const int64_t size = a.dim() == 0 ? 1 : a.shape()[static_cast<size_t>(d)];
   WISP_CHECK(size > 0, "mean: expected a non-empty dimension ", dim, " but the input has shape ", a.shape());
   return sum(a, dim, keepdim) * (1.0 / static_cast<double>(size));
 }
@@ -49,8 +49,9 @@ Tensor argmax(const Tensor& a) {
 }
 
 Tensor argmax(const Tensor& a, int64_t dim, bool keepdim) {
-  WISP_CHECK(a.dim() > 0, "argmax: cannot reduce over dimension ", dim, " of a 0-dimensional tensor");
-  return kernels::argmax_dim(a, normalize_dim(dim, a.dim(), "argmax"), keepdim);
+  const int64_t d = normalize_dim(dim, a.dim(), "argmax");  // a 0-d tensor takes dim 0 or -1: index 0
+  if (a.dim() == 0) return kernels::argmax_dim(a.detach().view({1}), 0, false);
+  return kernels::argmax_dim(a, d, keepdim);
 }
 
 }  // namespace wisp

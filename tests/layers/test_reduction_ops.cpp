@@ -21,7 +21,16 @@ TEST_CASE("sum and mean forward", "[layers][reduction]") {
   CHECK(values(mean(a, -3)) == values(a.view({2, 12}).mean(0)));
   WISP_REQUIRE_ERROR(a.sum(3), "sum", "[-3, 2]", "got 3");
   WISP_REQUIRE_ERROR(a.mean(5), "mean", "[-3, 2]", "got 5");
-  WISP_REQUIRE_ERROR(full({}, 1.0).sum(0), "0-dimensional");
+  // A 0-d tensor reduces over dim 0 or -1 to itself, as in PyTorch (its gradient too).
+  Tensor scalar = full({}, 2.5).set_requires_grad(true);
+  CHECK(scalar.sum(0).item<float>() == 2.5f);
+  CHECK(scalar.sum(-1, true).dim() == 0);
+  CHECK(scalar.mean(0).item<float>() == 2.5f);
+  CHECK(scalar.argmax(0).item<int64_t>() == 0);
+  (scalar.sum(0) * 3.0).backward();
+  CHECK(scalar.grad().item<float>() == 3.0f);
+  WISP_REQUIRE_ERROR(scalar.sum(1), "sum", "dimension out of range");
+  WISP_REQUIRE_ERROR(scalar.mean(2), "mean", "dimension out of range");
   WISP_REQUIRE_ERROR(zeros({0}).mean(), "non-empty");
 }
 
