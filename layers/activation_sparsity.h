@@ -12,7 +12,7 @@
 //
 // Duty cycles: duty_i is the running fraction of samples in which unit i won. After each forward
 // in training mode, duty ← (1 − alpha) · duty + alpha · (fraction of the batch's samples in which
-// unit i won). They are the buffer "duty_cycle" [n] (saved with the module, moved by to()), which
+// unit i won). They are the buffer "duty_cycle" [n] (listed by named_buffers(), moved by to()), which
 // starts at k/n for every unit — the share each unit would have if all won equally often — so the
 // first batches rank by the raw input (boost exp(0) = 1) and no unit starts favoured. The
 // constructor does not know n: the buffer is created on the first forward, on the input's device,

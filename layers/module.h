@@ -1,7 +1,8 @@
 // nn::Module: the base class of layers and models.
 //
-// A module owns named parameters (trainable tensors), named buffers (state that is saved and moved
-// but not trained, like running statistics) and named child modules. Everything else —
+// A module owns named parameters (trainable tensors), named buffers (state that moves with the module
+// but is not trained, like running statistics; a checkpoint would hold it too, but wisp has no
+// save/load yet) and named child modules. Everything else —
 // parameters(), named_parameters(), train()/eval(), to(Device), zero_grad(), printing — walks those
 // three lists, so a user's model only registers its pieces:
 //
