@@ -71,8 +71,9 @@ __global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t colu
 // the call and cuSPARSE's message in `why`. So is CUSPARSE_STATUS_INVALID_VALUE when
 // `invalid_value_refuses`: cuSPARSE has been seen to answer a non-default algorithm it does not
 // support for a layout that way from *_bufferSize (NVIDIA/CUDALibrarySamples issue 97), and a
-// benchmark that tries every algorithm must go on. Success is true; any other status throws as
-// WISP_CUSPARSE_CHECK does.
+// benchmark that tries every algorithm must go on; a plan therefore accepts it from a non-default
+// algorithm's size query, preprocessing and trial product alike (not yet seen on a GPU: none has
+// run this code). Success is true; any other status throws as WISP_CUSPARSE_CHECK does.
 bool supported_or_throw(cusparseStatus_t status, const char* call, const char* file, int line, std::string& why,
                         bool invalid_value_refuses = false) {
   if (status == CUSPARSE_STATUS_SUCCESS) return true;
@@ -84,9 +85,16 @@ bool supported_or_throw(cusparseStatus_t status, const char* call, const char* f
             cusparseGetErrorString(status), ")");
 }
 #define WISP_CUSPARSE_SUPPORTED(call, why) supported_or_throw((call), #call, __FILE__, __LINE__, why)
-// The same for the size query of an algorithm that is not cuSPARSE's default for its operation.
+// The same while planning an algorithm that is not cuSPARSE's default for its operation.
 #define WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(call, why, non_default) \
   supported_or_throw((call), #call, __FILE__, __LINE__, why, non_default)
+// Preprocessing is optional (cuSPARSE: it helps CSR_ALG1 and CSR_ALG3): NOT_SUPPORTED only means
+// "none", true; otherwise as WISP_CUSPARSE_SUPPORTED_SIZE_QUERY.
+#define WISP_CUSPARSE_PREPROCESSED(call, why, non_default)                                                  \
+  [&](cusparseStatus_t status) {                                                                            \
+    return status == CUSPARSE_STATUS_NOT_SUPPORTED || supported_or_throw(status, #call, __FILE__, __LINE__, \
+                                                                         why, non_default);                 \
+  }(call)
 
 }  // namespace
 
@@ -114,6 +122,13 @@ bool is_spmv(CusparseAlgorithm algorithm) {
   return algorithm == CusparseAlgorithm::SpmvDefault || algorithm == CusparseAlgorithm::SpmvCsr1 ||
          algorithm == CusparseAlgorithm::SpmvCsr2;
 }
+
+namespace {
+// cuSPARSE's default algorithm for its operation: the one a plan may not see refused.
+bool is_default(CusparseAlgorithm algorithm) {
+  return algorithm == CusparseAlgorithm::SpmmDefault || algorithm == CusparseAlgorithm::SpmvDefault;
+}
+}  // namespace
 
 const char* name(CusparseLayout layout) {
   return layout == CusparseLayout::BatchMajor ? "batch_major" : "feature_major";
@@ -149,17 +164,20 @@ struct CusparseSparseLinearPlan::State {
   }
 
   // Calls SpMV or SpMM with the descriptors as they are bound now; false when not supported.
-  bool multiply(cusparseHandle_t handle) {
+  // `trial`: the plan's first product, where a non-default algorithm may also refuse with
+  // INVALID_VALUE (see supported_or_throw); later runs of a supported plan throw on it.
+  bool multiply(cusparseHandle_t handle, bool trial = false) {
     const float alpha = 1.0f;
+    const bool refusal_allowed = trial && !is_default(algorithm);
     if (is_spmv(algorithm))
-      return WISP_CUSPARSE_SUPPORTED(
+      return WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
           cusparseSpMV(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, matrix, vector_input, &beta, vector_output,
                        CUDA_R_32F, spmv_algorithm(algorithm), workspace.raw_data()),
-          why_unsupported);
-    return WISP_CUSPARSE_SUPPORTED(
+          why_unsupported, refusal_allowed);
+    return WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
         cusparseSpMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, matrix,
                      dense_input, &beta, dense_output, CUDA_R_32F, spmm_algorithm(algorithm), workspace.raw_data()),
-        why_unsupported);
+        why_unsupported, refusal_allowed);
   }
 };
 
@@ -241,22 +259,22 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
   // At least one byte, so that the buffer pointer is never null (some algorithms reject null).
   s.workspace = empty({static_cast<int64_t>(workspace_bytes) + 1}, TensorOptions(DType::UInt8).device(values.device()));
 
-  // Preprocessing analyses the matrix once for the runs that follow; cuSPARSE documents it as
-  // optional (it helps CSR_ALG1 and CSR_ALG3), so a NOT_SUPPORTED here only means "none".
-  std::string ignored;
+  // Preprocessing analyses the matrix once for the runs that follow (see WISP_CUSPARSE_PREPROCESSED).
+  const bool non_default = !is_default(algorithm);
   if (is_spmv(algorithm)) {
-    (void)WISP_CUSPARSE_SUPPORTED(
+    s.supported = WISP_CUSPARSE_PREPROCESSED(
         cusparseSpMV_preprocess(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix, s.vector_input, &s.beta,
                                 s.vector_output, CUDA_R_32F, spmv_algorithm(algorithm), s.workspace.raw_data()),
-        ignored);
+        s.why_unsupported, non_default);
   } else if (algorithm == CusparseAlgorithm::SpmmCsr1 || algorithm == CusparseAlgorithm::SpmmCsr3) {
-    (void)WISP_CUSPARSE_SUPPORTED(
+    s.supported = WISP_CUSPARSE_PREPROCESSED(
         cusparseSpMM_preprocess(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha,
                                 s.matrix, s.dense_input, &s.beta, s.dense_output, CUDA_R_32F, spmm_algorithm(algorithm),
                                 s.workspace.raw_data()),
-        ignored);
+        s.why_unsupported, non_default);
   }
-  s.supported = s.multiply(handle);
+  if (!s.supported) return;
+  s.supported = s.multiply(handle, /*trial=*/true);
   // The scratch tensors go back to the caching allocator when this returns, while the trial product
   // may still be running: safe, since whatever reuses their memory is queued after it on the device's
   // one stream.
