@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -342,6 +343,8 @@ void sort_positions(int64_t* positions, int64_t count, int64_t cells) {
 // of each entry.
 constexpr float kScreeningSlack = 0.008f;
 constexpr float kScreeningAbsolute = 1e-30f;
+// The largest magnitude screened: bf16 rounds values above ~3.39e38 to infinity.
+constexpr float kLargestScreened = 1e38f;
 constexpr int64_t kMicroRows = 6;      // rows of G per micro-kernel call: 6 x 2 accumulators
 constexpr int64_t kMicroColumns = 32;  // columns: two vectors of 16 fp32 lanes
 
@@ -371,7 +374,15 @@ inline uint16_t to_bf16(float value) {
 // pass (where NaN never competes) runs instead.
 bool build_screening_operands(const ConstMatrixMap& g, const ConstMatrixMap& x, ScreeningOperands& ops) {
   const int64_t rows = g.rows(), out = g.cols(), in = x.cols();
-  if (!g.allFinite() || !x.allFinite()) return false;
+  // The bound assumes bf16's relative rounding error: it fails for values that bf16 flushes to 0
+  // (below FLT_MIN) or rounds to infinity (above ~3.39e38), and for norms that overflow float.
+  // Such inputs take the exact pass instead (a denormal gradient once lost a top-k entry here).
+  const auto screenable = [](const ConstMatrixMap& m) {
+    const auto magnitudes = m.array().abs();
+    return m.allFinite() && !((magnitudes > 0.0f && magnitudes < FLT_MIN).any()) &&
+           !((magnitudes > kLargestScreened).any());
+  };
+  if (!screenable(g) || !screenable(x)) return false;
   ops.pairs = (rows + 1) / 2;
   ops.padded_in = (in + kMicroColumns - 1) / kMicroColumns * kMicroColumns;
   ops.padded_out = (out + kMicroRows - 1) / kMicroRows * kMicroRows;
@@ -404,7 +415,10 @@ bool build_screening_operands(const ConstMatrixMap& g, const ConstMatrixMap& x, 
   };
   prepare(x, ops.x_columns, ops.x_norms, ops.x_pairs, ops.padded_in, 1);
   prepare(g, ops.g_columns, ops.g_norms, ops.g_pairs, 1, ops.pairs);
-  return true;
+  const auto finite = [](const std::vector<float>& norms) {
+    return std::all_of(norms.begin(), norms.end(), [](float norm) { return std::isfinite(norm); });
+  };
+  return finite(ops.x_norms) && finite(ops.g_norms);
 }
 
 // The exact score: Σ_r g[r, o] · x[r, i] in fp32, in 16 lanes then a fixed reduction order, so it

@@ -214,6 +214,37 @@ TEST_CASE("largest_absent_gradients: positions with a NaN gradient never grow", 
                      "expected at most " + std::to_string(finite), "not NaN");
 }
 
+TEST_CASE("largest_absent_gradients: exact for magnitudes bf16 cannot screen", "[rigl]") {
+  // CPUs with AVX512-BF16 screen candidates with bf16 products and a relative error bound; bf16
+  // flushes values below FLT_MIN to 0 and rounds values near FLT_MAX to infinity, where the bound
+  // does not hold. Such inputs must give the exact top-k all the same.
+  const Tensor one_kept = from_vector(std::vector<int64_t>{1, 31}, {2, 1});  // the connection (1, 31)
+  const kernels::SparseStructure structure = kernels::make_sparse_structure(one_kept, 2, 32);
+  const Tensor none_dropped = zeros({1}, DType::UInt8);
+  {
+    // A denormal gradient: G[1, 0] = 1e-39 · 1e12 = 1e-27 is the second largest (G[0, 0] = 1e-23,
+    // G[0, i] = 1e-28, G[1, i] = 1e-32 elsewhere).
+    std::vector<float> x(32, 1e7f);
+    x[0] = 1e12f;
+    const Tensor g = from_vector(std::vector<float>{1e-35f, 1e-39f}, {1, 2});
+    CHECK(as_vector(kernels::largest_absent_gradients(g, from_vector(x, {1, 32}), structure, none_dropped, 2)) ==
+          std::vector<int64_t>{0, 32});
+  }
+  {
+    // A column norm above FLT_MAX next to a dead output unit (g = 0): every G[0, i] is 0, and all
+    // 63 absent positions are finite candidates.
+    std::vector<float> x(2 * 32, 1.0f);
+    x[0] = x[32] = 3.0e38f;
+    const Tensor g = from_vector(std::vector<float>{0, 1, 0, 1}, {2, 2});
+    const Tensor x_tensor = from_vector(x, {2, 32});
+    const std::set<int64_t> kept{1 * 32 + 31};
+    const std::vector<float> dense = dense_gradient(g, x_tensor);
+    for (const int64_t count : {62, 63})
+      CHECK(as_vector(kernels::largest_absent_gradients(g, x_tensor, structure, none_dropped, count)) ==
+            reference_grow(dense, kept, count));
+  }
+}
+
 TEST_CASE("largest_absent_gradients: all-equal gradients are spread by tie rank", "[rigl]") {
   manual_seed(6);
   nn::SparseLinear layer(60, 50, nn::SparseLinearOptions().sparsity(0.5));
