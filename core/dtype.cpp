@@ -51,7 +51,7 @@ bool holds_value(DType dtype, double value) {
   return std::isfinite(value) && value == std::trunc(value) && value >= lowest && value < above;
 }
 
-bool holds_value(DType dtype, int64_t value) {
+bool holds_integer(DType dtype, int64_t value) {
   switch (dtype) {
     case DType::Int32: return value >= INT32_MIN && value <= INT32_MAX;
     case DType::UInt8: return value >= 0 && value <= UINT8_MAX;
@@ -81,8 +81,8 @@ void check_holds_value(const char* op, const char* what, DType dtype, double val
             integer_range_text(dtype), ")");
 }
 
-void check_holds_value(const char* op, const char* what, DType dtype, int64_t value) {
-  WISP_CHECK(holds_value(dtype, value), op, ": ", what, " ", value, " cannot be converted to ", dtype,
+void check_holds_integer(const char* op, const char* what, DType dtype, int64_t value) {
+  WISP_CHECK(holds_integer(dtype, value), op, ": ", what, " ", value, " cannot be converted to ", dtype,
              " (expected a number in ", integer_range_text(dtype), ")");
 }
 

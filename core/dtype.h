@@ -23,12 +23,12 @@ inline bool is_floating_point(DType dtype) { return dtype == DType::Float32; }
 // dtypes a whole number within the type's range; for Float32 any value whose magnitude does not
 // exceed float's largest (infinities and NaN included).
 bool holds_value(DType dtype, double value);
-// The same for an integer (exactly, also where a double would round it): within the range of an
+// The same for an integer, exactly (also where a double would round it): within the range of an
 // integer dtype; always for Float32 (rounded).
-bool holds_value(DType dtype, int64_t value);
-// Throw unless holds_value(dtype, value), naming op and what the value is ("value", "scalar").
+bool holds_integer(DType dtype, int64_t value);
+// Throw unless holds_value / holds_integer, naming op and what the value is ("value", "start").
 void check_holds_value(const char* op, const char* what, DType dtype, double value);
-void check_holds_value(const char* op, const char* what, DType dtype, int64_t value);
+void check_holds_integer(const char* op, const char* what, DType dtype, int64_t value);
 
 template <class T>
 struct DTypeOf;

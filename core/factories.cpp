@@ -65,8 +65,8 @@ Tensor arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
   const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
   const int64_t count = static_cast<int64_t>(distance / stride + (distance % stride != 0));
   if (count > 0 && !is_floating_point(options.dtype())) {
-    check_holds_value("arange", "start", options.dtype(), start);
-    check_holds_value("arange", "last value", options.dtype(),
+    check_holds_integer("arange", "start", options.dtype(), start);
+    check_holds_integer("arange", "last value", options.dtype(),
                       static_cast<int64_t>(static_cast<uint64_t>(start) +
                                            static_cast<uint64_t>(count - 1) * static_cast<uint64_t>(step)));
   }
@@ -96,8 +96,8 @@ Tensor randn(const Shape& shape, TensorOptions options) {
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions options) {
   WISP_CHECK(low < high, "randint: expected low < high but got low=", low, " high=", high);
   WISP_CHECK(!is_floating_point(options.dtype()), "randint: expected an integer dtype but got ", options.dtype());
-  check_holds_value("randint", "low", options.dtype(), low);
-  check_holds_value("randint", "high - 1", options.dtype(), high - 1);
+  check_holds_integer("randint", "low", options.dtype(), low);
+  check_holds_integer("randint", "high - 1", options.dtype(), high - 1);
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);  // may exceed int64
   const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(shape.numel()));
   return make(shape, options, [block, low, range](int64_t i) {
