@@ -42,6 +42,17 @@ bool needs_recording(const std::vector<Tensor>& inputs) {
 Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs, BackwardFunction backward,
               const std::vector<Tensor>& saved) {
   if (!needs_recording(inputs)) return output;
+  // The output must be a fresh tensor: recording onto an input (an identity forward) or onto a
+  // tensor already on the tape would rewrite that tensor's history (a leaf would stop being one,
+  // and its gradient would go around a cycle).
+  WISP_CHECK(output.defined(), "record(", name, "): the output is undefined");
+  for (const Tensor& input : inputs)
+    WISP_CHECK(!input.defined() || input.impl() != output.impl(), "record(", name,
+               "): the output is one of the inputs; for an op whose forward returns its input, record "
+               "input.detach() (a new tensor sharing its storage)");
+  WISP_CHECK(output.is_leaf() && !output.requires_grad(), "record(", name,
+             "): the output already ", output.is_leaf() ? "requires grad" : "has a grad_fn (" + output.grad_fn_name() + ")",
+             "; record a fresh tensor, e.g. output.detach()");
   auto node = std::make_shared<Node>();
   node->name = name;
   for (const Tensor& tensor : saved)
@@ -61,6 +72,7 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
     }
     node->inputs.push_back(std::move(edge));
     node->input_shapes.push_back(input.defined() ? input.shape() : Shape{});
+    node->input_devices.push_back(input.defined() ? input.device() : Device::cpu());
   }
   output.impl()->requires_grad = true;
   output.impl()->grad_fn = std::move(node);
@@ -159,6 +171,11 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
       if (!grad.defined() || (!edge.node && !edge.leaf)) continue;
       WISP_CHECK(grad.shape() == node->input_shapes[i], node->name, " returned a gradient of shape ", grad.shape(),
                  " for input ", i, ", expected ", node->input_shapes[i]);
+      // Inputs that need gradients are float32 (set_requires_grad allows no other dtype).
+      WISP_CHECK(grad.dtype() == DType::Float32, node->name, " returned a gradient of dtype ", grad.dtype(),
+                 " for input ", i, ", expected float32");
+      WISP_CHECK(grad.device() == node->input_devices[i], node->name, " returned a gradient on ", grad.device(),
+                 " for input ", i, ", expected ", node->input_devices[i], " (the input's device)");
       if (edge.node) {
         accumulate(pending[edge.node.get()], grad);
       } else {

@@ -39,6 +39,7 @@ struct Node {
   uint64_t sequence = 0;            // position on the tape: later entries have larger numbers
   std::vector<Edge> inputs;         // one per op input
   std::vector<Shape> input_shapes;  // to check the shape of each returned gradient
+  std::vector<Device> input_devices;  // and its device
   std::vector<SavedVersion> saved;  // checked before backward runs
   BackwardFunction backward;
   bool released = false;  // set once a backward pass has used (and freed) this entry

@@ -95,6 +95,8 @@ class DataLoader {
 
   // Throws wisp::Error when batch_size < 1 or the dataset is empty.
   DataLoader(const Dataset& dataset, DataLoaderOptions options = {});
+  // The loader keeps a reference to the dataset, so a temporary one would be destroyed under it.
+  DataLoader(const Dataset&& dataset, DataLoaderOptions options = {}) = delete;
   ~DataLoader();
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;

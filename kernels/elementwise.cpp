@@ -22,7 +22,7 @@ void check_division(BinaryOp op, DType dtype) {
 // it can hold (0.5 would silently become 0).
 void check_scalar(BinaryOp op, DType dtype, double scalar) {
   WISP_CHECK(is_floating_point(dtype) || holds_value(dtype, scalar), binary_op_name(op), ": the scalar ", scalar,
-             " cannot combine with a ", dtype, " tensor, whose result stays ", dtype,
+             " cannot combine with a tensor of dtype ", dtype, ", whose result stays ", dtype,
              " (expected a whole number the dtype can hold; cast the tensor with .to(DType::Float32) first)");
 }
 }  // namespace

@@ -101,11 +101,20 @@ std::string demangle(const char* mangled_name) {
 }
 
 std::string Module::name() const {
-  // The class name without namespaces or template arguments: "Wrapper" for ns::Wrapper<nn::Linear>.
-  std::string full = demangle(typeid(*this).name());
-  full = full.substr(0, full.find('<'));
-  const size_t colon = full.rfind("::");
-  return colon == std::string::npos ? full : full.substr(colon + 2);
+  // The class name without namespaces, enclosing classes or functions, or template arguments:
+  // "Wrapper" for ns::Wrapper<nn::Linear>, "Block" for ns::Wrapper<int>::Block, "Local" for a
+  // class defined in void f<int>(ns::X)::Local. Template arguments and parameter lists are dropped
+  // first (they may hold "::" themselves), then the last "::" part is kept.
+  const std::string full = demangle(typeid(*this).name());
+  std::string outside;  // `full` without its <...> and (...) groups
+  int depth = 0;
+  for (const char c : full) {
+    if (c == '<' || c == '(') ++depth;
+    if (depth == 0) outside += c;
+    if ((c == '>' || c == ')') && depth > 0) --depth;
+  }
+  const size_t colon = outside.rfind("::");
+  return colon == std::string::npos ? outside : outside.substr(colon + 2);
 }
 
 void Module::pretty_print(std::ostream& stream, int indent) const {

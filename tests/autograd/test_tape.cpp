@@ -184,6 +184,26 @@ TEST_CASE("a backward function returning a wrong shape is caught", "[autograd]")
   WISP_REQUIRE_ERROR(out.sum().backward(), "BrokenBackward", "shape [4]", "expected [3]");
 }
 
+TEST_CASE("record needs a fresh output and checks the gradients a backward returns", "[autograd]") {
+  Tensor x = ones({3});
+  x.set_requires_grad(true);
+  const auto reverse = [](const Tensor& g) -> std::vector<Tensor> { return {g * -1.0}; };
+  // An identity forward must record a new tensor: recording onto x would make the leaf a non-leaf.
+  WISP_REQUIRE_ERROR(autograd::record("ReverseBackward", x, {x}, reverse), "ReverseBackward",
+                     "output is one of the inputs", "detach()");
+  const Tensor y = x * 2.0;
+  WISP_REQUIRE_ERROR(autograd::record("ReverseBackward", y, {x}, reverse), "already has a grad_fn (MulBackward)");
+  Tensor reversed = autograd::record("ReverseBackward", x.detach(), {x}, reverse);
+  CHECK(x.is_leaf());
+  reversed.sum().backward();
+  CHECK(values(x.grad()) == std::vector<float>{-1, -1, -1});
+  // A backward returning an integer gradient is caught where it happens, naming the op.
+  Tensor bad = autograd::record("IntegerBackward", x.detach() * 1.0, {x}, [](const Tensor& g) -> std::vector<Tensor> {
+    return {zeros(g.shape(), DType::Int64)};
+  });
+  WISP_REQUIRE_ERROR(bad.sum().backward(), "IntegerBackward", "gradient of dtype int64", "expected float32");
+}
+
 TEST_CASE("backward from a leaf seeds its own gradient", "[autograd]") {
   Tensor a = full({}, 3.0);
   a.set_requires_grad(true);

@@ -12,9 +12,15 @@
 #include <utility>
 #include <vector>
 
+#include <type_traits>
+
 #include "test_helpers.h"
 
 using namespace wisp;
+
+// The loader keeps a reference to its dataset: a temporary one does not compile.
+static_assert(!std::is_constructible_v<data::DataLoader, data::TensorDataset&&>);
+static_assert(std::is_constructible_v<data::DataLoader, const data::TensorDataset&>);
 
 namespace {
 

@@ -104,10 +104,23 @@ struct Wrapper : nn::Module {
 };
 }  // namespace
 
+template <class T>
+struct Outer {
+  struct Block : nn::Module {};
+};
+
+template <class T>
+std::string local_module_name() {
+  struct Local : nn::Module {};
+  return Local().name();
+}
+
 TEST_CASE("a template module prints its class name without the template arguments", "[layers][modules]") {
   Wrapper<nn::Linear> wrapper;
   CHECK(wrapper.name() == "Wrapper");
   CHECK(printed(wrapper).rfind("Wrapper(\n  (inner): Linear(", 0) == 0);
+  CHECK(Outer<int>::Block().name() == "Block");  // a class nested in a class template
+  CHECK(local_module_name<nn::Linear>() == "Local");  // a class defined in a function template
 }
 
 TEST_CASE("custom modules: registration, parameters, buffers, train/eval, zero_grad", "[layers][modules]") {
