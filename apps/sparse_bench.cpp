@@ -572,14 +572,20 @@ int run_cuda(const Arguments& arguments, Device device) {
 int main(int argc, char** argv) {
   Arguments arguments;
   CLI::App app{"sparse_bench: SparseLinear against a dense Linear (time and memory)"};
-  app.add_option("--size", arguments.size, "in_features = out_features")->check(apps::whole_number(1, INT64_MAX));
+  app.add_option("--size", arguments.size, "in_features = out_features")
+      ->capture_default_str()
+      ->check(apps::whole_number(1, INT64_MAX));
   app.add_option("--sparsity", arguments.sparsity, "fraction of absent connections")
+      ->capture_default_str()
       ->check(apps::finite_number(0.0, 0.999999));
   app.add_option("--batch", arguments.batches, "batch sizes (1 means a 1-D input, as the notebook)")
+      ->capture_default_str()
       ->check(apps::whole_number(1, INT64_MAX));
   app.add_option("--reps", arguments.reps, "timed runs per sparse case (after one warm-up; three on a GPU)")
+      ->capture_default_str()
       ->check(apps::whole_number(1, INT_MAX));
   app.add_option("--dense-reps", arguments.dense_reps, "timed runs per dense case")
+      ->capture_default_str()
       ->check(apps::whole_number(1, INT_MAX));
   app.add_option("--threads", arguments.threads, "CPU threads (default: all)")->check(apps::whole_number(0, kMaxThreads));
   app.add_option("--seed", arguments.seed, "seed for the layers and inputs")->check(apps::whole_number(0, UINT64_MAX));

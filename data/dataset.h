@@ -11,8 +11,9 @@
 
 namespace wisp::data {
 
-// One batch of samples. For the datasets in wisp, `data` is Float32 [B, ...] (CPU) and `target`
-// Int64 [B] (CPU), where B is the number of indices asked for, in the order asked for.
+// One batch of samples: `data` [B, ...] (CPU; Float32 for MnistDataset, the tensor's own dtype for
+// TensorDataset) and `target` Int64 [B] (CPU), where B is the number of indices asked for, in the
+// order asked for.
 struct Batch {
   Tensor data;
   Tensor target;

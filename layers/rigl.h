@@ -36,8 +36,8 @@ namespace wisp::nn {
 
 // Defaults, as the RigL paper: update every 100 steps, drop fraction 0.3 decayed by a cosine.
 // t_end (the step after which connections freeze) depends on the run: the paper stops at 75% of
-// training; the default 15000 is 75% of the notebook's 20 MNIST epochs at batch 64 (18740 steps),
-// and mnist_train sets it from the run's length.
+// training; the default 15000 is about 80% of the notebook's 20 MNIST epochs at batch 64 (18740
+// steps), and mnist_train sets it to 75% of the run's length (14055 for the notebook's run).
 constexpr int64_t kRiglDefaultDeltaT = 100;
 constexpr int64_t kRiglDefaultTEnd = 15000;
 constexpr double kRiglDefaultAlpha = 0.3;

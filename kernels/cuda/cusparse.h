@@ -6,8 +6,9 @@
 // A plain C++ header (no CUDA headers); compiled only when WISP_WITH_CUDA. Every cuSPARSE status
 // other than success becomes a wisp::Error naming the call and cuSPARSE's message
 // (WISP_CUSPARSE_CHECK, kernels/cuda/check.h), except that a plan reports an algorithm/layout pair
-// that cuSPARSE refuses (CUSPARSE_STATUS_NOT_SUPPORTED, or CUSPARSE_STATUS_INVALID_VALUE from the
-// size query of a non-default algorithm) through supported() instead of throwing.
+// that cuSPARSE refuses (CUSPARSE_STATUS_NOT_SUPPORTED, or CUSPARSE_STATUS_INVALID_VALUE from a
+// non-default algorithm's size query, preprocessing or first product) through supported() instead
+// of throwing.
 //
 // The matrix is the SparseStructure's CSR half (row_pointers, column_indices; Int32 or Int64) with
 // `values` [nnz] in (row, col) order: W [out, in], y = x · Wᵀ + bias.
@@ -61,8 +62,8 @@ class CusparseSparseLinearPlan {
   CusparseSparseLinearPlan(const CusparseSparseLinearPlan&) = delete;
   CusparseSparseLinearPlan& operator=(const CusparseSparseLinearPlan&) = delete;
 
-  // False when cuSPARSE answered CUSPARSE_STATUS_NOT_SUPPORTED for this algorithm and layout (known
-  // after construction); run() then throws. why_unsupported() gives cuSPARSE's message.
+  // False when cuSPARSE refused this algorithm and layout (see the top of this file; known after
+  // construction); run() then throws. why_unsupported() gives cuSPARSE's message.
   bool supported() const;
   const std::string& why_unsupported() const;
   size_t workspace_bytes() const;

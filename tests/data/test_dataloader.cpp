@@ -9,10 +9,9 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <type_traits>
 
 #include "test_helpers.h"
 
