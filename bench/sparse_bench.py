@@ -8,12 +8,18 @@ require grad), at each batch size, as the median of several runs after a warm-up
 
   original    the SparseLinear package's algorithm (torch_sparse.spmm: index_select of the input
               rows, times the values, scatter_add into the output; autograd through those ops)
-  torch CSR   torch.sparse CSR matmul (forward only: PyTorch 1.13 has no autograd for CSR values)
-  torch COO   torch.sparse.mm with a COO weight built from a values leaf (forward+backward)
+  torch CSR   torch.sparse CSR matmul (forward only: PyTorch 1.13 has no autograd for CSR values),
+              with the transposed input made contiguous (x.t().contiguous(), inside the timing, as
+              wisp's time includes its own transposition) and as the plain view x.t(); the table
+              takes the faster (PyTorch 1.13's CSR product is ~3x slower on the strided view)
+  torch COO   torch.sparse.mm with a COO weight built from a values leaf (forward+backward), likewise
   torch dense nn.Linear
-and runs wisp's apps/sparse_bench on the same cases (before and after PyTorch, keeping the faster
-run per case) and prints one table with ratios, the memory
-of each layer, and the batch-1 forward against the memory-bandwidth bound. Uses Debian's
+It runs wisp's apps/sparse_bench and PyTorch's cases twice each, alternated (wisp, PyTorch, wisp,
+PyTorch), and each side keeps the faster of its two medians per case, so that a burst of load from
+other processes during one run does not decide a ratio, and both sides are treated alike. It prints
+one table with ratios, the memory of each layer, and the batch-1 forward against the
+memory-bandwidth bound (time and bound from the same wisp run). OpenBLAS gets --threads threads
+(OPENBLAS_NUM_THREADS, unless set), as torch.set_num_threads does not reach its pool. Uses Debian's
 python3-torch:
 
     /usr/bin/python3 bench/sparse_bench.py --threads 2 --sparse-bench build/release/apps/sparse_bench
@@ -36,7 +42,19 @@ import subprocess
 import sys
 import time
 
-import torch
+
+def _threads_argument():
+    """--threads from the command line, needed before torch (and OpenBLAS) is imported."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--threads", type=int, default=2)
+    return parser.parse_known_args()[0].threads
+
+
+# torch.set_num_threads does not reach OpenBLAS's own thread pool: without this a --threads 1 run
+# would give PyTorch's dense products two threads.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", str(_threads_argument()))
+
+import torch  # noqa: E402 (after OPENBLAS_NUM_THREADS)
 
 
 def no_wait():
@@ -131,16 +149,21 @@ def torch_cases(args):
     results[("original_memory", 0)] = (indices.numel() * 8 + values.numel() * 4 + n * 4)
     results[("csr_memory", 0)] = (csr.crow_indices().numel() * 8 + csr.col_indices().numel() * 8 + nnz * 4 + n * 4)
 
-    def csr_forward(x):
-        matrix = x.view(-1, 1) if x.dim() == 1 else x.t()
-        return (csr @ matrix).t() + bias.detach()
+    def operand(x, contiguous):
+        """x as the [n, rows] right-hand side: a contiguous copy of x.t() (PyTorch's faster CSR
+        path) or the strided view x.t()."""
+        if x.dim() == 1:
+            return x.view(-1, 1)
+        return x.t().contiguous() if contiguous else x.t()
 
-    def coo_train(x):
+    def csr_forward(x, contiguous):
+        return (csr @ operand(x, contiguous)).t() + bias.detach()
+
+    def coo_train(x, contiguous):
         coo_values.grad = None
         bias.grad = None
         weight = torch.sparse_coo_tensor(indices, coo_values, (n, n))
-        matrix = x.view(-1, 1) if x.dim() == 1 else x.t()
-        (torch.sparse.mm(weight, matrix).t() + bias).sum().backward()
+        (torch.sparse.mm(weight, operand(x, contiguous)).t() + bias).sum().backward()
 
     def train(layer, x):
         layer.zero_grad(set_to_none=True)
@@ -156,9 +179,15 @@ def torch_cases(args):
         print(f"  torch: batch {batch} on {device} ...", file=sys.stderr, flush=True)
         with torch.no_grad():
             results[("original_forward", batch)] = run(lambda: original(x), args.reps)
-            results[("csr_forward", batch)] = run(lambda: csr_forward(x), args.reps)
+            results[("csr_contiguous_forward", batch)] = run(lambda: csr_forward(x, True), args.reps)
+            results[("csr_strided_forward", batch)] = run(lambda: csr_forward(x, False), args.reps)
         results[("original_train", batch)] = run(lambda: train(original, x), args.reps)
-        results[("coo_train", batch)] = run(lambda: coo_train(x), args.reps)
+        results[("coo_contiguous_train", batch)] = run(lambda: coo_train(x, True), args.reps)
+        results[("coo_strided_train", batch)] = run(lambda: coo_train(x, False), args.reps)
+    for batch in args.batch:  # PyTorch's best of the two operand layouts
+        for name, kind in (("csr", "forward"), ("coo", "train")):
+            results[(f"{name}_{kind}", batch)] = min(results[(f"{name}_contiguous_{kind}", batch)],
+                                                     results[(f"{name}_strided_{kind}", batch)])
     del original, csr
     if not args.skip_dense:
         dense = torch.nn.Linear(n, n).to(device)
@@ -212,6 +241,20 @@ def fastest_of(runs, is_timed):
     return results
 
 
+def is_torch_time(name):
+    return name.endswith(("_forward", "_train"))
+
+
+def alternated_runs(args, with_torch=True):
+    """wisp, PyTorch, wisp, PyTorch: (wisp runs, PyTorch runs)."""
+    wisp_runs, torch_runs = [], []
+    for _ in range(2):
+        wisp_runs.append(wisp_cases(args))
+        if with_torch:
+            torch_runs.append(torch_cases(args))
+    return wisp_runs, torch_runs
+
+
 def result(results, name, batch):
     return results.get((name, batch))
 
@@ -235,14 +278,11 @@ def gpu_report(args):
     if not args.device.startswith("cuda"):
         sys.exit(f"bench: --device expects cpu, cuda or cuda:N but got {args.device!r}")
     torch_available = torch.cuda.is_available()
-    wisp_runs = [wisp_cases(args)]
-    if torch_available:
-        torch_results = torch_cases(args)
-        wisp_runs.append(wisp_cases(args))
-    else:
-        torch_results = {}
+    if not torch_available:
         print(f"bench: PyTorch {torch.__version__} has no usable CUDA device: PyTorch columns left empty",
               file=sys.stderr)
+    wisp_runs, torch_runs = alternated_runs(args, with_torch=torch_available)
+    torch_results = fastest_of(torch_runs, is_torch_time) if torch_runs else {}
     wisp_results = fastest_of(wisp_runs, lambda name: name.endswith(("_forward", "_train", "_min")))
 
     def ms(seconds):
@@ -262,8 +302,8 @@ def gpu_report(args):
     gpu = torch.cuda.get_device_name(0) if torch_available else "(PyTorch sees no GPU)"
     print(f"SparseLinear {args.size} x {args.size}, sparsity {args.sparsity} (nnz {nnz}) on {args.device}: {gpu}; "
           f"PyTorch {torch.__version__}")
-    print("times in ms, median of runs each started on an idle GPU and timed by CUDA events around it; wisp: the "
-          "faster of its runs before and after PyTorch; ratios = other time / wisp sparse time")
+    print("times in ms, median of runs each started on an idle GPU and timed by CUDA events around it; each side: "
+          "the faster of its two alternated runs; ratios = other time / wisp sparse time")
     header = (f"{'case':<17}{'batch':>6}{'wisp':>9}{'cuSPARSE':>10}{'original':>10}{'torch CSR':>11}{'torch COO':>11}"
               f"{'torch dense':>12}{'wisp dense':>11} | {'cuSP/wisp':>9}{'orig/wisp':>10}{'CSR/wisp':>9}"
               f"{'dense/wisp':>11}")
@@ -331,14 +371,13 @@ def main():
         gpu_report(args)
         return
 
-    # wisp runs before and after PyTorch and each case keeps the faster of the two medians: its
-    # cases take milliseconds, so a burst of load from other processes on this 2-core machine
-    # (one scheduler tick is 4 ms) can multiply one run's times, while PyTorch's take seconds.
+    # Both sides run twice, alternated, and each case keeps the faster of its two medians: a burst
+    # of load from other processes on this 2-core machine (one scheduler tick is 4 ms) can multiply
+    # one run's times, and the same rule on both sides keeps the comparison even.
     load = os.getloadavg()[0]
-    wisp_runs = [wisp_cases(args)]
-    torch_results = torch_cases(args)
-    wisp_runs.append(wisp_cases(args))
+    wisp_runs, torch_runs = alternated_runs(args)
     wisp_results = fastest_of(wisp_runs, lambda name: name.startswith("wisp_"))
+    torch_results = fastest_of(torch_runs, is_torch_time)
 
     def ms(seconds):
         return milliseconds(seconds, 2)
@@ -349,7 +388,7 @@ def main():
     nnz = int(wisp_results[("nnz", 0)])
     print(f"SparseLinear {args.size} x {args.size}, sparsity {args.sparsity} (nnz {nnz}); {args.threads} threads; "
           f"PyTorch {torch.__version__}; load average before the run {load:.2f}")
-    print("times in ms (median); wisp: the faster of its runs before and after PyTorch; "
+    print("times in ms (median); each side: the faster of its two alternated runs (wisp, PyTorch, wisp, PyTorch); "
           "ratios = PyTorch time / wisp sparse time")
     header = (f"{'case':<17}{'batch':>6}{'wisp':>10}{'original':>11}{'torch CSR':>11}{'torch COO':>11}"
               f"{'torch dense':>12}{'wisp dense':>11} | {'orig/wisp':>9}{'CSR/wisp':>9}{'dense/wisp':>11}")
@@ -365,18 +404,27 @@ def main():
             wisp_dense = result(wisp_results, f"wisp_dense_{kind}", batch)
             print(f"{label:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}{ms(dense):>12}"
                   f"{ms(wisp_dense):>11} | {times(original, wisp):>9}{times(csr, wisp):>9}{times(dense, wisp):>11}")
-    for label, run in zip(("before", "after"), wisp_runs):
+    for index, run in enumerate(wisp_runs):
         cases = ", ".join(f"{kind} b{batch} {run[(f'wisp_sparse_{kind}', batch)] * 1e3:.2f}"
                           for batch in args.batch for kind in ("forward", "train"))
-        print(f"wisp sparse run {label} PyTorch (ms): {cases}")
+        print(f"wisp sparse run {index + 1} (ms): {cases}")
+    for index, run in enumerate(torch_runs):
+        cases = ", ".join(f"{name} b{batch} {run[(name, batch)] * 1e3:.2f}" for batch in args.batch
+                          for name in ("csr_contiguous_forward", "csr_strided_forward", "dense_train")
+                          if (name, batch) in run)
+        print(f"PyTorch run {index + 1} (ms): {cases}")
     mb = 1e6
     print(f"memory: wisp sparse {wisp_results[('sparse_memory', 0)] / mb:.1f} MB (values, bias, CSR + CSC int32); "
           f"original {torch_results[('original_memory', 0)] / mb:.1f} MB (int64 indices, values, bias); "
           f"torch CSR {torch_results[('csr_memory', 0)] / mb:.1f} MB; dense {wisp_results[('dense_memory', 0)] / mb:.1f} MB")
-    bound = wisp_results[("batch1_forward_bound", 1)]
-    bandwidth = wisp_results[("copy_bandwidth", 0)]
-    measured = result(wisp_results, "wisp_sparse_forward", 1)
-    fastest = result(wisp_results, "wisp_sparse_forward_min", 1)
+    # The batch-1 forward against the bound of the same run (the copy bandwidth is measured per run);
+    # the run with the smaller ratio, as the faster run elsewhere.
+    bound_run = min(wisp_runs, key=lambda run: run.get(("wisp_sparse_forward", 1), float("inf")) /
+                    run[("batch1_forward_bound", 1)])
+    bound = bound_run[("batch1_forward_bound", 1)]
+    bandwidth = bound_run[("copy_bandwidth", 0)]
+    measured = result(bound_run, "wisp_sparse_forward", 1)
+    fastest = result(bound_run, "wisp_sparse_forward_min", 1)
     print(f"streaming copy {bandwidth:.1f} GB/s; batch-1 forward moves "
           f"{wisp_results[('batch1_forward_bytes', 1)] / mb:.1f} MB: bound {bound * 1e3:.3f} ms"
           + ("" if measured is None else f", measured {measured * 1e3:.3f} ms = {measured / bound:.2f}x the bound "
