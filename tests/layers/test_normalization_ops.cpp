@@ -157,9 +157,12 @@ TEST_CASE("layer_norm matches PyTorch", "[layers][layer_norm]") {
   Tensor weight = golden_tensor(golden::layer_norm_weight, {2, 5}).set_requires_grad(true);
   Tensor bias = golden_tensor(golden::layer_norm_bias, {2, 5}).set_requires_grad(true);
   Tensor y = layer_norm(x, {2, 5}, weight, bias, 1e-5);
-  require_close(y, golden_tensor(golden::layer_norm_output, {3, 2, 5}), 1e-4f);
+  // The input's large offset (mean 50, spread 2) is there to catch a one-pass variance
+  // (E[x²] − mean² in float), which errs by up to ~1e-4 here against ~5e-6 for a correct one:
+  // hence 2e-5, not 1e-4. (The float64-reference test above covers the same with a larger offset.)
+  require_close(y, golden_tensor(golden::layer_norm_output, {3, 2, 5}), 2e-5f);
   y.backward(golden_tensor(golden::layer_norm_grad_output, {3, 2, 5}));
-  require_close(x.grad(), golden_tensor(golden::layer_norm_grad_input, {3, 2, 5}), 1e-3f);
+  require_close(x.grad(), golden_tensor(golden::layer_norm_grad_input, {3, 2, 5}), 1e-4f);
   require_close(weight.grad(), golden_tensor(golden::layer_norm_grad_weight, {2, 5}), 1e-4f);
   require_close(bias.grad(), golden_tensor(golden::layer_norm_grad_bias, {2, 5}), 1e-5f);
 }
