@@ -119,6 +119,7 @@ TEST_CASE("autograd misuse gets clear errors", "[autograd]") {
   CHECK(values(a.grad()) == std::vector<float>{2, 20});
   WISP_REQUIRE_ERROR(a.add_(1.0), "in-place", "NoGradGuard");
   WISP_REQUIRE_ERROR(a.set_grad(ones({5})), "gradient of shape [2]", "[5]");
+  WISP_REQUIRE_ERROR(a.set_grad(zeros({2}, DType::Int64)), "set_grad", "dtype float32", "got int64");
   {
     NoGradGuard no_grad;
     a.add_(1.0);  // allowed: this is how optimizers update parameters

@@ -86,6 +86,19 @@ TEST_CASE("rand, randn and randint have the right distributions", "[core][factor
   const double normal_std = std::sqrt(squares / n.size() - normal_mean * normal_mean);
   CHECK(std::abs(normal_mean) < 0.02);
   CHECK(std::abs(normal_std - 1.0) < 0.02);
+  // The shape, not only the first two moments (a uniform of the same mean and deviation would pass
+  // those): the normal's mass within 1 and 2 deviations, its kurtosis 3 (a uniform's is 1.8), tails.
+  double within_one = 0, within_two = 0, fourth = 0, largest = 0;
+  for (float x : n) {
+    within_one += std::abs(x) < 1.0f;
+    within_two += std::abs(x) < 2.0f;
+    fourth += std::pow(double(x) - normal_mean, 4);
+    largest = std::max(largest, double(std::abs(x)));
+  }
+  CHECK(std::abs(within_one / n.size() - 0.6827) < 0.005);
+  CHECK(std::abs(within_two / n.size() - 0.9545) < 0.004);
+  CHECK(std::abs(fourth / n.size() / std::pow(normal_std, 4) - 3.0) < 0.1);
+  CHECK(largest > 3.5);
 
   Tensor ints = randint(-3, 4, {20000});
   CHECK(ints.dtype() == DType::Int64);
@@ -96,8 +109,16 @@ TEST_CASE("rand, randn and randint have the right distributions", "[core][factor
     seen.insert(v);
   }
   CHECK(seen.size() == 7);  // every value in [-3, 4) occurs
+  // Uniform over the 7 values: chi-square with 6 degrees of freedom below 22.5 (p = 0.001).
+  std::vector<double> counts(7, 0.0);
+  for (int64_t v : ints.to_vector<int64_t>()) counts[static_cast<size_t>(v + 3)] += 1;
+  double chi_square = 0;
+  for (double count : counts) chi_square += (count - 20000.0 / 7) * (count - 20000.0 / 7) / (20000.0 / 7);
+  CHECK(chi_square < 22.5);
   CHECK(randint(0, 10, {3}, DType::Int32).dtype() == DType::Int32);
   WISP_REQUIRE_ERROR(randint(5, 5, {2}), "low < high", "low=5", "high=5");
+  WISP_REQUIRE_ERROR(randint(0, 5, {2}, DType::Float32), "randint", "integer dtype", "float32");
+  WISP_REQUIRE_ERROR(randn({2}, DType::Int64), "randn", "floating-point dtype", "int64");
   WISP_REQUIRE_ERROR(rand({2}, DType::Int64), "rand", "floating-point", "int64");
 }
 

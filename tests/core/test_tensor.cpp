@@ -48,6 +48,7 @@ TEST_CASE("view, reshape and flatten share storage", "[core][tensor]") {
   CHECK(t.at<float>(6) == 100.0f);  // the write through the view is visible in the original
   WISP_REQUIRE_ERROR(t.view({5, -1}), "view", "[5, -1]", "invalid for input of size 12");
   WISP_REQUIRE_ERROR(t.view({-1, -1}), "only one dimension can be inferred");
+  WISP_REQUIRE_ERROR(t.view({-2, 6}), "view", "invalid size -2", "[-2, 6]");
   WISP_REQUIRE_ERROR(t.view({3, 5}), "[3, 5]", "12");
   WISP_REQUIRE_ERROR(r.flatten(2, 1), "flatten", "start_dim");
 }

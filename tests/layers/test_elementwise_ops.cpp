@@ -1,5 +1,6 @@
 // Elementwise arithmetic with broadcasting, scalar arithmetic and unary functions.
 #include <cmath>
+#include <functional>
 
 #include "test_helpers.h"
 
@@ -93,6 +94,30 @@ TEST_CASE("gradients of scalar arithmetic and unary functions", "[layers][elemen
   // ReLU away from its kink at 0.
   WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return relu(in[0]); },
                          {from_vector(std::vector<float>{-1.5f, -0.3f, 0.4f, 2.0f})});
+}
+
+TEST_CASE("exact gradients of exp, log, sqrt, div and sub", "[layers][elementwise]") {
+  // check_gradients accepts errors of about 1%; these values must be exact (up to float rounding).
+  const std::vector<float> points{0.25f, 1.0f, 4.0f};
+  const auto gradient_of = [&](const std::function<Tensor(const Tensor&)>& function) {
+    Tensor x = from_vector(points);
+    x.set_requires_grad(true);
+    function(x).sum().backward();
+    return values(x.grad());
+  };
+  const auto close = [](const std::vector<float>& actual, const std::vector<double>& expected) {
+    REQUIRE(actual.size() == expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) CHECK(actual[i] == Approx(expected[i]).epsilon(1e-6));
+  };
+  close(gradient_of([](const Tensor& x) { return exp(x); }), {std::exp(0.25), std::exp(1.0), std::exp(4.0)});
+  close(gradient_of([](const Tensor& x) { return log(x); }), {4.0, 1.0, 0.25});
+  close(gradient_of([](const Tensor& x) { return sqrt(x); }), {1.0, 0.5, 0.25});  // 1 / (2 sqrt(x))
+  const Tensor three = full({3}, 3.0);
+  close(gradient_of([&](const Tensor& x) { return div(x, three); }), {1.0 / 3, 1.0 / 3, 1.0 / 3});
+  close(gradient_of([&](const Tensor& x) { return div(three, x); }), {-48.0, -3.0, -3.0 / 16});  // -3 / x²
+  close(gradient_of([&](const Tensor& x) { return sub(three, x); }), {-1.0, -1.0, -1.0});
+  close(gradient_of([](const Tensor& x) { return neg(x) * x; }), {-0.5, -2.0, -8.0});  // -2x
+  WISP_REQUIRE_ERROR(exp(arange(3, DType::Int64)), "float32", "int64");
 }
 
 TEST_CASE("relu passes no gradient at or below zero", "[layers][elementwise]") {

@@ -1,4 +1,5 @@
 // nn::Module, Sequential, Linear, LayerNorm, ReLU, Flatten.
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -29,10 +30,18 @@ TEST_CASE("Linear matches PyTorch's initialisation bounds and computes x Wᵀ + 
   CHECK(layer.weight().requires_grad());
   CHECK(layer.weight().is_leaf());
   const float bound = 1.0f / std::sqrt(100.0f);
-  for (float w : layer.weight().to_vector<float>()) {
-    REQUIRE(w >= -bound);
-    REQUIRE(w <= bound);
+  // U(-bound, bound) for the weights and the bias, as nn.Linear: within the bound, reaching near it,
+  // with a uniform's variance bound²/3 (2000 weights: within 10%).
+  const std::vector<float> weights = layer.weight().to_vector<float>();
+  double squares = 0, largest = 0;
+  for (float w : weights) {
+    REQUIRE(std::abs(w) <= bound);
+    squares += double(w) * w;
+    largest = std::max(largest, double(std::abs(w)));
   }
+  CHECK(largest > 0.9 * bound);
+  CHECK(std::abs(squares / weights.size() / (bound * bound / 3.0) - 1.0) < 0.1);
+  for (float b : layer.bias().to_vector<float>()) REQUIRE(std::abs(b) <= bound);
   Tensor x = randn({5, 100});
   NoGradGuard no_grad;
   wisp::testing::require_close(layer(x), linear(x, layer.weight(), layer.bias()));

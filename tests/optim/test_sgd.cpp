@@ -78,7 +78,8 @@ TEST_CASE("SGD rejects invalid arguments", "[optim][sgd]") {
   Tensor p = ones({2});
   p.set_requires_grad(true);
   WISP_REQUIRE_ERROR(optim::SGD({p}, optim::SGDOptions(-0.1)), "learning rate >= 0", "-0.1");
-  WISP_REQUIRE_ERROR(optim::SGD({p}, optim::SGDOptions(0.1).momentum(-1)), "momentum >= 0");
+  WISP_REQUIRE_ERROR(optim::SGD({p}, optim::SGDOptions(0.1).momentum(-1)), "momentum >= 0", "-1");
+  WISP_REQUIRE_ERROR(optim::SGD({p}, optim::SGDOptions(0.1).weight_decay(-0.5)), "weight_decay >= 0", "-0.5");
   WISP_REQUIRE_ERROR(optim::SGD({p}, optim::SGDOptions(0.1).nesterov(true)), "Nesterov", "momentum > 0");
   WISP_REQUIRE_ERROR(optim::SGD({p}, optim::SGDOptions(0.1).momentum(0.9).dampening(0.1).nesterov(true)),
                      "dampening = 0");
