@@ -48,6 +48,15 @@ TEST_CASE("check_gradients leaves the caller's tensors alone and skips integer i
   CHECK(x.to_vector<float>() == std::vector<float>{0.5f, 1.5f});
 }
 
+TEST_CASE("check_gradients: undefined inputs and outputs, and outputs off the tape", "[autograd][check_gradients]") {
+  const auto identity = [](const std::vector<Tensor>& in) { return in[0] * 1.0; };
+  WISP_REQUIRE_ERROR(autograd::check_gradients(identity, {Tensor()}), "check_gradients", "defined input");
+  const auto nothing = [](const std::vector<Tensor>&) { return Tensor(); };
+  WISP_REQUIRE_ERROR(autograd::check_gradients(nothing, {randn({2})}), "returned an undefined tensor");
+  const auto detached = [](const std::vector<Tensor>& in) { return in[0].detach() * 2.0; };
+  WISP_REQUIRE_ERROR(autograd::check_gradients(detached, {randn({2})}), "does not depend on any float32 input");
+}
+
 TEST_CASE("check_gradients says so when the function does not return float32", "[autograd][check_gradients]") {
   // Checked before anything else: an Int64 output also requires no grad, which would mislead.
   const auto argmax_of = [](const std::vector<Tensor>& in) { return in[0].argmax(); };

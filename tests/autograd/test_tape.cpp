@@ -109,6 +109,7 @@ TEST_CASE("autograd misuse gets clear errors", "[autograd]") {
   WISP_REQUIRE_ERROR(ints.set_requires_grad(true), "only float32", "int64");
   Tensor a = ones({2});
   WISP_REQUIRE_ERROR(a.sum().backward(), "does not require grad");
+  WISP_REQUIRE_ERROR(Tensor().backward(), "backward", "undefined tensor");
   a.set_requires_grad(true);
   Tensor b = a * 2.0;
   WISP_REQUIRE_ERROR(b.set_requires_grad(false), "only leaf", "MulBackward");

@@ -184,11 +184,15 @@ TEST_CASE("registration errors", "[layers][modules]") {
     }
     void dotted() { register_buffer("a.b", ones({1})); }
     void undefined() { register_parameter("u", Tensor()); }
+    void undefined_buffer() { register_buffer("b", Tensor()); }
+    void null_module() { register_module("m", std::shared_ptr<nn::Linear>()); }
   };
   Bad bad;
   WISP_REQUIRE_ERROR(bad.duplicate(), "\"w\" is already registered");
   WISP_REQUIRE_ERROR(bad.dotted(), "\"a.b\"", "no '.'");
   WISP_REQUIRE_ERROR(bad.undefined(), "\"u\" must be a defined tensor");
+  WISP_REQUIRE_ERROR(bad.undefined_buffer(), "\"b\" must be a defined tensor");
+  WISP_REQUIRE_ERROR(bad.null_module(), "\"m\"", "must not be null");
 }
 
 TEST_CASE("LayerNorm module", "[layers][modules]") {
@@ -203,6 +207,8 @@ TEST_CASE("LayerNorm module", "[layers][modules]") {
   CHECK(plain.parameters().empty());
   CHECK(printed(plain) == "LayerNorm([2, 3], eps=0.001, elementwise_affine=false)");
   WISP_REQUIRE_ERROR(nn::LayerNorm(0), "positive", "[0]");
+  WISP_REQUIRE_ERROR(nn::LayerNorm(Shape{}), "LayerNorm", "at least one normalized dimension");
+  WISP_REQUIRE_ERROR(nn::LayerNorm(4, nn::LayerNormOptions().eps(0)), "LayerNorm", "eps > 0", "got 0");
 }
 
 TEST_CASE("Module::to keeps handles valid on the CPU", "[layers][modules]") {

@@ -85,6 +85,9 @@ TEST_CASE("SGD rejects invalid arguments", "[optim][sgd]") {
                      "dampening = 0");
   WISP_REQUIRE_ERROR(optim::SGD({}, optim::SGDOptions(0.1)), "at least one parameter");
   WISP_REQUIRE_ERROR(optim::SGD({p * 2.0}, optim::SGDOptions(0.1)), "must be a leaf tensor", "MulBackward");
+  WISP_REQUIRE_ERROR(optim::SGD({p, Tensor()}, optim::SGDOptions(0.1)), "parameter 1 is undefined");
+  WISP_REQUIRE_ERROR(optim::SGD({zeros({2}, DType::Int64)}, optim::SGDOptions(0.1)), "float32 parameters",
+                     "parameter 0 is int64");
   WISP_REQUIRE_ERROR(optim::SGD({p, p}, optim::SGDOptions(0.1)), "appears twice");
   optim::SGD optimizer({p}, optim::SGDOptions(0.1));
   p.set_grad(ones({2}));
