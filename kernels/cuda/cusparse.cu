@@ -75,7 +75,7 @@ __global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t colu
 // algorithm's size query, preprocessing and trial product alike (not yet seen on a GPU: none has
 // run this code). Success is true; any other status throws as WISP_CUSPARSE_CHECK does.
 bool supported_or_throw(cusparseStatus_t status, const char* call, const char* file, int line, std::string& why,
-                        bool invalid_value_refuses = false) {
+                        bool invalid_value_refuses) {
   if (status == CUSPARSE_STATUS_SUCCESS) return true;
   if (status == CUSPARSE_STATUS_NOT_SUPPORTED || (invalid_value_refuses && status == CUSPARSE_STATUS_INVALID_VALUE)) {
     why = detail::concat(call, ": ", cusparseGetErrorName(status), " (", cusparseGetErrorString(status), ")");
@@ -84,12 +84,11 @@ bool supported_or_throw(cusparseStatus_t status, const char* call, const char* f
   WISP_FAIL("cuSPARSE error in ", call, " at ", file, ":", line, ": ", cusparseGetErrorName(status), " (",
             cusparseGetErrorString(status), ")");
 }
-#define WISP_CUSPARSE_SUPPORTED(call, why) supported_or_throw((call), #call, __FILE__, __LINE__, why)
-// The same while planning an algorithm that is not cuSPARSE's default for its operation.
-#define WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(call, why, non_default) \
-  supported_or_throw((call), #call, __FILE__, __LINE__, why, non_default)
+// invalid_value_refuses: true while planning an algorithm that is not cuSPARSE's default.
+#define WISP_CUSPARSE_SUPPORTED(call, why, invalid_value_refuses) \
+  supported_or_throw((call), #call, __FILE__, __LINE__, why, invalid_value_refuses)
 // Preprocessing is optional (cuSPARSE: it helps CSR_ALG1 and CSR_ALG3): NOT_SUPPORTED only means
-// "none", true; otherwise as WISP_CUSPARSE_SUPPORTED_SIZE_QUERY.
+// "none", true; otherwise as WISP_CUSPARSE_SUPPORTED.
 #define WISP_CUSPARSE_PREPROCESSED(call, why, non_default)                                                  \
   [&](cusparseStatus_t status) {                                                                            \
     return status == CUSPARSE_STATUS_NOT_SUPPORTED || supported_or_throw(status, #call, __FILE__, __LINE__, \
@@ -170,11 +169,11 @@ struct CusparseSparseLinearPlan::State {
     const float alpha = 1.0f;
     const bool refusal_allowed = trial && !is_default(algorithm);
     if (is_spmv(algorithm))
-      return WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
+      return WISP_CUSPARSE_SUPPORTED(
           cusparseSpMV(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, matrix, vector_input, &beta, vector_output,
                        CUDA_R_32F, spmv_algorithm(algorithm), workspace.raw_data()),
           why_unsupported, refusal_allowed);
-    return WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
+    return WISP_CUSPARSE_SUPPORTED(
         cusparseSpMM(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, matrix,
                      dense_input, &beta, dense_output, CUDA_R_32F, spmm_algorithm(algorithm), workspace.raw_data()),
         why_unsupported, refusal_allowed);
@@ -196,6 +195,7 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
   WISP_CHECK(!is_spmv(algorithm) || rows == 1, op, ": ", name(algorithm), " multiplies one row, but the batch has ",
              rows);
   State& s = *state_;
+  const bool non_default = !is_default(algorithm);  // may be refused with INVALID_VALUE while planning
   s.values = values;
   s.structure = structure;
   s.rows = rows;
@@ -224,10 +224,10 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
     scratch_input = zeros({in}, on_device);
     WISP_CUSPARSE_CHECK(cusparseCreateDnVec(&s.vector_input, in, scratch_input.raw_data(), CUDA_R_32F));
     WISP_CUSPARSE_CHECK(cusparseCreateDnVec(&s.vector_output, out, scratch_output.raw_data(), CUDA_R_32F));
-    if (!WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
+    if (!WISP_CUSPARSE_SUPPORTED(
             cusparseSpMV_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix, s.vector_input, &s.beta,
                                     s.vector_output, CUDA_R_32F, spmv_algorithm(algorithm), &workspace_bytes),
-            s.why_unsupported, algorithm != CusparseAlgorithm::SpmvDefault)) {
+            s.why_unsupported, non_default)) {
       s.supported = false;
       return;
     }
@@ -247,11 +247,11 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
       WISP_CUSPARSE_CHECK(cusparseCreateDnMat(&s.dense_output, out, rows, rows, s.feature_major_output.raw_data(),
                                               CUDA_R_32F, CUSPARSE_ORDER_ROW));
     }
-    if (!WISP_CUSPARSE_SUPPORTED_SIZE_QUERY(
+    if (!WISP_CUSPARSE_SUPPORTED(
             cusparseSpMM_bufferSize(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha,
                                     s.matrix, s.dense_input, &s.beta, s.dense_output, CUDA_R_32F,
                                     spmm_algorithm(algorithm), &workspace_bytes),
-            s.why_unsupported, algorithm != CusparseAlgorithm::SpmmDefault)) {
+            s.why_unsupported, non_default)) {
       s.supported = false;
       return;
     }
@@ -260,7 +260,6 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
   s.workspace = empty({static_cast<int64_t>(workspace_bytes) + 1}, TensorOptions(DType::UInt8).device(values.device()));
 
   // Preprocessing analyses the matrix once for the runs that follow (see WISP_CUSPARSE_PREPROCESSED).
-  const bool non_default = !is_default(algorithm);
   if (is_spmv(algorithm)) {
     s.supported = WISP_CUSPARSE_PREPROCESSED(
         cusparseSpMV_preprocess(handle, CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix, s.vector_input, &s.beta,
