@@ -87,11 +87,12 @@ int train(const Arguments& arguments, Device device) {
   // Both loaders keep only full batches (as the notebook's): fewer samples than one batch would
   // train or test on nothing.
   if (train_loader->size() == 0 || test_loader->size() == 0) {
+    const bool training = train_loader->size() == 0;  // the set that has no full batch
     std::cerr << "mnist_train: --batch-size " << arguments.batch_size << " is larger than the "
-              << (train_loader->size() == 0 ? "training" : "test") << " set ("
-              << (train_loader->size() == 0 ? train_set->size() : test_set->size())
-              << " samples" << (train_loader->size() == 0 && arguments.limit > 0 ? ", see --limit" : "")
-              << "): no full batch to " << (train_loader->size() == 0 ? "train" : "test") << " on\n";
+              << (training ? "training" : "test") << " set ("
+              << (training ? train_set : test_set)->size() << " samples"
+              << (training && arguments.limit > 0 ? ", see --limit" : "") << "): no full batch to "
+              << (training ? "train" : "test") << " on\n";
     return 2;
   }
 
