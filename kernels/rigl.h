@@ -56,7 +56,8 @@ struct RewiredConnections {
 RewiredConnections rewire_connections(const SparseStructure& structure, const Tensor& dropped, const Tensor& grown);
 
 // In place: tensor[j] = old[source[j]], or 0 where source[j] < 0, for tensor float32 [n] and
-// source Int64 [n] (a copy of the old values is taken first).
+// source Int64 [n] (a copy of the old values is taken first). A source of n or more is a wisp::Error,
+// raised before anything is written.
 void gather_or_zero_(const Tensor& tensor, const Tensor& source);
 
 // Rewrites the tensors of `structure` in place from `indices` (Int64 [2, nnz], sorted by (row, col)

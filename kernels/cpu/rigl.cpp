@@ -612,11 +612,15 @@ int64_t rewire_connections(const SparseStructure& structure, const Tensor& dropp
   return new_connections;
 }
 
-// tensor float32 [n]; source Int64 [n].
+// tensor float32 [n]; source Int64 [n]. Checks every source before writing, so that an error
+// leaves tensor as it was.
 void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   const int64_t n = tensor.numel();
   float* t = mutable_pointer<float>(tensor);
   const int64_t* from = pointer<int64_t>(source);
+  for (int64_t j = 0; j < n; ++j)
+    WISP_CHECK(from[j] < n, "gather_or_zero_: expected every source below the size ", n, " (negative: zero) but source[",
+               j, "] = ", from[j]);
   const std::vector<float> old(t, t + n);
   for (int64_t j = 0; j < n; ++j) t[j] = from[j] >= 0 ? old[static_cast<size_t>(from[j])] : 0.0f;
 }

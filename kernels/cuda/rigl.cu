@@ -312,6 +312,12 @@ __global__ void place_grown_kernel(int64_t count, const int64_t* grown, int64_t 
 }
 
 // tensor [n] = old[source[j]], or 0 where source[j] < 0.
+// report [1]: lowers to the first j whose source[j] is not below n.
+__global__ void check_gather_source_kernel(int64_t n, const int64_t* source, Count* report) {
+  for (int64_t j = grid_first(); j < n; j += grid_step())
+    if (source[j] >= n) atomicMin(report, static_cast<Count>(j));
+}
+
 __global__ void gather_or_zero_kernel(int64_t n, const float* old, const int64_t* source, float* tensor) {
   for (int64_t j = grid_first(); j < n; j += grid_step()) tensor[j] = source[j] >= 0 ? old[source[j]] : 0.0f;
 }
@@ -459,6 +465,18 @@ void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   const DeviceScope scope(tensor);
   const int64_t n = tensor.numel();
   if (n == 0) return;
+  // Checked before anything is written, as the CPU twin (one synchronisation per RigL update).
+  constexpr Count kNone = std::numeric_limits<Count>::max();
+  Count first_out_of_range = kNone;
+  const Tensor report = scratch(1, DType::Int64, tensor.device());
+  copy_to_device(report.raw_data(), &first_out_of_range, sizeof(Count));
+  launch(check_gather_source_kernel, n, pointer<int64_t>(source), mutable_pointer<Count>(report));
+  copy_to_host(&first_out_of_range, report.raw_data(), sizeof(Count));
+  if (first_out_of_range != kNone) {
+    const int64_t j = static_cast<int64_t>(first_out_of_range);
+    WISP_FAIL("gather_or_zero_: expected every source below the size ", n, " (negative: zero) but source[", j,
+              "] = ", read_one(pointer<int64_t>(source) + j));
+  }
   const Tensor old = scratch(n, DType::Float32, tensor.device());
   copy_within_device(old.raw_data(), tensor.raw_data(), tensor.nbytes());
   launch(gather_or_zero_kernel, n, pointer<float>(old), pointer<int64_t>(source), mutable_pointer<float>(tensor));

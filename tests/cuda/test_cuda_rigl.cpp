@@ -327,6 +327,10 @@ TEST_CASE("gather_or_zero_ on the GPU permutes and zeroes like the CPU", "[cuda]
     kernels::gather_or_zero_(tensor, source_tensor);
     require_close(on_gpu.cpu(), tensor, 0.0f);
   }
+  const Tensor on_gpu = from_vector<float>({10, 20, 30, 40}, {4}).to(kGpu);
+  WISP_REQUIRE_ERROR(kernels::gather_or_zero_(on_gpu, from_vector<int64_t>({0, 9, 4, -1}, {4}).to(kGpu)),
+                     "expected every source below the size 4 (negative: zero) but source[1] = 9");
+  CHECK(on_gpu.cpu().to_vector<float>() == std::vector<float>{10, 20, 30, 40});  // unchanged by the refusal
 }
 
 // ---- a whole update, a trained layer ------------------------------------------------------------------------

@@ -302,6 +302,18 @@ TEST_CASE("rewire_connections: kept and grown merged in order, regrown ones cont
                      "grown position 12 out of range [0, 12)");
 }
 
+TEST_CASE("gather_or_zero_: moves values by source, zeroes the new ones, refuses a source out of range", "[rigl]") {
+  const Tensor tensor = from_vector<float>({10, 20, 30, 40}, {4});
+  kernels::gather_or_zero_(tensor, from_vector<int64_t>({3, -1, 0, 0}, {4}));
+  CHECK(tensor.to_vector<float>() == std::vector<float>{40, 0, 10, 10});
+  WISP_REQUIRE_ERROR(kernels::gather_or_zero_(tensor, from_vector<int64_t>({0, 1, 4, 7}, {4})),
+                     "expected every source below the size 4 (negative: zero) but source[2] = 4");
+  CHECK(tensor.to_vector<float>() == std::vector<float>{40, 0, 10, 10});  // unchanged by the refusal
+  WISP_REQUIRE_ERROR(kernels::gather_or_zero_(tensor, from_vector<int64_t>({0, 1, 2}, {3})),
+                     "expected 1-D tensor and source of one shape but got [4] and [3]");
+  WISP_REQUIRE_ERROR(kernels::gather_or_zero_(tensor, from_vector<int32_t>({0, 1, 2, 3}, {4})), "source");
+}
+
 // ---- one update against a brute-force dense reference ------------------------------------------------------
 
 TEST_CASE("rigl_update: drops the smallest, grows the largest absent gradients, moves companions", "[rigl]") {
