@@ -78,6 +78,11 @@ void check_dtype(const char* op, const char* argument, const Tensor& tensor, DTy
   WISP_CHECK(tensor.dtype() == dtype, op, ": expected ", argument, " of dtype ", dtype, " but got ", tensor.dtype());
 }
 
+void check_operand(const char* op, const char* argument, const Tensor& tensor, DType dtype, const Shape& shape) {
+  check_dtype(op, argument, tensor, dtype);
+  WISP_CHECK(tensor.shape() == shape, op, ": expected ", argument, " of shape ", shape, " but got ", tensor.shape());
+}
+
 }  // namespace wisp
 
 #include "core/node.h"

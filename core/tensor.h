@@ -185,6 +185,10 @@ Tensor copy_to_device(const Tensor& tensor, Device device);
 void check_same_device(const char* op, const Tensor& first, const Tensor& second);
 // Throws unless `tensor` has `dtype`; names the op, the argument and both dtypes.
 void check_dtype(const char* op, const char* argument, const Tensor& tensor, DType dtype);
+// Throws unless `tensor` is defined with `dtype` and `shape`; names the op, the argument and what differs.
+// The dispatch points (kernels/*.cpp) check every operand a kernel reads this way, so that a kernel
+// called directly cannot read or write past a tensor.
+void check_operand(const char* op, const char* argument, const Tensor& tensor, DType dtype, const Shape& shape);
 
 // ---- template definitions ----------------------------------------------------------------------
 

@@ -72,6 +72,8 @@ Tensor unary(UnaryOp op, const Tensor& a) {
 
 Tensor relu_backward(const Tensor& grad_output, const Tensor& input) {
   check_same_device("relu_backward", grad_output, input);
+  check_dtype("relu_backward", "input", input, DType::Float32);
+  check_operand("relu_backward", "grad_output", grad_output, DType::Float32, input.shape());
   Tensor out = empty(input.shape(), TensorOptions(input.dtype()).device(input.device()));
   dispatch("relu_backward", input, [&] { cpu::relu_backward(grad_output, input, out); },
            WISP_CUDA_TWIN(cuda::relu_backward(grad_output, input, out)));

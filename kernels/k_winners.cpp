@@ -13,6 +13,8 @@ namespace wisp::kernels {
 KWinnersForward k_winners_forward(const Tensor& input, const Tensor& duty_cycle, int64_t k, double beta,
                                   bool count_wins) {
   check_same_device("k_winners", input, duty_cycle);
+  check_dtype("k_winners", "input", input, DType::Float32);
+  check_dtype("k_winners", "duty_cycle", duty_cycle, DType::Float32);
   WISP_CHECK(input.dim() >= 1, "k_winners: expected an input with at least one dimension (units last) but got shape ",
              input.shape());
   const int64_t units = input.size(-1);
@@ -40,6 +42,8 @@ KWinnersForward k_winners_forward(const Tensor& input, const Tensor& duty_cycle,
 
 Tensor k_winners_backward(const Tensor& grad_output, const Tensor& mask) {
   check_same_device("k_winners backward", grad_output, mask);
+  check_dtype("k_winners backward", "gradient", grad_output, DType::Float32);
+  check_dtype("k_winners backward", "mask", mask, DType::UInt8);
   WISP_CHECK(grad_output.numel() == mask.numel(), "k_winners backward: expected a gradient with ", mask.numel(),
              " elements (the mask's shape ", mask.shape(), ") but got shape ", grad_output.shape());
   Tensor grad_input = empty(grad_output.shape(), TensorOptions(DType::Float32).device(grad_output.device()));
@@ -51,6 +55,8 @@ Tensor k_winners_backward(const Tensor& grad_output, const Tensor& mask) {
 
 void k_winners_update_duty_cycle_(const Tensor& duty_cycle, const Tensor& win_counts, int64_t samples, double alpha) {
   check_same_device("k_winners duty-cycle update", duty_cycle, win_counts);
+  check_dtype("k_winners duty-cycle update", "duty_cycle", duty_cycle, DType::Float32);
+  check_dtype("k_winners duty-cycle update", "win_counts", win_counts, DType::Int64);
   WISP_CHECK(win_counts.shape() == duty_cycle.shape(), "k_winners duty-cycle update: expected win counts of shape ",
              duty_cycle.shape(), " (the duty cycle's) but got ", win_counts.shape());
   WISP_CHECK(samples > 0, "k_winners duty-cycle update: expected a positive number of samples but got ", samples);
