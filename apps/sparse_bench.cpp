@@ -3,7 +3,13 @@
 // forward (no gradient recording) and forward+backward (`layer(x).sum().backward()`, as the
 // notebook times it), at each batch size, as the median of --reps runs after a warm-up; the memory
 // of each layer; and the bandwidth of a streaming copy with the batch-1 forward's bound (the bytes
-// it must read and write over that bandwidth) beside the measured time.
+// it must read and write over that bandwidth) beside the measured time. For each batch above 1, the
+// forward's read floor: every nonzero (o, i) reads input feature i's slice of the batch (batch × 4
+// bytes, from the feature-major copy of x), nnz × batch × 4 bytes in all; the floor is the time to
+// read that many bytes sequentially from a buffer of the copy's size, which stays in the caches as
+// x does (the hardware prefetchers' best case: the forward's reads are in the connectivity's
+// order). A kernel that reads each nonzero's slice cannot beat it; only reuse of x's slices across
+// nonzeros from closer caches could.
 //
 //   sparse_bench [--size 20000] [--sparsity 0.99] [--batch 1 64] [--reps 20] [--threads N] [--csv]
 //   sparse_bench --init      construction times of the initialisation targets' layers instead
@@ -35,6 +41,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -43,13 +50,13 @@
 
 #include "command_line.h"
 #include "core/config.h"  // WISP_WITH_CUDA
+#include "kernels/sparse_linear.h"  // kernels::feature_major_stride
 #include "training.h"     // apps::parse_device, apps::check_device_usable
 #if WISP_WITH_CUDA
 #include <optional>
 
 #include "kernels/cuda/cusparse.h"
 #include "kernels/cuda/runtime.h"  // cuda_runtime::EventTimer
-#include "kernels/sparse_linear.h"
 #endif
 
 using namespace wisp;
@@ -126,6 +133,45 @@ double copy_bandwidth_gb_per_s() {
   return 2.0 * static_cast<double>(n * sizeof(float)) / (best_ms * 1e-3) / 1e9;
 }
 
+// Bytes per second at which all threads read `bytes` in sequential sweeps over one buffer of
+// `buffer_floats` floats (each thread starts at its own offset and wraps), best of 5 runs. The
+// sums go through 4 independent 16-float vectors, so that the reads, not the additions, bound it.
+double cached_read_gb_per_s(int64_t buffer_floats, double bytes) {
+  typedef float Vec __attribute__((vector_size(16 * sizeof(float))));
+  constexpr int64_t kStep = 64;  // floats per iteration: 4 vectors
+  const int64_t length = std::max<int64_t>(buffer_floats / kStep, 1) * kStep;
+  std::vector<Vec> buffer(static_cast<size_t>(length / 16));
+  for (size_t i = 0; i < buffer.size(); ++i) buffer[i] = Vec{} + 1e-3f * static_cast<float>(i % 7);
+  const float* data = reinterpret_cast<const float*>(buffer.data());
+  const int64_t total_iterations = static_cast<int64_t>(bytes / (kStep * sizeof(float)));
+  double best_ms = 1e30, checksum = 0;
+  for (int run = 0; run < 5; ++run) {
+    const auto start = std::chrono::steady_clock::now();
+#pragma omp parallel reduction(+ : checksum)
+    {
+      const int64_t threads = omp_get_num_threads(), thread = omp_get_thread_num();
+      const int64_t iterations = total_iterations / threads + (thread < total_iterations % threads ? 1 : 0);
+      int64_t position = length / threads * thread / kStep * kStep;
+      Vec sums[4] = {};
+      for (int64_t i = 0; i < iterations; ++i) {
+        for (int v = 0; v < 4; ++v) {
+          Vec value;
+          std::memcpy(&value, data + position + 16 * v, sizeof value);
+          sums[v] += value;
+        }
+        position += kStep;
+        if (position == length) position = 0;
+      }
+      const Vec total = sums[0] + sums[1] + sums[2] + sums[3];
+      for (int lane = 0; lane < 16; ++lane) checksum += total[lane];
+    }
+    best_ms = std::min(best_ms,
+                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+  }
+  if (!(checksum >= 0)) std::cerr << "sparse_bench: read check failed\n";
+  return static_cast<double>(total_iterations * kStep * sizeof(float)) / (best_ms * 1e-3) / 1e9;
+}
+
 double megabytes(size_t bytes) { return static_cast<double>(bytes) / 1e6; }
 
 // "<copy> bandwidth B GB/s; batch-1 forward bound T ms (M MB / B GB/s), measured t ms = r x the bound",
@@ -171,6 +217,19 @@ size_t add_batch1_bound_rows(std::vector<Row>& rows, const nn::SparseLinear& spa
   rows.push_back({"batch1_forward_bytes", 1, static_cast<double>(bytes), "bytes"});
   rows.push_back({"batch1_forward_bound", 1, static_cast<double>(bytes) / (bandwidth * 1e9) * 1e3, "ms"});
   return bytes;
+}
+
+// The batch's forward read floor (see the top of this file): the bytes every nonzero reads from the
+// feature-major copy of x, and the time to read them sequentially from a buffer of that copy's size.
+void add_read_floor_rows(std::vector<Row>& rows, const nn::SparseLinear& sparse, int64_t batch) {
+  const int64_t stride = kernels::feature_major_stride(batch);
+  const double bytes = static_cast<double>(sparse.nnz()) * static_cast<double>(stride) * sizeof(float);
+  const double bandwidth = cached_read_gb_per_s(sparse.in_features() * stride, bytes);
+  rows.push_back({"forward_read_bytes", batch, bytes, "bytes"});
+  rows.push_back({"forward_read_operand", batch, static_cast<double>(sparse.in_features() * stride * sizeof(float)),
+                  "bytes"});
+  rows.push_back({"cached_read_bandwidth", batch, bandwidth, "GB/s"});
+  rows.push_back({"forward_read_floor", batch, bytes / (bandwidth * 1e9) * 1e3, "ms"});
 }
 
 // --init: the time to build whole layers (connectivity, CSR/CSC structure, initial values) at the
@@ -239,6 +298,7 @@ int run(const Arguments& arguments) {
       x.set_grad(Tensor());
       layer(x).sum().backward();
     };
+    if (batch > 1) add_read_floor_rows(rows, sparse, batch);
     Timing t = time_runs(arguments.reps, [&] { forward(sparse); });
     add("wisp_sparse_forward", batch, t.median_ms, "ms");
     add("wisp_sparse_forward_min", batch, t.min_ms, "ms");
@@ -309,6 +369,19 @@ int run(const Arguments& arguments) {
   }
   print_bandwidth_bound("streaming copy", bandwidth, find("batch1_forward_bound", 1), batch1_bytes,
                         find("wisp_sparse_forward", 1), 3);
+  for (int64_t batch : arguments.batches) {
+    if (batch <= 1) continue;
+    const double floor_ms = find("forward_read_floor", batch), measured_ms = find("wisp_sparse_forward", batch);
+    std::snprintf(line, sizeof line,
+                  "batch-%lld forward reads %.1f MB of x's slices (nnz x %lld x 4 B) from a %.1f MB operand; read "
+                  "sequentially from a cached buffer of that size at %.1f GB/s: floor %.3f ms, measured %.3f ms = "
+                  "%.2fx the floor\n",
+                  static_cast<long long>(batch), find("forward_read_bytes", batch) / 1e6,
+                  static_cast<long long>(kernels::feature_major_stride(batch)),
+                  find("forward_read_operand", batch) / 1e6, find("cached_read_bandwidth", batch), floor_ms,
+                  measured_ms, measured_ms / floor_ms);
+    std::cout << line;
+  }
   return 0;
 }
 

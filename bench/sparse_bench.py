@@ -17,8 +17,11 @@ require grad), at each batch size, as the median of several runs after a warm-up
 It runs wisp's apps/sparse_bench and PyTorch's cases twice each, alternated (wisp, PyTorch, wisp,
 PyTorch), and each side keeps the faster of its two medians per case, so that a burst of load from
 other processes during one run does not decide a ratio, and both sides are treated alike. It prints
-one table with ratios, the memory of each layer, and the batch-1 forward against the
-memory-bandwidth bound (time and bound from the same wisp run). OpenBLAS gets --threads threads
+one table with ratios, the memory of each layer, the batch-1 forward against the
+memory-bandwidth bound (time and bound from the same wisp run), and each larger batch's forward
+against its read floor (sparse_bench's: the bytes of x's slices that every nonzero reads, read
+sequentially from a cached buffer of x's size; again from the same wisp run), with the forward time
+that the CSR target asks for beside it. OpenBLAS gets --threads threads
 (OPENBLAS_NUM_THREADS, unless set), as torch.set_num_threads does not reach its pool. Uses Debian's
 python3-torch:
 
@@ -429,6 +432,22 @@ def main():
           f"{wisp_results[('batch1_forward_bytes', 1)] / mb:.1f} MB: bound {bound * 1e3:.3f} ms"
           + ("" if measured is None else f", measured {measured * 1e3:.3f} ms = {measured / bound:.2f}x the bound "
                                          f"(fastest run {fastest * 1e3:.3f} ms = {fastest / bound:.2f}x)"))
+    for batch in args.batch:
+        if batch <= 1:
+            continue
+        # The run with the smaller ratio to its own floor, as for the batch-1 bound.
+        floor_run = min(wisp_runs, key=lambda run: run[("wisp_sparse_forward", batch)] /
+                        run[("forward_read_floor", batch)])
+        read_floor = floor_run[("forward_read_floor", batch)]
+        floor_measured = floor_run[("wisp_sparse_forward", batch)]
+        csr = result(torch_results, "csr_forward", batch)
+        print(f"batch-{batch} forward reads {floor_run[('forward_read_bytes', batch)] / mb:.0f} MB of x's slices from "
+              f"a {floor_run[('forward_read_operand', batch)] / mb:.1f} MB operand; read sequentially from a cached "
+              f"buffer of that size at {floor_run[('cached_read_bandwidth', batch)]:.0f} GB/s: floor "
+              f"{read_floor * 1e3:.2f} ms, measured {floor_measured * 1e3:.2f} ms = "
+              f"{floor_measured / read_floor:.2f}x the floor"
+              + ("" if csr is None else f"; 20x torch CSR would need {csr / 20 * 1e3:.2f} ms = "
+                                        f"{csr / 20 / read_floor:.2f}x the floor"))
     print(f"initialisation: wisp {wisp_results[('sparse_init', 0)] * 1e3:.0f} ms, "
           f"PyTorch sampling {torch_results[('torch_init', 0)] * 1e3:.0f} ms")
 
