@@ -311,13 +311,13 @@ __global__ void place_grown_kernel(int64_t count, const int64_t* grown, int64_t 
   }
 }
 
-// tensor [n] = old[source[j]], or 0 where source[j] < 0.
 // report [1]: lowers to the first j whose source[j] is not below n.
 __global__ void check_gather_source_kernel(int64_t n, const int64_t* source, Count* report) {
   for (int64_t j = grid_first(); j < n; j += grid_step())
     if (source[j] >= n) atomicMin(report, static_cast<Count>(j));
 }
 
+// tensor [n] = old[source[j]], or 0 where source[j] < 0.
 __global__ void gather_or_zero_kernel(int64_t n, const float* old, const int64_t* source, float* tensor) {
   for (int64_t j = grid_first(); j < n; j += grid_step()) tensor[j] = source[j] >= 0 ? old[source[j]] : 0.0f;
 }
