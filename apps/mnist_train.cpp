@@ -27,7 +27,7 @@ struct Arguments {
   int epochs = 20;
   int64_t batch_size = 64;
   std::optional<double> learning_rate, momentum;
-  bool nesterov = false;
+  std::optional<bool> nesterov;  // unset: the model's
   double weight_decay = 0;
   uint64_t seed = 0;
   int threads = 0;
@@ -61,6 +61,18 @@ int train(const Arguments& arguments, Device device) {
     metrics = std::make_unique<apps::MetricsWriter>(arguments.metrics_path);
   } catch (const Error& error) {
     std::cerr << "mnist_train: " << error.what() << " (--metrics)\n";
+    return 2;
+  }
+
+  // Optimizer settings the user got wrong (Nesterov with momentum 0) are found before the data is read.
+  const optim::SGDOptions options = optim::SGDOptions(arguments.learning_rate.value_or(preset.learning_rate))
+                                        .momentum(arguments.momentum.value_or(preset.momentum))
+                                        .nesterov(arguments.nesterov.value_or(preset.nesterov))
+                                        .weight_decay(arguments.weight_decay);
+  try {
+    options.check();
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << " (--lr, --momentum, --nesterov, --weight-decay)\n";
     return 2;
   }
 
@@ -107,12 +119,6 @@ int train(const Arguments& arguments, Device device) {
   // initial weights on every device. The optimizer is made after the move, so its state (momentum)
   // is created on the device too.
   model->to(device);
-  const double learning_rate = arguments.learning_rate.value_or(preset.learning_rate);
-  const double momentum = arguments.momentum.value_or(preset.momentum);
-  optim::SGDOptions options = optim::SGDOptions(learning_rate)
-                                  .momentum(momentum)
-                                  .nesterov(arguments.nesterov || preset.nesterov)
-                                  .weight_decay(arguments.weight_decay);
   optim::SGD optimizer(model->parameters(), options);
 
   std::cout << *model << "\n"
@@ -173,7 +179,10 @@ int main(int argc, char** argv) {
       ->check(apps::finite_number(0));
   app.add_option("--momentum", arguments.momentum, "SGD momentum (default: the model's)")
       ->check(apps::finite_number(0));
-  app.add_flag("--nesterov", arguments.nesterov, "use Nesterov momentum");
+  // A plain bool, made optional after parsing: CLI11 2.1 sets an optional<bool> flag to false when absent.
+  bool nesterov = false;
+  CLI::Option* nesterov_flag = app.add_flag(
+      "--nesterov", nesterov, "Nesterov momentum on (--nesterov) or off (--nesterov=false) (default: the model's)");
   app.add_option("--weight-decay", arguments.weight_decay, "L2 weight decay")
       ->capture_default_str()
       ->check(apps::finite_number(0));
@@ -206,6 +215,7 @@ int main(int argc, char** argv) {
     std::cerr << "mnist_train: " << error.what() << " (see mnist_train --help)\n";
     return 2;
   }
+  if (nesterov_flag->count() > 0) arguments.nesterov = nesterov;
   Device device;
   try {
     apps::find_model_preset(arguments.model);

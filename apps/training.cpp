@@ -212,11 +212,15 @@ MetricsWriter::MetricsWriter(const std::string& path) {
     return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   json_ = ends_with(".jsonl") || ends_with(".json");
+  path_ = path;
   file_.open(path);
   WISP_CHECK(file_.is_open(), "cannot write the metrics file ", path);
-  if (!json_)
+  if (!json_) {
     file_ << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,test_seconds,active_fraction,"
              "units_used,rigl_moved\n";
+    file_.flush();
+    WISP_CHECK(file_.good(), "cannot write the metrics file ", path, " (writing its header failed)");
+  }
 }
 
 void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult& test, int64_t rigl_moved) {
@@ -249,6 +253,7 @@ void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult
     file_ << "," << rigl_moved << "\n";
   }
   file_.flush();
+  WISP_CHECK(file_.good(), "cannot write the metrics file ", path_, " (writing epoch ", epoch, "'s row failed)");
 }
 
 }  // namespace wisp::apps

@@ -58,11 +58,15 @@ EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device,
 // units_used; empty for models that are not a Sequential) and the connections RigL moved.
 class MetricsWriter {
  public:
-  explicit MetricsWriter(const std::string& path);  // an empty path writes nothing
-  // rigl_moved: connections RigL moved during the epoch (0 without dynamic layers).
+  // An empty path writes nothing. Throws wisp::Error when the file cannot be opened or its CSV
+  // header cannot be written (a full disk: the header is flushed at once).
+  explicit MetricsWriter(const std::string& path);
+  // rigl_moved: connections RigL moved during the epoch (0 without dynamic layers). Each row is
+  // flushed; throws wisp::Error, naming the file and the epoch, when it could not be written.
   void write(int epoch, const EpochResult& train, const EpochResult& test, int64_t rigl_moved = 0);
 
  private:
+  std::string path_;
   std::ofstream file_;
   bool json_ = false;
 };

@@ -7,26 +7,25 @@
 #include "kernels/sgd.h"
 
 namespace wisp::optim {
-namespace {
-void check_options(const SGDOptions& options) {
-  WISP_CHECK(options.learning_rate() >= 0, "SGD: expected a learning rate >= 0 but got ", options.learning_rate());
-  WISP_CHECK(options.momentum() >= 0, "SGD: expected momentum >= 0 but got ", options.momentum());
-  WISP_CHECK(options.weight_decay() >= 0, "SGD: expected weight_decay >= 0 but got ", options.weight_decay());
-  WISP_CHECK(!options.nesterov() || (options.momentum() > 0 && options.dampening() == 0),
-             "SGD: Nesterov momentum requires momentum > 0 and dampening = 0 but got momentum ", options.momentum(),
-             " and dampening ", options.dampening());
+
+void SGDOptions::check() const {
+  WISP_CHECK(learning_rate_ >= 0, "SGD: expected a learning rate >= 0 but got ", learning_rate_);
+  WISP_CHECK(momentum_ >= 0, "SGD: expected momentum >= 0 but got ", momentum_);
+  WISP_CHECK(weight_decay_ >= 0, "SGD: expected weight_decay >= 0 but got ", weight_decay_);
+  WISP_CHECK(!nesterov_ || (momentum_ > 0 && dampening_ == 0),
+             "SGD: Nesterov momentum requires momentum > 0 and dampening = 0 but got momentum ", momentum_,
+             " and dampening ", dampening_);
 }
-}  // namespace
 
 SGD::SGD(std::vector<Tensor> parameters, SGDOptions options)
     : Optimizer(std::move(parameters)), options_(options), momentum_buffers_(parameters_.size()) {
-  check_options(options_);
+  options_.check();
 }
 
 void SGD::set_learning_rate(double learning_rate) {
   SGDOptions changed = options_;
   changed.learning_rate(learning_rate);
-  check_options(changed);
+  changed.check();
   options_ = changed;
 }
 

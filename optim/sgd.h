@@ -22,6 +22,9 @@ struct SGDOptions {
   double dampening() const { return dampening_; }
   double weight_decay() const { return weight_decay_; }
   bool nesterov() const { return nesterov_; }
+  // Throws wisp::Error, naming the value, for options SGD refuses (see below); SGD checks them
+  // itself, this lets a program check them before it builds its model.
+  void check() const;
 
  private:
   double learning_rate_;
