@@ -58,7 +58,10 @@ class DataLoaderOptions {
 //
 // Prefetching: while the consumer works on batch k, a worker thread (one per loader, started on
 // the first begin()) builds batch k + 1. The batches and their order are identical with and
-// without prefetching. An exception thrown by get_batch on the worker is rethrown, unchanged, to
+// without prefetching, provided the dataset's contents do not change during an epoch: the worker
+// reads batch k + 1 while the consumer holds batch k, so a change to the dataset then (for example
+// an in-place update of a TensorDataset's tensors) is a data race. Change a dataset between epochs,
+// or turn prefetching off. An exception thrown by get_batch on the worker is rethrown, unchanged, to
 // the consumer when it advances to that batch. Breaking out of a loop early is fine: the next
 // begin() or the destructor waits for the batch in flight (at most one) and discards it.
 //

@@ -41,7 +41,9 @@ class Dataset {
 // TensorDataset: sample i is (data[i], target[i]). `data` may have any dtype and shape [N, ...];
 // `target` must be Int64 [N]; both must be on the CPU. get_batch copies the selected rows into
 // new tensors: data [B, ...] with data's dtype, target Int64 [B]. The tensors are shared with the
-// caller (not copied at construction), so modifying them changes later batches.
+// caller (not copied at construction), so modifying them changes later batches, but only between
+// epochs: while a prefetching DataLoader iterates, its worker is already reading the next batch, and
+// a write then would race with it (see data/dataloader.h).
 class TensorDataset : public Dataset {
  public:
   TensorDataset(Tensor data, Tensor target);

@@ -249,14 +249,20 @@ Tensor read_from(ByteSource& source, const std::string& path, bool gzipped) {
   // The byte count saturates instead of overflowing, so that absurd dimensions still produce the
   // "truncated" message below rather than a wrapped-around size.
   uint64_t count = 1;
-  bool huge = false;
+  bool huge = false, any_zero = false;
   for (int d = 0; d < rank; ++d) {
     const uint32_t size = load_u32_be(sizes + 4 * d);
     shape.push_back(size);
     if (size != 0 && count > std::numeric_limits<uint64_t>::max() / type.bytes / size) huge = true;
+    any_zero = any_zero || size == 0;
     count *= size;
   }
-  if (count == 0) huge = false;
+  // A zero dimension makes the data empty, however large the others (a product that merely wrapped
+  // around to 0 stays huge).
+  if (any_zero) {
+    huge = false;
+    count = 0;
+  }
   const uint64_t need = count * type.bytes;
   auto truncated = [&](uint64_t have) {
     return detail::concat("read_idx: ", where, " is truncated: dimensions ", shape, " of ", type.name, " (", type.bytes,

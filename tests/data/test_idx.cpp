@@ -226,6 +226,17 @@ TEST_CASE("read_idx rejects malformed files with the file name and the mismatch"
     write_bytes(path, concat(header(0x0E, {0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF}), {1, 2, 3}));
     WISP_REQUIRE_ERROR(data::read_idx(path), path, "truncated", "more than 2^64", "the file has 3");
   }
+  SECTION("dimensions whose product wraps around to exactly 2^64") {
+    write_bytes(path, concat(header(0x08, {65536, 65536, 65536, 65536}), {1, 2}));
+    WISP_REQUIRE_ERROR(data::read_idx(path), path, "truncated", "more than 2^64", "the file has 2");
+  }
+  SECTION("a zero dimension beside huge ones holds no data") {
+    write_bytes(path, concat(header(0x0E, {0xFFFFFFFF, 0, 0xFFFFFFFF}), {}));
+    const Tensor empty_tensor = data::read_idx(path);
+    CHECK(empty_tensor.shape() == Shape{0xFFFFFFFF, 0, 0xFFFFFFFF});
+    write_bytes(path, concat(header(0x0E, {0xFFFFFFFF, 0, 0xFFFFFFFF}), {9}));
+    WISP_REQUIRE_ERROR(data::read_idx(path), path, "1 trailing bytes");
+  }
   SECTION("trailing bytes") {
     write_bytes(path, concat(header(0x08, {2, 2}), {1, 2, 3, 4, 5, 6, 7}));
     WISP_REQUIRE_ERROR(data::read_idx(path), path, "3 trailing bytes",
