@@ -99,9 +99,8 @@ SparseStructure SparseStructure::to(Device device) const {
 }
 
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features) {
-  constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
-  const bool fits_int32 = indices.defined() && indices.dim() == 2 && indices.size(1) <= kInt32Max &&
-                          out_features <= kInt32Max && in_features <= kInt32Max;
+  const bool fits_int32 = indices.defined() && indices.dim() == 2 && indices.size(1) <= kMaxInt32IndexedSize &&
+                          out_features <= kMaxInt32IndexedSize && in_features <= kMaxInt32IndexedSize;
   return make_sparse_structure(indices, out_features, in_features, fits_int32 ? DType::Int32 : DType::Int64);
 }
 
@@ -117,10 +116,11 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
              ": expected index dtype int32 or int64 but got ", index_dtype);
   const int64_t nnz = indices.size(1);
   if (index_dtype == DType::Int32) {
-    constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
-    WISP_CHECK(nnz <= kInt32Max && out_features <= kInt32Max && in_features <= kInt32Max, op,
-               ": nnz=", nnz, ", out_features=", out_features, ", in_features=", in_features,
-               " do not all fit in int32 indices");
+    WISP_CHECK(nnz <= kMaxInt32IndexedSize && out_features <= kMaxInt32IndexedSize &&
+                   in_features <= kMaxInt32IndexedSize,
+               op, ": nnz=", nnz, ", out_features=", out_features, ", in_features=", in_features,
+               " do not all fit in int32 indices (at most ", kMaxInt32IndexedSize, " each, which leaves the kernels "
+               "room to look ahead)");
   }
 
   // Validate on the CPU (the structure is built there once per connectivity, then moved).

@@ -23,8 +23,14 @@
 
 namespace wisp::kernels {
 
+// The largest nnz, out_features and in_features stored with Int32 indices: the kernels compute
+// positions a little ahead of the current one in the index type (prefetches 32 nonzeros ahead, 16-wide
+// gathers), which must not overflow; 1024 leaves room for any such look-ahead.
+constexpr int64_t kMaxInt32IndexedSize = INT32_MAX - 1024;
+
 // The index structure of a sparse out × in matrix whose nonzeros are sorted by (row, col), all on
-// one device, all of one index dtype (Int32 when every index and nnz fit, else Int64).
+// one device, all of one index dtype (Int32 when nnz and both sizes are at most
+// kMaxInt32IndexedSize, else Int64).
 struct SparseStructure {
   int64_t out_features = 0;
   int64_t in_features = 0;
@@ -48,7 +54,7 @@ struct SparseStructure {
 // (row 0 = output feature, row 1 = input feature) sorted by (row, col) without duplicates — what
 // nn::coalesce_connectivity returns. Checks shape, range and order, naming the first offending
 // entry. `index_dtype` forces Int32 or Int64 (for measurements); the default picks Int32 when nnz,
-// in_features and out_features fit in it. The result lives on indices' device; O(nnz + in + out).
+// in_features and out_features are at most kMaxInt32IndexedSize. The result lives on indices' device; O(nnz + in + out).
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features);
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
                                       DType index_dtype);

@@ -292,6 +292,9 @@ TEST_CASE("kernel errors: sparse structure and sparse linear", "[kernel_errors]"
   WISP_REQUIRE_ERROR(kernels::make_sparse_structure(indices, int64_t{1} << 31, 3, DType::Int32),
                      "make_sparse_structure: nnz=2, out_features=2147483648, in_features=3 do not all fit in int32 "
                      "indices");
+  // Sizes just below INT32_MAX are refused too: the kernels look ahead of a position in the index type.
+  WISP_REQUIRE_ERROR(kernels::make_sparse_structure(indices, 2, kernels::kMaxInt32IndexedSize + 1, DType::Int32),
+                     "in_features=2147482624 do not all fit in int32 indices (at most 2147482623 each");
 
   WISP_REQUIRE_ERROR(kernels::to_feature_major(zeros({2, 3}, DType::Int64)),
                      "to_feature_major: expected input of dtype float32 but got int64");
