@@ -335,14 +335,22 @@ void sort_positions(int64_t* positions, int64_t count, int64_t cells) {
 // rank, so the result is the exact top-k of the fp32 scores whatever the rounding did.
 //
 // The bound: rounding g and x to bf16 (nearest even) errs by at most u = 2^-8 relative (and 2^-126
-// absolute: denormals are flushed); a product of two bf16 values is exact in fp32; 64 fp32
-// accumulations err by at most γ = 64 · 2^-24 relative to Σ|terms|, and so does the exact rescoring.
-// So |approximate − rescored| ≤ ((2u + u²)(1 + γ) + 2γ) · Σ_r |g[r, o]| |x[r, i]| + tiny, and by
-// Cauchy–Schwarz Σ_r |g[r, o]| |x[r, i]| ≤ ‖g[:, o]‖ ‖x[:, i]‖. kScreeningSlack (0.008 against the
-// 0.00784 of that formula) times the product of the norms, plus kScreeningAbsolute, bounds the error
-// of each entry.
-constexpr float kScreeningSlack = 0.008f;
+// absolute: denormals are flushed); a product of two bf16 values is exact in fp32; `rows` fp32
+// accumulations err by at most γ = rows · 2^-24 relative to Σ|terms|, and so does the exact
+// rescoring. So |approximate − rescored| ≤ ((2u + u²)(1 + γ) + 2γ) · Σ_r |g[r, o]| |x[r, i]| + tiny,
+// and by Cauchy–Schwarz Σ_r |g[r, o]| |x[r, i]| ≤ ‖g[:, o]‖ ‖x[:, i]‖. screening_slack(rows) (0.008
+// up to ~1300 rows, against the formula's 0.00784 at 64) times the product of the norms, plus
+// kScreeningAbsolute, bounds the error of each entry. Past kMaxScreenedRows (γ ≈ 0.008, the bound
+// no longer screens much out) the exact pass runs instead.
 constexpr float kScreeningAbsolute = 1e-30f;
+constexpr int64_t kMaxScreenedRows = int64_t(1) << 17;
+
+// The formula above for `rows`, 2% larger for the float rounding of the norms and of the bound
+// itself, and never below 0.008.
+float screening_slack(int64_t rows) {
+  const double u = std::ldexp(1.0, -8), gamma = static_cast<double>(rows) * std::ldexp(1.0, -24);
+  return static_cast<float>(std::max(0.008, 1.02 * ((2 * u + u * u) * (1 + gamma) + 2 * gamma)));
+}
 // The largest magnitude screened: bf16 rounds values above ~3.39e38 to infinity.
 constexpr float kLargestScreened = 1e38f;
 constexpr int64_t kMicroRows = 6;      // rows of G per micro-kernel call: 6 x 2 accumulators
@@ -382,7 +390,7 @@ bool build_screening_operands(const ConstMatrixMap& g, const ConstMatrixMap& x, 
     return m.allFinite() && !((magnitudes > 0.0f && magnitudes < FLT_MIN).any()) &&
            !((magnitudes > kLargestScreened).any());
   };
-  if (!screenable(g) || !screenable(x)) return false;
+  if (rows > kMaxScreenedRows || !screenable(g) || !screenable(x)) return false;
   ops.pairs = (rows + 1) / 2;
   ops.padded_in = (in + kMicroColumns - 1) / kMicroColumns * kMicroColumns;
   ops.padded_out = (out + kMicroRows - 1) / kMicroRows * kMicroRows;
@@ -467,6 +475,7 @@ PassResult screened_grow_pass(const GrowProblem<Index>& p, const ScreeningOperan
                               float floor) {
   constexpr int64_t kMaxTileColumns = 4096;
   const int64_t rows = p.g.rows();
+  const float relative_slack = screening_slack(rows);
   const int64_t tile_columns = std::min(ops.padded_in, kMaxTileColumns);
   const int64_t tile_rows =
       std::min(ops.padded_out, std::max<int64_t>(1, tile_elements / tile_columns / kMicroRows) * kMicroRows);
@@ -485,7 +494,7 @@ PassResult screened_grow_pass(const GrowProblem<Index>& p, const ScreeningOperan
         const int64_t o = o_begin + r;
         float* approximate = scratch + r * tile_columns;
         exclude_kept(p, o, column_begin, width, approximate);
-        const __m512 slack = _mm512_set1_ps(kScreeningSlack * ops.g_norms[static_cast<size_t>(o)]);
+        const __m512 slack = _mm512_set1_ps(relative_slack * ops.g_norms[static_cast<size_t>(o)]);
         const float* x_norms = ops.x_norms.data() + column_begin;
         const int64_t position_base = o * p.in + column_begin;
         for (int64_t i = 0; i < width; i += 16) {
