@@ -1,5 +1,10 @@
 // nn::ActivationSparsity: k-winners-take-all with boosting (DESIGN.md §7), the seed package's
-// activation sparsity, without its bugs (research/algorithms.md, item 10).
+// activation sparsity. Of the seed's defects that research/algorithms.md lists (item 10), three are
+// fixed: the duty cycle is a fraction of the batch (the seed summed a count, so boosting collapsed),
+// it is a buffer (listed, moved by to()), and inputs may have any number of leading dimensions. Two
+// are kept, as DESIGN.md §7 specifies: winners pass their input unchanged, negative ones included
+// (no ReLU option), and evaluation ranks with the same k and boosting as training (no inference
+// factor for k, as Numenta's k_inference_factor); see "Evaluation mode" below.
 //
 //   nn::Sequential model(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000),
 //                        nn::ActivationSparsity(), nn::Linear(2000, 10));
