@@ -28,6 +28,9 @@ class Storage {
   // wrong gradient.
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  // For a storage that replaces `previous` under the same tensor (Module::to moving it to another
+  // device): counts on from previous's count.
+  void continue_versions_of(const Storage& previous) { version_ = previous.version_; }
 
  private:
   uint64_t version_ = 0;

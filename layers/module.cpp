@@ -77,6 +77,9 @@ void move_tensor_to_(const Tensor& tensor, Device device) {
   if (!tensor.defined() || tensor.device() == device) return;
   TensorImpl& impl = *tensor.impl();
   const Tensor moved = copy_to_device(tensor, device);
+  // A graph saved the old storage: counting the move there makes its backward refuse.
+  impl.storage->bump_version();
+  moved.impl()->storage->continue_versions_of(*impl.storage);
   impl.storage = moved.impl()->storage;
   impl.offset = 0;
   if (impl.grad) move_tensor_to_(Tensor(impl.grad), device);

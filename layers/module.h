@@ -104,7 +104,9 @@ std::ostream& operator<<(std::ostream& stream, const Module& module);
 std::string demangle(const char* mangled_name);
 
 // Moves a tensor's storage (and gradient) to `device` in place: every handle sees the new device.
-// Used by Module::to; not recorded on the tape.
+// Used by Module::to; not recorded on the tape, but counted as an in-place update (of the old
+// storage, whose count the new one continues), so a graph recorded before the move refuses to
+// back-propagate after it.
 void move_tensor_to_(const Tensor& tensor, Device device);
 
 }  // namespace wisp::nn

@@ -55,7 +55,6 @@ class RiglSchedule : public ParameterStepObserver {
         structure_(std::move(structure)) {}
 
   void set_training(bool on) { training_ = on; }
-  void set_structure(const kernels::SparseStructure& structure) { structure_ = structure; }
   const RiglStatistics& statistics() const { return statistics_; }
   int64_t delta_t() const { return delta_t_; }
   int64_t t_end() const { return t_end_; }
@@ -84,7 +83,11 @@ class RiglSchedule : public ParameterStepObserver {
     if (!training_) return;  // evaluation never counts
     const int64_t step = ++statistics_.steps;
     if (!rigl_updates_at(step, delta_t_, t_end_)) return;
-    if (captured.empty()) {  // no backward through this layer's output since the previous step
+    int64_t captured_rows = 0;
+    for (const Capture& capture : captured) captured_rows += capture.input.size(0);
+    // No backward through this layer's output since the previous step, or only through empty
+    // batches: no gradient to grow by (growing would pick arbitrary positions).
+    if (captured_rows == 0) {
       ++statistics_.skipped;
       return;
     }
@@ -127,9 +130,62 @@ class RiglSchedule : public ParameterStepObserver {
 
 // ---- SparseWeight ----------------------------------------------------------------------------------
 
+namespace {
+
+// Int64 [2, nnz] COO indices, sorted by (row, col), of the CSR connections of an `out`-row matrix.
+Tensor coo_indices(const Tensor& row_pointers, const Tensor& column_indices, int64_t out) {
+  const int64_t nnz = column_indices.numel();
+  std::vector<int64_t> index(static_cast<size_t>(2 * nnz));
+  const auto expand = [&](auto tag) {
+    using Index = typename decltype(tag)::type;
+    const std::vector<Index> pointers = row_pointers.to_vector<Index>();
+    const std::vector<Index> columns = column_indices.to_vector<Index>();
+    for (int64_t row = 0; row < out; ++row)
+      for (Index k = pointers[static_cast<size_t>(row)]; k < pointers[static_cast<size_t>(row) + 1]; ++k) {
+        index[static_cast<size_t>(k)] = row;
+        index[static_cast<size_t>(nnz + k)] = columns[static_cast<size_t>(k)];
+      }
+  };
+  if (column_indices.dtype() == DType::Int32) {
+    expand(TypeTag<int32_t>{});
+  } else {
+    expand(TypeTag<int64_t>{});
+  }
+  return from_vector(index, {2, nnz}, column_indices.device());
+}
+
+}  // namespace
+
+SparseWeight::SparseWeight(Tensor indices, Tensor values, Shape shape)
+    : indices_(std::move(indices)), values_(std::move(values)), shape_(std::move(shape)) {
+  constexpr const char* op = "SparseWeight";
+  check_dtype(op, "values", values_, DType::Float32);
+  WISP_CHECK(values_.dim() == 1, op, ": expected 1-D values [nnz] but got shape ", values_.shape());
+  const int64_t nnz = values_.numel();
+  check_operand(op, "indices", indices_, DType::Int64, {2, nnz});
+  check_same_device(op, values_, indices_);
+  WISP_CHECK(shape_.size() == 2, op, ": expected a 2-D shape [out, in] but got ", shape_);
+  const std::vector<int64_t> index = indices_.to_vector<int64_t>();
+  for (int64_t k = 0; k < nnz; ++k) {
+    const int64_t row = index[static_cast<size_t>(k)], column = index[static_cast<size_t>(nnz + k)];
+    WISP_CHECK(row >= 0 && row < shape_[0] && column >= 0 && column < shape_[1], op, ": index (", row, ", ", column,
+               ") of nonzero ", k, " is outside the shape ", shape_);
+  }
+}
+
+SparseWeight::SparseWeight(Tensor row_pointers, Tensor column_indices, Tensor values, Shape shape)
+    : row_pointers_(std::move(row_pointers)),
+      column_indices_(std::move(column_indices)),
+      values_(std::move(values)),
+      shape_(std::move(shape)) {}
+
+Tensor SparseWeight::indices() const {
+  return indices_.defined() ? indices_ : coo_indices(row_pointers_, column_indices_, shape_[0]);
+}
+
 Tensor SparseWeight::to_dense() const {
   const int64_t out = shape_[0], in = shape_[1], nnz = values_.numel();
-  const std::vector<int64_t> index = indices_.to_vector<int64_t>();
+  const std::vector<int64_t> index = indices().to_vector<int64_t>();
   const std::vector<float> value = values_.to_vector<float>();
   std::vector<float> dense(static_cast<size_t>(out * in), 0.0f);
   for (int64_t k = 0; k < nnz; ++k) dense[static_cast<size_t>(index[k] * in + index[nnz + k])] += value[k];
@@ -226,32 +282,20 @@ RiglStatistics SparseLinear::rigl_statistics() const { return rigl_ ? rigl_->sta
 
 void SparseLinear::to(Device device) {
   Module::to(device);  // parameters and the CSR buffers, in place (structure_ shares those handles)
-  structure_ = structure_.to(device);
-  if (rigl_) rigl_->set_structure(structure_);
+  // The CSC tensors are not buffers (derived, nothing to save) but are shared like them by every copy
+  // of this layer (one copied into a Sequential) and by RigL: moved in place too, so that all of them
+  // keep one structure on one device.
+  for (const Tensor* csc : {&structure_.column_pointers, &structure_.row_indices, &structure_.csc_to_value})
+    move_tensor_to_(*csc, device);
 }
 
 Tensor SparseLinear::indices() const {
-  const int64_t nnz = structure_.nnz();
-  std::vector<int64_t> index(static_cast<size_t>(2 * nnz));
-  const auto expand = [&](auto tag) {
-    using Index = typename decltype(tag)::type;
-    const std::vector<Index> pointers = structure_.row_pointers.to_vector<Index>();
-    const std::vector<Index> columns = structure_.column_indices.to_vector<Index>();
-    for (int64_t row = 0; row < out_features_; ++row)
-      for (Index k = pointers[static_cast<size_t>(row)]; k < pointers[static_cast<size_t>(row) + 1]; ++k) {
-        index[static_cast<size_t>(k)] = row;
-        index[static_cast<size_t>(nnz + k)] = columns[static_cast<size_t>(k)];
-      }
-  };
-  if (structure_.index_dtype() == DType::Int32) {
-    expand(TypeTag<int32_t>{});
-  } else {
-    expand(TypeTag<int64_t>{});
-  }
-  return from_vector(index, {2, nnz}, structure_.device());
+  return coo_indices(structure_.row_pointers, structure_.column_indices, out_features_);
 }
 
-SparseWeight SparseLinear::weight() const { return SparseWeight(indices(), weights_, Shape{out_features_, in_features_}); }
+SparseWeight SparseLinear::weight() const {
+  return SparseWeight(structure_.row_pointers, structure_.column_indices, weights_, Shape{out_features_, in_features_});
+}
 
 double SparseLinear::sparsity() const {
   return 1.0 - static_cast<double>(nnz()) / (static_cast<double>(in_features_) * static_cast<double>(out_features_));

@@ -64,15 +64,21 @@ struct SparseLinearOptions {
   double alpha_ = kRiglDefaultAlpha;
 };
 
-// A read-only COO view of a SparseLinear weight, shape [out, in]: indices Int64 [2, nnz] (row 0 =
-// output, row 1 = input, sorted by (row, col)) and the values (the layer's `weights` parameter
-// itself, so it reflects training). Printing shows indices, values, size and nnz, like
+// A read-only COO view of a weight of shape [out, in]: indices Int64 [2, nnz] (row 0 = output,
+// row 1 = input) and values float32 [nnz]. Printing shows indices, values, size and nnz, like
 // torch.sparse_coo_tensor.
+//
+// SparseLinear::weight() returns a live view of the layer: its values are the layer's `weights`
+// parameter itself and its indices are read from the layer's connections at each call (sorted by
+// (row, col)), so a view kept across training reflects both the trained values and the
+// connections a RigL update moved (which reorders the values with them).
 class SparseWeight {
  public:
-  SparseWeight(Tensor indices, Tensor values, Shape shape)
-      : indices_(std::move(indices)), values_(std::move(values)), shape_(std::move(shape)) {}
-  const Tensor& indices() const { return indices_; }
+  // A view of given indices and values (in any order; duplicates add up in to_dense). Throws
+  // wisp::Error unless indices is Int64 [2, nnz], values float32 [nnz] on the same device, shape 2-D,
+  // and every index within shape, naming the first offending entry.
+  SparseWeight(Tensor indices, Tensor values, Shape shape);
+  Tensor indices() const;
   const Tensor& values() const { return values_; }
   const Shape& shape() const { return shape_; }
   int64_t nnz() const { return values_.numel(); }
@@ -81,7 +87,14 @@ class SparseWeight {
   Tensor to_dense() const;
 
  private:
-  Tensor indices_, values_;
+  friend class SparseLinear;
+  // A layer's live view: the layer's CSR tensors (rewritten in place by RigL and moved in place by
+  // to(), so these handles stay current).
+  SparseWeight(Tensor row_pointers, Tensor column_indices, Tensor values, Shape shape);
+
+  Tensor indices_;                       // given indices, or undefined for a layer's view
+  Tensor row_pointers_, column_indices_;  // a layer's view: its CSR connections
+  Tensor values_;
   Shape shape_;
 };
 

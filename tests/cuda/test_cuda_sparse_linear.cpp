@@ -61,3 +61,32 @@ TEST_CASE("The sparse kernels on the GPU with Int64 indices match the CPU", "[cu
   require_close(actual.values.cpu(), expected.values, 1e-5f);
   require_close(actual.bias.cpu(), expected.bias, 0.0f);
 }
+
+TEST_CASE("A SparseLinear copied into a Sequential moves with it: one structure for every copy", "[cuda][sparse_linear]") {
+  manual_seed(15);
+  nn::SparseLinear layer(40, 30, nn::SparseLinearOptions().sparsity(0.8).seed(4));
+  nn::SparseLinear cpu_layer(40, 30, nn::SparseLinearOptions().sparsity(0.8).seed(4));
+  {
+    NoGradGuard no_grad;
+    cpu_layer.weights().copy_(layer.weights());
+    cpu_layer.bias().copy_(layer.bias());
+  }
+  nn::Sequential model(layer);  // a copy sharing layer's tensors
+  model.to(kGpu);
+  // The original handle sees every structure tensor moved, the CSC ones included (not buffers).
+  const kernels::SparseStructure& structure = layer.structure();
+  for (const Tensor* t : {&structure.row_pointers, &structure.column_indices, &structure.column_pointers,
+                          &structure.row_indices, &structure.csc_to_value})
+    CHECK(t->device() == kGpu);
+  const Tensor x = randn({5, 40});
+  const Tensor x_gpu = x.to(kGpu).set_requires_grad(true), x_cpu = x.clone().set_requires_grad(true);
+  const Tensor upstream = randn({5, 30});
+  layer(x_gpu).backward(upstream.to(kGpu));
+  cpu_layer(x_cpu).backward(upstream);
+  require_close(x_gpu.grad().cpu(), x_cpu.grad(), 1e-5f);
+  require_close(layer.weights().grad().cpu(), cpu_layer.weights().grad(), 1e-5f);
+  // A graph recorded before a move refuses to back-propagate after it.
+  const Tensor loss = model.forward(x_gpu).sum();
+  model.to(Device::cpu());
+  WISP_REQUIRE_ERROR(loss.backward(), "updated in place after the forward");
+}

@@ -378,6 +378,26 @@ TEST_CASE("rigl_update: drops the smallest, grows the largest absent gradients, 
 
 // ---- the layer driven by an optimizer ------------------------------------------------------------------------------
 
+TEST_CASE("SparseLinear dynamic: a weight() view kept across updates follows the moved connections", "[rigl]") {
+  manual_seed(31);
+  nn::SparseLinear layer(8, 6, nn::SparseLinearOptions().sparsity(0.5).dynamic(true).delta_t(1).t_end(100).alpha(0.5));
+  optim::SGD optimizer(layer.parameters(), optim::SGDOptions(0.1));
+  const nn::SparseWeight held = layer.weight();
+  const std::vector<int64_t> indices_before = held.indices().to_vector<int64_t>();
+  for (int step = 0; step < 3; ++step) {
+    optimizer.zero_grad();
+    (layer(randn({4, 8})) * randn({4, 6})).sum().backward();
+    optimizer.step();
+  }
+  REQUIRE(layer.rigl_statistics().moved > 0);
+  CHECK(held.indices().to_vector<int64_t>() != indices_before);
+  CHECK(held.indices().to_vector<int64_t>() == layer.weight().indices().to_vector<int64_t>());
+  CHECK(held.to_dense().to_vector<float>() == layer.weight().to_dense().to_vector<float>());
+  const Tensor x = randn({3, 8});
+  NoGradGuard no_grad;
+  wisp::testing::require_close(layer(x), linear(x, held.to_dense(), layer.bias()), 1e-5f);
+}
+
 TEST_CASE("SparseLinear dynamic: updates every delta_t optimizer steps until t_end, momentum moved", "[rigl]") {
   manual_seed(11);
   const int64_t in = 30, out = 20, rows = 8;
@@ -474,6 +494,16 @@ TEST_CASE("SparseLinear dynamic: steps in eval mode and forwards without a step 
   CHECK(layer.rigl_statistics().steps == 2);
   CHECK(layer.rigl_statistics().updates == 1);
   CHECK(layer.rigl_statistics().skipped == 0);
+  // An update step whose only backward came through an empty batch has nothing to grow by: skipped,
+  // the connections unchanged.
+  train_step();  // step 3
+  const std::vector<int64_t> before = layer.weight().indices().to_vector<int64_t>();
+  layer(zeros({0, 10})).sum().backward();
+  optimizer.step();  // step 4: an update step
+  CHECK(layer.rigl_statistics().steps == 4);
+  CHECK(layer.rigl_statistics().updates == 1);
+  CHECK(layer.rigl_statistics().skipped == 1);
+  CHECK(layer.weight().indices().to_vector<int64_t>() == before);
 }
 
 TEST_CASE("SparseLinear dynamic: accumulated gradients of several batches define the growth", "[rigl]") {

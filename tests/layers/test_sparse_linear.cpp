@@ -310,6 +310,30 @@ TEST_CASE("SparseLinear: the same seed gives the same layer", "[sparse_linear]")
   CHECK(d.weight().indices().to_vector<int64_t>() != f.weight().indices().to_vector<int64_t>());
 }
 
+// ---- the COO view ---------------------------------------------------------------------------------------
+
+TEST_CASE("SparseWeight: a view of given indices and values, checked before use", "[sparse_linear]") {
+  const nn::SparseWeight weight(from_vector<int64_t>({1, 0, 1, 2, 0, 2}, {2, 3}), from_vector<float>({1, 2, 3}, {3}),
+                                Shape{2, 3});
+  CHECK(weight.nnz() == 3);
+  CHECK(weight.to_dense().to_vector<float>() == std::vector<float>{2, 0, 0, 0, 0, 4});  // (1, 2) twice: 1 + 3
+  const Tensor values = from_vector<float>({1, 2}, {2});
+  WISP_REQUIRE_ERROR(nn::SparseWeight(from_vector<int64_t>({0, 1, 3, 2}, {2, 2}), values, Shape{2, 2}),
+                     "SparseWeight: index (0, 3) of nonzero 0 is outside the shape [2, 2]");
+  WISP_REQUIRE_ERROR(nn::SparseWeight(from_vector<int64_t>({0, 1000000000, 0, 0}, {2, 2}), values, Shape{2, 2}),
+                     "SparseWeight: index (1000000000, 0) of nonzero 1 is outside the shape [2, 2]");
+  WISP_REQUIRE_ERROR(nn::SparseWeight(from_vector<int64_t>({0, -1, 0, 0}, {2, 2}), values, Shape{2, 2}),
+                     "index (-1, 0) of nonzero 1");
+  WISP_REQUIRE_ERROR(nn::SparseWeight(from_vector<int64_t>({0, 1, 0}, {3}), values, Shape{2, 2}),
+                     "SparseWeight: expected indices of shape [2, 2] but got [3]");
+  WISP_REQUIRE_ERROR(nn::SparseWeight(from_vector<int32_t>({0, 1, 0, 0}, {2, 2}), values, Shape{2, 2}),
+                     "SparseWeight: expected indices of dtype int64 but got int32");
+  WISP_REQUIRE_ERROR(nn::SparseWeight(from_vector<int64_t>({0, 1, 0, 0}, {2, 2}), zeros({2, 1}), Shape{2, 2}),
+                     "SparseWeight: expected 1-D values [nnz] but got shape [2, 1]");
+  WISP_REQUIRE_ERROR(nn::SparseWeight(from_vector<int64_t>({0, 1, 0, 0}, {2, 2}), values, Shape{4}),
+                     "SparseWeight: expected a 2-D shape [out, in] but got [4]");
+}
+
 // ---- printing -----------------------------------------------------------------------------------------
 
 TEST_CASE("SparseLinear: prints like the seed package, and its weight as a COO tensor", "[sparse_linear]") {
