@@ -124,6 +124,11 @@ void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& i
   check_dtype(op, "indices", indices, DType::Int64);
   const Tensor host = indices.is_cpu() ? indices : copy_to_device(indices, Device::cpu());
   check_sorted_connectivity(op, host, structure.out_features, structure.in_features);
+  // Counted as in-place updates: a graph recorded through the old structure (which SparseLinear's
+  // backward saves) refuses to back-propagate through the new one.
+  for (const Tensor* t : {&structure.row_pointers, &structure.column_indices, &structure.column_pointers,
+                          &structure.row_indices, &structure.csc_to_value})
+    t->bump_version();
   if (structure.device().is_cpu()) {  // straight into the existing tensors
     cpu::build_sparse_structure(host, structure);
     return;

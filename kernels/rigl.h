@@ -61,7 +61,9 @@ RewiredConnections rewire_connections(const SparseStructure& structure, const Te
 void gather_or_zero_(const Tensor& tensor, const Tensor& source);
 
 // Rewrites the tensors of `structure` in place from `indices` (Int64 [2, nnz], sorted by (row, col)
-// without duplicates, the same nnz): the handles that modules registered as buffers stay valid.
+// without duplicates, the same nnz): the handles that modules registered as buffers stay valid. Each
+// tensor's version counter counts it, so a graph saved through the old structure refuses to
+// back-propagate.
 void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& indices);
 
 }  // namespace wisp::kernels

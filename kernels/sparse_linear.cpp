@@ -12,10 +12,12 @@
 namespace wisp::kernels {
 namespace {
 
-void check_index_tensor(const char* name, const Tensor& t, DType dtype, int64_t size) {
+void check_index_tensor(const char* name, const Tensor& t, DType dtype, int64_t size, Device device) {
   WISP_CHECK(t.defined() && t.dtype() == dtype && t.shape() == Shape{size}, "SparseStructure: expected ", name,
              " of dtype ", dtype, " and shape ", Shape{size}, " but got ",
              t.defined() ? detail::concat(t.dtype(), " ", t.shape()) : std::string("an undefined tensor"));
+  WISP_CHECK(t.device() == device, "SparseStructure: expected ", name, " on ", device,
+             " (column_indices' device) but it is on ", t.device());
 }
 
 // The kernels index memory through the structure: check that its tensors agree with each other.
@@ -23,11 +25,12 @@ void check_structure(const char* op, const SparseStructure& s) {
   WISP_CHECK(s.defined(), op, ": the sparse structure is empty (build it with make_sparse_structure)");
   const DType dtype = s.index_dtype();
   WISP_CHECK(dtype == DType::Int32 || dtype == DType::Int64, op, ": expected Int32 or Int64 indices but got ", dtype);
-  check_index_tensor("row_pointers", s.row_pointers, dtype, s.out_features + 1);
-  check_index_tensor("column_indices", s.column_indices, dtype, s.nnz());
-  check_index_tensor("column_pointers", s.column_pointers, dtype, s.in_features + 1);
-  check_index_tensor("row_indices", s.row_indices, dtype, s.nnz());
-  check_index_tensor("csc_to_value", s.csc_to_value, dtype, s.nnz());
+  const Device device = s.device();
+  check_index_tensor("row_pointers", s.row_pointers, dtype, s.out_features + 1, device);
+  check_index_tensor("column_indices", s.column_indices, dtype, s.nnz(), device);
+  check_index_tensor("column_pointers", s.column_pointers, dtype, s.in_features + 1, device);
+  check_index_tensor("row_indices", s.row_indices, dtype, s.nnz(), device);
+  check_index_tensor("csc_to_value", s.csc_to_value, dtype, s.nnz(), device);
 }
 
 void check_values(const char* op, const Tensor& values, const SparseStructure& s) {

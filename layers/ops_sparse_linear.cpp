@@ -59,7 +59,7 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const kernels::
             kernels::sparse_linear_backward(reshaped(g, Shape{rows, out_features}), saved_input, saved_values,
                                             structure, input_needs, weights_needs, bias_needs);
         return {input_needs ? reshaped(grads.input, input_shape) : Tensor(), grads.values, grads.bias};
-      }, {saved_input.data, saved_values});
+      }, {saved_input.data, saved_values, structure.column_indices});  // a RigL update rewrites the structure
 }
 
 }  // namespace wisp

@@ -85,6 +85,12 @@ TEST_CASE("A SparseLinear copied into a Sequential moves with it: one structure 
   cpu_layer(x_cpu).backward(upstream);
   require_close(x_gpu.grad().cpu(), x_cpu.grad(), 1e-5f);
   require_close(layer.weights().grad().cpu(), cpu_layer.weights().grad(), 1e-5f);
+  // A structure whose tensors are on two devices is refused before any kernel reads it.
+  kernels::SparseStructure mixed = cpu_layer.structure().to(kGpu);
+  mixed.csc_to_value = cpu_layer.structure().csc_to_value;
+  WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(kernels::to_feature_major(x.to(kGpu)), layer.weights().detach(),
+                                                    mixed, Tensor()),
+                     "expected csc_to_value on cuda:0 (column_indices' device) but it is on cpu");
   // A graph recorded before a move refuses to back-propagate after it.
   const Tensor loss = model.forward(x_gpu).sum();
   model.to(Device::cpu());

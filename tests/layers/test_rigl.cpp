@@ -468,6 +468,18 @@ TEST_CASE("SparseLinear dynamic: updates every delta_t optimizer steps until t_e
   CHECK(layer.rigl_statistics().moved > 0);
 }
 
+TEST_CASE("SparseLinear dynamic: a graph recorded before an update refuses to back-propagate after it", "[rigl]") {
+  manual_seed(32);
+  nn::SparseLinear layer(8, 6, nn::SparseLinearOptions().sparsity(0.5).dynamic(true).delta_t(1).t_end(100).alpha(0.5));
+  optim::SGD optimizer(layer.parameters(), optim::SGDOptions(0.1));
+  const Tensor stale = layer(randn({4, 8})).sum();  // the input needs no gradient: only the structure is saved
+  (layer(randn({4, 8})) * randn({4, 6})).sum().backward();
+  optimizer.step();  // a RigL update rewrites the connections
+  REQUIRE(layer.rigl_statistics().updates == 1);
+  WISP_REQUIRE_ERROR(stale.backward(), "SparseLinearBackward saved for its gradient was updated in place after the "
+                                       "forward");
+}
+
 TEST_CASE("SparseLinear dynamic: steps in eval mode and forwards without a step do not count", "[rigl]") {
   manual_seed(12);
   nn::SparseLinear layer(10, 10, nn::SparseLinearOptions().sparsity(0.5).dynamic(true).delta_t(2).t_end(100));
