@@ -12,8 +12,21 @@ namespace wisp::kernels {
 enum class BinaryOp { Add, Sub, Mul, Div };
 enum class UnaryOp { Neg, Relu, Exp, Log, Sqrt };
 
+// Signed integers add, subtract and multiply with wrap-around (two's complement, as PyTorch), done
+// in the unsigned type: signed overflow would be undefined behaviour. Division is float-only.
 template <class T>
 WISP_HOST_DEVICE inline T apply_binary(BinaryOp op, T a, T b) {
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using Unsigned = std::make_unsigned_t<T>;
+    const Unsigned x = static_cast<Unsigned>(a), y = static_cast<Unsigned>(b);
+    switch (op) {
+      case BinaryOp::Add: return static_cast<T>(static_cast<Unsigned>(x + y));
+      case BinaryOp::Sub: return static_cast<T>(static_cast<Unsigned>(x - y));
+      case BinaryOp::Mul: return static_cast<T>(static_cast<Unsigned>(x * y));
+      case BinaryOp::Div: return a / b;
+    }
+    return a;
+  }
   switch (op) {
     case BinaryOp::Add: return a + b;
     case BinaryOp::Sub: return a - b;

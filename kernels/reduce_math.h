@@ -8,9 +8,11 @@
 
 namespace wisp::kernels {
 
-// The accumulator of a sum: double for float32 (exact enough for millions of terms), int64 for integers.
+// The accumulator of a sum: double for float32 (exact enough for millions of terms); for integers
+// uint64, whose wrap-around is defined (the int64 result is the same two's-complement sum, wrapped
+// as PyTorch's; a signed accumulator's overflow would be undefined behaviour).
 template <class T>
-using SumAccumulator = std::conditional_t<std::is_floating_point<T>::value, double, int64_t>;
+using SumAccumulator = std::conditional_t<std::is_floating_point<T>::value, double, uint64_t>;
 // The output element type of a sum: float32 for float32, int64 for integers.
 template <class T>
 using SumOutput = std::conditional_t<std::is_floating_point<T>::value, float, int64_t>;

@@ -14,6 +14,16 @@ void check_dim_in_range(const char* op, int64_t dim, const Shape& shape) {
              shape.size(), ") for shape ", shape, " but got ", dim);
 }
 
+// input_shape with dimension dim repeated `repeats` times; a size that int64 cannot hold is an error
+// (a wrapped size would let the kernel write past a small output).
+std::vector<int64_t> repeated_dims(const char* op, const Shape& input_shape, int64_t dim, int64_t repeats) {
+  std::vector<int64_t> dims = input_shape.dims();
+  int64_t& size = dims[static_cast<size_t>(dim)];
+  WISP_CHECK(!__builtin_mul_overflow(size, repeats, &size), op, ": dimension ", dim, " of shape ", input_shape,
+             " repeated ", repeats, " times has more elements than int64 can count");
+  return dims;
+}
+
 }  // namespace
 
 Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
@@ -82,8 +92,7 @@ Tensor repeat_interleave(const Tensor& a, int64_t repeats, int64_t dim) {
   WISP_CHECK(repeats >= 0, "repeat_interleave: expected repeats >= 0 but got ", repeats);
   check_dim_in_range("repeat_interleave", dim, a.shape());
   const DimensionSplit split = split_at(a.shape(), dim);
-  std::vector<int64_t> out_dims = a.shape().dims();
-  out_dims[static_cast<size_t>(dim)] *= repeats;
+  const std::vector<int64_t> out_dims = repeated_dims("repeat_interleave", a.shape(), dim, repeats);
   Tensor out = empty(Shape(out_dims), TensorOptions(a.dtype()).device(a.device()));
   dispatch(
       "repeat_interleave", a, [&] { cpu::repeat_interleave(a, split.outer, split.size, split.inner, repeats, out); },
@@ -94,8 +103,7 @@ Tensor repeat_interleave(const Tensor& a, int64_t repeats, int64_t dim) {
 Tensor repeat_interleave_backward(const Tensor& grad_output, const Shape& input_shape, int64_t repeats, int64_t dim) {
   check_dtype("repeat_interleave backward", "grad_output", grad_output, DType::Float32);
   check_dim_in_range("repeat_interleave backward", dim, input_shape);
-  std::vector<int64_t> expected = input_shape.dims();
-  expected[static_cast<size_t>(dim)] *= repeats;
+  const std::vector<int64_t> expected = repeated_dims("repeat_interleave backward", input_shape, dim, repeats);
   WISP_CHECK(grad_output.shape() == Shape(expected), "repeat_interleave backward: expected grad_output of shape ",
              Shape(expected), " but got ", grad_output.shape());
   const DimensionSplit split = split_at(input_shape, dim);

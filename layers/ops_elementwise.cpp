@@ -19,7 +19,7 @@ void check_float(const char* op, const Tensor& a) {
 Tensor binary_with_grad(BinaryOp op, const char* name, const Tensor& a, const Tensor& b) {
   Tensor out = kernels::binary(op, a, b);
   if (!autograd::needs_recording({a, b})) return out;
-  check_float(name, a);
+  check_float(kernels::binary_op_name(op), a);
   const bool a_needs = a.requires_grad(), b_needs = b.requires_grad();
   // Captures: for mul/div the operands (their values are needed); for add/sub only shapes.
   Tensor saved_a = op == BinaryOp::Mul || op == BinaryOp::Div ? a.detach() : Tensor();
@@ -86,9 +86,10 @@ Tensor scalar_with_grad(BinaryOp op, const Tensor& a, double s, bool scalar_firs
   }, {saved_a});
 }
 
-Tensor unary_with_grad(UnaryOp op, const char* name, const Tensor& a) {
-  check_float(name, a);
-  check_dtype(name, "input", a, DType::Float32);
+// op_name names the op in errors ("exp"); name is its tape entry's ("ExpBackward").
+Tensor unary_with_grad(UnaryOp op, const char* op_name, const char* name, const Tensor& a) {
+  check_float(op_name, a);
+  check_dtype(op_name, "input", a, DType::Float32);
   Tensor out = kernels::unary(op, a);
   if (!autograd::needs_recording({a})) return out;
   // Saved: the input (relu, log) or the output's values (exp, sqrt) — detached copies of handles.
@@ -127,13 +128,14 @@ Tensor operator*(double a, const Tensor& b) { return scalar_with_grad(BinaryOp::
 Tensor operator/(double a, const Tensor& b) { return scalar_with_grad(BinaryOp::Div, b, a, true); }
 Tensor operator-(const Tensor& a) { return neg(a); }
 Tensor neg(const Tensor& a) {
-  if (a.dtype() != DType::Float32) return kernels::binary_scalar(BinaryOp::Mul, a, -1.0);
-  return unary_with_grad(UnaryOp::Neg, "NegBackward", a);
+  // Integers: 0 − a, wrapping as PyTorch (uint8: −1 → 255; int64: −INT64_MIN → INT64_MIN).
+  if (a.defined() && a.dtype() != DType::Float32) return kernels::binary_scalar(BinaryOp::Sub, a, 0.0, true);
+  return unary_with_grad(UnaryOp::Neg, "neg", "NegBackward", a);
 }
-Tensor exp(const Tensor& a) { return unary_with_grad(UnaryOp::Exp, "ExpBackward", a); }
-Tensor log(const Tensor& a) { return unary_with_grad(UnaryOp::Log, "LogBackward", a); }
-Tensor sqrt(const Tensor& a) { return unary_with_grad(UnaryOp::Sqrt, "SqrtBackward", a); }
-Tensor relu(const Tensor& a) { return unary_with_grad(UnaryOp::Relu, "ReluBackward", a); }
+Tensor exp(const Tensor& a) { return unary_with_grad(UnaryOp::Exp, "exp", "ExpBackward", a); }
+Tensor log(const Tensor& a) { return unary_with_grad(UnaryOp::Log, "log", "LogBackward", a); }
+Tensor sqrt(const Tensor& a) { return unary_with_grad(UnaryOp::Sqrt, "sqrt", "SqrtBackward", a); }
+Tensor relu(const Tensor& a) { return unary_with_grad(UnaryOp::Relu, "relu", "ReluBackward", a); }
 
 Tensor eq(const Tensor& a, const Tensor& b) { return kernels::equal(a, b); }
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }

@@ -128,12 +128,15 @@ void sum_to_shape(const Tensor& a, const Tensor& out) {
     po[0] = static_cast<float>(deterministic_sum<double>(n_in, [pa](int64_t i) { return pa[i]; }));
     return;
   }
-  // General case: walk the input once, in row-major order, adding into the mapped output element.
-  // (Serial: broadcasting backward is cheap next to the products around it.)
+  // General case: walk the input once, in row-major order, adding into the mapped output element,
+  // in double (as the sums of kernels/reduce: a float total stalls once it is 2^24 times a term, and
+  // a million rows already lost 1%). Serial: broadcasting backward is cheap next to the products
+  // around it.
+  std::vector<double> totals(static_cast<size_t>(n_out), 0.0);
   std::vector<int64_t> index(big.size(), 0);
   int64_t out_offset = 0;
   for (int64_t i = 0; i < n_in; ++i) {
-    po[out_offset] += pa[i];
+    totals[static_cast<size_t>(out_offset)] += pa[i];
     for (int64_t d = static_cast<int64_t>(big.size()) - 1; d >= 0; --d) {
       const size_t ud = static_cast<size_t>(d);
       if (++index[ud] < big[ud]) {
@@ -144,6 +147,7 @@ void sum_to_shape(const Tensor& a, const Tensor& out) {
       index[ud] = 0;
     }
   }
+  for (int64_t j = 0; j < n_out; ++j) po[j] = static_cast<float>(totals[static_cast<size_t>(j)]);
 }
 
 }  // namespace wisp::kernels::cpu

@@ -25,7 +25,7 @@ void sum_all(const Tensor& a, const Tensor& out) {
     if constexpr (std::is_floating_point_v<T>) {
       *static_cast<float*>(out.raw_data()) = static_cast<float>(total);
     } else {
-      *static_cast<int64_t*>(out.raw_data()) = total;
+      *static_cast<int64_t*>(out.raw_data()) = static_cast<int64_t>(total);
     }
   });
 }

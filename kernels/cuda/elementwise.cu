@@ -60,12 +60,12 @@ __global__ void fill_kernel(int64_t n, T value, T* out) {
 }
 
 // out [n] = Σ_r in[indexer.in_offset(j, r)]: one thread per output element, summing in a fixed order
-// (float32 accumulation, like the CPU twin's general case).
+// (double accumulation, like the CPU twin's general case).
 __global__ void sum_to_shape_kernel(int64_t n, ReductionIndexer indexer, const float* in, float* out) {
   for (int64_t j = grid_first(); j < n; j += grid_step()) {
-    float total = 0.0f;
+    double total = 0.0;
     for (int64_t r = 0; r < indexer.reduced_count; ++r) total += in[indexer.in_offset(j, r)];
-    out[j] = total;
+    out[j] = static_cast<float>(total);
   }
 }
 
@@ -74,12 +74,12 @@ __global__ void sum_to_shape_kernel(int64_t n, ReductionIndexer indexer, const f
 // block's threads take strided shares of the reduced elements and block_sum adds them in a fixed tree.
 // Launched with n blocks of kThreadsPerBlock.
 __global__ void sum_to_shape_blocks_kernel(ReductionIndexer indexer, const float* in, float* out) {
-  __shared__ float shared[kThreadsPerBlock];
+  __shared__ double shared[kThreadsPerBlock];
   const int64_t j = blockIdx.x;
-  float share = 0.0f;
+  double share = 0.0;
   for (int64_t r = threadIdx.x; r < indexer.reduced_count; r += kThreadsPerBlock) share += in[indexer.in_offset(j, r)];
-  const float total = block_sum(share, shared);
-  if (threadIdx.x == 0) out[j] = total;
+  const double total = block_sum(share, shared);
+  if (threadIdx.x == 0) out[j] = static_cast<float>(total);
 }
 
 }  // namespace

@@ -52,13 +52,13 @@ __global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t colu
   for (int64_t i = grid_first(); i < n; i += grid_step()) output[i] = bias[i % columns];
 }
 
-// sums [columns] = Σ_r values[r, columns], rows in order with a float accumulator: the CPU twin's
+// sums [columns] = Σ_r values[r, columns], rows in order with a double accumulator: the CPU twin's
 // column_sums (kernels/cpu/parallel.h) does the same additions in the same order.
 __global__ void column_sums_kernel(int64_t columns, const float* values, int64_t rows, float* sums) {
   for (int64_t c = grid_first(); c < columns; c += grid_step()) {
-    float total = 0.0f;
+    double total = 0.0;
     for (int64_t r = 0; r < rows; ++r) total += values[r * columns + c];
-    sums[c] = total;
+    sums[c] = static_cast<float>(total);
   }
 }
 

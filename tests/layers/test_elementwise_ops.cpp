@@ -1,6 +1,7 @@
 // Elementwise arithmetic with broadcasting, scalar arithmetic and unary functions.
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "test_helpers.h"
 
@@ -61,6 +62,43 @@ TEST_CASE("integer arithmetic and comparisons", "[layers][elementwise]") {
   CHECK(equal.sum().item<int64_t>() == 3);  // the accuracy-count pattern
   CHECK((floats({1, 2}, {2}) == floats({1, 3}, {2})).to_vector<uint8_t>() == std::vector<uint8_t>{1, 0});
   WISP_REQUIRE_ERROR(i / i, "div", "float32", "int64");
+}
+
+TEST_CASE("integer arithmetic wraps around as PyTorch's (no undefined overflow)", "[layers][elementwise]") {
+  constexpr int32_t kInt32Max = std::numeric_limits<int32_t>::max();
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max(), kInt64Min = std::numeric_limits<int64_t>::min();
+  const Tensor i32 = from_vector(std::vector<int32_t>{kInt32Max, -2});
+  CHECK((i32 + i32).to_vector<int32_t>() == std::vector<int32_t>{-2, -4});
+  const Tensor i64 = from_vector(std::vector<int64_t>{kInt64Max, kInt64Min, 5});
+  CHECK((i64 * 2.0).to_vector<int64_t>() == std::vector<int64_t>{-2, 0, 10});
+  CHECK((i64 - 1.0).to_vector<int64_t>() == std::vector<int64_t>{kInt64Max - 1, kInt64Max, 4});
+  CHECK((-i64).to_vector<int64_t>() == std::vector<int64_t>{-kInt64Max, kInt64Min, -5});
+  // uint8 negates modulo 256 (PyTorch: tensor([255, 0, 56], dtype=torch.uint8)).
+  CHECK((-from_vector(std::vector<uint8_t>{1, 0, 200})).to_vector<uint8_t>() == std::vector<uint8_t>{255, 0, 56});
+  CHECK(from_vector(std::vector<int64_t>{kInt64Max, 1}).sum().item<int64_t>() == kInt64Min);
+  CHECK(from_vector(std::vector<int64_t>{kInt64Max, 1, kInt64Min, -1}, {2, 2}).sum(1).to_vector<int64_t>() ==
+        std::vector<int64_t>{kInt64Min, kInt64Max});
+}
+
+TEST_CASE("unary ops name themselves in errors, not their tape entries", "[layers][elementwise]") {
+  const Tensor i = arange(3, DType::Int64);
+  WISP_REQUIRE_ERROR(exp(i), "exp: expected input of dtype float32 but got int64");
+  WISP_REQUIRE_ERROR(relu(i), "relu: expected input of dtype float32 but got int64");
+  WISP_REQUIRE_ERROR(sqrt(Tensor()), "sqrt: expected a defined tensor");
+}
+
+TEST_CASE("broadcast and bias gradients sum in double (a float total stalls at 2^24 times a term)",
+          "[layers][elementwise]") {
+  // Column sums of g [1001, 2]: the first row 2^24, 1000 rows of 1. A float total stays at 2^24.
+  std::vector<float> g(2002, 1.0f);
+  g[0] = g[1] = 16777216.0f;
+  const Tensor upstream = from_vector(g, {1001, 2});
+  const Tensor b = zeros({2}).set_requires_grad(true);
+  (zeros({1001, 2}) + b).backward(upstream);
+  CHECK(b.grad().to_vector<float>() == std::vector<float>{16778216.0f, 16778216.0f});
+  const Tensor bias = zeros({2}).set_requires_grad(true);
+  linear(zeros({1001, 3}), zeros({2, 3}), bias).backward(upstream);
+  CHECK(bias.grad().to_vector<float>() == std::vector<float>{16778216.0f, 16778216.0f});
 }
 
 TEST_CASE("binary op errors name the shapes and dtypes", "[layers][elementwise]") {

@@ -248,4 +248,9 @@ TEST_CASE("repeat_interleave: bad arguments throw", "[repeat_interleave][errors]
                      "[-2, 1]", "got 2");
   WISP_REQUIRE_ERROR(repeat_interleave(Tensor(), 2), "repeat_interleave: expected a defined tensor");
   WISP_REQUIRE_ERROR(repeat_interleave(Tensor(), 2, 0), "repeat_interleave: expected a defined tensor");
+  // A repeated size past int64 is refused (it used to wrap to a small shape the kernel wrote past).
+  WISP_REQUIRE_ERROR(zeros({4, 2}).repeat_interleave(int64_t(1) << 62, 0),
+                     "repeat_interleave: dimension 0 of shape [4, 2] repeated 4611686018427387904 times has more "
+                     "elements than int64 can count");
+  WISP_REQUIRE_ERROR(zeros({4}).repeat_interleave(int64_t(1) << 62), "more elements than int64 can count");
 }
