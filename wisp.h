@@ -1,6 +1,8 @@
 // wisp: a deep-learning framework in C++17 for wide, sparse neural networks.
 //
-// The umbrella header: #include <wisp/wisp.h> gives the whole public API.
+// The umbrella header: #include <wisp/wisp.h> gives the public API of tensors, autograd, layers,
+// optimizers and data. The kernels beneath the ops (kernels/*.h: the dispatch points, RigL's pieces)
+// are public too but included on their own, e.g. #include <wisp/kernels/rigl.h>.
 #pragma once
 
 #include "core/config.h"

@@ -1,6 +1,7 @@
 // Functions that create tensors: constants, ranges, random values, and tensors from std::vector.
 //
-// All take a Shape and TensorOptions (a DType, a Device, or both), defaulting to Float32 on the CPU.
+// All take TensorOptions (a DType, a Device, or both), defaulting to Float32 on the CPU, and all but
+// arange (which takes a range) a Shape.
 // Random factories draw from default_generator() (see manual_seed).
 #pragma once
 

@@ -31,7 +31,7 @@ DEVICE_DIR="$ROOT/.device"
 PREFIX="$DEVICE_DIR/prefix"
 
 usage() {
-  sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,/^set -uo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 # ---- prepare (here) ---------------------------------------------------------------------------------
