@@ -1,10 +1,12 @@
 #include "layers/activation_sparsity.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "core/factories.h"
 #include "layers/activation_functional.h"
+#include "layers/functional.h"  // relu
 
 namespace wisp::nn {
 
@@ -15,6 +17,8 @@ ActivationSparsity::ActivationSparsity(ActivationSparsityOptions options) : opti
              options.alpha());
   WISP_CHECK(std::isfinite(options.beta()) && options.beta() >= 0,
              "ActivationSparsity: expected a finite beta >= 0 but got ", options.beta());
+  WISP_CHECK(std::isfinite(options.k_inference_factor()) && options.k_inference_factor() > 0,
+             "ActivationSparsity: expected a finite k_inference_factor > 0 but got ", options.k_inference_factor());
   if (options.units()) {
     WISP_CHECK(*options.units() > 0, "ActivationSparsity: expected units > 0 but got ", *options.units());
     create_duty_cycle(*options.units(), Device::cpu());
@@ -27,6 +31,11 @@ int64_t ActivationSparsity::k(int64_t units) const {
              " units and act_sparsity = ", options_.act_sparsity(),
              "; expected at least 1 winner (lower act_sparsity or use more units)");
   return winners;
+}
+
+int64_t ActivationSparsity::k_inference(int64_t units) const {
+  const double scaled = options_.k_inference_factor() * static_cast<double>(k(units));
+  return std::clamp<int64_t>(std::llround(std::min(scaled, static_cast<double>(units))), 1, units);
 }
 
 void ActivationSparsity::create_duty_cycle(int64_t units, Device device) {
@@ -48,16 +57,20 @@ Tensor ActivationSparsity::forward(const Tensor& input) {
   }
   const bool update_duty_cycle = is_training();
   Tensor win_counts;
-  Tensor output = k_winners(input, duty_cycle_, k(units), options_.beta(), update_duty_cycle ? &win_counts : nullptr);
+  const int64_t winners = is_training() ? k(units) : k_inference(units);
+  Tensor output = k_winners(input, duty_cycle_, winners, options_.beta(), update_duty_cycle ? &win_counts : nullptr);
   const int64_t samples = input.numel() / units;
   if (update_duty_cycle && samples > 0) update_duty_cycle_(duty_cycle_, win_counts, samples, options_.alpha());
-  return output;
+  // relu keeps NaN and passes no gradient at or below 0: a negative winner becomes 0, as a loser.
+  return options_.relu() ? wisp::relu(output) : output;
 }
 
 std::string ActivationSparsity::extra_repr() const {
   std::ostringstream text;
   text << "act_sparsity=" << options_.act_sparsity() << ", alpha=" << options_.alpha() << ", beta=" << options_.beta();
   if (options_.units()) text << ", units=" << *options_.units();
+  if (options_.k_inference_factor() != 1.0) text << ", k_inference_factor=" << options_.k_inference_factor();
+  if (options_.relu()) text << ", relu=true";
   return text.str();
 }
 

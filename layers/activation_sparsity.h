@@ -1,10 +1,11 @@
 // nn::ActivationSparsity: k-winners-take-all with boosting (DESIGN.md §7), the seed package's
 // activation sparsity. Of the seed's defects that research/algorithms.md lists (item 10), three are
 // fixed: the duty cycle is a fraction of the batch (the seed summed a count, so boosting collapsed),
-// it is a buffer (listed, moved by to()), and inputs may have any number of leading dimensions. Two
-// are kept, as DESIGN.md §7 specifies: winners pass their input unchanged, negative ones included
-// (no ReLU option), and evaluation ranks with the same k and boosting as training (no inference
-// factor for k, as Numenta's k_inference_factor); see "Evaluation mode" below.
+// it is a buffer (listed, moved by to()), and inputs may have any number of leading dimensions. The
+// other two are options whose defaults keep the seed's (and DESIGN.md §7's) function: relu(true)
+// zeroes negative winners (by default winners pass their input unchanged, negative ones included),
+// and k_inference_factor(f) lets evaluation keep round(f · k) winners, as Numenta's KWinners (by
+// default evaluation keeps the same k as training); see "Evaluation mode" below.
 //
 //   nn::Sequential model(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000),
 //                        nn::ActivationSparsity(), nn::Linear(2000, 10));
@@ -24,8 +25,9 @@
 // unless ActivationSparsityOptions::units(n) creates it at construction.
 //
 // Evaluation mode (eval()) never updates the duty cycles but still ranks by the boosted input with
-// the current duty cycles, as the seed does: the layer computes the same function in training and
-// evaluation, and a model evaluated between epochs sees the units it was trained with.
+// the current duty cycles, as the seed does: with the default k_inference_factor 1 the layer computes
+// the same function in training and evaluation, and a model evaluated between epochs sees the
+// units it was trained with. With k_inference_factor f, evaluation keeps min(round(f · k), n).
 #pragma once
 
 #include <cstdint>
@@ -47,16 +49,26 @@ struct ActivationSparsityOptions {
   // The number of units n, when known: the duty cycles are then created at construction (on the
   // CPU; to() moves them) instead of on the first forward.
   ActivationSparsityOptions& units(int64_t value) { units_ = value; return *this; }
+  // Winners in evaluation mode: min(round(factor · k), n); a finite factor > 0 (Numenta uses 1.5).
+  // Default 1: the same k as in training, as the seed.
+  ActivationSparsityOptions& k_inference_factor(double value) { k_inference_factor_ = value; return *this; }
+  // Zero the winners whose input is negative (their gradient too), as a ReLU after the layer.
+  // Default false: winners pass their input unchanged, as the seed.
+  ActivationSparsityOptions& relu(bool value) { relu_ = value; return *this; }
   double act_sparsity() const { return act_sparsity_; }
   double alpha() const { return alpha_; }
   double beta() const { return beta_; }
   std::optional<int64_t> units() const { return units_; }
+  double k_inference_factor() const { return k_inference_factor_; }
+  bool relu() const { return relu_; }
 
  private:
   double act_sparsity_ = 0.65;
   double alpha_ = 0.1;
   double beta_ = 1.5;
   std::optional<int64_t> units_;
+  double k_inference_factor_ = 1.0;
+  bool relu_ = false;
 };
 
 // Buffer: "duty_cycle" float32 [n]. Input float32 [n], [B, n] or [..., n]; output the same shape.
@@ -66,15 +78,18 @@ class ActivationSparsity : public Module {
   explicit ActivationSparsity(ActivationSparsityOptions options = {});
   Tensor forward(const Tensor& input) override;
   std::string name() const override { return "ActivationSparsity"; }
-  // "act_sparsity=0.65, alpha=0.1, beta=1.5", plus ", units=n" when the options give n.
+  // "act_sparsity=0.65, alpha=0.1, beta=1.5", plus ", units=n" when the options give n, and
+  // ", k_inference_factor=f" and ", relu=true" when they differ from the defaults.
   std::string extra_repr() const override;
 
   const ActivationSparsityOptions& options() const { return options_; }
   // The duty cycles [n]; undefined before the first forward (unless options().units() was set).
   const Tensor& duty_cycle() const { return duty_cycle_; }
-  // The number of winners per sample for n units: round((1 − act_sparsity) · n); throws when it is
-  // below 1.
+  // The number of winners per sample for n units in training: round((1 − act_sparsity) · n); throws
+  // when it is below 1.
   int64_t k(int64_t units) const;
+  // The number in evaluation mode: min(round(k_inference_factor · k(units)), units), at least 1.
+  int64_t k_inference(int64_t units) const;
 
  private:
   void create_duty_cycle(int64_t units, Device device);

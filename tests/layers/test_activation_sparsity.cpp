@@ -402,6 +402,32 @@ TEST_CASE("ActivationSparsity: eval neither updates the duty cycles nor drops th
   }
 }
 
+TEST_CASE("ActivationSparsity: k_inference_factor widens evaluation, relu zeroes negative winners",
+          "[layers][activation_sparsity]") {
+  // n = 6, act_sparsity 0.5: k = 3 in training; factor 1.5 -> round(4.5) = 5 in evaluation (llround: 5).
+  nn::ActivationSparsity layer(nn::ActivationSparsityOptions().act_sparsity(0.5).beta(0).k_inference_factor(1.5));
+  const Tensor x = from_vector<float>({6, 5, 4, 3, 2, 1}, {1, 6});
+  require_values(layer(x), {6, 5, 4, 0, 0, 0});
+  layer.eval();
+  CHECK(layer.k_inference(6) == 5);
+  require_values(layer(x), {6, 5, 4, 3, 2, 0});
+  CHECK(nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.5).k_inference_factor(10)).k_inference(6)
+        == 6);  // at most n
+  CHECK(nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.5).k_inference_factor(0.01))
+            .k_inference(6) == 1);  // at least 1
+
+  nn::ActivationSparsity with_relu(nn::ActivationSparsityOptions().act_sparsity(0.5).beta(0).relu(true));
+  const Tensor y = from_vector<float>({-1, -2, 3, -4, -5, -6}, {1, 6}).set_requires_grad(true);
+  const Tensor out = with_relu(y);
+  require_values(out, {0, 0, 3, 0, 0, 0});  // winners -1, -2, 3; the negative ones become 0
+  out.sum().backward();
+  require_values(y.grad(), {0, 0, 1, 0, 0, 0});
+  require_values(nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.5).beta(0))(y.detach()),
+                 {-1, -2, 3, 0, 0, 0});  // the default keeps them, as the seed
+  CHECK(printed(layer) == "ActivationSparsity(act_sparsity=0.5, alpha=0.1, beta=0, k_inference_factor=1.5)");
+  CHECK(printed(with_relu) == "ActivationSparsity(act_sparsity=0.5, alpha=0.1, beta=0, relu=true)");
+}
+
 TEST_CASE("ActivationSparsity: the duty cycle is a buffer that to() keeps", "[layers][activation_sparsity]") {
   manual_seed(14);
   nn::Sequential model(nn::Linear(6, 8), nn::ActivationSparsity());
@@ -436,6 +462,10 @@ TEST_CASE("ActivationSparsity rejects bad options and inputs with clear messages
   WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().beta(std::numeric_limits<double>::infinity())), "beta >= 0",
                      "inf");
   WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().units(0)), "units > 0", "got 0");
+  WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().k_inference_factor(0)), "finite k_inference_factor > 0",
+                     "got 0");
+  WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().k_inference_factor(std::nan(""))),
+                     "finite k_inference_factor > 0", "nan");
   WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().act_sparsity(0.9).units(2)), "n = 2", "act_sparsity = 0.9",
                      "at least 1");
 
