@@ -59,9 +59,11 @@ Tensor view(const Tensor& a, const Shape& shape) {
 Tensor reshape(const Tensor& a, const Shape& shape) { return view(a, shape); }
 
 Tensor flatten(const Tensor& a, int64_t start_dim, int64_t end_dim) {
-  if (a.dim() == 0) return view(a, {1});
+  WISP_CHECK(a.defined(), "flatten: expected a defined tensor");
+  // A 0-d tensor takes dimensions in [-1, 0] (as PyTorch) and becomes [1].
   const int64_t start = normalize_dim(start_dim, a.dim(), "flatten");
   const int64_t end = normalize_dim(end_dim, a.dim(), "flatten");
+  if (a.dim() == 0) return view(a, {1});
   WISP_CHECK(start <= end, "flatten: start_dim ", start_dim, " must not come after end_dim ", end_dim);
   std::vector<int64_t> dims;
   for (int64_t d = 0; d < start; ++d) dims.push_back(a.size(d));

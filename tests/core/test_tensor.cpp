@@ -51,6 +51,13 @@ TEST_CASE("view, reshape and flatten share storage", "[core][tensor]") {
   WISP_REQUIRE_ERROR(t.view({-2, 6}), "view", "invalid size -2", "[-2, 6]");
   WISP_REQUIRE_ERROR(t.view({3, 5}), "[3, 5]", "12");
   WISP_REQUIRE_ERROR(r.flatten(2, 1), "flatten", "start_dim");
+  // A 0-d tensor flattens to [1] for dimensions in [-1, 0], as PyTorch, and refuses others.
+  const Tensor scalar = full(Shape{}, 7.0);
+  CHECK(scalar.flatten().shape() == Shape{1});
+  CHECK(scalar.flatten(-1, 0).shape() == Shape{1});
+  WISP_REQUIRE_ERROR(scalar.flatten(1),
+                     "flatten: dimension out of range (expected to be in range of [-1, 0], but got 1)");
+  WISP_REQUIRE_ERROR(scalar.flatten(0, 5), "but got 5");
 }
 
 TEST_CASE("element access and typed reads", "[core][tensor]") {
