@@ -1,5 +1,5 @@
 // CUDA twins of the reductions (kernels/cuda/reduce.h). Sums accumulate like the CPU twins (double
-// for float32, int64 for integers) and in a fixed order for a given size, so results repeat run to
+// for float32; uint64 for integers, wrapping as int64) and in a fixed order for a given size, so results repeat run to
 // run; they differ from the CPU's in the last bits only by the order of the additions.
 #include "kernels/cuda/reduce.h"
 

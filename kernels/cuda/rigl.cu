@@ -465,7 +465,8 @@ void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   const DeviceScope scope(tensor);
   const int64_t n = tensor.numel();
   if (n == 0) return;
-  // Checked before anything is written, as the CPU twin (one synchronisation per RigL update).
+  // Checked before anything is written, as the CPU twin (one synchronisation per call: RigL makes one
+  // call for the values and one per optimizer state tensor, every delta_t steps).
   constexpr Count kNone = std::numeric_limits<Count>::max();
   Count first_out_of_range = kNone;
   const Tensor report = scratch(1, DType::Int64, tensor.device());

@@ -3,8 +3,11 @@
 // comparison, casts, fill and sum_to_shape, through the public ops. Tolerances: exact for
 // add/sub/mul/div/neg/relu/compare/cast/fill (one IEEE operation per element on both sides);
 // 2 ulp-ish (1e-6 relative) for exp/log/sqrt, whose CUDA implementations differ from glibc's in the
-// last bits; 1e-5 relative for sum_to_shape (float sums in another order). Runs only with a GPU.
+// last bits; 1e-5 relative for sum_to_shape (double sums: the block-per-output and single-output
+// paths add in another order). Runs only with a GPU.
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "kernels/elementwise.h"
 #include "test_helpers.h"
@@ -88,6 +91,29 @@ TEST_CASE("CUDA comparison, casts, fill and sum_to_shape match the CPU", "[cuda]
     check_twins([&](const std::vector<Tensor>& t) { return kernels::sum_to_shape(t[0], target); }, {long_rows},
                 1e-4f);
   }
+}
+
+TEST_CASE("CUDA broadcast and bias gradients sum in double; integers wrap", "[cuda][elementwise]") {
+  // Column sums of g [1001, 2]: the first row 2^24, 1000 rows of 1 (a float total stays at 2^24).
+  std::vector<float> g(2002, 1.0f);
+  g[0] = g[1] = 16777216.0f;
+  const Tensor upstream = from_vector(g, {1001, 2}).to(kGpu);
+  const Tensor b = zeros({2}, kGpu).set_requires_grad(true);
+  (zeros({1001, 2}, kGpu) + b).backward(upstream);
+  CHECK(b.grad().cpu().to_vector<float>() == std::vector<float>{16778216.0f, 16778216.0f});
+  const Tensor bias = zeros({2}, kGpu).set_requires_grad(true);
+  linear(zeros({1001, 3}, kGpu), zeros({2, 3}, kGpu), bias).backward(upstream);
+  CHECK(bias.grad().cpu().to_vector<float>() == std::vector<float>{16778216.0f, 16778216.0f});
+  // One output from many summands: the block-per-output kernel.
+  CHECK(kernels::sum_to_shape(upstream, Shape{1}).cpu().item<float>() == 2.0f * 16778216.0f);
+
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max(), kInt64Min = std::numeric_limits<int64_t>::min();
+  const Tensor i64 = from_vector(std::vector<int64_t>{kInt64Max, kInt64Min, 5}).to(kGpu);
+  CHECK((i64 + 1.0).cpu().to_vector<int64_t>() == std::vector<int64_t>{kInt64Min, kInt64Min + 1, 6});
+  CHECK((-i64).cpu().to_vector<int64_t>() == std::vector<int64_t>{-kInt64Max, kInt64Min, -5});
+  CHECK((-from_vector(std::vector<uint8_t>{1, 0, 200}).to(kGpu)).cpu().to_vector<uint8_t>() ==
+        std::vector<uint8_t>{255, 0, 56});
+  CHECK(from_vector(std::vector<int64_t>{kInt64Max, 1}).to(kGpu).sum().cpu().item<int64_t>() == kInt64Min);
 }
 
 TEST_CASE("CUDA elementwise ops keep their errors: mixed devices are named", "[cuda][elementwise]") {
