@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -87,7 +88,12 @@ void accumulate(Tensor& slot, const Tensor& gradient) {
   slot = slot.defined() ? kernels::binary(kernels::BinaryOp::Add, slot, gradient) : gradient;
 }
 
+// Backward passes on several threads may reach one leaf (graphs sharing a weight): its gradient is
+// read, replaced or added to under one lock.
+std::mutex leaf_gradient_mutex;
+
 void accumulate_into_leaf(TensorImpl& leaf, Tensor gradient) {
+  const std::lock_guard<std::mutex> lock(leaf_gradient_mutex);
   Tensor current(leaf.grad);
   if (!current.defined()) {
     // The gradient may be shared with other tensors (an op can return grad_output itself), so the
@@ -97,6 +103,7 @@ void accumulate_into_leaf(TensorImpl& leaf, Tensor gradient) {
     leaf.grad = exclusive ? gradient.impl() : copy_to_device(gradient, gradient.device()).impl();
   } else {
     kernels::binary_(kernels::BinaryOp::Add, current, gradient);
+    current.bump_version();  // a graph that saved the old .grad must not back-propagate through the new one
   }
 }
 

@@ -43,6 +43,12 @@ struct Node {
   std::vector<SavedVersion> saved;  // checked before backward runs
   BackwardFunction backward;
   bool released = false;  // set once a backward pass has used (and freed) this entry
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  // Frees the chain of entries behind this one iteratively (core/node.cpp), not recursively.
+  ~Node();
 };
 
 }  // namespace wisp::autograd

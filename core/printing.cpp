@@ -113,8 +113,9 @@ Formatter make_formatter(const Tensor& tensor, const std::vector<Element>& value
       largest = std::max(largest, magnitude);
       smallest = std::min(smallest, magnitude);
     }
-    if (all_whole) {
-      formatter.style = largest > 1e8 ? FloatStyle::Scientific : FloatStyle::Integer;
+    if (all_whole) {  // PyTorch's int_mode, which also turns scientific for a range above 1000
+      formatter.style =
+          largest > 0 && (largest / smallest > 1000 || largest > 1e8) ? FloatStyle::Scientific : FloatStyle::Integer;
     } else if (largest > 0 && (largest / smallest > 1000 || largest > 1e8 || smallest < 1e-4)) {
       formatter.style = FloatStyle::Scientific;
     }

@@ -20,73 +20,77 @@ Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return wisp::argmax(*th
 
 namespace {
 
-// In-place updates bypass the tape, so they are refused where the tape would need to see them:
-// on tensors that require grad while recording is on (PyTorch refuses the same).
-// Counts the update in the storage's version, which backward checks for the tensors ops saved.
-void check_in_place(const char* op, const Tensor& self) {
+// In-place updates bypass the tape, so they are refused where the tape would need to see them while
+// recording is on: on a tensor that requires grad (PyTorch refuses the same), and with an operand
+// that requires grad (its gradient would be silently lost; PyTorch records such an update instead).
+void check_in_place(const char* op, const Tensor& self, const Tensor& operand) {
   WISP_CHECK(self.defined(), op, ": called on an undefined tensor");
   WISP_CHECK(!(GradMode::is_enabled() && self.requires_grad()), op,
              ": in-place update of a tensor that requires grad while gradients are recorded; wrap the update "
              "in NoGradGuard (as optimizers do), or update a tensor that does not require grad");
+  WISP_CHECK(!(GradMode::is_enabled() && operand.defined() && operand.requires_grad()), op,
+             ": the operand requires grad, and an in-place update is not recorded, so its gradient would be lost; "
+             "use the out-of-place op (a = a + b), or wrap the update in NoGradGuard");
+}
+
+// Checks, runs update(), then counts it in the storage's version, which backward checks for the
+// tensors ops saved. An update that throws (bad shape, dtype or scalar) changed nothing and is not
+// counted.
+template <class Update>
+const Tensor& update_in_place(const char* op, const Tensor& self, const Tensor& operand, Update update) {
+  check_in_place(op, self, operand);
+  update();
   self.bump_version();
+  return self;
 }
 
 }  // namespace
 
 const Tensor& Tensor::add_(const Tensor& other, double alpha) const {
-  check_in_place("add_", *this);
-  if (alpha == 1.0) {
-    kernels::binary_(kernels::BinaryOp::Add, *this, other);
-  } else {
-    kernels::binary_(kernels::BinaryOp::Add, *this, kernels::binary_scalar(kernels::BinaryOp::Mul, other, alpha));
-  }
-  return *this;
+  return update_in_place("add_", *this, other, [&] {
+    if (alpha == 1.0) {
+      kernels::binary_(kernels::BinaryOp::Add, *this, other);
+    } else {
+      kernels::binary_(kernels::BinaryOp::Add, *this, kernels::binary_scalar(kernels::BinaryOp::Mul, other, alpha));
+    }
+  });
 }
 
 const Tensor& Tensor::sub_(const Tensor& other) const {
-  check_in_place("sub_", *this);
-  kernels::binary_(kernels::BinaryOp::Sub, *this, other);
-  return *this;
+  return update_in_place("sub_", *this, other, [&] { kernels::binary_(kernels::BinaryOp::Sub, *this, other); });
 }
 
 const Tensor& Tensor::mul_(const Tensor& other) const {
-  check_in_place("mul_", *this);
-  kernels::binary_(kernels::BinaryOp::Mul, *this, other);
-  return *this;
+  return update_in_place("mul_", *this, other, [&] { kernels::binary_(kernels::BinaryOp::Mul, *this, other); });
 }
 
 const Tensor& Tensor::add_(double value) const {
-  check_in_place("add_", *this);
-  kernels::binary_scalar_(kernels::BinaryOp::Add, *this, value);
-  return *this;
+  return update_in_place("add_", *this, Tensor(),
+                         [&] { kernels::binary_scalar_(kernels::BinaryOp::Add, *this, value); });
 }
 
 const Tensor& Tensor::sub_(double value) const {
-  check_in_place("sub_", *this);
-  kernels::binary_scalar_(kernels::BinaryOp::Sub, *this, value);
-  return *this;
+  return update_in_place("sub_", *this, Tensor(),
+                         [&] { kernels::binary_scalar_(kernels::BinaryOp::Sub, *this, value); });
 }
 
 const Tensor& Tensor::mul_(double value) const {
-  check_in_place("mul_", *this);
-  kernels::binary_scalar_(kernels::BinaryOp::Mul, *this, value);
-  return *this;
+  return update_in_place("mul_", *this, Tensor(),
+                         [&] { kernels::binary_scalar_(kernels::BinaryOp::Mul, *this, value); });
 }
 
 const Tensor& Tensor::fill_(double value) const {
-  check_in_place("fill_", *this);
-  kernels::fill_(*this, value);
-  return *this;
+  return update_in_place("fill_", *this, Tensor(), [&] { kernels::fill_(*this, value); });
 }
 
 const Tensor& Tensor::zero_() const { return fill_(0.0); }
 
 const Tensor& Tensor::copy_(const Tensor& source) const {
-  check_in_place("copy_", *this);
-  WISP_CHECK(source.shape() == shape(), "copy_: expected a source of shape ", shape(), " but got ", source.shape());
-  Tensor converted = source.dtype() == dtype() ? source : kernels::cast(source, dtype());
-  copy_bytes(raw_data(), device(), converted.raw_data(), converted.device(), nbytes());
-  return *this;
+  return update_in_place("copy_", *this, source, [&] {
+    WISP_CHECK(source.shape() == shape(), "copy_: expected a source of shape ", shape(), " but got ", source.shape());
+    Tensor converted = source.dtype() == dtype() ? source : kernels::cast(source, dtype());
+    copy_bytes(raw_data(), device(), converted.raw_data(), converted.device(), nbytes());
+  });
 }
 
 }  // namespace wisp

@@ -178,6 +178,65 @@ TEST_CASE("backward refuses values that were updated in place after an op saved 
   WISP_REQUIRE_ERROR(second.backward(), "LinearBackward", "updated in place");
 }
 
+TEST_CASE("in-place updates: an operand that requires grad is refused, a refused update counts nothing",
+          "[autograd]") {
+  Tensor w = from_vector(std::vector<float>{1, 2});
+  w.set_requires_grad(true);
+  Tensor accumulator = zeros({2});
+  // Not recorded, so w's gradient would be lost (PyTorch records it): refused while recording.
+  WISP_REQUIRE_ERROR(accumulator.add_(w), "add_: the operand requires grad", "out-of-place");
+  WISP_REQUIRE_ERROR(accumulator.copy_(w * 2.0), "copy_: the operand requires grad");
+  {
+    NoGradGuard no_grad;
+    accumulator.add_(w);  // fine: nothing is recorded anyway
+  }
+  CHECK(values(accumulator) == std::vector<float>{1, 2});
+
+  Tensor a = from_vector(std::vector<float>{3, 4});
+  Tensor loss = (w * a).sum();  // saves a
+  const uint64_t version = a.version();
+  WISP_REQUIRE_ERROR(a.add_(zeros({3})), "add: shapes [2] and [3] cannot be broadcast");  // nothing changed
+  WISP_REQUIRE_ERROR(a.copy_(zeros({5})), "copy_: expected a source of shape [2]");
+  CHECK(a.version() == version);
+  loss.backward();
+  CHECK(values(w.grad()) == std::vector<float>{3, 4});
+}
+
+TEST_CASE("adding into an existing .grad counts as an in-place update of it", "[autograd]") {
+  Tensor w = from_vector(std::vector<float>{1, 2});
+  w.set_requires_grad(true);
+  (w * w).sum().backward();  // w.grad = [2, 4]
+  Tensor v = from_vector(std::vector<float>{1, 1});
+  v.set_requires_grad(true);
+  const Tensor g = w.grad();
+  Tensor uses_grad = (g * v).sum();  // saves g = [2, 4]
+  (w * 3.0).sum().backward();        // w.grad becomes [5, 7] in place
+  WISP_REQUIRE_ERROR(uses_grad.backward(), "MulBackward", "updated in place");
+}
+
+TEST_CASE("a long graph that is never back-propagated is freed without deep recursion", "[autograd]") {
+  Tensor w = from_vector(std::vector<float>{1});
+  w.set_requires_grad(true);
+  {
+    Tensor x = w;
+    for (int step = 0; step < 300000; ++step) x = x * 1.0;  // a chain of 300000 entries
+  }  // freed here: recursively, this overflowed the stack
+  CHECK(w.grad().defined() == false);
+}
+
+TEST_CASE("backward on several threads into one shared leaf loses no gradient", "[autograd]") {
+  Tensor w = from_vector(std::vector<float>{0, 0});
+  w.set_requires_grad(true);
+  constexpr int kThreads = 4, kSteps = 500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&w] {
+      for (int step = 0; step < kSteps; ++step) (w * 1.0).sum().backward();
+    });
+  for (std::thread& thread : threads) thread.join();
+  CHECK(values(w.grad()) == std::vector<float>(2, static_cast<float>(kThreads * kSteps)));
+}
+
 TEST_CASE("a backward function returning a wrong shape is caught", "[autograd]") {
   Tensor a = ones({3});
   a.set_requires_grad(true);

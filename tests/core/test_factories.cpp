@@ -122,6 +122,16 @@ TEST_CASE("rand, randn and randint have the right distributions", "[core][factor
   WISP_REQUIRE_ERROR(rand({2}, DType::Int64), "rand", "floating-point", "int64");
 }
 
+TEST_CASE("a random factory that refuses its arguments draws nothing", "[core][random]") {
+  manual_seed(7);
+  const std::vector<float> expected = values(rand({3}));
+  manual_seed(7);
+  WISP_REQUIRE_ERROR(rand({-2, 3}), "rand: expected non-negative sizes but got shape [-2, 3]");
+  WISP_REQUIRE_ERROR(randn({4, -1}), "randn: expected non-negative sizes");
+  WISP_REQUIRE_ERROR(randint(0, 5, {-1}), "randint: expected non-negative sizes");
+  CHECK(values(rand({3})) == expected);
+}
+
 TEST_CASE("manual_seed makes draws reproducible, independent of the thread count", "[core][random]") {
   manual_seed(42);
   const std::vector<float> first = values(randn({50000}));

@@ -18,6 +18,10 @@ TEST_CASE("tensors print like PyTorch", "[core][printing]") {
   CHECK(printed(from_vector(std::vector<uint8_t>{1, 0})) == "tensor([1, 0], dtype=uint8)");
   CHECK(printed(from_vector(std::vector<int32_t>{-7})) == "tensor([-7], dtype=int32)");
   CHECK(printed(from_vector(std::vector<float>{1e-5f, 1.0f})) == "tensor([1.0000e-05, 1.0000e+00])");
+  // Whole numbers spanning more than 1000x print in scientific notation too, as PyTorch's int mode.
+  CHECK(printed(from_vector(std::vector<float>{1, 10000})) == "tensor([1.0000e+00, 1.0000e+04])");
+  CHECK(printed(from_vector(std::vector<float>{-3, 5000})) == "tensor([-3.0000e+00,  5.0000e+03])");
+  CHECK(printed(from_vector(std::vector<float>{0, 1000, 2000})) == "tensor([   0., 1000., 2000.])");
   CHECK(printed(Tensor()) == "tensor(undefined)");
 }
 
