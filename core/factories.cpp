@@ -1,6 +1,7 @@
 #include "core/factories.h"
 
 #include <cmath>
+#include <cstdint>
 
 #include "core/random.h"
 
@@ -63,7 +64,10 @@ Tensor arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
   const uint64_t distance = step > 0 ? static_cast<uint64_t>(end) - static_cast<uint64_t>(start)
                                      : static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
   const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
-  const int64_t count = static_cast<int64_t>(distance / stride + (distance % stride != 0));
+  const uint64_t values = distance / stride + (distance % stride != 0);  // up to 2^64 - 1
+  WISP_CHECK(values <= static_cast<uint64_t>(INT64_MAX), "arange: the range from ", start, " to ", end,
+             " with step ", step, " has ", values, " values, more than a tensor can hold");
+  const int64_t count = static_cast<int64_t>(values);
   if (count > 0 && !is_floating_point(options.dtype())) {
     check_holds_integer("arange", "start", options.dtype(), start);
     check_holds_integer("arange", "last value", options.dtype(),

@@ -40,6 +40,9 @@ TEST_CASE("arange", "[core][factories]") {
   CHECK(arange(256, DType::UInt8).to_vector<uint8_t>().back() == 255);
   WISP_REQUIRE_ERROR(arange(257, DType::UInt8), "arange", "last value 256", "uint8", "[0, 255]");
   WISP_REQUIRE_ERROR(arange(-1, 3, 1, DType::UInt8), "arange", "start -1", "uint8");
+  // More values than int64 can count: said as such (the count used to wrap and blame empty()).
+  WISP_REQUIRE_ERROR(arange(INT64_MIN, INT64_MAX, 1), "arange: the range from -9223372036854775808 to "
+                     "9223372036854775807 with step 1 has 18446744073709551615 values, more than a tensor can hold");
 }
 
 TEST_CASE("constant and random factories refuse values the dtype cannot hold", "[core][factories]") {
