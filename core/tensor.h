@@ -116,7 +116,9 @@ class Tensor {
   bool is_leaf() const { return checked().grad_fn == nullptr; }
   // The accumulated gradient of a leaf; undefined until a backward pass reaches it.
   Tensor grad() const;
-  void set_grad(const Tensor& grad) const;  // replaces .grad (an undefined Tensor clears it)
+  // Replaces .grad (an undefined Tensor clears it): same shape, dtype and device; neither the tensor
+  // itself nor a tensor that requires grad.
+  void set_grad(const Tensor& grad) const;
   // Back-propagates from this tensor: one element unless `gradient` (same shape) is given.
   void backward(const Tensor& gradient = Tensor()) const;
   // Name of the tape entry that produced this tensor ("MulBackward"), or "" for a leaf.

@@ -121,6 +121,10 @@ TEST_CASE("autograd misuse gets clear errors", "[autograd]") {
   WISP_REQUIRE_ERROR(a.add_(1.0), "in-place", "NoGradGuard");
   WISP_REQUIRE_ERROR(a.set_grad(ones({5})), "gradient of shape [2]", "[5]");
   WISP_REQUIRE_ERROR(a.set_grad(zeros({2}, DType::Int64)), "set_grad", "dtype float32", "got int64");
+  WISP_REQUIRE_ERROR(a.set_grad(a), "set_grad: a tensor cannot be its own gradient");
+  WISP_REQUIRE_ERROR(a.set_grad(a * 2.0), "set_grad: expected a gradient that does not require grad");
+  a.set_grad((a * 2.0).detach());  // fine: plain data
+  CHECK(a.grad().defined());
   {
     NoGradGuard no_grad;
     a.add_(1.0);  // allowed: this is how optimizers update parameters
