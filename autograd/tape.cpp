@@ -142,7 +142,8 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
     Node* node = stack.back();
     stack.pop_back();
     WISP_CHECK(!node->released, "backward: trying to backward through ", node->name,
-               ", whose saved values were already freed by an earlier backward() through it");
+               ", which an earlier backward() already used and freed (with its saved values, if any; a graph "
+               "is back-propagated once: run the forward again)");
     order.push_back(node);
     for (const Edge& edge : node->inputs)
       if (edge.node && seen.insert(edge.node.get()).second) stack.push_back(edge.node.get());
