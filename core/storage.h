@@ -1,7 +1,9 @@
 // A block of device memory shared by a tensor and its views.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 
 #include "core/device.h"
 
@@ -26,14 +28,15 @@ class Storage {
   // and RigL; not writes through raw pointers). Autograd compares it with the count when an op
   // saved a tensor, so that a backward through changed values is an error instead of a silently
   // wrong gradient.
-  uint64_t version() const { return version_; }
-  void bump_version() { ++version_; }
+  // Atomic: backward passes on other threads read it while a leaf's gradient is bumped.
+  uint64_t version() const { return version_.load(std::memory_order_relaxed); }
+  void bump_version() { version_.fetch_add(1, std::memory_order_relaxed); }
   // For a storage that replaces `previous` under the same tensor (Module::to moving it to another
   // device): counts on from previous's count.
-  void continue_versions_of(const Storage& previous) { version_ = previous.version_; }
+  void continue_versions_of(const Storage& previous) { version_.store(previous.version(), std::memory_order_relaxed); }
 
  private:
-  uint64_t version_ = 0;
+  std::atomic<uint64_t> version_{0};
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
