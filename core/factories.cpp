@@ -79,18 +79,11 @@ Tensor arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
   });
 }
 
-namespace {
-// The number of values a random factory draws for `shape`, checked before the generator advances
-// (a call that throws must not change the numbers later calls draw).
-uint64_t random_count(const char* op, const Shape& shape) {
-  for (int64_t d : shape) WISP_CHECK(d >= 0, op, ": expected non-negative sizes but got shape ", shape);
-  return static_cast<uint64_t>(shape.numel());  // numel() throws on overflow
-}
-}  // namespace
-
+// The random factories check the shape (element_count) before the generator advances: a call that
+// throws draws nothing, so later calls draw the numbers they would have drawn.
 Tensor rand(const Shape& shape, TensorOptions options) {
   WISP_CHECK(is_floating_point(options.dtype()), "rand: expected a floating-point dtype but got ", options.dtype());
-  const Generator::Block block = default_generator().reserve(random_count("rand", shape));
+  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(element_count(shape, "rand")));
   return make(shape, options,
               [block](int64_t i) { return uniform_from_bits(random_bits(block.key, block.first + i)); });
 }
@@ -98,7 +91,7 @@ Tensor rand(const Shape& shape, TensorOptions options) {
 Tensor randn(const Shape& shape, TensorOptions options) {
   WISP_CHECK(is_floating_point(options.dtype()), "randn: expected a floating-point dtype but got ", options.dtype());
   // Two counters per value: Box-Muller with 53-bit uniforms, keeping the cosine branch.
-  const Generator::Block block = default_generator().reserve(2 * random_count("randn", shape));
+  const Generator::Block block = default_generator().reserve(2 * static_cast<uint64_t>(element_count(shape, "randn")));
   return make(shape, options, [block](int64_t i) {
     const double radius = std::sqrt(-2.0 * std::log(open_uniform_from_bits(random_bits(block.key, block.first + 2 * i))));
     const double angle = 6.283185307179586 * open_uniform_from_bits(random_bits(block.key, block.first + 2 * i + 1));
@@ -112,7 +105,7 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
   check_holds_integer("randint", "low", options.dtype(), low);
   check_holds_integer("randint", "high - 1", options.dtype(), high - 1);
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);  // may exceed int64
-  const Generator::Block block = default_generator().reserve(random_count("randint", shape));
+  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(element_count(shape, "randint")));
   return make(shape, options, [block, low, range](int64_t i) {
     return static_cast<int64_t>(static_cast<uint64_t>(low) +
                                 bounded_from_bits(random_bits(block.key, block.first + i), range));

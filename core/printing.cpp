@@ -113,10 +113,12 @@ Formatter make_formatter(const Tensor& tensor, const std::vector<Element>& value
       largest = std::max(largest, magnitude);
       smallest = std::min(smallest, magnitude);
     }
-    if (all_whole) {  // PyTorch's int_mode, which also turns scientific for a range above 1000
-      formatter.style =
-          largest > 0 && (largest / smallest > 1000 || largest > 1e8) ? FloatStyle::Scientific : FloatStyle::Integer;
-    } else if (largest > 0 && (largest / smallest > 1000 || largest > 1e8 || smallest < 1e-4)) {
+    // PyTorch's rules: scientific for a range above 1000 or a value above 1e8, whole numbers or not
+    // (its int_mode), and for a value below 1e-4 when not all are whole.
+    const bool wide = largest > 0 && (largest / smallest > 1000 || largest > 1e8);
+    if (all_whole) {
+      formatter.style = wide ? FloatStyle::Scientific : FloatStyle::Integer;
+    } else if (wide || (largest > 0 && smallest < 1e-4)) {
       formatter.style = FloatStyle::Scientific;
     }
   }

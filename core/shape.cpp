@@ -27,6 +27,11 @@ std::string Shape::str() const {
 
 std::ostream& operator<<(std::ostream& stream, const Shape& shape) { return stream << shape.str(); }
 
+int64_t element_count(const Shape& shape, const char* context) {
+  for (int64_t d : shape) WISP_CHECK(d >= 0, context, ": expected non-negative sizes but got shape ", shape);
+  return shape.numel();
+}
+
 int64_t normalize_dim(int64_t dim, int64_t rank, const char* context) {
   const int64_t lowest = rank == 0 ? -1 : -rank;
   const int64_t highest = rank == 0 ? 0 : rank - 1;

@@ -39,6 +39,10 @@ class Shape {
 
 std::ostream& operator<<(std::ostream& stream, const Shape& shape);
 
+// The number of elements of a shape to create: throws, naming `context`, unless every size is
+// non-negative; numel() throws when the product overflows int64.
+int64_t element_count(const Shape& shape, const char* context);
+
 // Maps a possibly negative dimension index (-1 = last) into [0, rank); throws when out of range.
 // `context` names the op in the error message.
 int64_t normalize_dim(int64_t dim, int64_t rank, const char* context);

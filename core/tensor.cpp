@@ -53,9 +53,9 @@ void Tensor::set_grad(const Tensor& grad) const {
 }
 
 Tensor empty(const Shape& shape, TensorOptions options) {
-  for (int64_t d : shape) WISP_CHECK(d >= 0, "empty: expected non-negative sizes but got shape ", shape);
   size_t bytes = 0;
-  WISP_CHECK(!__builtin_mul_overflow(static_cast<size_t>(shape.numel()), element_size(options.dtype()), &bytes),
+  WISP_CHECK(!__builtin_mul_overflow(static_cast<size_t>(element_count(shape, "empty")), element_size(options.dtype()),
+                                     &bytes),
              "empty: shape ", shape, " of ", options.dtype(), " needs more bytes than size_t can count");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(bytes, options.device());
