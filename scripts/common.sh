@@ -20,13 +20,19 @@ cuda_arguments() {
   fi
 }
 
+# Prints the running script's opening comment (after the #! line, up to the first line that is not
+# a comment) without its '# ' marks: the scripts' --help text.
+opening_comment() {
+  awk 'NR == 1 { next } !/^#/ { exit } { sub(/^# ?/, ""); print }' "$0"
+}
+
 # For a script whose only argument is an optional folder (`script [DIR]`), called with "$@": -h/--help
-# prints the script's opening comment (up to its `set -euo pipefail` line) and exits 0; any other
-# argument starting with '-' exits 2 instead of being taken for a folder.
+# prints the script's opening comment and exits 0; any other argument starting with '-' exits 2
+# instead of being taken for a folder.
 folder_script_arguments() {
   case "${1:-}" in
     -h | --help)
-      sed -n '2,/^set -euo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
+      opening_comment
       exit 0
       ;;
     -*)

@@ -30,9 +30,9 @@ cd "$ROOT" || exit 1
 DEVICE_DIR="$ROOT/.device"
 PREFIX="$DEVICE_DIR/prefix"
 
-usage() {
-  sed -n '2,/^set -uo pipefail/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
-}
+# shellcheck source=scripts/common.sh
+source "$ROOT/scripts/common.sh"
+usage() { opening_comment; }
 
 # ---- prepare (here) ---------------------------------------------------------------------------------
 

@@ -12,9 +12,9 @@
 # here: the build uses it when it is present (nvcc on PATH or /usr/local/cuda/bin/nvcc).
 set -euo pipefail
 
-usage() {
-  sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
-}
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+usage() { opening_comment; }
 
 with_torch=0
 with_npm=0
