@@ -8,7 +8,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "core/config.h"  // WISP_WITH_CUDA
+#include "wisp/core/config.h"  // WISP_WITH_CUDA
 
 namespace wisp::apps {
 namespace {

@@ -1,10 +1,10 @@
-#include "autograd/check_gradients.h"
+#include "wisp/autograd/check_gradients.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "core/random.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/core/random.h"
 
 namespace wisp::autograd {
 namespace {

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::autograd {
 

@@ -1,4 +1,4 @@
-#include "autograd/tape.h"
+#include "wisp/autograd/tape.h"
 
 #include <algorithm>
 #include <atomic>
@@ -6,8 +6,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
-#include "core/factories.h"
-#include "kernels/elementwise.h"
+#include "wisp/core/factories.h"
+#include "wisp/kernels/elementwise.h"
 
 namespace wisp {
 

@@ -14,9 +14,9 @@
 #include <initializer_list>
 #include <vector>
 
-#include "autograd/grad_mode.h"
-#include "core/node.h"
-#include "core/tensor.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/core/node.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::autograd {
 

@@ -14,7 +14,7 @@ require grad), at each batch size, as the median of several runs after a warm-up
               takes the faster (PyTorch 1.13's CSR product is ~3x slower on the strided view)
   torch COO   torch.sparse.mm with a COO weight built from a values leaf (forward+backward), likewise
   torch dense nn.Linear
-It runs wisp's apps/sparse_bench and PyTorch's cases twice each, alternated (wisp, PyTorch, wisp,
+It runs wisp's bench/sparse_bench and PyTorch's cases twice each, alternated (wisp, PyTorch, wisp,
 PyTorch), and each side keeps the faster of its two medians per case, so that a burst of load from
 other processes during one run does not decide a ratio, and both sides are treated alike. It prints
 one table with ratios, the memory of each layer, the batch-1 forward against the
@@ -25,7 +25,7 @@ that the CSR target asks for beside it. OpenBLAS gets --threads threads
 (OPENBLAS_NUM_THREADS, unless set), as torch.set_num_threads does not reach its pool. Uses Debian's
 python3-torch:
 
-    /usr/bin/python3 bench/sparse_bench.py --threads 2 --sparse-bench build/release/apps/sparse_bench
+    /usr/bin/python3 bench/sparse_bench.py --threads 2 --sparse-bench build/release/bench/sparse_bench
 
 With --device cuda both run on the GPU: PyTorch's cases on torch.device("cuda"), each run started on
 an idle GPU and timed by CUDA events around it (after 3 warm-ups), as `sparse_bench --device cuda`
@@ -33,7 +33,7 @@ times wisp's runs, beside `sparse_bench --device cuda --csv`,
 whose rows add cuSPARSE's best SpMM/SpMV algorithm; the targets printed are issue #6's. Without a
 CUDA-enabled PyTorch the PyTorch columns stay empty and only wisp's GPU numbers are shown:
 
-    python3 bench/sparse_bench.py --device cuda --sparse-bench build/release/apps/sparse_bench
+    python3 bench/sparse_bench.py --device cuda --sparse-bench build/release/bench/sparse_bench
 """
 import argparse
 import csv
@@ -226,7 +226,7 @@ def wisp_cases(args):
 def find_binary(path):
     if path and os.path.exists(path):
         return path
-    candidates = sorted(glob.glob("build*/apps/sparse_bench") + glob.glob("build*/*/apps/sparse_bench"),
+    candidates = sorted(glob.glob("build*/bench/sparse_bench") + glob.glob("build*/*/bench/sparse_bench"),
                         key=os.path.getmtime, reverse=True)
     if not candidates:
         sys.exit("bench: sparse_bench not found; build it (cmake --build <dir> --target sparse_bench) and pass "
@@ -366,7 +366,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-dense", action="store_true")
-    parser.add_argument("--sparse-bench", default="build/release/apps/sparse_bench")
+    parser.add_argument("--sparse-bench", default="build/release/bench/sparse_bench")
     parser.add_argument("--device", default="cpu", help="cpu, or cuda / cuda:N: both sides on that GPU")
     args = parser.parse_args()
     args.sparse_bench = find_binary(args.sparse_bench)

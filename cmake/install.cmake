@@ -5,13 +5,14 @@
 #
 # Layout of an install prefix:
 #   include/wisp/wisp.h                      the umbrella header (#include <wisp/wisp.h>)
-#   include/wisp/<folder>/*.h                core/ (with the generated config.h), autograd/, kernels/
-#                                            (with kernels/cpu/ and kernels/cuda/), layers/, optim/, data/
+#   include/wisp/<folder>/*.h                core/ (with core/cuda/ and the generated config.h), kernels/
+#                                            (with kernels/cpu/ and kernels/cuda/), autograd/, ops/,
+#                                            layers/, optim/, data/
 #   lib/libwisp_*.a                          one static library per folder
 #   lib/cmake/wisp/wisp{Config,ConfigVersion,Targets*}.cmake
 #
-# The exported targets' include directories are both include/ (for <wisp/...>) and include/wisp
-# (for the library's own "core/tensor.h"-style includes); see wisp_add_library.
+# The exported targets' only include directory is include/: wisp's headers include each other as
+# "wisp/core/tensor.h", so a user project's own core/ or data/ headers cannot shadow them.
 #
 # wisp_compile_options is not installed: wisp's warning, -march=native and sanitizer flags apply to
 # wisp's own sources only and reach the libraries through $<BUILD_INTERFACE:...>, so nothing in the
@@ -25,13 +26,13 @@ install(TARGETS ${WISP_LIBRARY_TARGETS} wisp
 
 # Headers, recursively per folder (kernels/ brings kernels/cpu/ and kernels/cuda/ with it).
 install(FILES ${PROJECT_SOURCE_DIR}/wisp.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp)
-foreach(folder core autograd kernels layers optim data)
+foreach(folder core kernels autograd ops layers optim data)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${folder})
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/${folder}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp/${folder}
             FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
   endif()
 endforeach()
-install(FILES ${PROJECT_BINARY_DIR}/generated/core/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp/core)
+install(FILES ${PROJECT_BINARY_DIR}/generated/wisp/core/config.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp/core)
 
 # The CMake package.
 set(WISP_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/wisp)

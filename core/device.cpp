@@ -1,11 +1,11 @@
-#include "core/device.h"
+#include "wisp/core/device.h"
 
 #include <ostream>
 
-#include "core/config.h"
-#include "core/error.h"
+#include "wisp/core/config.h"
+#include "wisp/core/error.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/runtime.h"
+#include "wisp/core/cuda/runtime.h"
 #endif
 
 namespace wisp {

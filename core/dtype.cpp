@@ -1,4 +1,4 @@
-#include "core/dtype.h"
+#include "wisp/core/dtype.h"
 
 #include <cfloat>
 #include <cmath>

@@ -6,7 +6,7 @@
 #include <iosfwd>
 #include <type_traits>
 
-#include "core/error.h"
+#include "wisp/core/error.h"
 
 namespace wisp {
 

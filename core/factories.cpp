@@ -1,9 +1,9 @@
-#include "core/factories.h"
+#include "wisp/core/factories.h"
 
 #include <cmath>
 #include <cstdint>
 
-#include "core/random.h"
+#include "wisp/core/random.h"
 
 namespace wisp {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/node.h"
+#include "wisp/core/node.h"
 
 #include <utility>
 

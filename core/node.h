@@ -9,7 +9,7 @@
 #include <memory>
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::autograd {
 

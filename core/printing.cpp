@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp {
 namespace {

@@ -1,4 +1,4 @@
-#include "core/random.h"
+#include "wisp/core/random.h"
 
 namespace wisp {
 

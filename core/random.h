@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "core/macros.h"
+#include "wisp/core/macros.h"
 
 namespace wisp {
 

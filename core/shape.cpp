@@ -1,10 +1,10 @@
-#include "core/shape.h"
+#include "wisp/core/shape.h"
 
 #include <algorithm>
 #include <ostream>
 #include <sstream>
 
-#include "core/error.h"
+#include "wisp/core/error.h"
 
 namespace wisp {
 

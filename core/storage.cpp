@@ -1,4 +1,4 @@
-#include "core/storage.h"
+#include "wisp/core/storage.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -7,10 +7,10 @@
 #include <new>
 #include <vector>
 
-#include "core/config.h"
-#include "core/error.h"
+#include "wisp/core/config.h"
+#include "wisp/core/error.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/runtime.h"
+#include "wisp/core/cuda/runtime.h"
 #endif
 
 namespace wisp {

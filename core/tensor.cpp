@@ -1,4 +1,4 @@
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp {
 
@@ -90,7 +90,7 @@ void check_operand(const char* op, const char* argument, const Tensor& tensor, D
 
 }  // namespace wisp
 
-#include "core/node.h"
+#include "wisp/core/node.h"
 
 namespace wisp {
 

@@ -4,9 +4,10 @@
 // the same tensor. view/reshape/flatten return tensors sharing the storage; every other op that
 // changes layout returns new storage. Tensors are always contiguous.
 //
-// The math methods declared here (sum, view, relu, ...) are conveniences for the differentiable
-// ops of layers/functional.h; they are defined in layers/tensor_methods.cpp, and core/ itself never
-// calls them. Autograd state (requires_grad, the producing tape entry, the gradient) lives in
+// The math methods declared here (sum, view, relu, to, clone, the in-place add_, ...) are
+// conveniences for the differentiable ops of ops/ (ops/functional.h): they are defined in
+// ops/tensor_methods.cpp, and matmul, repeat_interleave, log_softmax, to and clone beside their ops
+// (ops/linear.cpp, ops/indexing.cpp, ops/loss.cpp, ops/shape.cpp). core/ itself never calls them. Autograd state (requires_grad, the producing tape entry, the gradient) lives in
 // TensorImpl; the engine that uses it is autograd/.
 #pragma once
 
@@ -17,12 +18,12 @@
 #include <string>
 #include <vector>
 
-#include "core/dtype.h"
-#include "core/device.h"
-#include "core/error.h"
-#include "core/shape.h"
-#include "core/step_observer.h"
-#include "core/storage.h"
+#include "wisp/core/dtype.h"
+#include "wisp/core/device.h"
+#include "wisp/core/error.h"
+#include "wisp/core/shape.h"
+#include "wisp/core/step_observer.h"
+#include "wisp/core/storage.h"
 
 namespace wisp {
 
@@ -135,7 +136,7 @@ class Tensor {
     impl_->step_observer = observer;
   }
 
-  // ---- differentiable methods (layers/tensor_methods.cpp) -------------------------------------
+  // ---- differentiable methods (ops/tensor_methods.cpp and the ops' own sources) ---------------
   Tensor view(const Shape& shape) const;     // shares storage; one dimension may be -1
   Tensor reshape(const Shape& shape) const;  // same as view (tensors are contiguous)
   Tensor flatten(int64_t start_dim = 0, int64_t end_dim = -1) const;

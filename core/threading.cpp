@@ -1,8 +1,8 @@
-#include "core/threading.h"
+#include "wisp/core/threading.h"
 
 #include <omp.h>
 
-#include "core/error.h"
+#include "wisp/core/error.h"
 
 namespace wisp {
 

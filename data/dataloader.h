@@ -15,8 +15,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/random.h"
-#include "data/dataset.h"
+#include "wisp/core/random.h"
+#include "wisp/data/dataset.h"
 
 namespace wisp::data {
 

@@ -1,4 +1,4 @@
-#include "data/dataset.h"
+#include "wisp/data/dataset.h"
 
 #include <cstring>
 

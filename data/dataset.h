@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::data {
 

@@ -1,4 +1,4 @@
-#include "data/idx.h"
+#include "wisp/data/idx.h"
 
 #include <zlib.h>
 
@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "core/factories.h"
+#include "wisp/core/factories.h"
 
 namespace wisp::data {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::data {
 

@@ -1,10 +1,10 @@
-#include "data/mnist.h"
+#include "wisp/data/mnist.h"
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 
-#include "data/idx.h"
+#include "wisp/data/idx.h"
 
 namespace wisp::data {
 namespace {

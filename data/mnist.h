@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "data/dataset.h"
+#include "wisp/data/dataset.h"
 
 namespace wisp::data {
 

@@ -2,7 +2,7 @@
 // checked dtypes, shapes and devices). Host code only.
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

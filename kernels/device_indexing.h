@@ -5,9 +5,9 @@
 
 #include <cstdint>
 
-#include "core/error.h"
-#include "core/macros.h"
-#include "core/shape.h"
+#include "wisp/core/error.h"
+#include "wisp/core/macros.h"
+#include "wisp/core/shape.h"
 
 namespace wisp::kernels {
 

@@ -1,4 +1,4 @@
-#include "kernels/dispatch.h"
+#include "wisp/kernels/dispatch.h"
 
 namespace wisp::kernels {
 

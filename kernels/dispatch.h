@@ -1,8 +1,8 @@
 // Helpers for the dispatch points (kernels/*.cpp): pick the twin for a tensor's device.
 #pragma once
 
-#include "core/config.h"
-#include "core/tensor.h"
+#include "wisp/core/config.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

@@ -1,9 +1,9 @@
-#include "kernels/elementwise.h"
+#include "wisp/kernels/elementwise.h"
 
-#include "kernels/cpu/elementwise.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/elementwise.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/elementwise.h"
+#include "wisp/kernels/cuda/elementwise.h"
 #endif
 
 namespace wisp::kernels {

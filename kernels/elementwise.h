@@ -3,8 +3,8 @@
 // Outputs are allocated here, so twins only write. Not recorded on the tape: layers/ adds autograd.
 #pragma once
 
-#include "core/tensor.h"
-#include "kernels/elementwise_math.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/elementwise_math.h"
 
 namespace wisp::kernels {
 

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <type_traits>
 
-#include "core/macros.h"
+#include "wisp/core/macros.h"
 
 namespace wisp::kernels {
 

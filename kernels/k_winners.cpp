@@ -1,11 +1,11 @@
-#include "kernels/k_winners.h"
+#include "wisp/kernels/k_winners.h"
 
 #include <limits>
 
-#include "kernels/cpu/k_winners.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/k_winners.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/k_winners.h"
+#include "wisp/kernels/cuda/k_winners.h"
 #endif
 
 namespace wisp::kernels {

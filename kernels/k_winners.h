@@ -1,7 +1,7 @@
 // Dispatch points for k-winners (ActivationSparsity, DESIGN.md §7): each function checks what the
 // kernels rely on (devices, sizes), allocates the outputs and calls the CPU twin
 // (kernels/cpu/k_winners.h) or, for CUDA tensors, the CUDA twin with the same signature
-// (kernels/cuda/k_winners.h). Not recorded on the tape: layers/ops_k_winners.cpp adds autograd.
+// (kernels/cuda/k_winners.h). Not recorded on the tape: ops/k_winners.cpp adds autograd.
 // Callers have checked dtypes (float32 input and duty cycle) and that 1 ≤ k ≤ units.
 //
 // The input is viewed as [samples, units]: units = its last dimension, samples = the product of
@@ -10,7 +10,7 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

@@ -17,7 +17,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "core/macros.h"
+#include "wisp/core/macros.h"
 
 namespace wisp::kernels {
 

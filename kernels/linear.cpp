@@ -1,9 +1,9 @@
-#include "kernels/linear.h"
+#include "wisp/kernels/linear.h"
 
-#include "kernels/cpu/linear.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/linear.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/linear.h"
+#include "wisp/kernels/cuda/linear.h"
 #endif
 
 namespace wisp::kernels {

@@ -1,13 +1,13 @@
 // Dispatch points for dense products: the 2-D matrix product behind matmul, and the fused linear
 // layer (y = x weightᵀ + bias) with its backward. Each checks devices once and calls the CPU twin
 // (kernels/cpu/linear.h) or the CUDA twin (kernels/cuda/) with the same signature. Outputs are
-// allocated here, so twins only write. Not recorded on the tape: layers/ops_linear.cpp adds autograd.
+// allocated here, so twins only write. Not recorded on the tape: ops/linear.cpp adds autograd.
 //
 // All operands are float32, 2-D, row-major and contiguous; callers (the ops) fold batch
 // dimensions into rows and check shapes with user-facing messages before calling.
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

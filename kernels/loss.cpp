@@ -1,9 +1,9 @@
-#include "kernels/loss.h"
+#include "wisp/kernels/loss.h"
 
-#include "kernels/cpu/loss.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/loss.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/loss.h"
+#include "wisp/kernels/cuda/loss.h"
 #endif
 
 namespace wisp::kernels {

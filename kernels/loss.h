@@ -1,10 +1,10 @@
 // Dispatch points for log-softmax and the losses: each function checks devices once, allocates
 // the outputs and calls the CPU twin (kernels/cpu/loss.h) or the CUDA twin (kernels/cuda/)
-// with the same signature. Not recorded on the tape: layers/ops_loss.cpp adds autograd and the
+// with the same signature. Not recorded on the tape: ops/loss.cpp adds autograd and the
 // user-facing argument checks. All values are float32; class indices Int64.
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

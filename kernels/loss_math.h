@@ -8,7 +8,7 @@
 
 #include <cmath>
 
-#include "core/macros.h"
+#include "wisp/core/macros.h"
 
 namespace wisp::kernels {
 

@@ -1,12 +1,12 @@
-#include "kernels/normalization.h"
+#include "wisp/kernels/normalization.h"
 
 #include <algorithm>
 #include <utility>
 
-#include "kernels/cpu/normalization.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/normalization.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/normalization.h"
+#include "wisp/kernels/cuda/normalization.h"
 #endif
 
 namespace wisp::kernels {

@@ -1,13 +1,13 @@
 // Dispatch points for layer normalisation: each function checks devices once, allocates the
 // outputs and calls the CPU twin (kernels/cpu/normalization.h) or the CUDA twin with the same
-// signature (kernels/cuda/normalization.h). Not recorded on the tape: layers/ops_normalization.cpp adds autograd.
+// signature (kernels/cuda/normalization.h). Not recorded on the tape: ops/normalization.cpp adds autograd.
 //
 // The input is viewed as [rows, features]: features = normalized_shape.numel() (the trailing
 // dimensions being normalised), rows = everything before them. Callers have checked shapes and
 // dtypes (float32 everywhere).
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

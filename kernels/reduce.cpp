@@ -1,9 +1,9 @@
-#include "kernels/reduce.h"
+#include "wisp/kernels/reduce.h"
 
-#include "kernels/cpu/reduce.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/reduce.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/reduce.h"
+#include "wisp/kernels/cuda/reduce.h"
 #endif
 
 namespace wisp::kernels {

@@ -2,7 +2,7 @@
 // as [outer, size, inner] (outer = product of the sizes before dim, inner = after it).
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <type_traits>
 
-#include "core/macros.h"
+#include "wisp/core/macros.h"
 
 namespace wisp::kernels {
 

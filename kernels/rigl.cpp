@@ -1,12 +1,12 @@
-#include "kernels/rigl.h"
+#include "wisp/kernels/rigl.h"
 
 #include <limits>
 
-#include "kernels/cpu/rigl.h"
-#include "kernels/cpu/sparse_linear.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/rigl.h"
+#include "wisp/kernels/cpu/sparse_linear.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/rigl.h"
+#include "wisp/kernels/cuda/rigl.h"
 #endif
 
 namespace wisp::kernels {

@@ -9,9 +9,9 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
-#include "kernels/rigl_math.h"
-#include "kernels/sparse_linear.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/rigl_math.h"
+#include "wisp/kernels/sparse_linear.h"
 
 namespace wisp::kernels {
 

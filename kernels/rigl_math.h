@@ -7,8 +7,8 @@
 #include <cstring>
 #include <vector>
 
-#include "core/error.h"
-#include "core/macros.h"
+#include "wisp/core/error.h"
+#include "wisp/core/macros.h"
 
 namespace wisp::kernels {
 

@@ -1,9 +1,9 @@
-#include "kernels/sgd.h"
+#include "wisp/kernels/sgd.h"
 
-#include "kernels/cpu/sgd.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/sgd.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/sgd.h"
+#include "wisp/kernels/cuda/sgd.h"
 #endif
 
 namespace wisp::kernels {

@@ -1,7 +1,7 @@
 // Dispatch point for the fused SGD update (one pass over each parameter).
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

@@ -1,7 +1,7 @@
 // The per-element SGD update, shared by the CPU and CUDA twins.
 #pragma once
 
-#include "core/macros.h"
+#include "wisp/core/macros.h"
 
 namespace wisp::kernels {
 

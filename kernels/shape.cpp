@@ -1,9 +1,9 @@
-#include "kernels/shape.h"
+#include "wisp/kernels/shape.h"
 
-#include "kernels/cpu/shape.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/shape.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/shape.h"
+#include "wisp/kernels/cuda/shape.h"
 #endif
 
 namespace wisp::kernels {

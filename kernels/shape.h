@@ -1,7 +1,7 @@
 // Dispatch points for ops that copy elements into a new layout: cat and repeat_interleave, with
 // their backward. Each checks devices once and calls the CPU twin (kernels/cpu/shape.h) or, for
 // CUDA tensors, the CUDA twin with the same signature (kernels/cuda/shape.h). Outputs are allocated
-// here, so twins only write. Not recorded on the tape: layers/ops_indexing.cpp adds autograd and
+// here, so twins only write. Not recorded on the tape: ops/indexing.cpp adds autograd and
 // the user-facing checks.
 //
 // Both ops view a row-major tensor around dimension `dim` as [outer, size, inner] (outer = product
@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels {
 

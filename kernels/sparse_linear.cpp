@@ -1,12 +1,12 @@
-#include "kernels/sparse_linear.h"
+#include "wisp/kernels/sparse_linear.h"
 
 #include <limits>
 #include <memory>
 
-#include "kernels/cpu/sparse_linear.h"
-#include "kernels/dispatch.h"
+#include "wisp/kernels/cpu/sparse_linear.h"
+#include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
-#include "kernels/cuda/sparse_linear.h"
+#include "wisp/kernels/cuda/sparse_linear.h"
 #endif
 
 namespace wisp::kernels {
@@ -78,27 +78,6 @@ void check_sorted_connectivity(const char* op, const Tensor& host_indices, int64
                ": expected indices sorted by (row, col) without duplicates, but nonzero ", k, " (", rows[k], ", ",
                cols[k], ") follows (", rows[k - 1], ", ", cols[k - 1], "); coalesce them first");
   }
-}
-
-size_t SparseStructure::nbytes() const {
-  size_t total = 0;
-  for (const Tensor* t : {&row_pointers, &column_indices, &column_pointers, &row_indices, &csc_to_value})
-    if (t->defined()) total += t->nbytes();
-  return total;
-}
-
-SparseStructure SparseStructure::to(Device device) const {
-  // Tensor by tensor: a module may already have moved some of them (its registered buffers) in place.
-  const auto moved_to = [device](const Tensor& t) {
-    return !t.defined() || t.device() == device ? t : copy_to_device(t, device);
-  };
-  SparseStructure moved = *this;
-  moved.row_pointers = moved_to(row_pointers);
-  moved.column_indices = moved_to(column_indices);
-  moved.column_pointers = moved_to(column_pointers);
-  moved.row_indices = moved_to(row_indices);
-  moved.csc_to_value = moved_to(csc_to_value);
-  return moved;
 }
 
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features) {

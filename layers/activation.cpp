@@ -1,6 +1,6 @@
-#include "layers/activation.h"
+#include "wisp/layers/activation.h"
 
-#include "layers/functional.h"
+#include "wisp/ops/functional.h"
 
 namespace wisp::nn {
 

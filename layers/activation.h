@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "layers/module.h"
+#include "wisp/layers/module.h"
 
 namespace wisp::nn {
 

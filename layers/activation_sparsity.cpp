@@ -1,12 +1,12 @@
-#include "layers/activation_sparsity.h"
+#include "wisp/layers/activation_sparsity.h"
 
 #include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "core/factories.h"
-#include "layers/activation_functional.h"
-#include "layers/functional.h"  // relu
+#include "wisp/core/factories.h"
+#include "wisp/ops/k_winners.h"
+#include "wisp/ops/functional.h"  // relu
 
 namespace wisp::nn {
 

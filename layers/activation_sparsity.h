@@ -34,8 +34,8 @@
 #include <optional>
 #include <string>
 
-#include "layers/activation_functional.h"  // k_winners, the op behind the module
-#include "layers/module.h"
+#include "wisp/ops/k_winners.h"  // k_winners, the op behind the module
+#include "wisp/layers/module.h"
 
 namespace wisp::nn {
 

@@ -1,4 +1,4 @@
-#include "layers/connectivity.h"
+#include "wisp/layers/connectivity.h"
 
 #include <algorithm>
 #include <cassert>
@@ -6,8 +6,8 @@
 #include <limits>
 #include <vector>
 
-#include "core/factories.h"
-#include "core/random.h"
+#include "wisp/core/factories.h"
+#include "wisp/core/random.h"
 
 namespace wisp::nn {
 namespace {

@@ -13,7 +13,7 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::nn {
 

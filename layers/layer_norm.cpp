@@ -1,9 +1,9 @@
-#include "layers/layer_norm.h"
+#include "wisp/layers/layer_norm.h"
 
 #include <sstream>
 
-#include "core/factories.h"
-#include "layers/functional.h"
+#include "wisp/core/factories.h"
+#include "wisp/ops/functional.h"
 
 namespace wisp::nn {
 

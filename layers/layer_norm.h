@@ -1,7 +1,7 @@
 // nn::LayerNorm: normalises over the trailing dimensions, then scales and shifts (PyTorch's).
 #pragma once
 
-#include "layers/module.h"
+#include "wisp/layers/module.h"
 
 namespace wisp::nn {
 

@@ -1,11 +1,11 @@
-#include "layers/linear.h"
+#include "wisp/layers/linear.h"
 
 #include <cmath>
 #include <sstream>
 
-#include "autograd/grad_mode.h"
-#include "core/factories.h"
-#include "layers/functional.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/core/factories.h"
+#include "wisp/ops/functional.h"
 
 namespace wisp::nn {
 

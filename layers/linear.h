@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "layers/module.h"
+#include "wisp/layers/module.h"
 
 namespace wisp::nn {
 

@@ -1,4 +1,4 @@
-#include "layers/module.h"
+#include "wisp/layers/module.h"
 
 #include <cxxabi.h>
 

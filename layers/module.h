@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::nn {
 

@@ -1,13 +1,13 @@
 // All modules of namespace wisp::nn.
 #pragma once
 
-#include "layers/activation.h"
-#include "layers/activation_sparsity.h"
-#include "layers/connectivity.h"
-#include "layers/layer_norm.h"
-#include "layers/linear.h"
-#include "layers/module.h"
-#include "layers/rigl.h"
-#include "layers/sequential.h"
-#include "layers/sparse_functional.h"
-#include "layers/sparse_linear.h"
+#include "wisp/layers/activation.h"
+#include "wisp/layers/activation_sparsity.h"
+#include "wisp/layers/connectivity.h"
+#include "wisp/layers/layer_norm.h"
+#include "wisp/layers/linear.h"
+#include "wisp/layers/module.h"
+#include "wisp/layers/rigl.h"
+#include "wisp/layers/sequential.h"
+#include "wisp/ops/sparse_linear.h"
+#include "wisp/layers/sparse_linear.h"

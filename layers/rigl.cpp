@@ -1,11 +1,11 @@
-#include "layers/rigl.h"
+#include "wisp/layers/rigl.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "autograd/grad_mode.h"
-#include "kernels/rigl.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/kernels/rigl.h"
 
 namespace wisp::nn {
 
@@ -19,7 +19,7 @@ bool rigl_updates_at(int64_t step, int64_t delta_t, int64_t t_end) {
   return delta_t > 0 && step > 0 && step % delta_t == 0 && step <= t_end;
 }
 
-RiglUpdate rigl_update(const Tensor& values, const kernels::SparseStructure& structure, const Tensor& grad_output,
+RiglUpdate rigl_update(const Tensor& values, const SparseStructure& structure, const Tensor& grad_output,
                        const Tensor& input, int64_t count, const std::vector<Tensor>& companions,
                        uint64_t tie_seed, int64_t tile_elements) {
   constexpr const char* op = "rigl_update";

@@ -30,8 +30,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
-#include "kernels/sparse_linear.h"
+#include "wisp/core/tensor.h"
+#include "wisp/core/sparse_structure.h"
 
 namespace wisp::nn {
 
@@ -62,7 +62,7 @@ struct RiglUpdate {
 // permuted with the values (the optimizer's state, the gradient): kept and regrown entries move
 // with their connection, new ones are 0. tie_seed: see kernels::rigl_tie_rank; tile_elements: see
 // kernels::largest_absent_gradients.
-RiglUpdate rigl_update(const Tensor& values, const kernels::SparseStructure& structure, const Tensor& grad_output,
+RiglUpdate rigl_update(const Tensor& values, const SparseStructure& structure, const Tensor& grad_output,
                        const Tensor& input, int64_t count, const std::vector<Tensor>& companions = {},
                        uint64_t tie_seed = 0, int64_t tile_elements = 0);
 

@@ -1,4 +1,4 @@
-#include "layers/sequential.h"
+#include "wisp/layers/sequential.h"
 
 namespace wisp::nn {
 

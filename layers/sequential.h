@@ -13,7 +13,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "layers/module.h"
+#include "wisp/layers/module.h"
 
 namespace wisp::nn {
 

@@ -1,4 +1,4 @@
-#include "layers/sparse_linear.h"
+#include "wisp/layers/sparse_linear.h"
 
 #include <cmath>
 #include <ostream>
@@ -6,14 +6,14 @@
 #include <string>
 #include <vector>
 
-#include "autograd/grad_mode.h"
-#include "autograd/tape.h"
-#include "core/factories.h"
-#include "core/random.h"
-#include "kernels/rigl.h"
-#include "layers/connectivity.h"
-#include "layers/functional.h"
-#include "layers/sparse_functional.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/core/factories.h"
+#include "wisp/core/random.h"
+#include "wisp/kernels/rigl.h"
+#include "wisp/layers/connectivity.h"
+#include "wisp/ops/functional.h"
+#include "wisp/ops/sparse_linear.h"
 
 namespace wisp::nn {
 namespace {
@@ -46,7 +46,7 @@ std::string printed(const T& value) {
 // the output gradient, with the input, back here: the batch that defines the dense gradient.
 class RiglSchedule : public ParameterStepObserver {
  public:
-  RiglSchedule(const SparseLinearOptions& options, uint64_t seed, Tensor weights, kernels::SparseStructure structure)
+  RiglSchedule(const SparseLinearOptions& options, uint64_t seed, Tensor weights, SparseStructure structure)
       : seed_(seed),
         delta_t_(options.delta_t()),
         t_end_(options.t_end()),
@@ -122,7 +122,7 @@ class RiglSchedule : public ParameterStepObserver {
   int64_t delta_t_, t_end_;
   double alpha_;
   Tensor weights_;
-  kernels::SparseStructure structure_;
+  SparseStructure structure_;
   bool training_ = true;
   RiglStatistics statistics_;
   std::vector<Capture> captured_;

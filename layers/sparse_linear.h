@@ -12,9 +12,9 @@
 #include <memory>
 #include <optional>
 
-#include "kernels/sparse_linear.h"
-#include "layers/module.h"
-#include "layers/rigl.h"
+#include "wisp/core/sparse_structure.h"
+#include "wisp/layers/module.h"
+#include "wisp/layers/rigl.h"
 
 namespace wisp::nn {
 
@@ -139,7 +139,7 @@ class SparseLinear : public Module {
   // The connectivity as Int64 [2, nnz] (row 0 = output, row 1 = input), rebuilt from the CSR
   // buffers on each call (O(nnz)), on the layer's device.
   Tensor indices() const;
-  const kernels::SparseStructure& structure() const { return structure_; }
+  const SparseStructure& structure() const { return structure_; }
   int64_t nnz() const { return weights_.numel(); }
   double sparsity() const;  // actual: 1 − nnz / (in · out)
   int64_t in_features() const { return in_features_; }
@@ -156,7 +156,7 @@ class SparseLinear : public Module {
   bool small_world_;
   const char* connectivity_kind_;  // "random", "user" or "small-world"
   Tensor weights_, bias_;
-  kernels::SparseStructure structure_;
+  SparseStructure structure_;
   // Shared by shallow copies of the layer (Sequential stores a copy); observes weights_.
   std::shared_ptr<RiglSchedule> rigl_;
 };

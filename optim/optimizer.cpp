@@ -1,4 +1,4 @@
-#include "optim/optimizer.h"
+#include "wisp/optim/optimizer.h"
 
 #include <memory>
 

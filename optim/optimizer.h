@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::optim {
 

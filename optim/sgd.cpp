@@ -1,10 +1,10 @@
-#include "optim/sgd.h"
+#include "wisp/optim/sgd.h"
 
 #include <ostream>
 
-#include "autograd/grad_mode.h"
-#include "core/factories.h"
-#include "kernels/sgd.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/core/factories.h"
+#include "wisp/kernels/sgd.h"
 
 namespace wisp::optim {
 

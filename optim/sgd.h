@@ -4,7 +4,7 @@
 
 #include <iosfwd>
 
-#include "optim/optimizer.h"
+#include "wisp/optim/optimizer.h"
 
 namespace wisp::optim {
 

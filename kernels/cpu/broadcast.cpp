@@ -1,4 +1,4 @@
-#include "kernels/cpu/broadcast.h"
+#include "wisp/kernels/cpu/broadcast.h"
 
 namespace wisp::kernels::cpu {
 

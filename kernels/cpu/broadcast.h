@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/shape.h"
+#include "wisp/core/shape.h"
 
 namespace wisp::kernels::cpu {
 

@@ -1,9 +1,9 @@
-#include "kernels/cpu/elementwise.h"
+#include "wisp/kernels/cpu/elementwise.h"
 
 #include <type_traits>
 
-#include "kernels/cpu/broadcast.h"
-#include "kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/broadcast.h"
+#include "wisp/kernels/cpu/parallel.h"
 
 namespace wisp::kernels::cpu {
 namespace {

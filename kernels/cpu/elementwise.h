@@ -2,8 +2,8 @@
 // dispatch point (kernels/elementwise.h) with the broadcast shape and the right dtype.
 #pragma once
 
-#include "core/tensor.h"
-#include "kernels/elementwise_math.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/elementwise_math.h"
 
 namespace wisp::kernels::cpu {
 

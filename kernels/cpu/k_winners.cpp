@@ -1,4 +1,4 @@
-#include "kernels/cpu/k_winners.h"
+#include "wisp/kernels/cpu/k_winners.h"
 
 #include <omp.h>
 
@@ -6,8 +6,8 @@
 #include <functional>
 #include <vector>
 
-#include "kernels/cpu/parallel.h"
-#include "kernels/k_winners_math.h"
+#include "wisp/kernels/cpu/parallel.h"
+#include "wisp/kernels/k_winners_math.h"
 
 namespace wisp::kernels::cpu {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels::cpu {
 

@@ -1,5 +1,5 @@
-#include "kernels/cpu/linear.h"
-#include "kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/linear.h"
+#include "wisp/kernels/cpu/parallel.h"
 
 #include <algorithm>
 

@@ -3,7 +3,7 @@
 // point (kernels/linear.h) with the right shapes, and never alias the inputs.
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels::cpu {
 

@@ -1,6 +1,6 @@
-#include "kernels/cpu/loss.h"
+#include "wisp/kernels/cpu/loss.h"
 
-#include "kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/parallel.h"
 
 #include <omp.h>
 
@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/loss_math.h"
+#include "wisp/kernels/loss_math.h"
 
 namespace wisp::kernels::cpu {
 namespace {

@@ -1,12 +1,12 @@
-#include "kernels/cpu/normalization.h"
-#include "kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/normalization.h"
+#include "wisp/kernels/cpu/parallel.h"
 
 #include <omp.h>
 
 #include <memory>
 #include <type_traits>
 
-#include "kernels/normalization_math.h"
+#include "wisp/kernels/normalization_math.h"
 
 namespace wisp::kernels::cpu {
 namespace {

@@ -1,7 +1,7 @@
-#include "kernels/cpu/reduce.h"
+#include "wisp/kernels/cpu/reduce.h"
 
-#include "kernels/cpu/parallel.h"
-#include "kernels/reduce_math.h"
+#include "wisp/kernels/cpu/parallel.h"
+#include "wisp/kernels/reduce_math.h"
 
 #include <algorithm>
 #include <cmath>

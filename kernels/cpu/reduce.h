@@ -2,7 +2,7 @@
 // outputs [outer, inner] (row-major, contiguous), allocated by kernels/reduce.cpp.
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels::cpu {
 

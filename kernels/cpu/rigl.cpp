@@ -1,5 +1,5 @@
 // CPU kernels of RigL's connection update (kernels/rigl.h).
-#include "kernels/cpu/rigl.h"
+#include "wisp/kernels/cpu/rigl.h"
 
 #include <omp.h>
 
@@ -18,9 +18,9 @@
 #include <Eigen/Core>
 #pragma GCC diagnostic pop
 
-#include "kernels/access.h"
-#include "kernels/cpu/parallel.h"
-#include "kernels/rigl_math.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cpu/parallel.h"
+#include "wisp/kernels/rigl_math.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>

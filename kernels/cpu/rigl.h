@@ -4,8 +4,8 @@
 
 #include <cstdint>
 
-#include "core/tensor.h"
-#include "kernels/rigl.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/rigl.h"
 
 namespace wisp::kernels::cpu {
 

@@ -1,6 +1,6 @@
-#include "kernels/cpu/sgd.h"
+#include "wisp/kernels/cpu/sgd.h"
 
-#include "kernels/sgd_math.h"
+#include "wisp/kernels/sgd_math.h"
 
 namespace wisp::kernels::cpu {
 

@@ -1,7 +1,7 @@
 // CPU twin of the fused SGD update. parameter, gradient, momentum_buffer: float32 [n], contiguous.
 #pragma once
 
-#include "kernels/sgd.h"
+#include "wisp/kernels/sgd.h"
 
 namespace wisp::kernels::cpu {
 

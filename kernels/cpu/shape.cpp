@@ -1,5 +1,5 @@
-#include "kernels/cpu/shape.h"
-#include "kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/shape.h"
+#include "wisp/kernels/cpu/parallel.h"
 
 #include <algorithm>
 #include <cstring>

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels::cpu {
 

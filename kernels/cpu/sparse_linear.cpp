@@ -39,8 +39,8 @@
 // two-level column prefetch and the streamed transposition (both below) brought the whole layer at
 // batch 64 from 16 to 9.5-10.8 ms forward and from 32 to 20-24 ms forward+backward (2 threads;
 // docs/benchmarks.md).
-// apps/sparse_bench and bench/sparse_bench.py measure the whole layer against PyTorch.
-#include "kernels/cpu/sparse_linear.h"
+// bench/sparse_bench and bench/sparse_bench.py measure the whole layer against PyTorch.
+#include "wisp/kernels/cpu/sparse_linear.h"
 
 #include <omp.h>
 
@@ -58,8 +58,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "kernels/access.h"
-#include "kernels/cpu/parallel.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cpu/parallel.h"
 
 namespace wisp::kernels::cpu {
 namespace {

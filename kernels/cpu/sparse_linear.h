@@ -6,8 +6,8 @@
 // the right shapes and never alias the inputs. Argument checks are the dispatch point's.
 #pragma once
 
-#include "core/tensor.h"
-#include "kernels/sparse_linear.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/sparse_linear.h"
 
 namespace wisp::kernels::cpu {
 

@@ -3,7 +3,7 @@
 // so the result depends only on the values and their thread positions, never on timing.
 #pragma once
 
-#include "kernels/device_indexing.h"
+#include "wisp/kernels/device_indexing.h"
 
 namespace wisp::kernels::cuda {
 

@@ -10,16 +10,16 @@
 //   SpMV (rows == 1): x [in] and y [out] are vectors in both layouts, the bias copied into y first.
 // Everything is queued on the values' GPU's one stream (cuda_runtime::stream: the cuSPARSE handle is
 // bound to it, and the small kernels and memsets go through launch.h), as our own kernels are.
-#include "kernels/cuda/cusparse.h"
+#include "wisp/kernels/cuda/cusparse.h"
 
 #include <cusparse.h>
 
 #include <mutex>
 #include <vector>
 
-#include "core/factories.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/cuda/transpose.h"
+#include "wisp/core/factories.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/cuda/transpose.h"
 
 namespace wisp::kernels::cuda {
 namespace {

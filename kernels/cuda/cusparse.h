@@ -5,7 +5,7 @@
 //
 // A plain C++ header (no CUDA headers); compiled only when WISP_WITH_CUDA. Every cuSPARSE status
 // other than success becomes a wisp::Error naming the call and cuSPARSE's message
-// (WISP_CUSPARSE_CHECK, kernels/cuda/check.h), except that a plan reports an algorithm/layout pair
+// (WISP_CUSPARSE_CHECK, core/cuda/check.h), except that a plan reports an algorithm/layout pair
 // that cuSPARSE refuses (CUSPARSE_STATUS_NOT_SUPPORTED, or CUSPARSE_STATUS_INVALID_VALUE from a
 // non-default algorithm's size query, preprocessing or first product) through supported() instead
 // of throwing.
@@ -17,8 +17,8 @@
 #include <memory>
 #include <string>
 
-#include "core/tensor.h"
-#include "kernels/sparse_linear.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/sparse_linear.h"
 
 namespace wisp::kernels::cuda {
 

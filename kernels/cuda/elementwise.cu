@@ -1,11 +1,11 @@
 // CUDA twins of the elementwise kernels (kernels/cuda/elementwise.h). One thread per output element
 // in grid-stride loops; the arithmetic is kernels/elementwise_math.h's (shared with the CPU twins),
 // the broadcast and reduction indexing kernels/device_indexing.h's (tested on the CPU).
-#include "kernels/cuda/elementwise.h"
+#include "wisp/kernels/cuda/elementwise.h"
 
-#include "kernels/access.h"
-#include "kernels/cuda/block_reduce.h"
-#include "kernels/cuda/launch.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/block_reduce.h"
+#include "wisp/kernels/cuda/launch.h"
 
 namespace wisp::kernels::cuda {
 namespace {

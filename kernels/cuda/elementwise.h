@@ -5,8 +5,8 @@
 // twins; index arithmetic from kernels/device_indexing.h, tested on the CPU.
 #pragma once
 
-#include "core/tensor.h"
-#include "kernels/elementwise_math.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/elementwise_math.h"
 
 namespace wisp::kernels::cuda {
 

@@ -8,13 +8,13 @@
 // after 8 passes. Keys are recomputed from the input on every pass rather than stored: a row is
 // at most a few hundred kB and stays in L2, and the keys would need twice its size. A unit wins
 // when its key is at least the threshold: keys are distinct, so exactly k do, as on the CPU.
-#include "kernels/cuda/k_winners.h"
+#include "wisp/kernels/cuda/k_winners.h"
 
 #include <algorithm>
 
-#include "kernels/access.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/k_winners_math.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/k_winners_math.h"
 
 namespace wisp::kernels::cuda {
 namespace {

@@ -6,10 +6,10 @@
 #include <mutex>
 #include <vector>
 
-#include "core/tensor.h"
-#include "kernels/cuda/check.h"
-#include "kernels/cuda/runtime.h"
-#include "kernels/device_indexing.h"
+#include "wisp/core/tensor.h"
+#include "wisp/core/cuda/check.h"
+#include "wisp/core/cuda/runtime.h"
+#include "wisp/kernels/device_indexing.h"
 
 namespace wisp::kernels::cuda {
 
@@ -35,7 +35,7 @@ inline int current_device() {
   return device;
 }
 
-// The stream of the current device (kernels/cuda/runtime.h): every launch, copy, memset and
+// The stream of the current device (core/cuda/runtime.h): every launch, copy, memset and
 // library call of a twin goes there.
 inline cudaStream_t current_stream() { return cuda_runtime::stream(current_device()); }
 

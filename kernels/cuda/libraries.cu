@@ -25,7 +25,7 @@
 
 #include <string>
 
-#include "core/error.h"
+#include "wisp/core/error.h"
 
 #ifndef WISP_CUBLAS_SONAME
 #error "WISP_CUBLAS_SONAME (e.g. \"libcublas.so.13\") is set by CMakeLists.txt"
@@ -94,7 +94,7 @@ Function find_function(void* library, const char* symbol, const char* soname) {
 
 extern "C" {
 
-// ---- cuBLAS (kernels/cuda/linear.cu, kernels/cuda/check.h) ------------------------------------------------
+// ---- cuBLAS (kernels/cuda/linear.cu, core/cuda/check.h) ------------------------------------------------
 
 cublasStatus_t cublasCreate(cublasHandle_t* handle) WISP_CUBLAS(cublasCreate, (handle))
 
@@ -109,7 +109,7 @@ const char* cublasGetStatusName(cublasStatus_t status) WISP_CUBLAS(cublasGetStat
 
 const char* cublasGetStatusString(cublasStatus_t status) WISP_CUBLAS(cublasGetStatusString, (status))
 
-// ---- cuSPARSE (kernels/cuda/cusparse.cu, kernels/cuda/check.h) ---------------------------------------------
+// ---- cuSPARSE (kernels/cuda/cusparse.cu, core/cuda/check.h) ---------------------------------------------
 
 cusparseStatus_t cusparseCreate(cusparseHandle_t* handle) WISP_CUSPARSE(cusparseCreate, (handle))
 

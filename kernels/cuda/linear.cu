@@ -1,13 +1,13 @@
 // CUDA twins of the dense products: cuBLAS SGEMM (FP32 math: cuBLAS's default mode, no TF32, so
 // results match the CPU to float rounding), plus two small kernels for the bias.
-#include "kernels/cuda/linear.h"
+#include "wisp/kernels/cuda/linear.h"
 
 #include <cublas_v2.h>
 
 #include <mutex>
 #include <vector>
 
-#include "kernels/cuda/launch.h"
+#include "wisp/kernels/cuda/launch.h"
 
 namespace wisp::kernels::cuda {
 namespace {

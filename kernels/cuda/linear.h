@@ -2,7 +2,7 @@
 // contracts. A plain C++ header; compiled only when WISP_WITH_CUDA.
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels::cuda {
 

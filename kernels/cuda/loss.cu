@@ -2,15 +2,15 @@
 // is (o, i) over s) or per cross-entropy sample, summing exp in double as the CPU twins do; the
 // per-element arithmetic is kernels/loss_math.h's. Classifier rows are short (10 classes for MNIST),
 // so a thread per row keeps the reductions in registers.
-#include "kernels/cuda/loss.h"
+#include "wisp/kernels/cuda/loss.h"
 
 #include <cmath>
 #include <vector>
 
-#include "kernels/access.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/cuda/reduce.h"
-#include "kernels/loss_math.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/cuda/reduce.h"
+#include "wisp/kernels/loss_math.h"
 
 namespace wisp::kernels::cuda {
 namespace {

@@ -2,12 +2,12 @@
 // in double by block_sum (as the CPU twin sums in double), the per-element arithmetic from
 // kernels/normalization_math.h. The weight and bias gradients sum over rows: one thread per feature,
 // rows in order.
-#include "kernels/cuda/normalization.h"
+#include "wisp/kernels/cuda/normalization.h"
 
-#include "kernels/access.h"
-#include "kernels/cuda/block_reduce.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/normalization_math.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/block_reduce.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/normalization_math.h"
 
 namespace wisp::kernels::cuda {
 namespace {

@@ -1,11 +1,11 @@
 // CUDA twins of the reductions (kernels/cuda/reduce.h). Sums accumulate like the CPU twins (double
 // for float32; uint64 for integers, wrapping as int64) and in a fixed order for a given size, so results repeat run to
 // run; they differ from the CPU's in the last bits only by the order of the additions.
-#include "kernels/cuda/reduce.h"
+#include "wisp/kernels/cuda/reduce.h"
 
-#include "kernels/cuda/block_reduce.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/reduce_math.h"
+#include "wisp/kernels/cuda/block_reduce.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/reduce_math.h"
 
 namespace wisp::kernels::cuda {
 namespace {

@@ -3,7 +3,7 @@
 // WISP_WITH_CUDA.
 #pragma once
 
-#include "core/tensor.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::kernels::cuda {
 

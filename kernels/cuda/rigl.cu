@@ -16,7 +16,7 @@
 //         staying nonzeros before it (CUB's exclusive scan) plus the grown positions below it (binary
 //         search in `grown`); a grown position's is its index in `grown` plus the staying nonzeros
 //         below it (binary search in its CSR row, then the scan).
-#include "kernels/cuda/rigl.h"
+#include "wisp/kernels/cuda/rigl.h"
 
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_scan.cuh>
@@ -25,9 +25,9 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/access.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/rigl_math.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/rigl_math.h"
 
 namespace wisp::kernels::cuda {
 namespace {

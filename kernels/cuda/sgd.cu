@@ -1,10 +1,10 @@
 // CUDA twin of the fused SGD update: one thread per element, the per-element rule is
 // kernels/sgd_math.h's (shared with the CPU twin), so both devices compute the same floats.
-#include "kernels/cuda/sgd.h"
+#include "wisp/kernels/cuda/sgd.h"
 
-#include "kernels/access.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/sgd_math.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/sgd_math.h"
 
 namespace wisp::kernels::cuda {
 namespace {

@@ -2,8 +2,8 @@
 // when WISP_WITH_CUDA.
 #pragma once
 
-#include "core/tensor.h"
-#include "kernels/sgd.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/sgd.h"
 
 namespace wisp::kernels::cuda {
 

@@ -3,10 +3,10 @@
 // launch each (inputs are few; a launch per input keeps the kernel a plain strided copy).
 // repeat_interleave's backward sums each group in the CPU twin's order, in float, so the two
 // devices agree exactly.
-#include "kernels/cuda/shape.h"
+#include "wisp/kernels/cuda/shape.h"
 
-#include "kernels/access.h"
-#include "kernels/cuda/launch.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/launch.h"
 
 namespace wisp::kernels::cuda {
 namespace {

@@ -8,14 +8,14 @@
 //   grad_input    the same over the CSC order, values through the permutation
 //   grad_values   one warp per row o, a lane per nonzero k of it: Σ_r g[o, r] · x[col_k, r]
 //   grad_bias     column sums of grad_output (kernels/cuda/linear.h: the CPU twin's order, exact match)
-#include "kernels/cuda/sparse_linear.h"
+#include "wisp/kernels/cuda/sparse_linear.h"
 
 #include <algorithm>
 
-#include "kernels/access.h"
-#include "kernels/cuda/launch.h"
-#include "kernels/cuda/linear.h"
-#include "kernels/cuda/transpose.h"
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cuda/launch.h"
+#include "wisp/kernels/cuda/linear.h"
+#include "wisp/kernels/cuda/transpose.h"
 
 namespace wisp::kernels::cuda {
 namespace {

@@ -4,8 +4,8 @@
 // when WISP_WITH_CUDA. The structure itself is built on the host and copied (kernels/sparse_linear.cpp).
 #pragma once
 
-#include "core/tensor.h"
-#include "kernels/sparse_linear.h"
+#include "wisp/core/tensor.h"
+#include "wisp/kernels/sparse_linear.h"
 
 namespace wisp::kernels::cuda {
 

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "kernels/cuda/launch.h"
+#include "wisp/kernels/cuda/launch.h"
 
 namespace wisp::kernels::cuda {
 

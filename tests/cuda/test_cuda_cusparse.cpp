@@ -4,11 +4,11 @@
 // refuses (supported() false) is reported and skipped; every pair it accepts must match.
 // Tolerance 1e-4 relative: cuSPARSE sums the products in its own order (CSR_ALG2/3 split rows).
 // Runs only with a GPU.
-#include "kernels/cuda/cusparse.h"
+#include "wisp/kernels/cuda/cusparse.h"
 
 #include <vector>
 
-#include "kernels/sparse_linear.h"
+#include "wisp/kernels/sparse_linear.h"
 #include "test_helpers.h"
 
 using namespace wisp;

@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/elementwise.h"
+#include "wisp/kernels/elementwise.h"
 #include "test_helpers.h"
 
 using namespace wisp;

@@ -8,7 +8,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/k_winners.h"
+#include "wisp/kernels/k_winners.h"
 #include "test_helpers.h"
 
 using namespace wisp;

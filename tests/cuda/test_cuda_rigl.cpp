@@ -20,7 +20,7 @@
 #include <set>
 #include <vector>
 
-#include "kernels/rigl.h"
+#include "wisp/kernels/rigl.h"
 #include "test_helpers.h"
 
 using namespace wisp;

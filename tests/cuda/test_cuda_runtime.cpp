@@ -1,4 +1,4 @@
-// The CUDA device-memory runtime (kernels/cuda/runtime.h) as tensors use it: transfers, factories
+// The CUDA device-memory runtime (core/cuda/runtime.h) as tensors use it: transfers, factories
 // on the GPU, the caching allocator, the one stream per device, synchronisation, printing and the
 // mixed-device error. Runs only with a GPU (cuda_main.cpp returns 77, "skipped", otherwise).
 #include <algorithm>
@@ -6,7 +6,7 @@
 #include <sstream>
 #include <vector>
 
-#include <wisp/kernels/cuda/runtime.h>
+#include <wisp/core/cuda/runtime.h>
 
 #include "test_helpers.h"
 

@@ -2,7 +2,7 @@
 // all gradients for 1-D, 2-D (batch 1, 64 and 70, which pads the feature-major layout) and 3-D
 // inputs, random and small-world connectivity, Int32 and Int64 indices. Tolerance 1e-5 relative:
 // both sum the same products in float, in other orders. Runs only with a GPU.
-#include "kernels/sparse_linear.h"
+#include "wisp/kernels/sparse_linear.h"
 #include "test_helpers.h"
 
 using namespace wisp;

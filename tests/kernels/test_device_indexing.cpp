@@ -3,8 +3,8 @@
 // first runs on a GPU (DESIGN.md §5).
 #include <vector>
 
-#include "kernels/device_indexing.h"
-#include "kernels/elementwise.h"
+#include "wisp/kernels/device_indexing.h"
+#include "wisp/kernels/elementwise.h"
 #include "test_helpers.h"
 
 using namespace wisp;

@@ -7,7 +7,7 @@
 #include <limits>
 #include <random>
 
-#include "kernels/k_winners_math.h"
+#include "wisp/kernels/k_winners_math.h"
 #include "test_helpers.h"
 
 using wisp::kernels::k_winners_exp;

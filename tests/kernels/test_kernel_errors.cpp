@@ -6,17 +6,17 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/elementwise.h"
-#include "kernels/k_winners.h"
-#include "kernels/linear.h"
-#include "kernels/loss.h"
-#include "kernels/normalization.h"
-#include "kernels/reduce.h"
-#include "kernels/rigl.h"
-#include "kernels/sgd.h"
-#include "kernels/shape.h"
-#include "kernels/sparse_linear.h"
-#include "layers/rigl.h"
+#include "wisp/kernels/elementwise.h"
+#include "wisp/kernels/k_winners.h"
+#include "wisp/kernels/linear.h"
+#include "wisp/kernels/loss.h"
+#include "wisp/kernels/normalization.h"
+#include "wisp/kernels/reduce.h"
+#include "wisp/kernels/rigl.h"
+#include "wisp/kernels/sgd.h"
+#include "wisp/kernels/shape.h"
+#include "wisp/kernels/sparse_linear.h"
+#include "wisp/layers/rigl.h"
 #include "test_helpers.h"
 
 using namespace wisp;

@@ -3,7 +3,7 @@
 // batch sizes around the SIMD lanes and tiles.
 #include <cmath>
 
-#include "kernels/sparse_linear.h"
+#include "wisp/kernels/sparse_linear.h"
 #include "test_helpers.h"
 
 using namespace wisp;

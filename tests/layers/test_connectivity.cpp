@@ -7,7 +7,7 @@
 #include <numeric>
 #include <vector>
 
-#include "layers/connectivity.h"
+#include "wisp/layers/connectivity.h"
 #include "test_helpers.h"
 
 using namespace wisp;

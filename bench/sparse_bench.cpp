@@ -49,14 +49,14 @@
 #include <wisp/wisp.h>
 
 #include "command_line.h"
-#include "core/config.h"  // WISP_WITH_CUDA
-#include "kernels/sparse_linear.h"  // kernels::feature_major_stride
+#include "wisp/core/config.h"  // WISP_WITH_CUDA
+#include "wisp/kernels/sparse_linear.h"  // kernels::feature_major_stride
 #include "training.h"     // apps::parse_device, apps::check_device_usable
 #if WISP_WITH_CUDA
 #include <optional>
 
-#include "kernels/cuda/cusparse.h"
-#include "kernels/cuda/runtime.h"  // cuda_runtime::EventTimer
+#include "wisp/kernels/cuda/cusparse.h"
+#include "wisp/core/cuda/runtime.h"  // cuda_runtime::EventTimer
 #endif
 
 using namespace wisp;

@@ -1,5 +1,5 @@
 // CUDA device-memory runtime: device queries, a caching allocator, copies, synchronisation, event timers.
-#include "kernels/cuda/runtime.h"
+#include "wisp/core/cuda/runtime.h"
 
 #include <cuda_runtime.h>
 
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-#include "kernels/cuda/check.h"
+#include "wisp/core/cuda/check.h"
 
 namespace wisp::cuda_runtime {
 namespace {

@@ -1,7 +1,7 @@
 // Elementwise ops with autograd: arithmetic with broadcasting, scalar arithmetic, unary functions.
-#include "autograd/tape.h"
-#include "kernels/elementwise.h"
-#include "layers/functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/elementwise.h"
+#include "wisp/ops/elementwise.h"
 
 namespace wisp {
 

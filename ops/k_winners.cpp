@@ -2,10 +2,10 @@
 // masked backward (kernels/k_winners.h).
 #include <cmath>
 
-#include "autograd/grad_mode.h"
-#include "autograd/tape.h"
-#include "kernels/k_winners.h"
-#include "layers/activation_functional.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/k_winners.h"
+#include "wisp/ops/k_winners.h"
 
 namespace wisp {
 

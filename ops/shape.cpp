@@ -1,7 +1,7 @@
 // Shape ops with autograd that share storage (view, reshape, flatten), and device/dtype transfers.
-#include "autograd/tape.h"
-#include "kernels/elementwise.h"
-#include "layers/functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/elementwise.h"
+#include "wisp/ops/shape.h"
 
 namespace wisp {
 namespace {

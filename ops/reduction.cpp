@@ -1,9 +1,9 @@
 // Reductions with autograd (sum, mean) and argmax.
-#include "autograd/tape.h"
-#include "core/factories.h"
-#include "kernels/elementwise.h"
-#include "kernels/reduce.h"
-#include "layers/functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/core/factories.h"
+#include "wisp/kernels/elementwise.h"
+#include "wisp/kernels/reduce.h"
+#include "wisp/ops/reduction.h"
 
 namespace wisp {
 

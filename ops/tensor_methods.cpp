@@ -1,9 +1,9 @@
-// Tensor's math methods (declared in core/tensor.h): thin forwards to layers/functional.h, plus the
+// Tensor's math methods (declared in core/tensor.h): thin forwards to the ops of ops/functional.h, plus the
 // in-place updates, which are never recorded on the tape. (Methods of ops with their own file —
 // matmul, repeat_interleave, log_softmax — are defined next to the op.)
-#include "autograd/grad_mode.h"
-#include "kernels/elementwise.h"
-#include "layers/functional.h"
+#include "wisp/autograd/grad_mode.h"
+#include "wisp/kernels/elementwise.h"
+#include "wisp/ops/functional.h"
 
 namespace wisp {
 

@@ -1,9 +1,9 @@
 // Dense products with autograd: matmul (PyTorch semantics for 1-D and 2-D operands, and
 // [..., n, k] x [k, m]) and linear (y = x weightᵀ + bias). Both fold leading dimensions into the
 // rows of one 2-D product, so a single GEMM kernel serves every supported shape.
-#include "autograd/tape.h"
-#include "kernels/linear.h"
-#include "layers/functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/linear.h"
+#include "wisp/ops/linear.h"
 
 namespace wisp {
 namespace {

@@ -2,11 +2,11 @@
 // likelihood) and mse_loss. Kernels in kernels/loss.h.
 #include <limits>
 
-#include "autograd/tape.h"
-#include "kernels/elementwise.h"
-#include "kernels/loss.h"
-#include "kernels/reduce.h"
-#include "layers/functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/elementwise.h"
+#include "wisp/kernels/loss.h"
+#include "wisp/kernels/reduce.h"
+#include "wisp/ops/loss.h"
 
 namespace wisp {
 namespace {

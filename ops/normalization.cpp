@@ -1,8 +1,8 @@
 // Layer normalisation with autograd: one fused forward kernel that also saves the row statistics,
 // one fused backward kernel (kernels/normalization.h).
-#include "autograd/tape.h"
-#include "kernels/normalization.h"
-#include "layers/functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/normalization.h"
+#include "wisp/ops/normalization.h"
 
 namespace wisp {
 

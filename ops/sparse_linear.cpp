@@ -1,9 +1,9 @@
 // sparse_linear with autograd: folds leading dimensions into rows, converts the input to the
 // feature-major layout the kernels use (kernels/sparse_linear.h), and records one tape entry that
 // keeps that copy for the weight gradient, so backward does not transpose x again.
-#include "autograd/tape.h"
-#include "kernels/sparse_linear.h"
-#include "layers/sparse_functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/sparse_linear.h"
+#include "wisp/ops/sparse_linear.h"
 
 namespace wisp {
 namespace {
@@ -15,7 +15,7 @@ Tensor reshaped(const Tensor& t, const Shape& shape) {
 
 }  // namespace
 
-Tensor sparse_linear(const Tensor& input, const Tensor& weights, const kernels::SparseStructure& structure,
+Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStructure& structure,
                      const Tensor& bias) {
   constexpr const char* op = "sparse_linear";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty (build it with make_sparse_structure)");

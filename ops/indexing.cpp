@@ -1,7 +1,7 @@
 // Ops with autograd that copy elements into a new layout: cat and repeat_interleave.
-#include "autograd/tape.h"
-#include "kernels/shape.h"
-#include "layers/functional.h"
+#include "wisp/autograd/tape.h"
+#include "wisp/kernels/shape.h"
+#include "wisp/ops/indexing.h"
 
 namespace wisp {
 

@@ -6,7 +6,7 @@
 
 #include <cuda_runtime.h>
 
-#include "core/error.h"
+#include "wisp/core/error.h"
 
 #if __has_include(<cublas_v2.h>)
 #include <cublas_v2.h>
