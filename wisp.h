@@ -19,8 +19,8 @@
 #include "wisp/autograd/grad_mode.h"
 #include "wisp/autograd/tape.h"
 
-#include "wisp/ops/functional.h"
 #include "wisp/layers/nn.h"
+#include "wisp/ops/functional.h"
 
 #include "wisp/optim/optimizer.h"
 #include "wisp/optim/sgd.h"

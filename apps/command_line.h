@@ -56,7 +56,7 @@ inline CLI::Validator finite_number(double lowest, double highest = INFINITY) {
         const double value = std::strtod(text.c_str(), &end);
         if (text.empty() || *end != '\0') return expected + " but got '" + text + "'";
         return std::isfinite(value) && value >= lowest && value <= highest ? std::string()
-                                                                            : expected + " but got " + text;
+                                                                           : expected + " but got " + text;
       },
       description.str());
 }

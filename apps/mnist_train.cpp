@@ -101,8 +101,7 @@ int train(const Arguments& arguments, Device device) {
   if (train_loader->size() == 0 || test_loader->size() == 0) {
     const bool training = train_loader->size() == 0;  // the set that has no full batch
     std::cerr << "mnist_train: --batch-size " << arguments.batch_size << " is larger than the "
-              << (training ? "training" : "test") << " set ("
-              << (training ? train_set : test_set)->size() << " samples"
+              << (training ? "training" : "test") << " set (" << (training ? train_set : test_set)->size() << " samples"
               << (training && arguments.limit > 0 ? ", see --limit" : "") << "): no full batch to "
               << (training ? "train" : "test") << " on\n";
     return 2;
@@ -128,8 +127,8 @@ int train(const Arguments& arguments, Device device) {
             << ", test samples " << static_cast<int64_t>(test_loader->size()) * arguments.batch_size << " of "
             << test_set->size() << " (full batches of " << arguments.batch_size << ")\n";
   if (preset.dynamic)
-    std::cout << "RigL: update every " << settings.rigl_delta_t << " steps until step " << settings.rigl_t_end
-              << " of " << total_steps << ", initial drop fraction " << settings.rigl_alpha << "\n";
+    std::cout << "RigL: update every " << settings.rigl_delta_t << " steps until step " << settings.rigl_t_end << " of "
+              << total_steps << ", initial drop fraction " << settings.rigl_alpha << "\n";
   double total_seconds = 0;
   apps::RiglTotals rigl_before = apps::rigl_totals(*model);
   for (int epoch = 1; epoch <= arguments.epochs; ++epoch) {
@@ -149,8 +148,8 @@ int train(const Arguments& arguments, Device device) {
     const apps::RiglTotals rigl_now = apps::rigl_totals(*model);
     const int64_t moved = rigl_now.moved - rigl_before.moved;
     if (rigl_now.layers > 0)
-      std::cout << "RigL: " << rigl_now.updates - rigl_before.updates << " updates moved " << moved
-                << " connections (" << rigl_now.layers << " dynamic layers)\n";
+      std::cout << "RigL: " << rigl_now.updates - rigl_before.updates << " updates moved " << moved << " connections ("
+                << rigl_now.layers << " dynamic layers)\n";
     rigl_before = rigl_now;
     std::cout << "------------" << std::defaultfloat << std::endl;
     metrics->write(epoch, train_result, test_result, moved);

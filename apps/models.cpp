@@ -11,8 +11,8 @@ std::shared_ptr<nn::Module> dense_model(const ModelSettings&) {
 
 // The same shape with sparse layers (90% sparse, random connections).
 std::shared_ptr<nn::Module> sparse_model(const ModelSettings&) {
-  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000),
-                                          nn::ReLU(), nn::SparseLinear(2000, 10));
+  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000), nn::ReLU(),
+                                          nn::SparseLinear(2000, 10));
 }
 
 // The notebook's user-defined connections: every input pixel feeds 200 random hidden units.
@@ -120,8 +120,10 @@ const std::vector<ModelPreset>& model_presets() {
       {"kwinners", "dense with k-winners (ActivationSparsity, 35% of hidden units on) instead of ReLU", 5e-3, 0.9,
        false, kwinners_model},
       {"kwinners-sparse", "sparse (90%) with k-winners instead of ReLU", 5e-2, 0.9, false, kwinners_sparse_model},
-      {"wide", "pixels x10, five SparseLinear layers 50000 wide at 99.9% with LayerNorm, classes summed over 5000 "
-               "outputs each", 5e-5, 0.9, true, wide_model},
+      {"wide",
+       "pixels x10, five SparseLinear layers 50000 wide at 99.9% with LayerNorm, classes summed over 5000 "
+       "outputs each",
+       5e-5, 0.9, true, wide_model},
       {"wide-dynamic", "wide with RigL dynamic connectivity in all five layers", 5e-5, 0.9, true, wide_dynamic_model,
        true},
   };

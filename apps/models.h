@@ -25,7 +25,7 @@ struct ModelPreset {
   double momentum;
   bool nesterov;
   std::shared_ptr<nn::Module> (*build)(const ModelSettings&);
-  bool dynamic = false;     // has RigL layers (mnist_train then sets t_end from the run's length)
+  bool dynamic = false;  // has RigL layers (mnist_train then sets t_end from the run's length)
 };
 
 // All presets, in the order --help lists them.

@@ -15,9 +15,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 // A one-line progress bar redrawn in place; only on a terminal, so logs and pipes get plain lines.
 class ProgressBar {
@@ -30,9 +28,9 @@ class ProgressBar {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(kWidth * done / total_);
     std::cout << "\r" << label_ << " [" << std::string(static_cast<size_t>(filled), '=')
-              << std::string(static_cast<size_t>(kWidth - filled), ' ') << "] " << done << "/" << total_
-              << " loss " << std::fixed << std::setprecision(4) << loss << " " << std::setprecision(1) << seconds
-              << " s" << std::defaultfloat << std::flush;
+              << std::string(static_cast<size_t>(kWidth - filled), ' ') << "] " << done << "/" << total_ << " loss "
+              << std::fixed << std::setprecision(4) << loss << " " << std::setprecision(1) << seconds << " s"
+              << std::defaultfloat << std::flush;
   }
   ~ProgressBar() {
     if (enabled_) std::cout << "\r\033[K" << std::flush;  // clear the line for the summary
@@ -120,8 +118,8 @@ void check_device_usable(const Device& device) {
   WISP_CHECK(gpus > 0, "cannot use device ", device,
              ": wisp was built with CUDA but the CUDA driver reports no usable GPU on this machine "
              "(nvidia-smi lists the GPUs; use --device cpu)");
-  WISP_CHECK(device.index < gpus, "cannot use device ", device, ": expected a GPU index in [0, ", gpus,
-             ") but got ", device.index);
+  WISP_CHECK(device.index < gpus, "cannot use device ", device, ": expected a GPU index in [0, ", gpus, ") but got ",
+             device.index);
 #else
   WISP_FAIL("cannot use device ", device,
             ": this wisp was built without CUDA (no nvcc was found when it was configured, or WISP_CUDA=OFF); "
@@ -239,8 +237,8 @@ void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult
       else text << "null";
       return text.str();
     };
-    file_ << "{\"epoch\": " << epoch << ", \"train_loss\": " << number(train.loss) << ", \"train_accuracy\": "
-          << number(train.accuracy) << ", \"test_loss\": " << number(test.loss)
+    file_ << "{\"epoch\": " << epoch << ", \"train_loss\": " << number(train.loss)
+          << ", \"train_accuracy\": " << number(train.accuracy) << ", \"test_loss\": " << number(test.loss)
           << ", \"test_accuracy\": " << number(test.accuracy) << ", \"train_seconds\": " << number(train.seconds)
           << ", \"test_seconds\": " << number(test.seconds);
     if (measured) file_ << ", \"active_fraction\": " << number(active) << ", \"units_used\": " << number(used);

@@ -23,7 +23,7 @@ struct EpochResult {
   double loss = 0;      // mean cross-entropy per sample
   double accuracy = 0;  // percent
   int64_t samples = 0;
-  double seconds = 0;  // wall clock, after the device finished the pass's work
+  double seconds = 0;              // wall clock, after the device finished the pass's work
   std::vector<Activity> activity;  // evaluate only; empty unless the model is an nn::Sequential
 };
 

@@ -42,7 +42,8 @@ GradientCheckResult check_gradients(const std::function<Tensor(const std::vector
     weights[i] = 2.0f * uniform_from_bits(random_bits(options.seed ^ 0xC0FFEEull, i)) - 1.0f;
   Tensor seed = empty(output.shape(), TensorOptions(DType::Float32).device(output.device()));
   copy_bytes(seed.raw_data(), seed.device(), weights.data(), Device::cpu(), weights.size() * sizeof(float));
-  WISP_CHECK(output.requires_grad(), "check_gradients: the output does not depend on any float32 input through "
+  WISP_CHECK(output.requires_grad(),
+             "check_gradients: the output does not depend on any float32 input through "
              "recorded ops (is gradient recording off?)");
   output.backward(seed);
 
@@ -77,8 +78,9 @@ GradientCheckResult check_gradients(const std::function<Tensor(const std::vector
       }
     }
   }
-  result.message = result.ok ? "ok" : "gradient mismatch (max abs error " + std::to_string(result.max_abs_error) +
-                                          "):\n" + report.str();
+  result.message =
+      result.ok ? "ok"
+                : "gradient mismatch (max abs error " + std::to_string(result.max_abs_error) + "):\n" + report.str();
   return result;
 }
 

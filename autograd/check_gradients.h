@@ -30,8 +30,8 @@ struct GradientCheckOptions {
 
 struct GradientCheckResult {
   bool ok = true;
-  std::string message;          // the first mismatches (input, element, analytic, numeric), or "ok"
-  double max_abs_error = 0;     // largest |analytic − numeric| over all checked elements
+  std::string message;       // the first mismatches (input, element, analytic, numeric), or "ok"
+  double max_abs_error = 0;  // largest |analytic − numeric| over all checked elements
   int64_t checked_elements = 0;
   explicit operator bool() const { return ok; }
 };

@@ -51,8 +51,8 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
     WISP_CHECK(!input.defined() || input.impl() != output.impl(), "record(", name,
                "): the output is one of the inputs; for an op whose forward returns its input, record "
                "input.detach() (a new tensor sharing its storage)");
-  WISP_CHECK(output.is_leaf() && !output.requires_grad(), "record(", name,
-             "): the output already ", output.is_leaf() ? "requires grad" : "has a grad_fn (" + output.grad_fn_name() + ")",
+  WISP_CHECK(output.is_leaf() && !output.requires_grad(), "record(", name, "): the output already ",
+             output.is_leaf() ? "requires grad" : "has a grad_fn (" + output.grad_fn_name() + ")",
              "; record a fresh tensor, e.g. output.detach()");
   auto node = std::make_shared<Node>();
   node->name = name;
@@ -116,8 +116,10 @@ void run_backward(const Tensor& root, const Tensor& gradient) {
              "gradients (call set_requires_grad(true) on the inputs, and do not compute it under NoGradGuard)");
   Tensor seed = gradient;
   if (!seed.defined()) {
-    WISP_CHECK(root.numel() == 1, "backward: a gradient can be created implicitly only for one-element outputs, but "
-               "this tensor has shape ", root.shape(), "; pass a gradient of that shape");
+    WISP_CHECK(root.numel() == 1,
+               "backward: a gradient can be created implicitly only for one-element outputs, but "
+               "this tensor has shape ",
+               root.shape(), "; pass a gradient of that shape");
     seed = ones(root.shape(), TensorOptions(root.dtype()).device(root.device()));
   } else {
     WISP_CHECK(seed.shape() == root.shape(), "backward: expected a gradient of shape ", root.shape(), " but got ",

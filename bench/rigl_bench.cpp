@@ -121,7 +121,9 @@ int run(const Arguments& arguments) {
 int main(int argc, char** argv) {
   Arguments arguments;
   CLI::App app{"rigl_bench: the cost of one RigL update of a SparseLinear layer against a training step"};
-  app.add_option("--size", arguments.size, "in_features = out_features")->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--size", arguments.size, "in_features = out_features")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   app.add_option("--sparsity", arguments.sparsity, "fraction of absent connections")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.999999));

@@ -49,14 +49,14 @@
 #include <wisp/wisp.h>
 
 #include "command_line.h"
-#include "wisp/core/config.h"  // WISP_WITH_CUDA
+#include "training.h"                    // apps::parse_device, apps::check_device_usable
+#include "wisp/core/config.h"            // WISP_WITH_CUDA
 #include "wisp/kernels/sparse_linear.h"  // kernels::feature_major_stride
-#include "training.h"     // apps::parse_device, apps::check_device_usable
 #if WISP_WITH_CUDA
 #include <optional>
 
-#include "wisp/kernels/cuda/cusparse.h"
 #include "wisp/core/cuda/runtime.h"  // cuda_runtime::EventTimer
+#include "wisp/kernels/cuda/cusparse.h"
 #endif
 
 using namespace wisp;
@@ -126,8 +126,8 @@ double copy_bandwidth_gb_per_s() {
     const float* __restrict source = a.data();
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < static_cast<int64_t>(n); ++i) destination[i] = source[i];
-    best_ms = std::min(best_ms,
-                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    best_ms =
+        std::min(best_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   if (b[n / 2] != 1.0f) std::cerr << "sparse_bench: copy check failed\n";
   return 2.0 * static_cast<double>(n * sizeof(float)) / (best_ms * 1e-3) / 1e9;
@@ -165,8 +165,8 @@ double cached_read_gb_per_s(int64_t buffer_floats, double bytes) {
       const Vec total = sums[0] + sums[1] + sums[2] + sums[3];
       for (int lane = 0; lane < 16; ++lane) checksum += total[lane];
     }
-    best_ms = std::min(best_ms,
-                       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    best_ms =
+        std::min(best_ms, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
   }
   if (!(checksum >= 0)) std::cerr << "sparse_bench: read check failed\n";
   return static_cast<double>(total_iterations * kStep * sizeof(float)) / (best_ms * 1e-3) / 1e9;
@@ -226,8 +226,8 @@ void add_read_floor_rows(std::vector<Row>& rows, const nn::SparseLinear& sparse,
   const double bytes = static_cast<double>(sparse.nnz()) * static_cast<double>(stride) * sizeof(float);
   const double bandwidth = cached_read_gb_per_s(sparse.in_features() * stride, bytes);
   rows.push_back({"forward_read_bytes", batch, bytes, "bytes"});
-  rows.push_back({"forward_read_operand", batch, static_cast<double>(sparse.in_features() * stride * sizeof(float)),
-                  "bytes"});
+  rows.push_back(
+      {"forward_read_operand", batch, static_cast<double>(sparse.in_features() * stride * sizeof(float)), "bytes"});
   rows.push_back({"cached_read_bandwidth", batch, bandwidth, "GB/s"});
   rows.push_back({"forward_read_floor", batch, bytes / (bandwidth * 1e9) * 1e3, "ms"});
 }
@@ -260,8 +260,8 @@ int run_initialisation(const Arguments& arguments) {
       nnz = layer.nnz();
     }
     std::snprintf(line, sizeof line, "%-12s %6lld -> %-6lld at %.3f: nnz %10lld  %9.1f ms  (target < %.0f s)\n", c.name,
-                  static_cast<long long>(c.in), static_cast<long long>(c.out), c.sparsity,
-                  static_cast<long long>(nnz), best_ms, c.target_seconds);
+                  static_cast<long long>(c.in), static_cast<long long>(c.out), c.sparsity, static_cast<long long>(nnz),
+                  best_ms, c.target_seconds);
     std::cout << line;
   }
   return 0;
@@ -327,7 +327,8 @@ int run(const Arguments& arguments) {
 
   if (arguments.csv) {
     std::cout << "name,batch,value,unit\n";
-    for (const Row& row : rows) std::cout << row.name << "," << row.batch << "," << row.value << "," << row.unit << "\n";
+    for (const Row& row : rows)
+      std::cout << row.name << "," << row.batch << "," << row.value << "," << row.unit << "\n";
     return 0;
   }
 
@@ -337,8 +338,8 @@ int run(const Arguments& arguments) {
     return -1.0;
   };
   char line[256];
-  std::cout << "sparse_bench: " << n << " x " << n << " at sparsity " << arguments.sparsity << " (nnz "
-            << sparse.nnz() << "), " << get_num_threads() << " threads; initialisation " << init_ms << " ms\n";
+  std::cout << "sparse_bench: " << n << " x " << n << " at sparsity " << arguments.sparsity << " (nnz " << sparse.nnz()
+            << "), " << get_num_threads() << " threads; initialisation " << init_ms << " ms\n";
   std::snprintf(line, sizeof line, "memory: sparse %.1f MB (parameters + structure), dense %.1f MB (%.0fx)\n",
                 megabytes(static_cast<size_t>(find("sparse_memory", 0))),
                 megabytes(static_cast<size_t>(find("dense_memory", 0))),
@@ -476,10 +477,12 @@ int run_cuda(const Arguments& arguments, Device device) {
       x.set_grad(Tensor());
       layer(x).sum().backward();
     };
-    Timing t = time_runs(arguments.reps, [&] { forward(sparse); }, device, kWarmups);
+    Timing t = time_runs(
+        arguments.reps, [&] { forward(sparse); }, device, kWarmups);
     add("wisp_sparse_forward", batch, t.median_ms, "ms");
     add("wisp_sparse_forward_min", batch, t.min_ms, "ms");
-    t = time_runs(arguments.reps, [&] { train(sparse); }, device, kWarmups);
+    t = time_runs(
+        arguments.reps, [&] { train(sparse); }, device, kWarmups);
     add("wisp_sparse_train", batch, t.median_ms, "ms");
     add("wisp_sparse_train_min", batch, t.min_ms, "ms");
 
@@ -492,9 +495,9 @@ int run_cuda(const Arguments& arguments, Device device) {
     const Tensor x_rows = x.detach().view({batch, n});
     std::vector<CusparseCase> cases = spmm_cases;
     if (batch == 1)
-      for (cusparse::CusparseAlgorithm algorithm : {cusparse::CusparseAlgorithm::SpmvDefault,
-                                                    cusparse::CusparseAlgorithm::SpmvCsr1,
-                                                    cusparse::CusparseAlgorithm::SpmvCsr2})
+      for (cusparse::CusparseAlgorithm algorithm :
+           {cusparse::CusparseAlgorithm::SpmvDefault, cusparse::CusparseAlgorithm::SpmvCsr1,
+            cusparse::CusparseAlgorithm::SpmvCsr2})
         cases.push_back({algorithm, cusparse::CusparseLayout::BatchMajor});
     double best_ms = -1;
     for (const CusparseCase& c : cases) {
@@ -660,7 +663,8 @@ int main(int argc, char** argv) {
   app.add_option("--dense-reps", arguments.dense_reps, "timed runs per dense case")
       ->capture_default_str()
       ->check(apps::whole_number(1, INT_MAX));
-  app.add_option("--threads", arguments.threads, "CPU threads (default: all)")->check(apps::whole_number(0, kMaxThreads));
+  app.add_option("--threads", arguments.threads, "CPU threads (default: all)")
+      ->check(apps::whole_number(0, kMaxThreads));
   app.add_option("--seed", arguments.seed, "seed for the layers and inputs")->check(apps::whole_number(0, UINT64_MAX));
   app.add_flag("--csv", arguments.csv, "print name,batch,value,unit rows instead of the table");
   app.add_flag("--skip-dense", arguments.skip_dense, "time only the sparse layer");
@@ -668,8 +672,9 @@ int main(int argc, char** argv) {
   app.add_option("--device", arguments.device,
                  "cpu, or cuda / cuda:N: time on that GPU, with cuSPARSE's SpMM/SpMV algorithms beside wisp")
       ->capture_default_str();
-  app.add_flag("--init", arguments.initialisation,
-               "time only layer construction: random 50000^2 at 99.9%, small-world 784->2000 at 90% and 50000^2 at 99.9%");
+  app.add_flag(
+      "--init", arguments.initialisation,
+      "time only layer construction: random 50000^2 at 99.9%, small-world 784->2000 at 90% and 50000^2 at 99.9%");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -9,20 +9,28 @@ namespace wisp {
 
 size_t element_size(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return 4;
-    case DType::Int64: return 8;
-    case DType::Int32: return 4;
-    case DType::UInt8: return 1;
+    case DType::Float32:
+      return 4;
+    case DType::Int64:
+      return 8;
+    case DType::Int32:
+      return 4;
+    case DType::UInt8:
+      return 1;
   }
   WISP_FAIL("element_size: unknown dtype code ", static_cast<int>(dtype));
 }
 
 const char* dtype_name(DType dtype) {
   switch (dtype) {
-    case DType::Float32: return "float32";
-    case DType::Int64: return "int64";
-    case DType::Int32: return "int32";
-    case DType::UInt8: return "uint8";
+    case DType::Float32:
+      return "float32";
+    case DType::Int64:
+      return "int64";
+    case DType::Int32:
+      return "int32";
+    case DType::UInt8:
+      return "uint8";
   }
   return "unknown";
 }
@@ -36,10 +44,14 @@ struct IntegerLimits {
 };
 IntegerLimits integer_limits(DType dtype) {
   switch (dtype) {
-    case DType::Int64: return {INT64_MIN, INT64_MAX};
-    case DType::Int32: return {INT32_MIN, INT32_MAX};
-    case DType::UInt8: return {0, UINT8_MAX};
-    case DType::Float32: break;
+    case DType::Int64:
+      return {INT64_MIN, INT64_MAX};
+    case DType::Int32:
+      return {INT32_MIN, INT32_MAX};
+    case DType::UInt8:
+      return {0, UINT8_MAX};
+    case DType::Float32:
+      break;
   }
   WISP_FAIL("integer_limits: ", dtype, " is not an integer dtype");
 }
@@ -62,7 +74,8 @@ bool holds_integer(DType dtype, int64_t value) {
 
 void check_holds_value(const char* op, const char* what, DType dtype, double value) {
   if (holds_value(dtype, value)) return;
-  if (is_floating_point(dtype)) WISP_FAIL(op, ": ", what, " ", value, " cannot be converted to ", dtype, " without overflow");
+  if (is_floating_point(dtype))
+    WISP_FAIL(op, ": ", what, " ", value, " cannot be converted to ", dtype, " without overflow");
   const IntegerLimits limits = integer_limits(dtype);
   WISP_FAIL(op, ": ", what, " ", value, " cannot be converted to ", dtype, " exactly (expected a whole number in [",
             limits.lowest, ", ", limits.highest, "])");

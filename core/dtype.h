@@ -32,10 +32,22 @@ void check_holds_integer(const char* op, const char* what, DType dtype, int64_t 
 
 template <class T>
 struct DTypeOf;
-template <> struct DTypeOf<float> { static constexpr DType value = DType::Float32; };
-template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::Int64; };
-template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::Int32; };
-template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::UInt8; };
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::Float32;
+};
+template <>
+struct DTypeOf<int64_t> {
+  static constexpr DType value = DType::Int64;
+};
+template <>
+struct DTypeOf<int32_t> {
+  static constexpr DType value = DType::Int32;
+};
+template <>
+struct DTypeOf<uint8_t> {
+  static constexpr DType value = DType::UInt8;
+};
 
 // dtype_of<float>() == DType::Float32; fails to compile for types wisp does not store.
 template <class T>
@@ -53,10 +65,14 @@ struct TypeTag {
 template <class Function>
 decltype(auto) visit_dtype(DType dtype, Function&& function) {
   switch (dtype) {
-    case DType::Float32: return function(TypeTag<float>{});
-    case DType::Int64: return function(TypeTag<int64_t>{});
-    case DType::Int32: return function(TypeTag<int32_t>{});
-    case DType::UInt8: return function(TypeTag<uint8_t>{});
+    case DType::Float32:
+      return function(TypeTag<float>{});
+    case DType::Int64:
+      return function(TypeTag<int64_t>{});
+    case DType::Int32:
+      return function(TypeTag<int32_t>{});
+    case DType::UInt8:
+      return function(TypeTag<uint8_t>{});
   }
   WISP_FAIL("visit_dtype: unknown dtype code ", static_cast<int>(dtype));
 }

@@ -29,9 +29,9 @@ std::string concat(const Parts&... parts) {
 
 // WISP_CHECK(condition, "expected ", a, " got ", b): throws wisp::Error with the concatenated
 // message when the condition is false. The message parts are only formatted on failure.
-#define WISP_CHECK(condition, ...)                                    \
-  do {                                                                \
-    if (!(condition)) throw ::wisp::Error(::wisp::detail::concat(__VA_ARGS__)); \
+#define WISP_CHECK(condition, ...)                                                                                     \
+  do {                                                                                                                 \
+    if (!(condition)) throw ::wisp::Error(::wisp::detail::concat(__VA_ARGS__));                                        \
   } while (0)
 
 // WISP_FAIL("message ", parts...): throws wisp::Error unconditionally.

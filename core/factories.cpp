@@ -57,22 +57,22 @@ Tensor arange(int64_t end, TensorOptions options) { return arange(0, end, 1, opt
 
 Tensor arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
   WISP_CHECK(step != 0, "arange: step must be nonzero");
-  WISP_CHECK((step > 0 && start <= end) || (step < 0 && start >= end), "arange: the range from ", start, " to ",
-             end, " is inconsistent with step ", step);
+  WISP_CHECK((step > 0 && start <= end) || (step < 0 && start >= end), "arange: the range from ", start, " to ", end,
+             " is inconsistent with step ", step);
   // Unsigned arithmetic: end - start and the values' offsets from start may exceed int64 (the
   // values themselves lie in [start, end) and do not).
   const uint64_t distance = step > 0 ? static_cast<uint64_t>(end) - static_cast<uint64_t>(start)
                                      : static_cast<uint64_t>(start) - static_cast<uint64_t>(end);
   const uint64_t stride = step > 0 ? static_cast<uint64_t>(step) : 0 - static_cast<uint64_t>(step);
   const uint64_t values = distance / stride + (distance % stride != 0);  // up to 2^64 - 1
-  WISP_CHECK(values <= static_cast<uint64_t>(INT64_MAX), "arange: the range from ", start, " to ", end,
-             " with step ", step, " has ", values, " values, more than a tensor can hold");
+  WISP_CHECK(values <= static_cast<uint64_t>(INT64_MAX), "arange: the range from ", start, " to ", end, " with step ",
+             step, " has ", values, " values, more than a tensor can hold");
   const int64_t count = static_cast<int64_t>(values);
   if (count > 0 && !is_floating_point(options.dtype())) {
     check_holds_integer("arange", "start", options.dtype(), start);
     check_holds_integer("arange", "last value", options.dtype(),
-                      static_cast<int64_t>(static_cast<uint64_t>(start) +
-                                           static_cast<uint64_t>(count - 1) * static_cast<uint64_t>(step)));
+                        static_cast<int64_t>(static_cast<uint64_t>(start) +
+                                             static_cast<uint64_t>(count - 1) * static_cast<uint64_t>(step)));
   }
   return make(Shape{count}, options, [start, step](int64_t i) {
     return static_cast<int64_t>(static_cast<uint64_t>(start) + static_cast<uint64_t>(i) * static_cast<uint64_t>(step));
@@ -93,7 +93,8 @@ Tensor randn(const Shape& shape, TensorOptions options) {
   // Two counters per value: Box-Muller with 53-bit uniforms, keeping the cosine branch.
   const Generator::Block block = default_generator().reserve(2 * static_cast<uint64_t>(element_count(shape, "randn")));
   return make(shape, options, [block](int64_t i) {
-    const double radius = std::sqrt(-2.0 * std::log(open_uniform_from_bits(random_bits(block.key, block.first + 2 * i))));
+    const double radius =
+        std::sqrt(-2.0 * std::log(open_uniform_from_bits(random_bits(block.key, block.first + 2 * i))));
     const double angle = 6.283185307179586 * open_uniform_from_bits(random_bits(block.key, block.first + 2 * i + 1));
     return radius * std::cos(angle);
   });

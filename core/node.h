@@ -35,12 +35,12 @@ struct SavedVersion {
 };
 
 struct Node {
-  const char* name = "";            // "MulBackward", shown when tensors print
-  uint64_t sequence = 0;            // position on the tape: later entries have larger numbers
-  std::vector<Edge> inputs;         // one per op input
-  std::vector<Shape> input_shapes;  // to check the shape of each returned gradient
+  const char* name = "";              // "MulBackward", shown when tensors print
+  uint64_t sequence = 0;              // position on the tape: later entries have larger numbers
+  std::vector<Edge> inputs;           // one per op input
+  std::vector<Shape> input_shapes;    // to check the shape of each returned gradient
   std::vector<Device> input_devices;  // and its device
-  std::vector<SavedVersion> saved;  // checked before backward runs
+  std::vector<SavedVersion> saved;    // checked before backward runs
   BackwardFunction backward;
   bool released = false;  // set once a backward pass has used (and freed) this entry
 

@@ -35,8 +35,8 @@ int64_t element_count(const Shape& shape, const char* context) {
 int64_t normalize_dim(int64_t dim, int64_t rank, const char* context) {
   const int64_t lowest = rank == 0 ? -1 : -rank;
   const int64_t highest = rank == 0 ? 0 : rank - 1;
-  WISP_CHECK(dim >= lowest && dim <= highest, context, ": dimension out of range (expected to be in range of [",
-             lowest, ", ", highest, "], but got ", dim, ")");
+  WISP_CHECK(dim >= lowest && dim <= highest, context, ": dimension out of range (expected to be in range of [", lowest,
+             ", ", highest, "], but got ", dim, ")");
   return dim < 0 ? dim + std::max<int64_t>(rank, 1) : dim;
 }
 

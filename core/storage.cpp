@@ -82,8 +82,8 @@ size_t cpu_rounded_size(size_t nbytes) { return (nbytes + kCpuAlignment - 1) / k
 
 #if !WISP_WITH_CUDA
 [[noreturn]] void no_cuda(Device device) {
-  WISP_FAIL("wisp was built without CUDA support (nvcc was not found when CMake configured it), so ",
-            device, " cannot be used; reconfigure with nvcc on PATH or -DWISP_CUDA=ON");
+  WISP_FAIL("wisp was built without CUDA support (nvcc was not found when CMake configured it), so ", device,
+            " cannot be used; reconfigure with nvcc on PATH or -DWISP_CUDA=ON");
 }
 #endif
 
@@ -118,8 +118,7 @@ Storage::~Storage() {
 
 void empty_cpu_cache() { cpu_cache().release_all(); }
 
-void copy_bytes(void* destination, Device destination_device, const void* source, Device source_device,
-                size_t nbytes) {
+void copy_bytes(void* destination, Device destination_device, const void* source, Device source_device, size_t nbytes) {
   if (nbytes == 0) return;
   if (destination_device.is_cpu() && source_device.is_cpu()) {
     std::memcpy(destination, source, nbytes);

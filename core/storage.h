@@ -48,8 +48,7 @@ class Storage {
 void empty_cpu_cache();
 
 // Copies `nbytes` from `source` (on `source_device`) to `destination` (on `destination_device`).
-void copy_bytes(void* destination, Device destination_device, const void* source, Device source_device,
-                size_t nbytes);
+void copy_bytes(void* destination, Device destination_device, const void* source, Device source_device, size_t nbytes);
 
 // Sets `nbytes` at `destination` on `device` to zero.
 void zero_bytes(void* destination, Device device, size_t nbytes);

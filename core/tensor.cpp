@@ -38,15 +38,14 @@ Tensor Tensor::grad() const { return Tensor(checked().grad); }
 void Tensor::set_grad(const Tensor& grad) const {
   checked();
   if (grad.defined()) {
-    WISP_CHECK(grad.shape() == shape(), "set_grad: expected a gradient of shape ", shape(), " but got ",
-               grad.shape());
-    WISP_CHECK(grad.dtype() == dtype(), "set_grad: expected a gradient of dtype ", dtype(), " but got ",
-               grad.dtype());
+    WISP_CHECK(grad.shape() == shape(), "set_grad: expected a gradient of shape ", shape(), " but got ", grad.shape());
+    WISP_CHECK(grad.dtype() == dtype(), "set_grad: expected a gradient of dtype ", dtype(), " but got ", grad.dtype());
     check_same_device("set_grad", *this, grad);
     // A .grad is plain data: wisp computes first derivatives, and a .grad on the tape (or the tensor
     // itself) would keep a graph, or the tensor, alive through its own gradient.
     WISP_CHECK(grad.impl() != impl_, "set_grad: a tensor cannot be its own gradient; pass a copy (clone())");
-    WISP_CHECK(!grad.requires_grad(), "set_grad: expected a gradient that does not require grad (wisp computes "
+    WISP_CHECK(!grad.requires_grad(),
+               "set_grad: expected a gradient that does not require grad (wisp computes "
                "first derivatives only); pass grad.detach()");
   }
   impl_->grad = grad.impl();

@@ -7,8 +7,8 @@
 // The math methods declared here (sum, view, relu, to, clone, the in-place add_, ...) are
 // conveniences for the differentiable ops of ops/ (ops/functional.h): they are defined in
 // ops/tensor_methods.cpp, and matmul, repeat_interleave, log_softmax, to and clone beside their ops
-// (ops/linear.cpp, ops/indexing.cpp, ops/loss.cpp, ops/shape.cpp). core/ itself never calls them. Autograd state (requires_grad, the producing tape entry, the gradient) lives in
-// TensorImpl; the engine that uses it is autograd/.
+// (ops/linear.cpp, ops/indexing.cpp, ops/loss.cpp, ops/shape.cpp). core/ itself never calls them. Autograd state
+// (requires_grad, the producing tape entry, the gradient) lives in TensorImpl; the engine that uses it is autograd/.
 #pragma once
 
 #include <array>
@@ -18,8 +18,8 @@
 #include <string>
 #include <vector>
 
-#include "wisp/core/dtype.h"
 #include "wisp/core/device.h"
+#include "wisp/core/dtype.h"
 #include "wisp/core/error.h"
 #include "wisp/core/shape.h"
 #include "wisp/core/step_observer.h"
@@ -41,7 +41,7 @@ struct TensorImpl {
   // Autograd. A leaf is a tensor without grad_fn; leaves with requires_grad accumulate .grad.
   bool requires_grad = false;
   std::shared_ptr<autograd::Node> grad_fn;  // the tape entry that produced this tensor, if recorded
-  std::shared_ptr<TensorImpl> grad;          // accumulated gradient (leaves only)
+  std::shared_ptr<TensorImpl> grad;         // accumulated gradient (leaves only)
 
   // Told by optimizers after each step that updated this tensor (core/step_observer.h); held weakly.
   std::weak_ptr<ParameterStepObserver> step_observer;
@@ -53,11 +53,20 @@ struct TensorImpl {
 class TensorOptions {
  public:
   TensorOptions() = default;
-  TensorOptions(DType dtype) : dtype_(dtype) {}     // NOLINT: implicit by design
+  TensorOptions(DType dtype) : dtype_(dtype) {}      // NOLINT: implicit by design
   TensorOptions(Device device) : device_(device) {}  // NOLINT: implicit by design
-  TensorOptions& dtype(DType dtype) { dtype_ = dtype; return *this; }
-  TensorOptions& device(Device device) { device_ = device; return *this; }
-  TensorOptions& requires_grad(bool value) { requires_grad_ = value; return *this; }
+  TensorOptions& dtype(DType dtype) {
+    dtype_ = dtype;
+    return *this;
+  }
+  TensorOptions& device(Device device) {
+    device_ = device;
+    return *this;
+  }
+  TensorOptions& requires_grad(bool value) {
+    requires_grad_ = value;
+    return *this;
+  }
   DType dtype() const { return dtype_; }
   Device device() const { return device_; }
   bool requires_grad() const { return requires_grad_; }
@@ -151,7 +160,7 @@ class Tensor {
   Tensor log_softmax(int64_t dim) const;
 
   // ---- non-differentiable methods ---------------------------------------------------------------
-  Tensor argmax() const;                                  // index into the flattened tensor, Int64 scalar
+  Tensor argmax() const;                                   // index into the flattened tensor, Int64 scalar
   Tensor argmax(int64_t dim, bool keepdim = false) const;  // Int64; ties give the lowest index
 
   // ---- in-place (never recorded on the tape; an error on tensors that need gradients while
@@ -226,12 +235,12 @@ std::vector<T> Tensor::to_vector() const {
 template <class T, class... Index>
 T& Tensor::at(Index... index) const {
   const std::array<int64_t, sizeof...(Index)> indices{static_cast<int64_t>(index)...};
-  WISP_CHECK(static_cast<int64_t>(sizeof...(Index)) == dim(), "at(): expected ", dim(), " indices for shape ",
-             shape(), " but got ", sizeof...(Index));
+  WISP_CHECK(static_cast<int64_t>(sizeof...(Index)) == dim(), "at(): expected ", dim(), " indices for shape ", shape(),
+             " but got ", sizeof...(Index));
   int64_t flat = 0;
   for (size_t d = 0; d < sizeof...(Index); ++d) {
-    WISP_CHECK(indices[d] >= 0 && indices[d] < shape()[d], "at(): index ", indices[d], " out of range [0, ",
-               shape()[d], ") in dimension ", d, " of shape ", shape());
+    WISP_CHECK(indices[d] >= 0 && indices[d] < shape()[d], "at(): index ", indices[d], " out of range [0, ", shape()[d],
+               ") in dimension ", d, " of shape ", shape());
     flat = flat * shape()[d] + indices[d];
   }
   return data<T>()[flat];

@@ -23,16 +23,31 @@ namespace wisp::data {
 // Defaults as PyTorch's DataLoader: batch_size 1, no shuffling, the last partial batch kept.
 class DataLoaderOptions {
  public:
-  DataLoaderOptions& batch_size(int64_t value) { batch_size_ = value; return *this; }
+  DataLoaderOptions& batch_size(int64_t value) {
+    batch_size_ = value;
+    return *this;
+  }
   // Reorders the samples at the start of every epoch (a new order each epoch).
-  DataLoaderOptions& shuffle(bool value) { shuffle_ = value; return *this; }
+  DataLoaderOptions& shuffle(bool value) {
+    shuffle_ = value;
+    return *this;
+  }
   // Skips the last batch of an epoch when it would be smaller than batch_size.
-  DataLoaderOptions& drop_last(bool value) { drop_last_ = value; return *this; }
+  DataLoaderOptions& drop_last(bool value) {
+    drop_last_ = value;
+    return *this;
+  }
   // Shuffles with the loader's own generator seeded with `value`: the same seed gives the same
   // sequence of epochs. Without a seed, shuffles draw from default_generator() (manual_seed).
-  DataLoaderOptions& seed(uint64_t value) { seed_ = value; return *this; }
+  DataLoaderOptions& seed(uint64_t value) {
+    seed_ = value;
+    return *this;
+  }
   // Builds the next batch on a background thread while the current one is in use.
-  DataLoaderOptions& prefetch(bool value) { prefetch_ = value; return *this; }
+  DataLoaderOptions& prefetch(bool value) {
+    prefetch_ = value;
+    return *this;
+  }
 
   int64_t batch_size() const { return batch_size_; }
   bool shuffle() const { return shuffle_; }

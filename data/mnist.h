@@ -16,9 +16,18 @@ enum class Split { Train, Test };
 // The defaults are MNIST's training-set statistics.
 class MnistOptions {
  public:
-  MnistOptions& mean(double value) { mean_ = value; return *this; }
-  MnistOptions& std(double value) { std_ = value; return *this; }
-  MnistOptions& normalize(bool value) { normalize_ = value; return *this; }
+  MnistOptions& mean(double value) {
+    mean_ = value;
+    return *this;
+  }
+  MnistOptions& std(double value) {
+    std_ = value;
+    return *this;
+  }
+  MnistOptions& normalize(bool value) {
+    normalize_ = value;
+    return *this;
+  }
   double mean() const { return mean_; }
   double std() const { return std_; }
   bool normalize() const { return normalize_; }

@@ -15,10 +15,12 @@ DimensionSplit split_at(const Shape& shape, int64_t dim) {
 
 void unsupported_device(const char* op, const Device& device) {
 #if WISP_WITH_CUDA
-  WISP_FAIL(op, ": no kernel for device ", device, " yet (this op has no CUDA twin); move the tensors to the CPU "
+  WISP_FAIL(op, ": no kernel for device ", device,
+            " yet (this op has no CUDA twin); move the tensors to the CPU "
             "with .to(Device::cpu())");
 #else
-  WISP_FAIL(op, ": no kernel for device ", device, " (this build has no CUDA kernels); move the tensors to the CPU "
+  WISP_FAIL(op, ": no kernel for device ", device,
+            " (this build has no CUDA kernels); move the tensors to the CPU "
             "with .to(Device::cpu())");
 #endif
 }

@@ -32,7 +32,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   check_binary_operands(name, a, b);
   check_division(op, a.dtype());
   Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), name), TensorOptions(a.dtype()).device(a.device()));
-  dispatch(name, a, [&] { cpu::binary(op, a, b, out); }, WISP_CUDA_TWIN(cuda::binary(op, a, b, out)));
+  dispatch(
+      name, a, [&] { cpu::binary(op, a, b, out); }, WISP_CUDA_TWIN(cuda::binary(op, a, b, out)));
   return out;
 }
 
@@ -43,30 +44,33 @@ void binary_(BinaryOp op, const Tensor& self, const Tensor& other) {
   const Shape shape = broadcast_shapes(self.shape(), other.shape(), name);
   WISP_CHECK(shape == self.shape(), name, "_: the result of shape ", shape, " does not fit in the tensor of shape ",
              self.shape(), " being updated in place");
-  dispatch(name, self, [&] { cpu::binary(op, self, other, self); },
-           WISP_CUDA_TWIN(cuda::binary(op, self, other, self)));
+  dispatch(
+      name, self, [&] { cpu::binary(op, self, other, self); }, WISP_CUDA_TWIN(cuda::binary(op, self, other, self)));
 }
 
 Tensor binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_first) {
   check_division(op, a.dtype());
   check_scalar(op, a.dtype(), scalar);
   Tensor out = empty(a.shape(), TensorOptions(a.dtype()).device(a.device()));
-  dispatch(binary_op_name(op), a, [&] { cpu::binary_scalar(op, a, scalar, scalar_first, out); },
-           WISP_CUDA_TWIN(cuda::binary_scalar(op, a, scalar, scalar_first, out)));
+  dispatch(
+      binary_op_name(op), a, [&] { cpu::binary_scalar(op, a, scalar, scalar_first, out); },
+      WISP_CUDA_TWIN(cuda::binary_scalar(op, a, scalar, scalar_first, out)));
   return out;
 }
 
 void binary_scalar_(BinaryOp op, const Tensor& self, double scalar) {
   check_division(op, self.dtype());
   check_scalar(op, self.dtype(), scalar);
-  dispatch(binary_op_name(op), self, [&] { cpu::binary_scalar(op, self, scalar, false, self); },
-           WISP_CUDA_TWIN(cuda::binary_scalar(op, self, scalar, false, self)));
+  dispatch(
+      binary_op_name(op), self, [&] { cpu::binary_scalar(op, self, scalar, false, self); },
+      WISP_CUDA_TWIN(cuda::binary_scalar(op, self, scalar, false, self)));
 }
 
 Tensor unary(UnaryOp op, const Tensor& a) {
   check_dtype("unary op", "input", a, DType::Float32);
   Tensor out = empty(a.shape(), TensorOptions(a.dtype()).device(a.device()));
-  dispatch("unary op", a, [&] { cpu::unary(op, a, out); }, WISP_CUDA_TWIN(cuda::unary(op, a, out)));
+  dispatch(
+      "unary op", a, [&] { cpu::unary(op, a, out); }, WISP_CUDA_TWIN(cuda::unary(op, a, out)));
   return out;
 }
 
@@ -75,27 +79,31 @@ Tensor relu_backward(const Tensor& grad_output, const Tensor& input) {
   check_dtype("relu_backward", "input", input, DType::Float32);
   check_operand("relu_backward", "grad_output", grad_output, DType::Float32, input.shape());
   Tensor out = empty(input.shape(), TensorOptions(input.dtype()).device(input.device()));
-  dispatch("relu_backward", input, [&] { cpu::relu_backward(grad_output, input, out); },
-           WISP_CUDA_TWIN(cuda::relu_backward(grad_output, input, out)));
+  dispatch(
+      "relu_backward", input, [&] { cpu::relu_backward(grad_output, input, out); },
+      WISP_CUDA_TWIN(cuda::relu_backward(grad_output, input, out)));
   return out;
 }
 
 Tensor equal(const Tensor& a, const Tensor& b) {
   check_binary_operands("eq", a, b);
   Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), "eq"), TensorOptions(DType::UInt8).device(a.device()));
-  dispatch("eq", a, [&] { cpu::equal(a, b, out); }, WISP_CUDA_TWIN(cuda::equal(a, b, out)));
+  dispatch(
+      "eq", a, [&] { cpu::equal(a, b, out); }, WISP_CUDA_TWIN(cuda::equal(a, b, out)));
   return out;
 }
 
 Tensor cast(const Tensor& a, DType dtype) {
   Tensor out = empty(a.shape(), TensorOptions(dtype).device(a.device()));
-  dispatch("cast", a, [&] { cpu::cast(a, out); }, WISP_CUDA_TWIN(cuda::cast(a, out)));
+  dispatch(
+      "cast", a, [&] { cpu::cast(a, out); }, WISP_CUDA_TWIN(cuda::cast(a, out)));
   return out;
 }
 
 void fill_(const Tensor& self, double value) {
   check_holds_value("fill_", "value", self.dtype(), value);
-  dispatch("fill_", self, [&] { cpu::fill(self, value); }, WISP_CUDA_TWIN(cuda::fill(self, value)));
+  dispatch(
+      "fill_", self, [&] { cpu::fill(self, value); }, WISP_CUDA_TWIN(cuda::fill(self, value)));
 }
 
 Tensor sum_to_shape(const Tensor& a, const Shape& shape) {
@@ -106,7 +114,8 @@ Tensor sum_to_shape(const Tensor& a, const Shape& shape) {
   WISP_CHECK(broadcast_shapes(shape, a.shape(), "sum_to_shape") == a.shape(), "sum_to_shape: expected a shape that ",
              "broadcasts to the input's shape ", a.shape(), " but got ", shape);
   Tensor out = empty(shape, TensorOptions(a.dtype()).device(a.device()));
-  dispatch("sum_to_shape", a, [&] { cpu::sum_to_shape(a, out); }, WISP_CUDA_TWIN(cuda::sum_to_shape(a, out)));
+  dispatch(
+      "sum_to_shape", a, [&] { cpu::sum_to_shape(a, out); }, WISP_CUDA_TWIN(cuda::sum_to_shape(a, out)));
   return out;
 }
 

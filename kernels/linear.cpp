@@ -29,8 +29,9 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose
   WISP_CHECK(inner_a == inner_b, "matmul: shapes ", a.shape(), (transpose_a ? " (transposed)" : ""), " and ", b.shape(),
              (transpose_b ? " (transposed)" : ""), " cannot be multiplied (", inner_a, " != ", inner_b, ")");
   Tensor out = empty({rows, cols}, TensorOptions(DType::Float32).device(a.device()));
-  dispatch("matmul", a, [&] { cpu::matmul(a, b, transpose_a, transpose_b, out); },
-           WISP_CUDA_TWIN(cuda::matmul(a, b, transpose_a, transpose_b, out)));
+  dispatch(
+      "matmul", a, [&] { cpu::matmul(a, b, transpose_a, transpose_b, out); },
+      WISP_CUDA_TWIN(cuda::matmul(a, b, transpose_a, transpose_b, out)));
   return out;
 }
 
@@ -38,8 +39,8 @@ Tensor linear_forward(const Tensor& input, const Tensor& weight, const Tensor& b
   check_matrix("linear", "input", input);
   check_matrix("linear", "weight", weight);
   check_same_device("linear", input, weight);
-  WISP_CHECK(input.size(1) == weight.size(1), "linear: expected input with ", weight.size(1),
-             " columns (weight is ", weight.shape(), ") but got shape ", input.shape());
+  WISP_CHECK(input.size(1) == weight.size(1), "linear: expected input with ", weight.size(1), " columns (weight is ",
+             weight.shape(), ") but got shape ", input.shape());
   if (bias.defined()) {
     check_dtype("linear", "bias", bias, DType::Float32);
     check_same_device("linear", input, bias);
@@ -47,8 +48,9 @@ Tensor linear_forward(const Tensor& input, const Tensor& weight, const Tensor& b
                " but got ", bias.shape());
   }
   Tensor output = empty({input.size(0), weight.size(0)}, TensorOptions(DType::Float32).device(input.device()));
-  dispatch("linear", input, [&] { cpu::linear_forward(input, weight, bias, output); },
-           WISP_CUDA_TWIN(cuda::linear_forward(input, weight, bias, output)));
+  dispatch(
+      "linear", input, [&] { cpu::linear_forward(input, weight, bias, output); },
+      WISP_CUDA_TWIN(cuda::linear_forward(input, weight, bias, output)));
   return output;
 }
 
@@ -68,8 +70,8 @@ LinearGradients linear_backward(const Tensor& grad_output, const Tensor& input, 
   if (need_weight) {
     check_matrix("linear backward", "input", input);
     check_same_device("linear backward", grad_output, input);
-    WISP_CHECK(input.size(0) == rows, "linear backward: expected input with ", rows,
-               " rows for grad_output of shape ", grad_output.shape(), " but got shape ", input.shape());
+    WISP_CHECK(input.size(0) == rows, "linear backward: expected input with ", rows, " rows for grad_output of shape ",
+               grad_output.shape(), " but got shape ", input.shape());
     gradients.weight = empty({out_features, input.size(1)}, options);
   }
   if (need_bias) gradients.bias = empty({out_features}, options);

@@ -24,9 +24,9 @@ Tensor log_softmax_forward(const Tensor& input, int64_t dim) {
   check_dtype("log_softmax", "input", input, DType::Float32);
   const DimensionSplit split = split_at(input.shape(), dim);
   Tensor output = empty(input.shape(), float_options(input));
-  dispatch("log_softmax", input,
-           [&] { cpu::log_softmax_forward(input, split.outer, split.size, split.inner, output); },
-           WISP_CUDA_TWIN(cuda::log_softmax_forward(input, split.outer, split.size, split.inner, output)));
+  dispatch(
+      "log_softmax", input, [&] { cpu::log_softmax_forward(input, split.outer, split.size, split.inner, output); },
+      WISP_CUDA_TWIN(cuda::log_softmax_forward(input, split.outer, split.size, split.inner, output)));
   return output;
 }
 
@@ -41,7 +41,8 @@ Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, int
   dispatch(
       "log_softmax backward", output,
       [&] { cpu::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input); },
-      WISP_CUDA_TWIN(cuda::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input)));
+      WISP_CUDA_TWIN(
+          cuda::log_softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input)));
   return grad_input;
 }
 
@@ -72,8 +73,10 @@ Tensor cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, c
   WISP_CHECK(logits.dim() == 2, op, ": expected logits [N, C] but got shape ", logits.shape());
   const int64_t rows = logits.size(0), classes = logits.size(1);
   check_dtype(op, "gradient", grad_output, DType::Float32);
-  WISP_CHECK(grad_output.numel() == 1 || grad_output.numel() == rows, "cross_entropy backward: expected a gradient "
-             "with 1 or ", rows, " elements but got shape ", grad_output.shape());
+  WISP_CHECK(grad_output.numel() == 1 || grad_output.numel() == rows,
+             "cross_entropy backward: expected a gradient "
+             "with 1 or ",
+             rows, " elements but got shape ", grad_output.shape());
   check_operand(op, "target", target, DType::Int64, {rows});
   check_operand(op, "max_logit", max_logit, DType::Float32, {rows});
   check_operand(op, "log_sum", log_sum, DType::Float32, {rows});
@@ -82,27 +85,28 @@ Tensor cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, c
   dispatch(
       "cross_entropy backward", logits,
       [&] {
-        cpu::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows, classes,
-                                    grad_logits);
+        cpu::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows, classes, grad_logits);
       },
-      WISP_CUDA_TWIN(cuda::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows,
-                                                  classes, grad_logits)));
+      WISP_CUDA_TWIN(cuda::cross_entropy_backward(grad_output, logits, target, max_logit, log_sum, scale, rows, classes,
+                                                  grad_logits)));
   return grad_logits;
 }
 
 Tensor squared_error(const Tensor& input, const Tensor& target) {
   check_squared_error_operands("mse_loss", input, target);
   Tensor output = empty(input.shape(), float_options(input));
-  dispatch("mse_loss", input, [&] { cpu::squared_error(input, target, output); },
-           WISP_CUDA_TWIN(cuda::squared_error(input, target, output)));
+  dispatch(
+      "mse_loss", input, [&] { cpu::squared_error(input, target, output); },
+      WISP_CUDA_TWIN(cuda::squared_error(input, target, output)));
   return output;
 }
 
 Tensor squared_error_sum(const Tensor& input, const Tensor& target, double scale) {
   check_squared_error_operands("mse_loss", input, target);
   Tensor output = empty(Shape{}, float_options(input));
-  dispatch("mse_loss", input, [&] { cpu::squared_error_sum(input, target, scale, output); },
-           WISP_CUDA_TWIN(cuda::squared_error_sum(input, target, scale, output)));
+  dispatch(
+      "mse_loss", input, [&] { cpu::squared_error_sum(input, target, scale, output); },
+      WISP_CUDA_TWIN(cuda::squared_error_sum(input, target, scale, output)));
   return output;
 }
 
@@ -111,8 +115,10 @@ SquaredErrorGradients squared_error_backward(const Tensor& grad_output, const Te
   check_same_device("mse_loss backward", input, grad_output);
   check_squared_error_operands("mse_loss backward", input, target);
   check_dtype("mse_loss backward", "gradient", grad_output, DType::Float32);
-  WISP_CHECK(grad_output.numel() == 1 || grad_output.shape() == input.shape(), "mse_loss backward: expected a "
-             "gradient of shape ", input.shape(), " or one element but got ", grad_output.shape());
+  WISP_CHECK(grad_output.numel() == 1 || grad_output.shape() == input.shape(),
+             "mse_loss backward: expected a "
+             "gradient of shape ",
+             input.shape(), " or one element but got ", grad_output.shape());
   SquaredErrorGradients gradients;
   if (need_input) gradients.input = empty(input.shape(), float_options(input));
   if (need_target) gradients.target = empty(target.shape(), float_options(target));

@@ -27,8 +27,8 @@ RowsAndFeatures split_rows(const Tensor& input, const Shape& normalized_shape) {
 
 // What the kernels read: a float32 input whose trailing dimensions are normalized_shape, and the
 // optional weight (and bias) of that shape on the input's device.
-void check_layer_norm_operands(const char* op, const Tensor& input, const Shape& normalized_shape,
-                               const Tensor& weight, const Tensor& bias) {
+void check_layer_norm_operands(const char* op, const Tensor& input, const Shape& normalized_shape, const Tensor& weight,
+                               const Tensor& bias) {
   check_dtype(op, "input", input, DType::Float32);
   const Shape& shape = input.shape();
   const bool trailing_match =
@@ -72,8 +72,8 @@ LayerNormGradients layer_norm_backward(const Tensor& grad_output, const Tensor& 
   check_same_device(op, input, grad_output);
   check_layer_norm_operands(op, input, normalized_shape, weight, Tensor());
   check_dtype(op, "gradient", grad_output, DType::Float32);
-  WISP_CHECK(grad_output.shape() == input.shape(), "layer_norm backward: expected a gradient of shape ",
-             input.shape(), " but got ", grad_output.shape());
+  WISP_CHECK(grad_output.shape() == input.shape(), "layer_norm backward: expected a gradient of shape ", input.shape(),
+             " but got ", grad_output.shape());
   const RowsAndFeatures split = split_rows(input, normalized_shape);
   for (const auto& [name, statistic] : {std::pair<const char*, const Tensor*>{"mean", &mean}, {"rstd", &rstd}}) {
     check_same_device(op, input, *statistic);
@@ -87,8 +87,8 @@ LayerNormGradients layer_norm_backward(const Tensor& grad_output, const Tensor& 
   dispatch(
       "layer_norm backward", input,
       [&] {
-        cpu::layer_norm_backward(grad_output, input, mean, rstd, weight, split.rows, split.features,
-                                 gradients.input, gradients.weight, gradients.bias);
+        cpu::layer_norm_backward(grad_output, input, mean, rstd, weight, split.rows, split.features, gradients.input,
+                                 gradients.weight, gradients.bias);
       },
       WISP_CUDA_TWIN(cuda::layer_norm_backward(grad_output, input, mean, rstd, weight, split.rows, split.features,
                                                gradients.input, gradients.weight, gradients.bias)));

@@ -24,15 +24,17 @@ DType sum_dtype(DType input) { return is_floating_point(input) ? input : DType::
 
 Tensor sum_all(const Tensor& a) {
   Tensor out = empty(Shape{}, TensorOptions(sum_dtype(a.dtype())).device(a.device()));
-  dispatch("sum", a, [&] { cpu::sum_all(a, out); }, WISP_CUDA_TWIN(cuda::sum_all(a, out)));
+  dispatch(
+      "sum", a, [&] { cpu::sum_all(a, out); }, WISP_CUDA_TWIN(cuda::sum_all(a, out)));
   return out;
 }
 
 Tensor sum_dim(const Tensor& a, int64_t dim, bool keepdim) {
   const DimensionSplit split = split_at(a.shape(), dim);
   Tensor out = empty(reduced_shape(a.shape(), dim, keepdim), TensorOptions(sum_dtype(a.dtype())).device(a.device()));
-  dispatch("sum", a, [&] { cpu::sum_dim(a, split.outer, split.size, split.inner, out); },
-           WISP_CUDA_TWIN(cuda::sum_dim(a, split.outer, split.size, split.inner, out)));
+  dispatch(
+      "sum", a, [&] { cpu::sum_dim(a, split.outer, split.size, split.inner, out); },
+      WISP_CUDA_TWIN(cuda::sum_dim(a, split.outer, split.size, split.inner, out)));
   return out;
 }
 
@@ -41,8 +43,9 @@ Tensor expand_dim(const Tensor& g, const Shape& shape, int64_t dim) {
   WISP_CHECK(g.numel() == split.outer * split.inner, "expand_dim: expected ", split.outer * split.inner,
              " gradient elements for shape ", shape, " reduced over dimension ", dim, " but got ", g.numel());
   Tensor out = empty(shape, TensorOptions(g.dtype()).device(g.device()));
-  dispatch("sum backward", g, [&] { cpu::expand_dim(g, split.outer, split.size, split.inner, out); },
-           WISP_CUDA_TWIN(cuda::expand_dim(g, split.outer, split.size, split.inner, out)));
+  dispatch(
+      "sum backward", g, [&] { cpu::expand_dim(g, split.outer, split.size, split.inner, out); },
+      WISP_CUDA_TWIN(cuda::expand_dim(g, split.outer, split.size, split.inner, out)));
   return out;
 }
 
@@ -50,8 +53,9 @@ Tensor argmax_dim(const Tensor& a, int64_t dim, bool keepdim) {
   const DimensionSplit split = split_at(a.shape(), dim);
   WISP_CHECK(split.size > 0, "argmax: expected a non-empty dimension ", dim, " but the input has shape ", a.shape());
   Tensor out = empty(reduced_shape(a.shape(), dim, keepdim), TensorOptions(DType::Int64).device(a.device()));
-  dispatch("argmax", a, [&] { cpu::argmax_dim(a, split.outer, split.size, split.inner, out); },
-           WISP_CUDA_TWIN(cuda::argmax_dim(a, split.outer, split.size, split.inner, out)));
+  dispatch(
+      "argmax", a, [&] { cpu::argmax_dim(a, split.outer, split.size, split.inner, out); },
+      WISP_CUDA_TWIN(cuda::argmax_dim(a, split.outer, split.size, split.inner, out)));
   return out;
 }
 

@@ -22,7 +22,7 @@ using SumOutput = std::conditional_t<std::is_floating_point<T>::value, float, in
 template <class T>
 WISP_HOST_DEVICE inline bool argmax_replaces(T value, T best) {
   if constexpr (std::is_floating_point<T>::value) {
-    if (best != best) return false;  // best is NaN
+    if (best != best) return false;   // best is NaN
     if (value != value) return true;  // value is NaN
   }
   return value > best;

@@ -14,8 +14,8 @@ namespace {
 
 void check_mask(const char* op, const char* name, const Tensor& mask, int64_t nnz) {
   check_dtype(op, name, mask, DType::UInt8);
-  WISP_CHECK(mask.shape() == Shape{nnz}, op, ": expected ", name, " of shape ", Shape{nnz}, " (one per nonzero) but got ",
-             mask.shape());
+  WISP_CHECK(mask.shape() == Shape{nnz}, op, ": expected ", name, " of shape ", Shape{nnz},
+             " (one per nonzero) but got ", mask.shape());
 }
 
 // Counts the ones of a UInt8 mask on the host (to_vector copies a device mask there): masks are
@@ -39,8 +39,9 @@ Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie
   WISP_CHECK(count >= 0 && count <= values.numel(), op, ": expected a count in [0, ", values.numel(), "] but got ",
              count);
   Tensor mask = empty(values.shape(), TensorOptions(DType::UInt8).device(values.device()));
-  dispatch(op, values, [&] { cpu::smallest_magnitude_mask(values, count, tie_seed, mask); },
-           WISP_CUDA_TWIN(cuda::smallest_magnitude_mask(values, count, tie_seed, mask)));
+  dispatch(
+      op, values, [&] { cpu::smallest_magnitude_mask(values, count, tie_seed, mask); },
+      WISP_CUDA_TWIN(cuda::smallest_magnitude_mask(values, count, tie_seed, mask)));
   return mask;
 }
 
@@ -98,8 +99,9 @@ RewiredConnections rewire_connections(const SparseStructure& structure, const Te
   const TensorOptions options = TensorOptions(DType::Int64).device(dropped.device());
   result.indices = empty({2, new_nnz}, options);
   result.source = empty({new_nnz}, options);
-  dispatch(op, dropped, [&] { result.new_connections = cpu::rewire_connections(structure, dropped, grown, result); },
-           WISP_CUDA_TWIN(result.new_connections = cuda::rewire_connections(structure, dropped, grown, result)));
+  dispatch(
+      op, dropped, [&] { result.new_connections = cpu::rewire_connections(structure, dropped, grown, result); },
+      WISP_CUDA_TWIN(result.new_connections = cuda::rewire_connections(structure, dropped, grown, result)));
   return result;
 }
 
@@ -107,19 +109,21 @@ void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   constexpr const char* op = "gather_or_zero_";
   check_dtype(op, "tensor", tensor, DType::Float32);
   check_dtype(op, "source", source, DType::Int64);
-  WISP_CHECK(tensor.dim() == 1 && source.shape() == tensor.shape(), op, ": expected 1-D tensor and source of one "
-             "shape but got ", tensor.shape(), " and ", source.shape());
+  WISP_CHECK(tensor.dim() == 1 && source.shape() == tensor.shape(), op,
+             ": expected 1-D tensor and source of one "
+             "shape but got ",
+             tensor.shape(), " and ", source.shape());
   check_same_device(op, tensor, source);
-  dispatch(op, tensor, [&] { cpu::gather_or_zero_(tensor, source); },
-           WISP_CUDA_TWIN(cuda::gather_or_zero_(tensor, source)));
+  dispatch(
+      op, tensor, [&] { cpu::gather_or_zero_(tensor, source); }, WISP_CUDA_TWIN(cuda::gather_or_zero_(tensor, source)));
   tensor.bump_version();
 }
 
 void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& indices) {
   constexpr const char* op = "rebuild_sparse_structure_";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
-  WISP_CHECK(indices.defined() && indices.dim() == 2 && indices.size(0) == 2 && indices.size(1) == structure.nnz(),
-             op, ": expected indices of shape [2, ", structure.nnz(), "] (the same nnz) but got ",
+  WISP_CHECK(indices.defined() && indices.dim() == 2 && indices.size(0) == 2 && indices.size(1) == structure.nnz(), op,
+             ": expected indices of shape [2, ", structure.nnz(), "] (the same nnz) but got ",
              indices.defined() ? detail::concat(indices.shape()) : std::string("an undefined tensor"));
   check_dtype(op, "indices", indices, DType::Int64);
   const Tensor host = indices.is_cpu() ? indices : copy_to_device(indices, Device::cpu());

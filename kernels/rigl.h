@@ -38,13 +38,12 @@ Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie
 // reach the top-k are rescored (kernels/cpu/rigl.cpp states the error bound). The result does not
 // depend on the tiling or the thread count.
 Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
-                                const Tensor& dropped, int64_t count, uint64_t tie_seed = 0,
-                                int64_t tile_elements = 0);
+                                const Tensor& dropped, int64_t count, uint64_t tie_seed = 0, int64_t tile_elements = 0);
 
 // A connectivity after a RigL update.
 struct RewiredConnections {
-  Tensor indices;  // Int64 [2, nnz]: row 0 = output, row 1 = input, sorted by (row, col)
-  Tensor source;   // Int64 [nnz]: for each new nonzero, the old nonzero it continues, or -1 when new
+  Tensor indices;               // Int64 [2, nnz]: row 0 = output, row 1 = input, sorted by (row, col)
+  Tensor source;                // Int64 [nnz]: for each new nonzero, the old nonzero it continues, or -1 when new
   int64_t new_connections = 0;  // how many sources are -1: grown where there was no connection
 };
 

@@ -20,8 +20,9 @@ void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& mom
     WISP_CHECK(momentum_buffer.shape() == parameter.shape(), "SGD: expected a momentum buffer of shape ",
                parameter.shape(), " but got ", momentum_buffer.shape());
   }
-  dispatch("SGD", parameter, [&] { cpu::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step); },
-           WISP_CUDA_TWIN(cuda::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step)));
+  dispatch(
+      "SGD", parameter, [&] { cpu::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step); },
+      WISP_CUDA_TWIN(cuda::sgd_step(parameter, gradient, momentum_buffer, hyperparameters, first_step)));
   parameter.bump_version();  // a graph that saved the old values can no longer back-propagate
   if (momentum_buffer.defined()) momentum_buffer.bump_version();
 }

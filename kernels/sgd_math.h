@@ -6,9 +6,9 @@
 namespace wisp::kernels {
 
 // Updates one parameter element (and its momentum) in place; see kernels/sgd.h for the formula.
-WISP_HOST_DEVICE inline void sgd_update_element(float& parameter, float gradient, float* momentum,
-                                                float learning_rate, float momentum_factor, float dampening,
-                                                float weight_decay, bool nesterov, bool first_step) {
+WISP_HOST_DEVICE inline void sgd_update_element(float& parameter, float gradient, float* momentum, float learning_rate,
+                                                float momentum_factor, float dampening, float weight_decay,
+                                                bool nesterov, bool first_step) {
   float direction = gradient + weight_decay * parameter;
   if (momentum != nullptr) {
     const float buffer = first_step ? direction : momentum_factor * *momentum + (1.0f - dampening) * direction;

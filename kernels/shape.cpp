@@ -31,7 +31,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   for (size_t i = 0; i < tensors.size(); ++i)
     WISP_CHECK(tensors[i].defined(), "cat: expected defined tensors but tensor ", i, " is undefined");
   const Tensor& first = tensors.front();
-  WISP_CHECK(first.dim() > 0, "cat: zero-dimensional tensor (at index 0) cannot be concatenated; view it as [1] "
+  WISP_CHECK(first.dim() > 0,
+             "cat: zero-dimensional tensor (at index 0) cannot be concatenated; view it as [1] "
              "first");
   check_dim_in_range("cat", dim, first.shape());
   std::vector<int64_t> out_dims = first.shape().dims();

@@ -98,11 +98,12 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
              ": expected index dtype int32 or int64 but got ", index_dtype);
   const int64_t nnz = indices.size(1);
   if (index_dtype == DType::Int32) {
-    WISP_CHECK(nnz <= kMaxInt32IndexedSize && out_features <= kMaxInt32IndexedSize &&
-                   in_features <= kMaxInt32IndexedSize,
-               op, ": nnz=", nnz, ", out_features=", out_features, ", in_features=", in_features,
-               " do not all fit in int32 indices (at most ", kMaxInt32IndexedSize, " each, which leaves the kernels "
-               "room to look ahead)");
+    WISP_CHECK(
+        nnz <= kMaxInt32IndexedSize && out_features <= kMaxInt32IndexedSize && in_features <= kMaxInt32IndexedSize, op,
+        ": nnz=", nnz, ", out_features=", out_features, ", in_features=", in_features,
+        " do not all fit in int32 indices (at most ", kMaxInt32IndexedSize,
+        " each, which leaves the kernels "
+        "room to look ahead)");
   }
 
   // Validate on the CPU (the structure is built there once per connectivity, then moved).
@@ -132,9 +133,11 @@ FeatureMajor to_feature_major(const Tensor& batch_major) {
     result.data = alias_with_shape(batch_major, {features, rows});
     return result;
   }
-  result.data = empty({features, feature_major_stride(rows)}, TensorOptions(DType::Float32).device(batch_major.device()));
-  dispatch("to_feature_major", batch_major, [&] { cpu::to_feature_major(batch_major, result); },
-           WISP_CUDA_TWIN(cuda::to_feature_major(batch_major, result)));
+  result.data =
+      empty({features, feature_major_stride(rows)}, TensorOptions(DType::Float32).device(batch_major.device()));
+  dispatch(
+      "to_feature_major", batch_major, [&] { cpu::to_feature_major(batch_major, result); },
+      WISP_CUDA_TWIN(cuda::to_feature_major(batch_major, result)));
   return result;
 }
 
@@ -153,14 +156,15 @@ Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, co
   }
   Tensor output = empty({input.rows, structure.out_features}, TensorOptions(DType::Float32).device(values.device()));
   if (input.rows == 0) return output;
-  dispatch(op, values, [&] { cpu::sparse_linear_forward(input, values, structure, bias, output); },
-           WISP_CUDA_TWIN(cuda::sparse_linear_forward(input, values, structure, bias, output)));
+  dispatch(
+      op, values, [&] { cpu::sparse_linear_forward(input, values, structure, bias, output); },
+      WISP_CUDA_TWIN(cuda::sparse_linear_forward(input, values, structure, bias, output)));
   return output;
 }
 
-SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const FeatureMajor& input,
-                                             const Tensor& values, const SparseStructure& structure,
-                                             bool need_input, bool need_values, bool need_bias) {
+SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const FeatureMajor& input, const Tensor& values,
+                                             const SparseStructure& structure, bool need_input, bool need_values,
+                                             bool need_bias) {
   constexpr const char* op = "sparse_linear backward";
   check_structure(op, structure);
   check_dtype(op, "grad_output", grad_output, DType::Float32);

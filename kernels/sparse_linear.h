@@ -26,14 +26,15 @@ namespace wisp::kernels {
 
 // SparseStructure lives in core/ (layers hold one without seeing kernels); kernels:: code names it
 // as before.
-using ::wisp::SparseStructure;
 using ::wisp::kMaxInt32IndexedSize;
+using ::wisp::SparseStructure;
 
 // Builds the structure of an out_features × in_features matrix from `indices`, Int64 [2, nnz]
 // (row 0 = output feature, row 1 = input feature) sorted by (row, col) without duplicates — what
 // nn::coalesce_connectivity returns. Checks shape, range and order, naming the first offending
 // entry. `index_dtype` forces Int32 or Int64 (for measurements); the default picks Int32 when nnz,
-// in_features and out_features are at most kMaxInt32IndexedSize. The result lives on indices' device; O(nnz + in + out).
+// in_features and out_features are at most kMaxInt32IndexedSize. The result lives on indices' device; O(nnz + in +
+// out).
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features);
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
                                       DType index_dtype);
@@ -78,8 +79,8 @@ struct SparseLinearGradients {
 
 // grad_output [rows, out] float32; input (x, feature-major) needed only for need_values; values
 // needed only for need_input.
-SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const FeatureMajor& input,
-                                             const Tensor& values, const SparseStructure& structure,
-                                             bool need_input, bool need_values, bool need_bias);
+SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const FeatureMajor& input, const Tensor& values,
+                                             const SparseStructure& structure, bool need_input, bool need_values,
+                                             bool need_bias);
 
 }  // namespace wisp::kernels

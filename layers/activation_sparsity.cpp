@@ -5,8 +5,8 @@
 #include <sstream>
 
 #include "wisp/core/factories.h"
-#include "wisp/ops/k_winners.h"
 #include "wisp/ops/functional.h"  // relu
+#include "wisp/ops/k_winners.h"
 
 namespace wisp::nn {
 
@@ -46,8 +46,10 @@ void ActivationSparsity::create_duty_cycle(int64_t units, Device device) {
 
 Tensor ActivationSparsity::forward(const Tensor& input) {
   check_dtype("ActivationSparsity", "input", input, DType::Float32);
-  WISP_CHECK(input.dim() >= 1, "ActivationSparsity: expected an input with at least one dimension (units last) "
-             "but got shape ", input.shape());
+  WISP_CHECK(input.dim() >= 1,
+             "ActivationSparsity: expected an input with at least one dimension (units last) "
+             "but got shape ",
+             input.shape());
   const int64_t units = input.size(-1);
   if (!duty_cycle_.defined()) {
     create_duty_cycle(units, input.device());

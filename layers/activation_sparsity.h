@@ -34,27 +34,45 @@
 #include <optional>
 #include <string>
 
-#include "wisp/ops/k_winners.h"  // k_winners, the op behind the module
 #include "wisp/layers/module.h"
+#include "wisp/ops/k_winners.h"  // k_winners, the op behind the module
 
 namespace wisp::nn {
 
 struct ActivationSparsityOptions {
   // The fraction of units set to 0 per sample, in [0, 1): k = round((1 − act_sparsity) · n).
-  ActivationSparsityOptions& act_sparsity(double value) { act_sparsity_ = value; return *this; }
+  ActivationSparsityOptions& act_sparsity(double value) {
+    act_sparsity_ = value;
+    return *this;
+  }
   // The rate of the duty cycles' moving average, in (0, 1].
-  ActivationSparsityOptions& alpha(double value) { alpha_ = value; return *this; }
+  ActivationSparsityOptions& alpha(double value) {
+    alpha_ = value;
+    return *this;
+  }
   // The boost strength, ≥ 0 (0: plain top-k, duty cycles ignored).
-  ActivationSparsityOptions& beta(double value) { beta_ = value; return *this; }
+  ActivationSparsityOptions& beta(double value) {
+    beta_ = value;
+    return *this;
+  }
   // The number of units n, when known: the duty cycles are then created at construction (on the
   // CPU; to() moves them) instead of on the first forward.
-  ActivationSparsityOptions& units(int64_t value) { units_ = value; return *this; }
+  ActivationSparsityOptions& units(int64_t value) {
+    units_ = value;
+    return *this;
+  }
   // Winners in evaluation mode: min(round(factor · k), n); a finite factor > 0 (Numenta uses 1.5).
   // Default 1: the same k as in training, as the seed.
-  ActivationSparsityOptions& k_inference_factor(double value) { k_inference_factor_ = value; return *this; }
+  ActivationSparsityOptions& k_inference_factor(double value) {
+    k_inference_factor_ = value;
+    return *this;
+  }
   // Zero the winners whose input is negative (their gradient too), as a ReLU after the layer.
   // Default false: winners pass their input unchanged, as the seed.
-  ActivationSparsityOptions& relu(bool value) { relu_ = value; return *this; }
+  ActivationSparsityOptions& relu(bool value) {
+    relu_ = value;
+    return *this;
+  }
   double act_sparsity() const { return act_sparsity_; }
   double alpha() const { return alpha_; }
   double beta() const { return beta_; }

@@ -7,8 +7,7 @@
 
 namespace wisp::nn {
 
-LayerNorm::LayerNorm(int64_t normalized_size, LayerNormOptions options)
-    : LayerNorm(Shape{normalized_size}, options) {}
+LayerNorm::LayerNorm(int64_t normalized_size, LayerNormOptions options) : LayerNorm(Shape{normalized_size}, options) {}
 
 LayerNorm::LayerNorm(Shape normalized_shape, LayerNormOptions options)
     : normalized_shape_(std::move(normalized_shape)), options_(options) {

@@ -6,8 +6,14 @@
 namespace wisp::nn {
 
 struct LayerNormOptions {
-  LayerNormOptions& eps(double value) { eps_ = value; return *this; }
-  LayerNormOptions& elementwise_affine(bool value) { elementwise_affine_ = value; return *this; }
+  LayerNormOptions& eps(double value) {
+    eps_ = value;
+    return *this;
+  }
+  LayerNormOptions& elementwise_affine(bool value) {
+    elementwise_affine_ = value;
+    return *this;
+  }
   double eps() const { return eps_; }
   bool elementwise_affine() const { return elementwise_affine_; }
 

@@ -8,7 +8,10 @@
 namespace wisp::nn {
 
 struct LinearOptions {
-  LinearOptions& bias(bool value) { bias_ = value; return *this; }
+  LinearOptions& bias(bool value) {
+    bias_ = value;
+    return *this;
+  }
   bool bias() const { return bias_; }
 
  private:

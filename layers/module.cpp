@@ -10,9 +10,7 @@
 
 namespace wisp::nn {
 
-Tensor Module::forward(const Tensor&) {
-  WISP_FAIL(name(), " does not implement forward(); call its children instead");
-}
+Tensor Module::forward(const Tensor&) { WISP_FAIL(name(), " does not implement forward(); call its children instead"); }
 
 namespace {
 // Keeps the first entry of each tensor: a module reached twice (tied weights, a layer used twice in

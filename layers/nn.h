@@ -9,5 +9,5 @@
 #include "wisp/layers/module.h"
 #include "wisp/layers/rigl.h"
 #include "wisp/layers/sequential.h"
-#include "wisp/ops/sparse_linear.h"
 #include "wisp/layers/sparse_linear.h"
+#include "wisp/ops/sparse_linear.h"

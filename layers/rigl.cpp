@@ -20,8 +20,8 @@ bool rigl_updates_at(int64_t step, int64_t delta_t, int64_t t_end) {
 }
 
 RiglUpdate rigl_update(const Tensor& values, const SparseStructure& structure, const Tensor& grad_output,
-                       const Tensor& input, int64_t count, const std::vector<Tensor>& companions,
-                       uint64_t tie_seed, int64_t tile_elements) {
+                       const Tensor& input, int64_t count, const std::vector<Tensor>& companions, uint64_t tie_seed,
+                       int64_t tile_elements) {
   constexpr const char* op = "rigl_update";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty");
   check_dtype(op, "values", values, DType::Float32);
@@ -33,16 +33,16 @@ RiglUpdate rigl_update(const Tensor& values, const SparseStructure& structure, c
                " (one entry per connection) but got ", companion.shape());
     check_same_device(op, values, companion);
   }
-  WISP_CHECK(count >= 0 && count <= structure.nnz(), op, ": expected a count in [0, ", structure.nnz(),
-             "] but got ", count);
+  WISP_CHECK(count >= 0 && count <= structure.nnz(), op, ": expected a count in [0, ", structure.nnz(), "] but got ",
+             count);
   NoGradGuard no_grad;
   RiglUpdate update;
   update.dropped = count;
   if (count == 0) return update;
 
   const Tensor dropped = kernels::smallest_magnitude_mask(values.detach(), count, tie_seed);
-  const Tensor grown = kernels::largest_absent_gradients(grad_output, input, structure, dropped, count, tie_seed,
-                                                         tile_elements);
+  const Tensor grown =
+      kernels::largest_absent_gradients(grad_output, input, structure, dropped, count, tie_seed, tile_elements);
   const kernels::RewiredConnections rewired = kernels::rewire_connections(structure, dropped, grown);
   update.moved = rewired.new_connections;
 

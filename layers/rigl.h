@@ -30,8 +30,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "wisp/core/tensor.h"
 #include "wisp/core/sparse_structure.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp::nn {
 

@@ -2,9 +2,7 @@
 
 namespace wisp::nn {
 
-void Sequential::append(std::shared_ptr<Module> module) {
-  register_module(std::to_string(size()), std::move(module));
-}
+void Sequential::append(std::shared_ptr<Module> module) { register_module(std::to_string(size()), std::move(module)); }
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
@@ -14,8 +12,7 @@ Tensor Sequential::forward(const Tensor& input) {
 
 std::shared_ptr<Module> Sequential::operator[](int64_t index) const {
   const int64_t count = static_cast<int64_t>(size());
-  WISP_CHECK(index >= -count && index < count, "Sequential: index ", index, " out of range for ", count,
-             " modules");
+  WISP_CHECK(index >= -count && index < count, "Sequential: index ", index, " out of range for ", count, " modules");
   return named_children()[static_cast<size_t>(index < 0 ? index + count : index)].second;
 }
 

@@ -101,8 +101,8 @@ class RiglSchedule : public ParameterStepObserver {
     const Tensor grad_output = gradients.size() == 1 ? gradients[0] : cat(gradients, 0);
     std::vector<Tensor> companions = optimizer_state;
     if (parameter.grad().defined()) companions.push_back(parameter.grad());
-    const auto count = static_cast<int64_t>(std::floor(rigl_drop_fraction(step, alpha_, t_end_) *
-                                                        static_cast<double>(structure_.nnz())));
+    const auto count = static_cast<int64_t>(
+        std::floor(rigl_drop_fraction(step, alpha_, t_end_) * static_cast<double>(structure_.nnz())));
     // A new tie order at each update, reproducible from the layer's seed.
     const uint64_t tie_seed = kernels::rigl_tie_rank(step, seed_);
     RiglUpdate update = rigl_update(weights_, structure_, grad_output, input, count, companions, tie_seed);
@@ -213,8 +213,10 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
              "SparseLinear: expected positive in_features and out_features but got ", in_features, " and ",
              out_features);
   if (options.dynamic()) {
-    WISP_CHECK(options.delta_t() >= 1, "SparseLinear: expected delta_t >= 1 (optimizer steps between RigL updates) "
-               "but got ", options.delta_t());
+    WISP_CHECK(options.delta_t() >= 1,
+               "SparseLinear: expected delta_t >= 1 (optimizer steps between RigL updates) "
+               "but got ",
+               options.delta_t());
     WISP_CHECK(options.t_end() >= 0, "SparseLinear: expected t_end >= 0 (the last step that may update) but got ",
                options.t_end());
     WISP_CHECK(options.alpha() >= 0.0 && options.alpha() <= 1.0,

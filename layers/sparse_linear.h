@@ -21,25 +21,52 @@ namespace wisp::nn {
 struct SparseLinearOptions {
   // Fraction of absent connections for random and small-world connectivity, in [0, 1): the layer
   // gets round((1 - sparsity) · in · out) connections (small-world: that many on average).
-  SparseLinearOptions& sparsity(double value) { sparsity_ = value; return *this; }
-  SparseLinearOptions& bias(bool value) { bias_ = value; return *this; }
+  SparseLinearOptions& sparsity(double value) {
+    sparsity_ = value;
+    return *this;
+  }
+  SparseLinearOptions& bias(bool value) {
+    bias_ = value;
+    return *this;
+  }
   // User-defined connections: Int64 [2, nnz], row 0 = output feature, row 1 = input feature.
   // Checked (shape, range, nnz > 0) and coalesced (sorted, duplicates merged); `sparsity` is then
   // ignored. Not combinable with small_world.
-  SparseLinearOptions& connectivity(Tensor value) { connectivity_ = std::move(value); return *this; }
+  SparseLinearOptions& connectivity(Tensor value) {
+    connectivity_ = std::move(value);
+    return *this;
+  }
   // Small-world connectivity (layers/connectivity.h): P(connect i, j) = (d_ij + 1)^(-λ).
-  SparseLinearOptions& small_world(bool value) { small_world_ = value; return *this; }
+  SparseLinearOptions& small_world(bool value) {
+    small_world_ = value;
+    return *this;
+  }
   // Seed of the connectivity sampling; by default one number is drawn from the default generator,
   // so manual_seed decides it.
-  SparseLinearOptions& seed(uint64_t value) { seed_ = value; return *this; }
+  SparseLinearOptions& seed(uint64_t value) {
+    seed_ = value;
+    return *this;
+  }
   // Dynamic (RigL) connectivity (layers/rigl.h has the policy): every delta_t optimizer steps taken
   // in training mode, until step t_end, drop the fraction alpha/2 · (1 + cos(π t / t_end)) of the
   // connections with the smallest magnitudes and grow as many where the dense gradient is largest.
   // nnz stays constant; the optimizer's momentum moves with each connection (0 for new ones).
-  SparseLinearOptions& dynamic(bool value) { dynamic_ = value; return *this; }
-  SparseLinearOptions& delta_t(int64_t value) { delta_t_ = value; return *this; }
-  SparseLinearOptions& t_end(int64_t value) { t_end_ = value; return *this; }
-  SparseLinearOptions& alpha(double value) { alpha_ = value; return *this; }
+  SparseLinearOptions& dynamic(bool value) {
+    dynamic_ = value;
+    return *this;
+  }
+  SparseLinearOptions& delta_t(int64_t value) {
+    delta_t_ = value;
+    return *this;
+  }
+  SparseLinearOptions& t_end(int64_t value) {
+    t_end_ = value;
+    return *this;
+  }
+  SparseLinearOptions& alpha(double value) {
+    alpha_ = value;
+    return *this;
+  }
 
   double sparsity() const { return sparsity_; }
   bool bias() const { return bias_; }
@@ -92,7 +119,7 @@ class SparseWeight {
   // to(), so these handles stay current).
   SparseWeight(Tensor row_pointers, Tensor column_indices, Tensor values, Shape shape);
 
-  Tensor indices_;                       // given indices, or undefined for a layer's view
+  Tensor indices_;                        // given indices, or undefined for a layer's view
   Tensor row_pointers_, column_indices_;  // a layer's view: its CSR connections
   Tensor values_;
   Shape shape_;

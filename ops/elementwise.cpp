@@ -1,6 +1,6 @@
 // Elementwise ops with autograd: arithmetic with broadcasting, scalar arithmetic, unary functions.
-#include "wisp/autograd/tape.h"
 #include "wisp/kernels/elementwise.h"
+#include "wisp/autograd/tape.h"
 #include "wisp/ops/elementwise.h"
 
 namespace wisp {
@@ -25,42 +25,51 @@ Tensor binary_with_grad(BinaryOp op, const char* name, const Tensor& a, const Te
   Tensor saved_a = op == BinaryOp::Mul || op == BinaryOp::Div ? a.detach() : Tensor();
   Tensor saved_b = op == BinaryOp::Mul || op == BinaryOp::Div ? b.detach() : Tensor();
   const Shape a_shape = a.shape(), b_shape = b.shape();
-  return autograd::record(name, out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
-    Tensor grad_a, grad_b;
-    switch (op) {
-      case BinaryOp::Add:
-        if (a_needs) grad_a = kernels::sum_to_shape(g, a_shape);
-        if (b_needs) grad_b = kernels::sum_to_shape(g, b_shape);
-        break;
-      case BinaryOp::Sub:
-        if (a_needs) grad_a = kernels::sum_to_shape(g, a_shape);
-        if (b_needs) grad_b = kernels::sum_to_shape(kernels::unary(UnaryOp::Neg, g), b_shape);
-        break;
-      case BinaryOp::Mul:
-        if (a_needs) grad_a = kernels::sum_to_shape(kernels::binary(BinaryOp::Mul, g, saved_b), a_shape);
-        if (b_needs) grad_b = kernels::sum_to_shape(kernels::binary(BinaryOp::Mul, g, saved_a), b_shape);
-        break;
-      case BinaryOp::Div: {
-        // d(a/b)/da = 1/b; d(a/b)/db = -a/b².
-        Tensor g_over_b = kernels::binary(BinaryOp::Div, g, saved_b);
-        if (a_needs) grad_a = kernels::sum_to_shape(g_over_b, a_shape);
-        if (b_needs) {
-          Tensor t = kernels::binary(BinaryOp::Mul, g_over_b, kernels::binary(BinaryOp::Div, saved_a, saved_b));
-          grad_b = kernels::sum_to_shape(kernels::unary(UnaryOp::Neg, t), b_shape);
-        }
-        break;
-      }
-    }
-    return {grad_a, grad_b};
-  }, {saved_a, saved_b});
+  return autograd::record(name, out, {a, b},
+                          [=](const Tensor& g) -> std::vector<Tensor> {
+                            Tensor grad_a, grad_b;
+                            switch (op) {
+                              case BinaryOp::Add:
+                                if (a_needs) grad_a = kernels::sum_to_shape(g, a_shape);
+                                if (b_needs) grad_b = kernels::sum_to_shape(g, b_shape);
+                                break;
+                              case BinaryOp::Sub:
+                                if (a_needs) grad_a = kernels::sum_to_shape(g, a_shape);
+                                if (b_needs) grad_b = kernels::sum_to_shape(kernels::unary(UnaryOp::Neg, g), b_shape);
+                                break;
+                              case BinaryOp::Mul:
+                                if (a_needs)
+                                  grad_a = kernels::sum_to_shape(kernels::binary(BinaryOp::Mul, g, saved_b), a_shape);
+                                if (b_needs)
+                                  grad_b = kernels::sum_to_shape(kernels::binary(BinaryOp::Mul, g, saved_a), b_shape);
+                                break;
+                              case BinaryOp::Div: {
+                                // d(a/b)/da = 1/b; d(a/b)/db = -a/b².
+                                Tensor g_over_b = kernels::binary(BinaryOp::Div, g, saved_b);
+                                if (a_needs) grad_a = kernels::sum_to_shape(g_over_b, a_shape);
+                                if (b_needs) {
+                                  Tensor t = kernels::binary(BinaryOp::Mul, g_over_b,
+                                                             kernels::binary(BinaryOp::Div, saved_a, saved_b));
+                                  grad_b = kernels::sum_to_shape(kernels::unary(UnaryOp::Neg, t), b_shape);
+                                }
+                                break;
+                              }
+                            }
+                            return {grad_a, grad_b};
+                          },
+                          {saved_a, saved_b});
 }
 
 const char* backward_name(BinaryOp op) {
   switch (op) {
-    case BinaryOp::Add: return "AddBackward";
-    case BinaryOp::Sub: return "SubBackward";
-    case BinaryOp::Mul: return "MulBackward";
-    case BinaryOp::Div: return "DivBackward";
+    case BinaryOp::Add:
+      return "AddBackward";
+    case BinaryOp::Sub:
+      return "SubBackward";
+    case BinaryOp::Mul:
+      return "MulBackward";
+    case BinaryOp::Div:
+      return "DivBackward";
   }
   return "?";
 }
@@ -70,20 +79,26 @@ Tensor scalar_with_grad(BinaryOp op, const Tensor& a, double s, bool scalar_firs
   Tensor out = kernels::binary_scalar(op, a, s, scalar_first);
   if (!autograd::needs_recording({a})) return out;
   Tensor saved_a = op == BinaryOp::Div && scalar_first ? a.detach() : Tensor();
-  return autograd::record(backward_name(op), out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
-    switch (op) {
-      case BinaryOp::Add: return {g};
-      case BinaryOp::Sub: return {scalar_first ? kernels::unary(UnaryOp::Neg, g) : g};
-      case BinaryOp::Mul: return {kernels::binary_scalar(BinaryOp::Mul, g, s)};
-      case BinaryOp::Div:
-        if (!scalar_first) return {kernels::binary_scalar(BinaryOp::Div, g, s)};
-        {
-          Tensor a_squared = kernels::binary(BinaryOp::Mul, saved_a, saved_a);
-          return {kernels::binary_scalar(BinaryOp::Mul, kernels::binary(BinaryOp::Div, g, a_squared), -s)};
+  return autograd::record(
+      backward_name(op), out, {a},
+      [=](const Tensor& g) -> std::vector<Tensor> {
+        switch (op) {
+          case BinaryOp::Add:
+            return {g};
+          case BinaryOp::Sub:
+            return {scalar_first ? kernels::unary(UnaryOp::Neg, g) : g};
+          case BinaryOp::Mul:
+            return {kernels::binary_scalar(BinaryOp::Mul, g, s)};
+          case BinaryOp::Div:
+            if (!scalar_first) return {kernels::binary_scalar(BinaryOp::Div, g, s)};
+            {
+              Tensor a_squared = kernels::binary(BinaryOp::Mul, saved_a, saved_a);
+              return {kernels::binary_scalar(BinaryOp::Mul, kernels::binary(BinaryOp::Div, g, a_squared), -s)};
+            }
         }
-    }
-    return {Tensor()};
-  }, {saved_a});
+        return {Tensor()};
+      },
+      {saved_a});
 }
 
 // op_name names the op in errors ("exp"); name is its tape entry's ("ExpBackward").
@@ -95,17 +110,24 @@ Tensor unary_with_grad(UnaryOp op, const char* op_name, const char* name, const 
   // Saved: the input (relu, log) or the output's values (exp, sqrt) — detached copies of handles.
   Tensor saved_input = op == UnaryOp::Relu || op == UnaryOp::Log ? a.detach() : Tensor();
   Tensor saved_output = op == UnaryOp::Exp || op == UnaryOp::Sqrt ? out.detach() : Tensor();
-  return autograd::record(name, out, {a}, [=](const Tensor& g) -> std::vector<Tensor> {
-    switch (op) {
-      case UnaryOp::Neg: return {kernels::unary(UnaryOp::Neg, g)};
-      case UnaryOp::Relu: return {kernels::relu_backward(g, saved_input)};
-      case UnaryOp::Exp: return {kernels::binary(BinaryOp::Mul, g, saved_output)};
-      case UnaryOp::Log: return {kernels::binary(BinaryOp::Div, g, saved_input)};
-      case UnaryOp::Sqrt:  // d sqrt(x) = 1 / (2 sqrt(x))
-        return {kernels::binary_scalar(BinaryOp::Mul, kernels::binary(BinaryOp::Div, g, saved_output), 0.5)};
-    }
-    return {Tensor()};
-  }, {saved_input, saved_output});
+  return autograd::record(
+      name, out, {a},
+      [=](const Tensor& g) -> std::vector<Tensor> {
+        switch (op) {
+          case UnaryOp::Neg:
+            return {kernels::unary(UnaryOp::Neg, g)};
+          case UnaryOp::Relu:
+            return {kernels::relu_backward(g, saved_input)};
+          case UnaryOp::Exp:
+            return {kernels::binary(BinaryOp::Mul, g, saved_output)};
+          case UnaryOp::Log:
+            return {kernels::binary(BinaryOp::Div, g, saved_input)};
+          case UnaryOp::Sqrt:  // d sqrt(x) = 1 / (2 sqrt(x))
+            return {kernels::binary_scalar(BinaryOp::Mul, kernels::binary(BinaryOp::Div, g, saved_output), 0.5)};
+        }
+        return {Tensor()};
+      },
+      {saved_input, saved_output});
 }
 
 }  // namespace

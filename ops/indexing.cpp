@@ -1,7 +1,7 @@
 // Ops with autograd that copy elements into a new layout: cat and repeat_interleave.
+#include "wisp/ops/indexing.h"
 #include "wisp/autograd/tape.h"
 #include "wisp/kernels/shape.h"
-#include "wisp/ops/indexing.h"
 
 namespace wisp {
 
@@ -9,7 +9,8 @@ Tensor cat(const std::vector<Tensor>& tensors, int64_t dim) {
   // The dimension is resolved against tensor 0; kernels::cat checks every tensor against it.
   WISP_CHECK(!tensors.empty(), "cat: expected a non-empty list of tensors");
   WISP_CHECK(tensors.front().defined(), "cat: expected defined tensors but tensor 0 is undefined");
-  WISP_CHECK(tensors.front().dim() > 0, "cat: zero-dimensional tensor (at index 0) cannot be concatenated; view it "
+  WISP_CHECK(tensors.front().dim() > 0,
+             "cat: zero-dimensional tensor (at index 0) cannot be concatenated; view it "
              "as [1] first");
   const int64_t d = normalize_dim(dim, tensors.front().dim(), "cat");
   Tensor out = kernels::cat(tensors, d);

@@ -1,8 +1,8 @@
 // Dense products with autograd: matmul (PyTorch semantics for 1-D and 2-D operands, and
 // [..., n, k] x [k, m]) and linear (y = x weightᵀ + bias). Both fold leading dimensions into the
 // rows of one 2-D product, so a single GEMM kernel serves every supported shape.
-#include "wisp/autograd/tape.h"
 #include "wisp/kernels/linear.h"
+#include "wisp/autograd/tape.h"
 #include "wisp/ops/linear.h"
 
 namespace wisp {
@@ -53,13 +53,15 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   const Tensor saved_a = b_needs ? a_matrix : Tensor();
   const Tensor saved_b = a_needs ? b_matrix : Tensor();
   const Shape a_shape = a.shape(), b_shape = b.shape();
-  return autograd::record("MatmulBackward", out, {a, b}, [=](const Tensor& g) -> std::vector<Tensor> {
-    const Tensor g_matrix = reshaped(g, Shape{rows, cols});
-    Tensor grad_a, grad_b;
-    if (a_needs) grad_a = reshaped(kernels::matmul(g_matrix, saved_b, false, true), a_shape);
-    if (b_needs) grad_b = reshaped(kernels::matmul(saved_a, g_matrix, true, false), b_shape);
-    return {grad_a, grad_b};
-  }, {saved_a, saved_b});
+  return autograd::record("MatmulBackward", out, {a, b},
+                          [=](const Tensor& g) -> std::vector<Tensor> {
+                            const Tensor g_matrix = reshaped(g, Shape{rows, cols});
+                            Tensor grad_a, grad_b;
+                            if (a_needs) grad_a = reshaped(kernels::matmul(g_matrix, saved_b, false, true), a_shape);
+                            if (b_needs) grad_b = reshaped(kernels::matmul(saved_a, g_matrix, true, false), b_shape);
+                            return {grad_a, grad_b};
+                          },
+                          {saved_a, saved_b});
 }
 
 Tensor Tensor::matmul(const Tensor& other) const { return wisp::matmul(*this, other); }
@@ -73,8 +75,8 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   WISP_CHECK(input.dim() >= 1, "linear: expected input of shape [..., ", weight.size(1),
              "] but got a 0-dimensional tensor");
   const int64_t in_features = weight.size(1), out_features = weight.size(0);
-  WISP_CHECK(input.size(-1) == in_features, "linear: expected input with last dimension ", in_features,
-             " (weight is ", weight.shape(), ") but got shape ", input.shape());
+  WISP_CHECK(input.size(-1) == in_features, "linear: expected input with last dimension ", in_features, " (weight is ",
+             weight.shape(), ") but got shape ", input.shape());
   if (bias.defined()) {
     check_dtype("linear", "bias", bias, DType::Float32);
     check_same_device("linear", input, bias);
@@ -99,12 +101,13 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   const Tensor saved_weight = input_needs ? weight.detach() : Tensor();
   const Shape input_shape = input.shape();
   return autograd::record(
-      "LinearBackward", out, {input, weight, bias}, [=](const Tensor& g) -> std::vector<Tensor> {
-        const kernels::LinearGradients grads =
-            kernels::linear_backward(reshaped(g, Shape{rows, out_features}), saved_input, saved_weight, input_needs,
-                                     weight_needs, bias_needs);
+      "LinearBackward", out, {input, weight, bias},
+      [=](const Tensor& g) -> std::vector<Tensor> {
+        const kernels::LinearGradients grads = kernels::linear_backward(
+            reshaped(g, Shape{rows, out_features}), saved_input, saved_weight, input_needs, weight_needs, bias_needs);
         return {input_needs ? reshaped(grads.input, input_shape) : Tensor(), grads.weight, grads.bias};
-      }, {saved_input, saved_weight});
+      },
+      {saved_input, saved_weight});
 }
 
 }  // namespace wisp

@@ -30,7 +30,8 @@ Tensor log_softmax(const Tensor& input, int64_t dim) {
   return autograd::record("LogSoftmaxBackward", output, {input},
                           [saved_output, normalized_dim](const Tensor& grad_output) -> std::vector<Tensor> {
                             return {kernels::log_softmax_backward(grad_output, saved_output, normalized_dim)};
-                          }, {saved_output});
+                          },
+                          {saved_output});
 }
 
 Tensor Tensor::log_softmax(int64_t dim) const { return wisp::log_softmax(*this, dim); }
@@ -42,8 +43,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, Reduction reduct
   WISP_CHECK(input.dim() == 1 || input.dim() == 2,
              "cross_entropy: expected input (logits) of shape [N, C] or [C] but got shape ", input.shape());
   const Shape expected_target_shape = input.dim() == 2 ? Shape{input.size(0)} : Shape{};
-  WISP_CHECK(target.shape() == expected_target_shape, "cross_entropy: expected target of shape ",
-             expected_target_shape, " for input of shape ", input.shape(), " but got ", target.shape());
+  WISP_CHECK(target.shape() == expected_target_shape, "cross_entropy: expected target of shape ", expected_target_shape,
+             " for input of shape ", input.shape(), " but got ", target.shape());
 
   // The kernels see [N, C] logits and [N] targets; a single sample [C] is one row.
   const int64_t classes = input.size(-1);
@@ -71,7 +72,8 @@ Tensor cross_entropy(const Tensor& input, const Tensor& target, Reduction reduct
       [logits, targets, max_logit, log_sum, scale, input_shape](const Tensor& grad_output) -> std::vector<Tensor> {
         Tensor grad_logits = kernels::cross_entropy_backward(grad_output, logits, targets, max_logit, log_sum, scale);
         return {grad_logits.view(input_shape)};
-      }, {logits, targets});
+      },
+      {logits, targets});
 }
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) {
@@ -95,7 +97,8 @@ Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction) 
         kernels::SquaredErrorGradients gradients =
             kernels::squared_error_backward(grad_output, saved_input, saved_target, scale, need_input, need_target);
         return {gradients.input, gradients.target};
-      }, {saved_input, saved_target});
+      },
+      {saved_input, saved_target});
 }
 
 }  // namespace wisp

@@ -1,9 +1,9 @@
 // Reductions with autograd (sum, mean) and argmax.
+#include "wisp/ops/reduction.h"
 #include "wisp/autograd/tape.h"
 #include "wisp/core/factories.h"
 #include "wisp/kernels/elementwise.h"
 #include "wisp/kernels/reduce.h"
-#include "wisp/ops/reduction.h"
 
 namespace wisp {
 
@@ -20,7 +20,7 @@ Tensor sum(const Tensor& a) {
 
 Tensor sum(const Tensor& a, int64_t dim, bool keepdim) {
   const int64_t d = normalize_dim(dim, a.dim(), "sum");  // a 0-d tensor takes dim 0 or -1
-  if (a.dim() == 0) return sum(a.view({1}), 0, false);  // its one element, 0-d, as PyTorch
+  if (a.dim() == 0) return sum(a.view({1}), 0, false);   // its one element, 0-d, as PyTorch
   Tensor out = kernels::sum_dim(a, d, keepdim);
   if (!autograd::needs_recording({a})) return out;
   const Shape shape = a.shape();

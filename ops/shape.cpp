@@ -1,7 +1,7 @@
 // Shape ops with autograd that share storage (view, reshape, flatten), and device/dtype transfers.
+#include "wisp/ops/shape.h"
 #include "wisp/autograd/tape.h"
 #include "wisp/kernels/elementwise.h"
-#include "wisp/ops/shape.h"
 
 namespace wisp {
 namespace {
@@ -79,9 +79,8 @@ Tensor Tensor::to(Device device) const {
   Tensor out = copy_to_device(*this, device);
   if (!autograd::needs_recording({*this})) return out;
   const Device source = this->device();
-  return autograd::record("ToDeviceBackward", out, {*this}, [source](const Tensor& g) -> std::vector<Tensor> {
-    return {copy_to_device(g, source)};
-  });
+  return autograd::record("ToDeviceBackward", out, {*this},
+                          [source](const Tensor& g) -> std::vector<Tensor> { return {copy_to_device(g, source)}; });
 }
 
 Tensor Tensor::to(DType dtype) const {

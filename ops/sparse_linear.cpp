@@ -1,8 +1,8 @@
 // sparse_linear with autograd: folds leading dimensions into rows, converts the input to the
 // feature-major layout the kernels use (kernels/sparse_linear.h), and records one tape entry that
 // keeps that copy for the weight gradient, so backward does not transpose x again.
-#include "wisp/autograd/tape.h"
 #include "wisp/kernels/sparse_linear.h"
+#include "wisp/autograd/tape.h"
 #include "wisp/ops/sparse_linear.h"
 
 namespace wisp {
@@ -15,8 +15,7 @@ Tensor reshaped(const Tensor& t, const Shape& shape) {
 
 }  // namespace
 
-Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStructure& structure,
-                     const Tensor& bias) {
+Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStructure& structure, const Tensor& bias) {
   constexpr const char* op = "sparse_linear";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty (build it with make_sparse_structure)");
   const int64_t in_features = structure.in_features, out_features = structure.out_features;
@@ -32,8 +31,8 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStr
   if (bias.defined()) {
     check_dtype(op, "bias", bias, DType::Float32);
     check_same_device(op, input, bias);
-    WISP_CHECK(bias.shape() == Shape{out_features}, op, ": expected bias of shape ", Shape{out_features},
-               " but got ", bias.shape());
+    WISP_CHECK(bias.shape() == Shape{out_features}, op, ": expected bias of shape ", Shape{out_features}, " but got ",
+               bias.shape());
   }
 
   // x [..., in] -> [rows, in] -> feature-major; y [rows, out] -> [..., out]. A 1-D input is one row.
@@ -43,8 +42,9 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStr
   out_dims.push_back(out_features);
   const kernels::FeatureMajor input_t = kernels::to_feature_major(reshaped(input, Shape{rows, in_features}));
   const Tensor values = weights.detach();
-  Tensor out = reshaped(kernels::sparse_linear_forward(input_t, values, structure, bias.defined() ? bias.detach() : bias),
-                        Shape(out_dims));
+  Tensor out =
+      reshaped(kernels::sparse_linear_forward(input_t, values, structure, bias.defined() ? bias.detach() : bias),
+               Shape(out_dims));
   if (!autograd::needs_recording({input, weights, bias})) return out;
 
   // grad_input needs the values, grad_weights the (feature-major) input, grad_bias neither.
@@ -54,12 +54,14 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStr
   const Tensor saved_values = input_needs ? values : Tensor();
   const Shape input_shape = input.shape();
   return autograd::record(
-      "SparseLinearBackward", out, {input, weights, bias}, [=](const Tensor& g) -> std::vector<Tensor> {
+      "SparseLinearBackward", out, {input, weights, bias},
+      [=](const Tensor& g) -> std::vector<Tensor> {
         const kernels::SparseLinearGradients grads =
             kernels::sparse_linear_backward(reshaped(g, Shape{rows, out_features}), saved_input, saved_values,
                                             structure, input_needs, weights_needs, bias_needs);
         return {input_needs ? reshaped(grads.input, input_shape) : Tensor(), grads.values, grads.bias};
-      }, {saved_input.data, saved_values, structure.column_indices});  // a RigL update rewrites the structure
+      },
+      {saved_input.data, saved_values, structure.column_indices});  // a RigL update rewrites the structure
 }
 
 }  // namespace wisp

@@ -3,17 +3,16 @@
 // calls this; it is public for users who manage their own sparse weights.
 #pragma once
 
-#include "wisp/core/tensor.h"
 #include "wisp/core/sparse_structure.h"
+#include "wisp/core/tensor.h"
 
 namespace wisp {
 
 // input [..., in] or [in] float32; weights [nnz] float32, the values of W in the (row, col) order
-// of `structure` (kernels::make_sparse_structure in kernels/sparse_linear.h) for an out × in matrix; bias [out] or undefined.
-// Returns [..., out] (or [out]). Records one tape entry ("SparseLinearBackward") whose backward
-// computes, each only when needed: grad_input = g · W (over the structure's CSC order),
-// grad_weights[k] = Σ_rows g[row_k] · x[col_k] (only at the nonzeros) and grad_bias (sums of g).
-// Never materialises an out × in matrix.
+// of `structure` (kernels::make_sparse_structure in kernels/sparse_linear.h) for an out × in matrix; bias [out] or
+// undefined. Returns [..., out] (or [out]). Records one tape entry ("SparseLinearBackward") whose backward computes,
+// each only when needed: grad_input = g · W (over the structure's CSC order), grad_weights[k] = Σ_rows g[row_k] ·
+// x[col_k] (only at the nonzeros) and grad_bias (sums of g). Never materialises an out × in matrix.
 Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStructure& structure,
                      const Tensor& bias = Tensor());
 

@@ -10,12 +10,27 @@ namespace wisp::optim {
 
 struct SGDOptions {
   explicit SGDOptions(double learning_rate) : learning_rate_(learning_rate) {}
-  SGDOptions& learning_rate(double value) { learning_rate_ = value; return *this; }
+  SGDOptions& learning_rate(double value) {
+    learning_rate_ = value;
+    return *this;
+  }
   SGDOptions& lr(double value) { return learning_rate(value); }
-  SGDOptions& momentum(double value) { momentum_ = value; return *this; }
-  SGDOptions& dampening(double value) { dampening_ = value; return *this; }
-  SGDOptions& weight_decay(double value) { weight_decay_ = value; return *this; }
-  SGDOptions& nesterov(bool value) { nesterov_ = value; return *this; }
+  SGDOptions& momentum(double value) {
+    momentum_ = value;
+    return *this;
+  }
+  SGDOptions& dampening(double value) {
+    dampening_ = value;
+    return *this;
+  }
+  SGDOptions& weight_decay(double value) {
+    weight_decay_ = value;
+    return *this;
+  }
+  SGDOptions& nesterov(bool value) {
+    nesterov_ = value;
+    return *this;
+  }
   double learning_rate() const { return learning_rate_; }
   double lr() const { return learning_rate_; }
   double momentum() const { return momentum_; }

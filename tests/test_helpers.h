@@ -11,30 +11,30 @@
 namespace wisp::testing {
 
 // REQUIRE that `function` passes autograd::check_gradients, printing the mismatches otherwise.
-#define WISP_REQUIRE_GRADIENTS(function, inputs, ...)                                         \
-  do {                                                                                         \
-    const auto wisp_check_ = ::wisp::autograd::check_gradients(function, inputs, ##__VA_ARGS__); \
-    INFO(wisp_check_.message);                                                                 \
-    REQUIRE(wisp_check_.checked_elements > 0);                                                 \
-    REQUIRE(wisp_check_.ok);                                                                   \
+#define WISP_REQUIRE_GRADIENTS(function, inputs, ...)                                                                  \
+  do {                                                                                                                 \
+    const auto wisp_check_ = ::wisp::autograd::check_gradients(function, inputs, ##__VA_ARGS__);                       \
+    INFO(wisp_check_.message);                                                                                         \
+    REQUIRE(wisp_check_.checked_elements > 0);                                                                         \
+    REQUIRE(wisp_check_.ok);                                                                                           \
   } while (0)
 
 // REQUIRE that `expression` throws wisp::Error whose message contains every one of `parts`.
-#define WISP_REQUIRE_ERROR(expression, ...)                                                    \
-  do {                                                                                         \
-    bool wisp_threw_ = false;                                                                  \
-    try {                                                                                      \
-      (void)(expression);                                                                      \
-    } catch (const ::wisp::Error& wisp_error_) {                                               \
-      wisp_threw_ = true;                                                                      \
-      const std::string wisp_message_ = wisp_error_.what();                                    \
-      for (const std::string& wisp_part_ : std::vector<std::string>{__VA_ARGS__}) {           \
-        INFO("message: " << wisp_message_);                                                    \
-        CHECK(wisp_message_.find(wisp_part_) != std::string::npos);                            \
-      }                                                                                        \
-    }                                                                                          \
-    INFO("expected a wisp::Error from " #expression);                                          \
-    REQUIRE(wisp_threw_);                                                                      \
+#define WISP_REQUIRE_ERROR(expression, ...)                                                                            \
+  do {                                                                                                                 \
+    bool wisp_threw_ = false;                                                                                          \
+    try {                                                                                                              \
+      (void)(expression);                                                                                              \
+    } catch (const ::wisp::Error& wisp_error_) {                                                                       \
+      wisp_threw_ = true;                                                                                              \
+      const std::string wisp_message_ = wisp_error_.what();                                                            \
+      for (const std::string& wisp_part_ : std::vector<std::string>{__VA_ARGS__}) {                                    \
+        INFO("message: " << wisp_message_);                                                                            \
+        CHECK(wisp_message_.find(wisp_part_) != std::string::npos);                                                    \
+      }                                                                                                                \
+    }                                                                                                                  \
+    INFO("expected a wisp::Error from " #expression);                                                                  \
+    REQUIRE(wisp_threw_);                                                                                              \
   } while (0)
 
 // What `std::cout << value` prints.

@@ -15,32 +15,32 @@
 #include <cusparse.h>
 #endif
 
-#define WISP_CUDA_CHECK(call)                                                                          \
-  do {                                                                                                 \
-    const cudaError_t wisp_status_ = (call);                                                           \
-    if (wisp_status_ != cudaSuccess)                                                                   \
-      WISP_FAIL("CUDA error in ", #call, " at ", __FILE__, ":", __LINE__, ": ", cudaGetErrorName(wisp_status_), \
-                " (", cudaGetErrorString(wisp_status_), ")");                                          \
+#define WISP_CUDA_CHECK(call)                                                                                          \
+  do {                                                                                                                 \
+    const cudaError_t wisp_status_ = (call);                                                                           \
+    if (wisp_status_ != cudaSuccess)                                                                                   \
+      WISP_FAIL("CUDA error in ", #call, " at ", __FILE__, ":", __LINE__, ": ", cudaGetErrorName(wisp_status_), " (",  \
+                cudaGetErrorString(wisp_status_), ")");                                                                \
   } while (0)
 
 #define WISP_CUDA_CHECK_LAUNCH() WISP_CUDA_CHECK(cudaGetLastError())
 
 #ifdef CUBLAS_V2_H_
-#define WISP_CUBLAS_CHECK(call)                                                                        \
-  do {                                                                                                 \
-    const cublasStatus_t wisp_status_ = (call);                                                        \
-    if (wisp_status_ != CUBLAS_STATUS_SUCCESS)                                                         \
-      WISP_FAIL("cuBLAS error in ", #call, " at ", __FILE__, ":", __LINE__, ": ",                       \
-                cublasGetStatusName(wisp_status_), " (", cublasGetStatusString(wisp_status_), ")");    \
+#define WISP_CUBLAS_CHECK(call)                                                                                        \
+  do {                                                                                                                 \
+    const cublasStatus_t wisp_status_ = (call);                                                                        \
+    if (wisp_status_ != CUBLAS_STATUS_SUCCESS)                                                                         \
+      WISP_FAIL("cuBLAS error in ", #call, " at ", __FILE__, ":", __LINE__, ": ", cublasGetStatusName(wisp_status_),   \
+                " (", cublasGetStatusString(wisp_status_), ")");                                                       \
   } while (0)
 #endif
 
 #ifdef CUSPARSE_H_
-#define WISP_CUSPARSE_CHECK(call)                                                                      \
-  do {                                                                                                 \
-    const cusparseStatus_t wisp_status_ = (call);                                                      \
-    if (wisp_status_ != CUSPARSE_STATUS_SUCCESS)                                                       \
-      WISP_FAIL("cuSPARSE error in ", #call, " at ", __FILE__, ":", __LINE__, ": ",                     \
-                cusparseGetErrorName(wisp_status_), " (", cusparseGetErrorString(wisp_status_), ")");  \
+#define WISP_CUSPARSE_CHECK(call)                                                                                      \
+  do {                                                                                                                 \
+    const cusparseStatus_t wisp_status_ = (call);                                                                      \
+    if (wisp_status_ != CUSPARSE_STATUS_SUCCESS)                                                                       \
+      WISP_FAIL("cuSPARSE error in ", #call, " at ", __FILE__, ":", __LINE__, ": ",                                    \
+                cusparseGetErrorName(wisp_status_), " (", cusparseGetErrorString(wisp_status_), ")");                  \
   } while (0)
 #endif

@@ -130,9 +130,9 @@ void copy(void* destination, int destination_device, const void* source, int sou
     return;
   }
   const int device = destination_device >= 0 ? destination_device : source_device;
-  const cudaMemcpyKind kind = destination_device < 0  ? cudaMemcpyDeviceToHost
-                              : source_device < 0     ? cudaMemcpyHostToDevice
-                                                      : cudaMemcpyDeviceToDevice;
+  const cudaMemcpyKind kind = destination_device < 0 ? cudaMemcpyDeviceToHost
+                              : source_device < 0    ? cudaMemcpyHostToDevice
+                                                     : cudaMemcpyDeviceToDevice;
   DeviceGuard guard(device);
   const cudaStream_t on = stream_for(device);
   WISP_CUDA_CHECK(cudaMemcpyAsync(destination, source, nbytes, kind, on));

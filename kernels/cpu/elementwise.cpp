@@ -24,12 +24,12 @@ void broadcast_loop(const Tensor& a, const Tensor& b, const Tensor& out, Combine
     for (int64_t i = 0; i < n; ++i) combine(i, pa[i], scalar);
     return;
   }
-  for_each_broadcast_row(a.shape(), b.shape(), out.shape(),
-                         [&](int64_t out_offset, int64_t a_offset, int64_t b_offset, int64_t length, int64_t a_step,
-                             int64_t b_step) {
-                           for (int64_t k = 0; k < length; ++k)
-                             combine(out_offset + k, pa[a_offset + k * a_step], pb[b_offset + k * b_step]);
-                         });
+  for_each_broadcast_row(
+      a.shape(), b.shape(), out.shape(),
+      [&](int64_t out_offset, int64_t a_offset, int64_t b_offset, int64_t length, int64_t a_step, int64_t b_step) {
+        for (int64_t k = 0; k < length; ++k)
+          combine(out_offset + k, pa[a_offset + k * a_step], pb[b_offset + k * b_step]);
+      });
 }
 
 }  // namespace
@@ -39,7 +39,8 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
     using T = typename decltype(tag)::type;
     T* po = static_cast<T*>(out.raw_data());
     visit_binary_op(op, [&](auto op_constant) {
-      broadcast_loop<T>(a, b, out, [po](int64_t i, T x, T y) { po[i] = apply_binary<T>(decltype(op_constant)::value, x, y); });
+      broadcast_loop<T>(a, b, out,
+                        [po](int64_t i, T x, T y) { po[i] = apply_binary<T>(decltype(op_constant)::value, x, y); });
     });
   });
 }

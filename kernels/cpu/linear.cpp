@@ -13,7 +13,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-
 // Our tensors are row-major, so Eigen sees them as row-major matrices; transposes are free views
 // (Eigen's GEMM packs either layout). Maps are unaligned: a view may start at an offset.
 using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -13,7 +13,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-
 // The maximum of `count` values `stride` apart; NaNs are skipped here (they still reach the result
 // through exp, which turns the whole row into NaN, as in PyTorch). -inf for an empty row.
 inline float row_max(const float* values, int64_t count, int64_t stride) {
@@ -74,8 +73,8 @@ void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64
         log_sum[static_cast<size_t>(i)] = static_cast<float>(std::log(sum[static_cast<size_t>(i)]));
       for (int64_t s = 0; s < size; ++s)
         for (int64_t i = 0; i < inner; ++i)
-          out_block[s * inner + i] = log_softmax_element(block[s * inner + i], max[static_cast<size_t>(i)],
-                                                         log_sum[static_cast<size_t>(i)]);
+          out_block[s * inner + i] =
+              log_softmax_element(block[s * inner + i], max[static_cast<size_t>(i)], log_sum[static_cast<size_t>(i)]);
     }
   }
 }
@@ -129,8 +128,8 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t r
   float* log_sum_out = static_cast<float*>(log_sum.raw_data());
   // Checked serially, before the parallel loop: an exception cannot leave an OpenMP region.
   for (int64_t n = 0; n < rows; ++n)
-    WISP_CHECK(t[n] >= 0 && t[n] < classes, "cross_entropy: target ", t[n], " at index ", n,
-               " is out of range [0, ", classes, ")");
+    WISP_CHECK(t[n] >= 0 && t[n] < classes, "cross_entropy: target ", t[n], " at index ", n, " is out of range [0, ",
+               classes, ")");
 #pragma omp parallel for schedule(static) if (rows > 1 && rows * classes > kParallelThreshold)
   for (int64_t n = 0; n < rows; ++n) {
     const float* row = x + n * classes;
@@ -147,8 +146,8 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t r
 // logits, grad_logits: [rows, classes] row-major; target, max_logit, log_sum: [rows];
 // grad_output: [rows] or one element.
 void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,
-                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows,
-                            int64_t classes, const Tensor& grad_logits) {
+                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows, int64_t classes,
+                            const Tensor& grad_logits) {
   const float* g = static_cast<const float*>(grad_output.raw_data());
   const int64_t grad_stride = grad_output.numel() == 1 ? 0 : 1;  // one gradient shared by all rows
   const float* x = static_cast<const float*>(logits.raw_data());
@@ -181,8 +180,8 @@ void squared_error_sum(const Tensor& input, const Tensor& target, double scale, 
   const float* x = static_cast<const float*>(input.raw_data());
   const float* y = static_cast<const float*>(target.raw_data());
   const int64_t n = input.numel();
-  const double total = deterministic_sum<double>(
-      n, [&](int64_t i) { return static_cast<double>(kernels::squared_error(x[i], y[i])); });
+  const double total =
+      deterministic_sum<double>(n, [&](int64_t i) { return static_cast<double>(kernels::squared_error(x[i], y[i])); });
   *static_cast<float*>(output.raw_data()) = static_cast<float>(total * scale);
 }
 

@@ -22,8 +22,8 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t r
 // logits, grad_logits: [rows, classes]; target, max_logit, log_sum: [rows]; grad_output: [rows] or
 // one element shared by all rows; grad_logits = (softmax − onehot) · grad_output · scale.
 void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,
-                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows,
-                            int64_t classes, const Tensor& grad_logits);
+                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows, int64_t classes,
+                            const Tensor& grad_logits);
 
 // input, target, output: n elements (any shape, flat); output = (input − target)².
 void squared_error(const Tensor& input, const Tensor& target, const Tensor& output);

@@ -11,7 +11,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-
 // Calls function(std::true_type{}) or function(std::false_type{}), so that `value` is a
 // compile-time constant inside the loops (no branch per element; the loops vectorise).
 template <class Function>
@@ -76,8 +75,8 @@ inline void grad_input_row(const float* g, const float* x, const float* weight, 
   for (int64_t f = 0; f < features; ++f) {
     float grad_normalized = g[f];
     if constexpr (kHasWeight) grad_normalized *= weight[f];
-    dx[f] = layer_norm_grad_input(grad_normalized, layer_norm_normalized(x[f], mean, rstd), rstd, mean_grad,
-                                  mean_grad_dot);
+    dx[f] =
+        layer_norm_grad_input(grad_normalized, layer_norm_normalized(x[f], mean, rstd), rstd, mean_grad, mean_grad_dot);
   }
 }
 

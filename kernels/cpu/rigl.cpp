@@ -58,7 +58,8 @@ struct Better {
 class RunningTopK {
  public:
   // floor: candidates below it are never admitted (−1: none); tie_seed: see rigl_tie_rank.
-  RunningTopK(int64_t k, float floor, uint64_t tie_seed) : k_(static_cast<size_t>(k)), floor_(floor), better_{tie_seed} {
+  RunningTopK(int64_t k, float floor, uint64_t tie_seed)
+      : k_(static_cast<size_t>(k)), floor_(floor), better_{tie_seed} {
     buffer_.reserve(std::max<size_t>(2 * k_, 16));
   }
 
@@ -203,8 +204,8 @@ float estimate_floor(const GrowProblem<Index>& p, int64_t absent) {
     for (int64_t i = 0; i < p.in; ++i)
       if (!std::isnan(scores[i])) magnitudes.push_back(std::fabs(scores[i]));
   }
-  const double expected_rank = static_cast<double>(p.count) / static_cast<double>(absent) *
-                               static_cast<double>(magnitudes.size());
+  const double expected_rank =
+      static_cast<double>(p.count) / static_cast<double>(absent) * static_cast<double>(magnitudes.size());
   const auto rank = static_cast<int64_t>(std::ceil(1.25 * expected_rank)) + 64;
   if (rank >= static_cast<int64_t>(magnitudes.size())) return -1.0f;
   std::nth_element(magnitudes.begin(), magnitudes.begin() + rank, magnitudes.end(), std::greater<float>());
@@ -271,36 +272,39 @@ PassResult grow_pass(const GrowProblem<Index>& p, int64_t tile_elements, float f
   constexpr int64_t kMaxTileColumns = 4096;  // columns of x that Eigen packs per tile: 64 x 4096 floats = 1 MiB
   const int64_t tile_columns = std::min(p.in, kMaxTileColumns);
   const int64_t tile_rows = std::max<int64_t>(1, std::min(p.out, tile_elements / tile_columns));
-  const int64_t row_tiles = (p.out + tile_rows - 1) / tile_rows, column_tiles = (p.in + tile_columns - 1) / tile_columns;
-  return run_tiles(row_tiles * column_tiles, p.count, floor, p.tie_seed, tile_rows * tile_columns,
-                   [&](int64_t t, RunningTopK& top, float* scratch) {
-    const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
-    const int64_t height = std::min(tile_rows, p.out - row_begin), width = std::min(tile_columns, p.in - column_begin);
-    // Inside a parallel region Eigen's GEMM runs on this thread alone.
-    MatrixMap block(scratch, height, width);
-    block.noalias() = p.g.middleCols(row_begin, height).transpose() * p.x.middleCols(column_begin, width);
-    for (int64_t r = 0; r < height; ++r) {
-      const int64_t o = row_begin + r;
-      float* scores = &block(r, 0);
-      exclude_kept(p, o, column_begin, width, scores);
-      const int64_t position_base = o * p.in + column_begin;
-      float admission = top.admission_score();
-      const auto consider = [&](int64_t j) {
-        const float magnitude = std::fabs(scores[j]);
-        if (magnitude >= admission) {
-          top.push(magnitude, position_base + j);
-          admission = top.admission_score();
+  const int64_t row_tiles = (p.out + tile_rows - 1) / tile_rows,
+                column_tiles = (p.in + tile_columns - 1) / tile_columns;
+  return run_tiles(
+      row_tiles * column_tiles, p.count, floor, p.tie_seed, tile_rows * tile_columns,
+      [&](int64_t t, RunningTopK& top, float* scratch) {
+        const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
+        const int64_t height = std::min(tile_rows, p.out - row_begin),
+                      width = std::min(tile_columns, p.in - column_begin);
+        // Inside a parallel region Eigen's GEMM runs on this thread alone.
+        MatrixMap block(scratch, height, width);
+        block.noalias() = p.g.middleCols(row_begin, height).transpose() * p.x.middleCols(column_begin, width);
+        for (int64_t r = 0; r < height; ++r) {
+          const int64_t o = row_begin + r;
+          float* scores = &block(r, 0);
+          exclude_kept(p, o, column_begin, width, scores);
+          const int64_t position_base = o * p.in + column_begin;
+          float admission = top.admission_score();
+          const auto consider = [&](int64_t j) {
+            const float magnitude = std::fabs(scores[j]);
+            if (magnitude >= admission) {
+              top.push(magnitude, position_base + j);
+              admission = top.admission_score();
+            }
+          };
+          int64_t i = 0;
+          for (; i + kScanChunk <= width; i += kScanChunk) {
+            // consider() re-tests against the admission score, which may have risen meanwhile.
+            for (uint32_t lanes = admitted_lanes(scores + i, admission); lanes != 0; lanes &= lanes - 1)
+              consider(i + __builtin_ctz(lanes));
+          }
+          for (; i < width; ++i) consider(i);
         }
-      };
-      int64_t i = 0;
-      for (; i + kScanChunk <= width; i += kScanChunk) {
-        // consider() re-tests against the admission score, which may have risen meanwhile.
-        for (uint32_t lanes = admitted_lanes(scores + i, admission); lanes != 0; lanes &= lanes - 1)
-          consider(i + __builtin_ctz(lanes));
-      }
-      for (; i < width; ++i) consider(i);
-    }
-  });
+      });
 }
 
 // Sorts positions[0, count), each in [0, cells), ascending: an LSD radix sort with 11-bit digits,
@@ -318,7 +322,8 @@ void sort_positions(int64_t* positions, int64_t count, int64_t cells) {
     std::vector<int64_t> offsets(kBuckets + 1, 0);
     for (int64_t j = 0; j < count; ++j) ++offsets[static_cast<size_t>(((from[j] >> shift) & (kBuckets - 1)) + 1)];
     for (int64_t b = 0; b < kBuckets; ++b) offsets[static_cast<size_t>(b + 1)] += offsets[static_cast<size_t>(b)];
-    for (int64_t j = 0; j < count; ++j) to[offsets[static_cast<size_t>((from[j] >> shift) & (kBuckets - 1))]++] = from[j];
+    for (int64_t j = 0; j < count; ++j)
+      to[offsets[static_cast<size_t>((from[j] >> shift) & (kBuckets - 1))]++] = from[j];
     std::swap(from, to);
   }
   if (from != positions) std::copy(from, from + count, positions);
@@ -358,9 +363,9 @@ constexpr int64_t kMicroColumns = 32;  // columns: two vectors of 16 fp32 lanes
 
 // The operands in the layouts the screening pass reads; built once per update, O((in + out) · rows).
 struct ScreeningOperands {
-  int64_t pairs = 0;             // batch rows / 2, rounded up (an odd batch gets a zero row)
-  int64_t padded_in = 0;         // in rounded up to kMicroColumns
-  int64_t padded_out = 0;        // out rounded up to kMicroRows
+  int64_t pairs = 0;              // batch rows / 2, rounded up (an odd batch gets a zero row)
+  int64_t padded_in = 0;          // in rounded up to kMicroColumns
+  int64_t padded_out = 0;         // out rounded up to kMicroRows
   std::vector<uint32_t> x_pairs;  // [pairs][padded_in]: bf16 (x[2p, i], x[2p+1, i]), low half first
   std::vector<uint32_t> g_pairs;  // [padded_out][pairs]: bf16 (g[2p, o], g[2p+1, o])
   std::vector<float> x_columns;   // [in][rows]: x transposed, for exact rescoring
@@ -482,37 +487,39 @@ PassResult screened_grow_pass(const GrowProblem<Index>& p, const ScreeningOperan
   const int64_t row_tiles = (ops.padded_out + tile_rows - 1) / tile_rows;
   const int64_t column_tiles = (ops.padded_in + tile_columns - 1) / tile_columns;
   // The scratch holds kMicroRows rows of approximate G at a time: scanned while still in cache.
-  return run_tiles(row_tiles * column_tiles, p.count, floor, p.tie_seed, kMicroRows * tile_columns,
-                   [&](int64_t t, RunningTopK& top, float* scratch) {
-    const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
-    const int64_t row_end = std::min(row_begin + tile_rows, ops.padded_out);
-    const int64_t padded_width = std::min(tile_columns, ops.padded_in - column_begin);
-    const int64_t width = std::min(padded_width, p.in - column_begin);  // real columns
-    for (int64_t o_begin = row_begin; o_begin < row_end && o_begin < p.out; o_begin += kMicroRows) {
-      screening_micro_tile(ops, o_begin, column_begin, padded_width, scratch, tile_columns);
-      for (int64_t r = 0; r < kMicroRows && o_begin + r < p.out; ++r) {
-        const int64_t o = o_begin + r;
-        float* approximate = scratch + r * tile_columns;
-        exclude_kept(p, o, column_begin, width, approximate);
-        const __m512 slack = _mm512_set1_ps(relative_slack * ops.g_norms[static_cast<size_t>(o)]);
-        const float* x_norms = ops.x_norms.data() + column_begin;
-        const int64_t position_base = o * p.in + column_begin;
-        for (int64_t i = 0; i < width; i += 16) {
-          // |approximate| + slack · ‖x_i‖ + absolute >= admission: the exact score may reach it.
-          const __m512 bound = _mm512_add_ps(
-              _mm512_fmadd_ps(slack, _mm512_loadu_ps(x_norms + i), _mm512_abs_ps(_mm512_loadu_ps(approximate + i))),
-              _mm512_set1_ps(kScreeningAbsolute));
-          const __mmask16 valid = width - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (width - i)) - 1u);
-          uint32_t lanes = _mm512_mask_cmp_ps_mask(valid, bound, _mm512_set1_ps(top.admission_score()), _CMP_GE_OQ);
-          for (; lanes != 0; lanes &= lanes - 1) {
-            const int64_t j = i + __builtin_ctz(lanes);
-            const float magnitude = std::fabs(exact_score(ops, rows, o, column_begin + j));
-            if (magnitude >= top.admission_score()) top.push(magnitude, position_base + j);
+  return run_tiles(
+      row_tiles * column_tiles, p.count, floor, p.tie_seed, kMicroRows * tile_columns,
+      [&](int64_t t, RunningTopK& top, float* scratch) {
+        const int64_t row_begin = t / column_tiles * tile_rows, column_begin = t % column_tiles * tile_columns;
+        const int64_t row_end = std::min(row_begin + tile_rows, ops.padded_out);
+        const int64_t padded_width = std::min(tile_columns, ops.padded_in - column_begin);
+        const int64_t width = std::min(padded_width, p.in - column_begin);  // real columns
+        for (int64_t o_begin = row_begin; o_begin < row_end && o_begin < p.out; o_begin += kMicroRows) {
+          screening_micro_tile(ops, o_begin, column_begin, padded_width, scratch, tile_columns);
+          for (int64_t r = 0; r < kMicroRows && o_begin + r < p.out; ++r) {
+            const int64_t o = o_begin + r;
+            float* approximate = scratch + r * tile_columns;
+            exclude_kept(p, o, column_begin, width, approximate);
+            const __m512 slack = _mm512_set1_ps(relative_slack * ops.g_norms[static_cast<size_t>(o)]);
+            const float* x_norms = ops.x_norms.data() + column_begin;
+            const int64_t position_base = o * p.in + column_begin;
+            for (int64_t i = 0; i < width; i += 16) {
+              // |approximate| + slack · ‖x_i‖ + absolute >= admission: the exact score may reach it.
+              const __m512 bound = _mm512_add_ps(
+                  _mm512_fmadd_ps(slack, _mm512_loadu_ps(x_norms + i), _mm512_abs_ps(_mm512_loadu_ps(approximate + i))),
+                  _mm512_set1_ps(kScreeningAbsolute));
+              const __mmask16 valid =
+                  width - i >= 16 ? __mmask16(0xffff) : static_cast<__mmask16>((1u << (width - i)) - 1u);
+              uint32_t lanes = _mm512_mask_cmp_ps_mask(valid, bound, _mm512_set1_ps(top.admission_score()), _CMP_GE_OQ);
+              for (; lanes != 0; lanes &= lanes - 1) {
+                const int64_t j = i + __builtin_ctz(lanes);
+                const float magnitude = std::fabs(exact_score(ops, rows, o, column_begin + j));
+                if (magnitude >= top.admission_score()) top.push(magnitude, position_base + j);
+              }
+            }
           }
         }
-      }
-    }
-  });
+      });
 }
 #endif  // __AVX512BF16__
 
@@ -564,8 +571,8 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
   });
   // Only NaN gradients (a diverged run) leave fewer candidates than count; the CUDA twin's select
   // reports the same.
-  WISP_CHECK(static_cast<int64_t>(merged.size()) >= count, "largest_absent_gradients: expected at most ",
-             merged.size(), " positions not kept with a gradient that is not NaN to select but got ", count);
+  WISP_CHECK(static_cast<int64_t>(merged.size()) >= count, "largest_absent_gradients: expected at most ", merged.size(),
+             " positions not kept with a gradient that is not NaN to select but got ", count);
   if (static_cast<int64_t>(merged.size()) > count) {
     std::nth_element(merged.begin(), merged.begin() + (count - 1), merged.end(), Better{tie_seed});
     merged.resize(static_cast<size_t>(count));
@@ -628,8 +635,8 @@ void gather_or_zero_(const Tensor& tensor, const Tensor& source) {
   float* t = mutable_pointer<float>(tensor);
   const int64_t* from = pointer<int64_t>(source);
   for (int64_t j = 0; j < n; ++j)
-    WISP_CHECK(from[j] < n, "gather_or_zero_: expected every source below the size ", n, " (negative: zero) but source[",
-               j, "] = ", from[j]);
+    WISP_CHECK(from[j] < n, "gather_or_zero_: expected every source below the size ", n,
+               " (negative: zero) but source[", j, "] = ", from[j]);
   const std::vector<float> old(t, t + n);
   for (int64_t j = 0; j < n; ++j) t[j] = from[j] >= 0 ? old[static_cast<size_t>(from[j])] : 0.0f;
 }

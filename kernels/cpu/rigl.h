@@ -23,7 +23,7 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
 // dropped UInt8 [nnz]; grown Int64 [count] increasing; result.indices Int64 [2, new_nnz] and
 // result.source Int64 [new_nnz] allocated. Returns how many grown positions are new (source -1).
 int64_t rewire_connections(const SparseStructure& structure, const Tensor& dropped, const Tensor& grown,
-                        const RewiredConnections& result);
+                           const RewiredConnections& result);
 
 // tensor float32 [n]; source Int64 [n].
 void gather_or_zero_(const Tensor& tensor, const Tensor& source);

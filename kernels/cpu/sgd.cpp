@@ -14,8 +14,8 @@ void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& mom
               dampening = static_cast<float>(h.dampening), weight_decay = static_cast<float>(h.weight_decay);
 #pragma omp parallel for schedule(static) if (n > 32768)
   for (int64_t i = 0; i < n; ++i) {
-    sgd_update_element(p[i], g[i], m ? m + i : nullptr, learning_rate, momentum, dampening, weight_decay,
-                       h.nesterov, first_step);
+    sgd_update_element(p[i], g[i], m ? m + i : nullptr, learning_rate, momentum, dampening, weight_decay, h.nesterov,
+                       first_step);
   }
 }
 

@@ -7,7 +7,6 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-
 // memcpy that accepts empty ranges, whose pointers may be null (memcpy itself must not see them).
 void copy_bytes_if_any(char* destination, const char* source, size_t nbytes) {
   if (nbytes > 0) std::memcpy(destination, source, nbytes);
@@ -79,8 +78,8 @@ void repeat_interleave(const Tensor& a, int64_t outer, int64_t size, int64_t inn
 }
 
 // grad_output: [outer, size * repeats, inner]; grad_input: [outer, size, inner]; float32, row-major.
-void repeat_interleave_backward(const Tensor& grad_output, int64_t outer, int64_t size, int64_t inner,
-                                int64_t repeats, const Tensor& grad_input) {
+void repeat_interleave_backward(const Tensor& grad_output, int64_t outer, int64_t size, int64_t inner, int64_t repeats,
+                                const Tensor& grad_input) {
   const int64_t rows = outer * size;
   const float* source = static_cast<const float*>(grad_output.raw_data());
   float* destination = static_cast<float*>(grad_input.raw_data());

@@ -21,12 +21,11 @@ void cat_backward(const Tensor& grad_output, int64_t outer, int64_t inner, const
 
 // a: [outer, size, inner]; out: [outer, size * repeats, inner] with
 // out[o, s * repeats + r, i] = a[o, s, i]; one dtype (any).
-void repeat_interleave(const Tensor& a, int64_t outer, int64_t size, int64_t inner, int64_t repeats,
-                       const Tensor& out);
+void repeat_interleave(const Tensor& a, int64_t outer, int64_t size, int64_t inner, int64_t repeats, const Tensor& out);
 
 // grad_output: [outer, size * repeats, inner]; grad_input: [outer, size, inner] with
 // grad_input[o, s, i] = Σ_r grad_output[o, s * repeats + r, i]. Float32.
-void repeat_interleave_backward(const Tensor& grad_output, int64_t outer, int64_t size, int64_t inner,
-                                int64_t repeats, const Tensor& grad_input);
+void repeat_interleave_backward(const Tensor& grad_output, int64_t outer, int64_t size, int64_t inner, int64_t repeats,
+                                const Tensor& grad_input);
 
 }  // namespace wisp::kernels::cpu

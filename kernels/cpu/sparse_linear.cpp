@@ -177,10 +177,8 @@ int64_t balanced_begin(const Index* pointers, int64_t count, int64_t part, int64
   int64_t low = 0, high = count;  // smallest r with pointers[r] + r >= target
   while (low < high) {
     const int64_t mid = low + (high - low) / 2;
-    if (static_cast<int64_t>(pointers[mid]) + mid < target)
-      low = mid + 1;
-    else
-      high = mid;
+    if (static_cast<int64_t>(pointers[mid]) + mid < target) low = mid + 1;
+    else high = mid;
   }
   return low;
 }
@@ -232,8 +230,10 @@ void spmm_tile(const Index* pointers, const Index* indices, const Value& value, 
       for (int v = 0; v < Vectors; ++v) acc[v] = start;
       const Index k_end = pointers[o + 1];
       for (Index k = pointers[o]; k < k_end; ++k) {
-        if (k + kColumnPrefetchToL2 < k_stop) prefetch_column<Vectors, 2>(tile, indices[k + kColumnPrefetchToL2], stride);
-        if (k + kColumnPrefetchToL1 < k_stop) prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
+        if (k + kColumnPrefetchToL2 < k_stop)
+          prefetch_column<Vectors, 2>(tile, indices[k + kColumnPrefetchToL2], stride);
+        if (k + kColumnPrefetchToL1 < k_stop)
+          prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
         const float w = value(k);
         const float* column = tile + static_cast<int64_t>(indices[k]) * stride;
         for (int v = 0; v < Vectors; ++v) acc[v] += w * load(column + v * kLanes);
@@ -275,8 +275,8 @@ inline float sparse_dot_avx512(const float* values, const int32_t* indices, cons
 #endif
 
 template <class Index>
-void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, false>& value,
-               const float* dense, const float* init, float* result, int64_t begin, int64_t end) {
+void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, false>& value, const float* dense,
+               const float* init, float* result, int64_t begin, int64_t end) {
   const float* __restrict values = value.values;
   for (int64_t o = begin; o < end; ++o) {
     float total = 0.0f;
@@ -295,8 +295,8 @@ void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<I
 }
 
 template <class Index>
-void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, true>& value,
-               const float* dense, const float* init, float* result, int64_t begin, int64_t end) {
+void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, true>& value, const float* dense,
+               const float* init, float* result, int64_t begin, int64_t end) {
   const float* __restrict values = value.values;
   const Index* __restrict permutation = value.permutation;
   const Index nnz = static_cast<Index>(value.nnz);
@@ -326,10 +326,18 @@ void spmm_rows(const Index* pointers, const Index* indices, const Value& value, 
                                               result, n_out, begin, end);
     };
     switch (vectors) {
-      case 1: run(std::integral_constant<int, 1>{}); break;
-      case 2: run(std::integral_constant<int, 2>{}); break;
-      case 3: run(std::integral_constant<int, 3>{}); break;
-      default: run(std::integral_constant<int, kMaxTileVectors>{}); break;
+      case 1:
+        run(std::integral_constant<int, 1>{});
+        break;
+      case 2:
+        run(std::integral_constant<int, 2>{});
+        break;
+      case 3:
+        run(std::integral_constant<int, 3>{});
+        break;
+      default:
+        run(std::integral_constant<int, kMaxTileVectors>{});
+        break;
     }
   }
 }
@@ -400,10 +408,18 @@ void sddmm_rows(const Index* row_pointers, const Index* column_indices, const fl
                                                grad_values, begin, end);
     };
     switch (vectors) {
-      case 1: run(std::integral_constant<int, 1>{}); break;
-      case 2: run(std::integral_constant<int, 2>{}); break;
-      case 3: run(std::integral_constant<int, 3>{}); break;
-      default: run(std::integral_constant<int, kMaxTileVectors>{}); break;
+      case 1:
+        run(std::integral_constant<int, 1>{});
+        break;
+      case 2:
+        run(std::integral_constant<int, 2>{});
+        break;
+      case 3:
+        run(std::integral_constant<int, 3>{});
+        break;
+      default:
+        run(std::integral_constant<int, kMaxTileVectors>{});
+        break;
     }
   }
 }
@@ -464,7 +480,8 @@ void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_maj
       }
     }
     if (rows < stride)
-      for (int64_t f = 0; f < width; ++f) std::fill(destination + f * stride + rows, destination + (f + 1) * stride, 0.0f);
+      for (int64_t f = 0; f < width; ++f)
+        std::fill(destination + f * stride + rows, destination + (f + 1) * stride, 0.0f);
   };
 #pragma omp parallel if (rows * features > kParallelThreshold)
   {
@@ -558,8 +575,7 @@ void sparse_linear_backward_values(const FeatureMajor& grad_output, const Featur
 
 // grad_output: [rows, out] batch-major; grad_bias: [out] (column sums, see kernels/cpu/parallel.h).
 void sparse_linear_backward_bias(const Tensor& grad_output, const Tensor& grad_bias) {
-  column_sums(pointer<float>(grad_output), grad_output.size(0), grad_output.size(1),
-              mutable_pointer<float>(grad_bias));
+  column_sums(pointer<float>(grad_output), grad_output.size(0), grad_output.size(1), mutable_pointer<float>(grad_bias));
 }
 
 }  // namespace wisp::kernels::cpu

@@ -85,14 +85,14 @@ bool supported_or_throw(cusparseStatus_t status, const char* call, const char* f
             cusparseGetErrorString(status), ")");
 }
 // invalid_value_refuses: true while planning an algorithm that is not cuSPARSE's default.
-#define WISP_CUSPARSE_SUPPORTED(call, why, invalid_value_refuses) \
+#define WISP_CUSPARSE_SUPPORTED(call, why, invalid_value_refuses)                                                      \
   supported_or_throw((call), #call, __FILE__, __LINE__, why, invalid_value_refuses)
 // Preprocessing is optional (cuSPARSE: it helps CSR_ALG1 and CSR_ALG3): NOT_SUPPORTED only means
 // "none", true; otherwise as WISP_CUSPARSE_SUPPORTED.
-#define WISP_CUSPARSE_PREPROCESSED(call, why, non_default)                                                  \
-  [&](cusparseStatus_t status) {                                                                            \
-    return status == CUSPARSE_STATUS_NOT_SUPPORTED || supported_or_throw(status, #call, __FILE__, __LINE__, \
-                                                                         why, non_default);                 \
+#define WISP_CUSPARSE_PREPROCESSED(call, why, non_default)                                                             \
+  [&](cusparseStatus_t status) {                                                                                       \
+    return status == CUSPARSE_STATUS_NOT_SUPPORTED ||                                                                  \
+           supported_or_throw(status, #call, __FILE__, __LINE__, why, non_default);                                    \
   }(call)
 
 }  // namespace

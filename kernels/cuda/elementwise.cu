@@ -35,7 +35,8 @@ __global__ void unary_kernel(int64_t n, const float* a, float* out) {
 
 // grad_input [n] = grad_output [n] where input [n] > 0, else 0.
 __global__ void relu_backward_kernel(int64_t n, const float* grad_output, const float* input, float* grad_input) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) grad_input[i] = relu_backward_element(grad_output[i], input[i]);
+  for (int64_t i = grid_first(); i < n; i += grid_step())
+    grad_input[i] = relu_backward_element(grad_output[i], input[i]);
 }
 
 // out [n] (uint8) = a [broadcast] == b [broadcast].
@@ -101,8 +102,8 @@ void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_firs
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     visit_binary_op(op, [&](auto op_constant) {
-      launch(binary_scalar_kernel<T, decltype(op_constant)::value>, out.numel(), pointer<T>(a),
-             static_cast<T>(scalar), scalar_first, mutable_pointer<T>(out));
+      launch(binary_scalar_kernel<T, decltype(op_constant)::value>, out.numel(), pointer<T>(a), static_cast<T>(scalar),
+             scalar_first, mutable_pointer<T>(out));
     });
   });
 }

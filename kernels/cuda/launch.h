@@ -6,9 +6,9 @@
 #include <mutex>
 #include <vector>
 
-#include "wisp/core/tensor.h"
 #include "wisp/core/cuda/check.h"
 #include "wisp/core/cuda/runtime.h"
+#include "wisp/core/tensor.h"
 #include "wisp/kernels/device_indexing.h"
 
 namespace wisp::kernels::cuda {
@@ -51,7 +51,9 @@ inline void copy_within_device(void* destination, const void* source, size_t nby
   const int device = current_device();
   cuda_runtime::copy(destination, device, source, device, nbytes);
 }
-inline void zero_on_device(void* destination, size_t nbytes) { cuda_runtime::zero(destination, nbytes, current_device()); }
+inline void zero_on_device(void* destination, size_t nbytes) {
+  cuda_runtime::zero(destination, nbytes, current_device());
+}
 
 // A library handle (cuBLAS, cuSPARSE) for the current device: made by create(device) on first use,
 // bound to that device's stream by it, and kept for the life of the process (destroying handles

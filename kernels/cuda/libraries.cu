@@ -59,7 +59,8 @@ void* cublas_library() {
   return handle;
 }
 void* cusparse_library() {
-  static void* const handle = open_library(WISP_CUSPARSE_SONAME, WISP_CUSPARSE_DIR, "the cuSPARSE SparseLinear forward");
+  static void* const handle =
+      open_library(WISP_CUSPARSE_SONAME, WISP_CUSPARSE_DIR, "the cuSPARSE SparseLinear forward");
   return handle;
 }
 
@@ -83,11 +84,11 @@ Function find_function(void* library, const char* symbol, const char* soname) {
 #define WISP_SYMBOL_NAME_TEXT(name) #name
 
 // The body of a forwarding definition: the library's own `name`, found once, called with `arguments`.
-#define WISP_FORWARD(library, soname, name, arguments)                                                  \
-  {                                                                                                     \
-    static const auto function = wisp::cuda_libraries::find_function<decltype(&name)>(                  \
-        wisp::cuda_libraries::library(), WISP_SYMBOL_NAME(name), soname);                               \
-    return function arguments;                                                                          \
+#define WISP_FORWARD(library, soname, name, arguments)                                                                 \
+  {                                                                                                                    \
+    static const auto function = wisp::cuda_libraries::find_function<decltype(&name)>(wisp::cuda_libraries::library(), \
+                                                                                      WISP_SYMBOL_NAME(name), soname); \
+    return function arguments;                                                                                         \
   }
 #define WISP_CUBLAS(name, arguments) WISP_FORWARD(cublas_library, WISP_CUBLAS_SONAME, name, arguments)
 #define WISP_CUSPARSE(name, arguments) WISP_FORWARD(cusparse_library, WISP_CUSPARSE_SONAME, name, arguments)
@@ -98,89 +99,101 @@ extern "C" {
 
 cublasStatus_t cublasCreate(cublasHandle_t* handle) WISP_CUBLAS(cublasCreate, (handle))
 
-cublasStatus_t cublasSetStream(cublasHandle_t handle, cudaStream_t stream) WISP_CUBLAS(cublasSetStream, (handle, stream))
+    cublasStatus_t
+    cublasSetStream(cublasHandle_t handle, cudaStream_t stream) WISP_CUBLAS(cublasSetStream, (handle, stream))
 
-cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
-                           int k, const float* alpha, const float* A, int lda, const float* B, int ldb,
-                           const float* beta, float* C, int ldc)
-    WISP_CUBLAS(cublasSgemm, (handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc))
+        cublasStatus_t cublasSgemm(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                                   int n, int k, const float* alpha, const float* A, int lda, const float* B, int ldb,
+                                   const float* beta, float* C, int ldc)
+            WISP_CUBLAS(cublasSgemm, (handle, transa, transb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc))
 
-const char* cublasGetStatusName(cublasStatus_t status) WISP_CUBLAS(cublasGetStatusName, (status))
+                const char* cublasGetStatusName(cublasStatus_t status) WISP_CUBLAS(cublasGetStatusName, (status))
 
-const char* cublasGetStatusString(cublasStatus_t status) WISP_CUBLAS(cublasGetStatusString, (status))
+                    const char* cublasGetStatusString(cublasStatus_t status)
+                        WISP_CUBLAS(cublasGetStatusString, (status))
 
-// ---- cuSPARSE (kernels/cuda/cusparse.cu, core/cuda/check.h) ---------------------------------------------
+    // ---- cuSPARSE (kernels/cuda/cusparse.cu, core/cuda/check.h) ---------------------------------------------
 
-cusparseStatus_t cusparseCreate(cusparseHandle_t* handle) WISP_CUSPARSE(cusparseCreate, (handle))
+    cusparseStatus_t cusparseCreate(cusparseHandle_t* handle) WISP_CUSPARSE(cusparseCreate, (handle))
 
-cusparseStatus_t cusparseSetStream(cusparseHandle_t handle, cudaStream_t stream)
-    WISP_CUSPARSE(cusparseSetStream, (handle, stream))
+        cusparseStatus_t
+    cusparseSetStream(cusparseHandle_t handle, cudaStream_t stream) WISP_CUSPARSE(cusparseSetStream, (handle, stream))
 
-const char* cusparseGetErrorName(cusparseStatus_t status) WISP_CUSPARSE(cusparseGetErrorName, (status))
+        const char* cusparseGetErrorName(cusparseStatus_t status) WISP_CUSPARSE(cusparseGetErrorName, (status))
 
-const char* cusparseGetErrorString(cusparseStatus_t status) WISP_CUSPARSE(cusparseGetErrorString, (status))
+            const char* cusparseGetErrorString(cusparseStatus_t status) WISP_CUSPARSE(cusparseGetErrorString, (status))
 
-cusparseStatus_t cusparseCreateCsr(cusparseSpMatDescr_t* matrix, int64_t rows, int64_t cols, int64_t nnz,
-                                   void* row_offsets, void* column_indices, void* values,
-                                   cusparseIndexType_t row_offsets_type, cusparseIndexType_t column_indices_type,
-                                   cusparseIndexBase_t index_base, cudaDataType value_type)
-    WISP_CUSPARSE(cusparseCreateCsr, (matrix, rows, cols, nnz, row_offsets, column_indices, values, row_offsets_type,
-                                      column_indices_type, index_base, value_type))
+                cusparseStatus_t
+    cusparseCreateCsr(cusparseSpMatDescr_t* matrix, int64_t rows, int64_t cols, int64_t nnz, void* row_offsets,
+                      void* column_indices, void* values, cusparseIndexType_t row_offsets_type,
+                      cusparseIndexType_t column_indices_type, cusparseIndexBase_t index_base, cudaDataType value_type)
+        WISP_CUSPARSE(cusparseCreateCsr, (matrix, rows, cols, nnz, row_offsets, column_indices, values,
+                                          row_offsets_type, column_indices_type, index_base, value_type))
 
-cusparseStatus_t cusparseDestroySpMat(cusparseConstSpMatDescr_t matrix) WISP_CUSPARSE(cusparseDestroySpMat, (matrix))
+            cusparseStatus_t
+    cusparseDestroySpMat(cusparseConstSpMatDescr_t matrix) WISP_CUSPARSE(cusparseDestroySpMat, (matrix))
 
-cusparseStatus_t cusparseCreateDnMat(cusparseDnMatDescr_t* matrix, int64_t rows, int64_t cols, int64_t leading,
-                                     void* values, cudaDataType value_type, cusparseOrder_t order)
-    WISP_CUSPARSE(cusparseCreateDnMat, (matrix, rows, cols, leading, values, value_type, order))
+        cusparseStatus_t cusparseCreateDnMat(cusparseDnMatDescr_t* matrix, int64_t rows, int64_t cols, int64_t leading,
+                                             void* values, cudaDataType value_type, cusparseOrder_t order)
+            WISP_CUSPARSE(cusparseCreateDnMat, (matrix, rows, cols, leading, values, value_type, order))
 
-cusparseStatus_t cusparseDestroyDnMat(cusparseConstDnMatDescr_t matrix) WISP_CUSPARSE(cusparseDestroyDnMat, (matrix))
+                cusparseStatus_t cusparseDestroyDnMat(cusparseConstDnMatDescr_t matrix)
+                    WISP_CUSPARSE(cusparseDestroyDnMat, (matrix))
 
-cusparseStatus_t cusparseDnMatSetValues(cusparseDnMatDescr_t matrix, void* values)
-    WISP_CUSPARSE(cusparseDnMatSetValues, (matrix, values))
+                        cusparseStatus_t cusparseDnMatSetValues(cusparseDnMatDescr_t matrix, void* values)
+                            WISP_CUSPARSE(cusparseDnMatSetValues, (matrix, values))
 
-cusparseStatus_t cusparseCreateDnVec(cusparseDnVecDescr_t* vector, int64_t size, void* values, cudaDataType value_type)
-    WISP_CUSPARSE(cusparseCreateDnVec, (vector, size, values, value_type))
+                                cusparseStatus_t
+    cusparseCreateDnVec(cusparseDnVecDescr_t* vector, int64_t size, void* values, cudaDataType value_type)
+        WISP_CUSPARSE(cusparseCreateDnVec, (vector, size, values, value_type))
 
-cusparseStatus_t cusparseDestroyDnVec(cusparseConstDnVecDescr_t vector) WISP_CUSPARSE(cusparseDestroyDnVec, (vector))
+            cusparseStatus_t cusparseDestroyDnVec(cusparseConstDnVecDescr_t vector)
+                WISP_CUSPARSE(cusparseDestroyDnVec, (vector))
 
-cusparseStatus_t cusparseDnVecSetValues(cusparseDnVecDescr_t vector, void* values)
-    WISP_CUSPARSE(cusparseDnVecSetValues, (vector, values))
+                    cusparseStatus_t cusparseDnVecSetValues(cusparseDnVecDescr_t vector, void* values)
+                        WISP_CUSPARSE(cusparseDnVecSetValues, (vector, values))
 
-cusparseStatus_t cusparseSpMM_bufferSize(cusparseHandle_t handle, cusparseOperation_t op_a, cusparseOperation_t op_b,
-                                         const void* alpha, cusparseConstSpMatDescr_t a, cusparseConstDnMatDescr_t b,
-                                         const void* beta, cusparseDnMatDescr_t c, cudaDataType compute_type,
-                                         cusparseSpMMAlg_t algorithm, size_t* buffer_size)
-    WISP_CUSPARSE(cusparseSpMM_bufferSize, (handle, op_a, op_b, alpha, a, b, beta, c, compute_type, algorithm,
-                                            buffer_size))
+                            cusparseStatus_t
+    cusparseSpMM_bufferSize(cusparseHandle_t handle, cusparseOperation_t op_a, cusparseOperation_t op_b,
+                            const void* alpha, cusparseConstSpMatDescr_t a, cusparseConstDnMatDescr_t b,
+                            const void* beta, cusparseDnMatDescr_t c, cudaDataType compute_type,
+                            cusparseSpMMAlg_t algorithm, size_t* buffer_size)
+        WISP_CUSPARSE(cusparseSpMM_bufferSize,
+                      (handle, op_a, op_b, alpha, a, b, beta, c, compute_type, algorithm, buffer_size))
 
-cusparseStatus_t cusparseSpMM_preprocess(cusparseHandle_t handle, cusparseOperation_t op_a, cusparseOperation_t op_b,
-                                         const void* alpha, cusparseConstSpMatDescr_t a, cusparseConstDnMatDescr_t b,
-                                         const void* beta, cusparseDnMatDescr_t c, cudaDataType compute_type,
-                                         cusparseSpMMAlg_t algorithm, void* buffer)
-    WISP_CUSPARSE(cusparseSpMM_preprocess, (handle, op_a, op_b, alpha, a, b, beta, c, compute_type, algorithm, buffer))
+            cusparseStatus_t
+    cusparseSpMM_preprocess(cusparseHandle_t handle, cusparseOperation_t op_a, cusparseOperation_t op_b,
+                            const void* alpha, cusparseConstSpMatDescr_t a, cusparseConstDnMatDescr_t b,
+                            const void* beta, cusparseDnMatDescr_t c, cudaDataType compute_type,
+                            cusparseSpMMAlg_t algorithm, void* buffer)
+        WISP_CUSPARSE(cusparseSpMM_preprocess,
+                      (handle, op_a, op_b, alpha, a, b, beta, c, compute_type, algorithm, buffer))
 
-cusparseStatus_t cusparseSpMM(cusparseHandle_t handle, cusparseOperation_t op_a, cusparseOperation_t op_b,
-                              const void* alpha, cusparseConstSpMatDescr_t a, cusparseConstDnMatDescr_t b,
-                              const void* beta, cusparseDnMatDescr_t c, cudaDataType compute_type,
-                              cusparseSpMMAlg_t algorithm, void* buffer)
-    WISP_CUSPARSE(cusparseSpMM, (handle, op_a, op_b, alpha, a, b, beta, c, compute_type, algorithm, buffer))
+            cusparseStatus_t
+    cusparseSpMM(cusparseHandle_t handle, cusparseOperation_t op_a, cusparseOperation_t op_b, const void* alpha,
+                 cusparseConstSpMatDescr_t a, cusparseConstDnMatDescr_t b, const void* beta, cusparseDnMatDescr_t c,
+                 cudaDataType compute_type, cusparseSpMMAlg_t algorithm, void* buffer)
+        WISP_CUSPARSE(cusparseSpMM, (handle, op_a, op_b, alpha, a, b, beta, c, compute_type, algorithm, buffer))
 
-cusparseStatus_t cusparseSpMV_bufferSize(cusparseHandle_t handle, cusparseOperation_t op_a, const void* alpha,
-                                         cusparseConstSpMatDescr_t a, cusparseConstDnVecDescr_t x, const void* beta,
-                                         cusparseDnVecDescr_t y, cudaDataType compute_type,
-                                         cusparseSpMVAlg_t algorithm, size_t* buffer_size)
-    WISP_CUSPARSE(cusparseSpMV_bufferSize, (handle, op_a, alpha, a, x, beta, y, compute_type, algorithm, buffer_size))
+            cusparseStatus_t
+    cusparseSpMV_bufferSize(cusparseHandle_t handle, cusparseOperation_t op_a, const void* alpha,
+                            cusparseConstSpMatDescr_t a, cusparseConstDnVecDescr_t x, const void* beta,
+                            cusparseDnVecDescr_t y, cudaDataType compute_type, cusparseSpMVAlg_t algorithm,
+                            size_t* buffer_size)
+        WISP_CUSPARSE(cusparseSpMV_bufferSize,
+                      (handle, op_a, alpha, a, x, beta, y, compute_type, algorithm, buffer_size))
 
-cusparseStatus_t cusparseSpMV_preprocess(cusparseHandle_t handle, cusparseOperation_t op_a, const void* alpha,
-                                         cusparseConstSpMatDescr_t a, cusparseConstDnVecDescr_t x, const void* beta,
-                                         cusparseDnVecDescr_t y, cudaDataType compute_type,
-                                         cusparseSpMVAlg_t algorithm, void* buffer)
-    WISP_CUSPARSE(cusparseSpMV_preprocess, (handle, op_a, alpha, a, x, beta, y, compute_type, algorithm, buffer))
+            cusparseStatus_t
+    cusparseSpMV_preprocess(cusparseHandle_t handle, cusparseOperation_t op_a, const void* alpha,
+                            cusparseConstSpMatDescr_t a, cusparseConstDnVecDescr_t x, const void* beta,
+                            cusparseDnVecDescr_t y, cudaDataType compute_type, cusparseSpMVAlg_t algorithm,
+                            void* buffer)
+        WISP_CUSPARSE(cusparseSpMV_preprocess, (handle, op_a, alpha, a, x, beta, y, compute_type, algorithm, buffer))
 
-cusparseStatus_t cusparseSpMV(cusparseHandle_t handle, cusparseOperation_t op_a, const void* alpha,
-                              cusparseConstSpMatDescr_t a, cusparseConstDnVecDescr_t x, const void* beta,
-                              cusparseDnVecDescr_t y, cudaDataType compute_type, cusparseSpMVAlg_t algorithm,
-                              void* buffer)
-    WISP_CUSPARSE(cusparseSpMV, (handle, op_a, alpha, a, x, beta, y, compute_type, algorithm, buffer))
+            cusparseStatus_t
+    cusparseSpMV(cusparseHandle_t handle, cusparseOperation_t op_a, const void* alpha, cusparseConstSpMatDescr_t a,
+                 cusparseConstDnVecDescr_t x, const void* beta, cusparseDnVecDescr_t y, cudaDataType compute_type,
+                 cusparseSpMVAlg_t algorithm, void* buffer)
+        WISP_CUSPARSE(cusparseSpMV, (handle, op_a, alpha, a, x, beta, y, compute_type, algorithm, buffer))
 
 }  // extern "C"

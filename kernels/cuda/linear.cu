@@ -27,8 +27,7 @@ cublasHandle_t handle_for_current_device() {
 // X [r, c] read column-major is Xᵀ [c, r] with leading dimension c: op(B)ᵀ is that view as is
 // (CUBLAS_OP_N) when B is not transposed, and its transpose (CUBLAS_OP_T) when it is; the same for A.
 // a: [n, k] (or [k, n] when transpose_a); b: [k, m] (or [m, k]); c: [n, m]; c = a·b + beta·c.
-void gemm_row_major(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, const Tensor& c,
-                    float beta) {
+void gemm_row_major(const Tensor& a, bool transpose_a, const Tensor& b, bool transpose_b, const Tensor& c, float beta) {
   const int64_t n = c.size(0), m = c.size(1), k = transpose_a ? a.size(0) : a.size(1);
   if (n == 0 || m == 0) return;
   if (k == 0) {  // an empty sum: c = beta · c
@@ -39,12 +38,11 @@ void gemm_row_major(const Tensor& a, bool transpose_a, const Tensor& b, bool tra
   WISP_CHECK(n <= kIntMax && m <= kIntMax && k <= kIntMax && a.size(1) <= kIntMax && b.size(1) <= kIntMax,
              "cuBLAS GEMM: dimensions ", n, " x ", m, " x ", k, " exceed int32");
   const float alpha = 1.0f;
-  WISP_CUBLAS_CHECK(cublasSgemm(handle_for_current_device(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                                transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
-                                static_cast<int>(k), &alpha, static_cast<const float*>(b.raw_data()),
-                                static_cast<int>(b.size(1)), static_cast<const float*>(a.raw_data()),
-                                static_cast<int>(a.size(1)), &beta, static_cast<float*>(c.raw_data()),
-                                static_cast<int>(m)));
+  WISP_CUBLAS_CHECK(cublasSgemm(
+      handle_for_current_device(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
+      static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), &alpha, static_cast<const float*>(b.raw_data()),
+      static_cast<int>(b.size(1)), static_cast<const float*>(a.raw_data()), static_cast<int>(a.size(1)), &beta,
+      static_cast<float*>(c.raw_data()), static_cast<int>(m)));
 }
 
 // output [rows, columns] = bias [columns] in every row.

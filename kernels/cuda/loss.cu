@@ -119,8 +119,8 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t r
 }
 
 void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,
-                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows,
-                            int64_t classes, const Tensor& grad_logits) {
+                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows, int64_t classes,
+                            const Tensor& grad_logits) {
   const DeviceScope scope(logits);
   launch(cross_entropy_backward_kernel, rows * classes, pointer<float>(grad_output),
          static_cast<int64_t>(grad_output.numel() == 1 ? 0 : 1), pointer<float>(logits), pointer<int64_t>(target),

@@ -12,8 +12,8 @@ void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64
 void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t rows, int64_t classes,
                            const Tensor& loss, const Tensor& max_logit, const Tensor& log_sum);
 void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,
-                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows,
-                            int64_t classes, const Tensor& grad_logits);
+                            const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows, int64_t classes,
+                            const Tensor& grad_logits);
 void squared_error(const Tensor& input, const Tensor& target, const Tensor& output);
 void squared_error_sum(const Tensor& input, const Tensor& target, double scale, const Tensor& output);
 void squared_error_backward(const Tensor& grad_output, const Tensor& input, const Tensor& target, double scale,

@@ -34,8 +34,8 @@ __global__ void layer_norm_forward_kernel(const float* x, const float* weight, c
     rstd[r] = row_rstd;
   }
   for (int64_t f = threadIdx.x; f < features; f += blockDim.x) {
-    y[r * features + f] = layer_norm_output(row[f], mean_value, row_rstd, weight ? weight[f] : 1.0f,
-                                            bias ? bias[f] : 0.0f);
+    y[r * features + f] =
+        layer_norm_output(row[f], mean_value, row_rstd, weight ? weight[f] : 1.0f, bias ? bias[f] : 0.0f);
   }
 }
 
@@ -94,8 +94,8 @@ void layer_norm_forward(const Tensor& input, const Tensor& weight, const Tensor&
   if (rows == 0) return;
   const DeviceScope scope(input);
   WISP_CHECK(rows <= 2147483647, "layer_norm on CUDA: at most 2^31 - 1 rows (one block each) but got ", rows);
-  launch_blocks(layer_norm_forward_kernel, dim3(static_cast<unsigned>(rows)), dim3(kThreadsPerBlock), pointer<float>(input),
-                optional_pointer<float>(weight), optional_pointer<float>(bias), eps, features,
+  launch_blocks(layer_norm_forward_kernel, dim3(static_cast<unsigned>(rows)), dim3(kThreadsPerBlock),
+                pointer<float>(input), optional_pointer<float>(weight), optional_pointer<float>(bias), eps, features,
                 mutable_pointer<float>(output), mutable_pointer<float>(mean), mutable_pointer<float>(rstd));
 }
 

@@ -130,8 +130,8 @@ struct GrowPass {
   const uint8_t* dropped = nullptr;  // [nnz]: 1 where a nonzero competes, 0 where it stays
   uint64_t tie_seed = 0;
   RiglKeyPrefix prefix;
-  int digit = 0;                // histogram passes: the digit counted
-  Count* histogram = nullptr;   // [kRiglDigitBuckets]
+  int digit = 0;                 // histogram passes: the digit counted
+  Count* histogram = nullptr;    // [kRiglDigitBuckets]
   int64_t* positions = nullptr;  // collection pass: [count], in no order
   Count* collected = nullptr;    // how many positions the collection found
   int64_t count = 0;
@@ -157,8 +157,8 @@ __device__ void mark_staying(const GrowPass<Index>& p, int64_t o, int64_t i0, ui
 // key is at most p.prefix goes to p.positions. Blocks take 64 × 64 tiles of the rows in turn.
 template <class Index, bool kCollect>
 __global__ void __launch_bounds__(kThreadsPerBlock) grow_pass_kernel(GrowPass<Index> p) {
-  __shared__ float g_chunk[kChunk][kTile];  // g[r0 + kk, o0 + j]
-  __shared__ float x_chunk[kChunk][kTile];  // x[r0 + kk, i0 + j]
+  __shared__ float g_chunk[kChunk][kTile];         // g[r0 + kk, o0 + j]
+  __shared__ float x_chunk[kChunk][kTile];         // x[r0 + kk, i0 + j]
   __shared__ uint32_t staying[kTile][kTile / 32];  // bit b of row a: G[o0 + a, i0 + b] stays
   __shared__ uint32_t counts[kRiglDigitBuckets];
   const int tx = static_cast<int>(threadIdx.x) % kSide, ty = static_cast<int>(threadIdx.x) / kSide;
@@ -208,7 +208,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock) grow_pass_kernel(GrowPass<In
         if (kCollect) {
           if (p.prefix.at_most(key)) {
             const Count slot = atomicAdd(p.collected, Count(1));
-            if (slot < static_cast<Count>(p.count)) p.positions[slot] = position;  // more is a bug, reported by the host
+            if (slot < static_cast<Count>(p.count))
+              p.positions[slot] = position;  // more is a bug, reported by the host
           }
         } else if (p.prefix.matches(key)) {
           atomicAdd(counts + RiglKeyPrefix::bucket(key, p.digit), 1u);
@@ -380,15 +381,16 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
     pass.positions = mutable_pointer<int64_t>(positions);
     pass.collected = mutable_pointer<Count>(collected);
     pass.count = count;
-    pass.prefix = rigl_radix_select(count, "positions not kept with a gradient that is not NaN (largest_absent_gradients)",
-                                    [&](const RiglKeyPrefix& current, int digit) {
-                                      zero_device(histogram);
-                                      GrowPass<Index> counting = pass;
-                                      counting.prefix = current;
-                                      counting.digit = digit;
-                                      run_grow_pass<Index, false>(counting, launch_rows);
-                                      return read_counts(histogram);
-                                    });
+    pass.prefix =
+        rigl_radix_select(count, "positions not kept with a gradient that is not NaN (largest_absent_gradients)",
+                          [&](const RiglKeyPrefix& current, int digit) {
+                            zero_device(histogram);
+                            GrowPass<Index> counting = pass;
+                            counting.prefix = current;
+                            counting.digit = digit;
+                            run_grow_pass<Index, false>(counting, launch_rows);
+                            return read_counts(histogram);
+                          });
     zero_device(collected);
     run_grow_pass<Index, true>(pass, launch_rows);
   });
@@ -445,15 +447,16 @@ int64_t rewire_connections(const SparseStructure& structure, const Tensor& dropp
     const int64_t* flag_data = pointer<int64_t>(flags);
     int64_t* before = mutable_pointer<int64_t>(staying_before);
     size_t temporary_bytes = 0;
-    WISP_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(nullptr, temporary_bytes, flag_data, before, nnz + 1, current_stream()));
+    WISP_CUDA_CHECK(
+        cub::DeviceScan::ExclusiveSum(nullptr, temporary_bytes, flag_data, before, nnz + 1, current_stream()));
     const Tensor temporary = scratch(static_cast<int64_t>(temporary_bytes), DType::UInt8, dropped.device());
     WISP_CUDA_CHECK(cub::DeviceScan::ExclusiveSum(temporary.raw_data(), temporary_bytes, flag_data, before, nnz + 1,
                                                   current_stream()));
     WISP_CHECK(read_one(before + nnz) + count == new_nnz, "rewire_connections (CUDA): expected ", new_nnz,
                " nonzeros after the merge");
 
-    launch(place_staying_kernel<Index>, nnz, row_pointers, out, column_indices, in, drop, pointer<int64_t>(staying_before),
-           grow, count, new_rows, new_columns, source);
+    launch(place_staying_kernel<Index>, nnz, row_pointers, out, column_indices, in, drop,
+           pointer<int64_t>(staying_before), grow, count, new_rows, new_columns, source);
     launch(place_grown_kernel<Index>, count, grow, in, row_pointers, column_indices, pointer<int64_t>(staying_before),
            new_rows, new_columns, source);
   });

@@ -141,8 +141,8 @@ void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor&
     }
     launch(spmm_kernel<Index>, structure.in_features * grad_output.rows, pointer<Index>(structure.column_pointers),
            pointer<Index>(structure.row_indices), pointer<float>(values), pointer<Index>(structure.csc_to_value),
-           pointer<float>(grad_output.data), grad_output.stride(), grad_output.rows,
-           static_cast<const float*>(nullptr), structure.in_features, mutable_pointer<float>(grad_input));
+           pointer<float>(grad_output.data), grad_output.stride(), grad_output.rows, static_cast<const float*>(nullptr),
+           structure.in_features, mutable_pointer<float>(grad_input));
   });
 }
 

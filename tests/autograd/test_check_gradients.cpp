@@ -40,7 +40,9 @@ TEST_CASE("check_gradients reports inputs the gradient never reaches", "[autogra
 TEST_CASE("check_gradients leaves the caller's tensors alone and skips integer inputs", "[autograd][check_gradients]") {
   Tensor x = from_vector(std::vector<float>{0.5f, 1.5f});
   Tensor index = from_vector(std::vector<int64_t>{1});
-  auto function = [](const std::vector<Tensor>& in) { return in[0] * in[0] * static_cast<double>(in[1].item<int64_t>()); };
+  auto function = [](const std::vector<Tensor>& in) {
+    return in[0] * in[0] * static_cast<double>(in[1].item<int64_t>());
+  };
   const auto result = autograd::check_gradients(function, {x, index});
   CHECK(result.ok);
   CHECK(result.checked_elements == 2);

@@ -72,9 +72,7 @@ TEST_CASE("NoGradGuard stops recording and restores the previous mode", "[autogr
     Tensor b = a * 2.0;
     CHECK_FALSE(b.requires_grad());
     CHECK(b.is_leaf());
-    {
-      NoGradGuard nested;
-    }
+    { NoGradGuard nested; }
     CHECK_FALSE(GradMode::is_enabled());
   }
   CHECK(GradMode::is_enabled());
@@ -182,8 +180,7 @@ TEST_CASE("backward refuses values that were updated in place after an op saved 
   WISP_REQUIRE_ERROR(second.backward(), "LinearBackward", "updated in place");
 }
 
-TEST_CASE("in-place updates: an operand that requires grad is refused, a refused update counts nothing",
-          "[autograd]") {
+TEST_CASE("in-place updates: an operand that requires grad is refused, a refused update counts nothing", "[autograd]") {
   Tensor w = from_vector(std::vector<float>{1, 2});
   w.set_requires_grad(true);
   Tensor accumulator = zeros({2});
@@ -224,7 +221,7 @@ TEST_CASE("a long graph that is never back-propagated is freed without deep recu
   {
     Tensor x = w;
     for (int step = 0; step < 300000; ++step) x = x * 1.0;  // a chain of 300000 entries
-  }  // freed here: recursively, this overflowed the stack
+  }                                                         // freed here: recursively, this overflowed the stack
   CHECK(w.grad().defined() == false);
 }
 

@@ -35,13 +35,15 @@ TEST_CASE("arange", "[core][factories]") {
         std::vector<int64_t>{0, INT64_MAX / 2, INT64_MAX / 2 * 2});
   CHECK(arange(INT64_MIN, INT64_MAX, INT64_MAX, DType::Int64).to_vector<int64_t>() ==
         std::vector<int64_t>{INT64_MIN, -1, INT64_MAX - 1});
-  CHECK(arange(INT64_MAX, INT64_MIN, INT64_MIN, DType::Int64).to_vector<int64_t>() == std::vector<int64_t>{INT64_MAX, -1});
+  CHECK(arange(INT64_MAX, INT64_MIN, INT64_MIN, DType::Int64).to_vector<int64_t>() ==
+        std::vector<int64_t>{INT64_MAX, -1});
   // Values the dtype cannot hold are an error, not a wrap-around.
   CHECK(arange(256, DType::UInt8).to_vector<uint8_t>().back() == 255);
   WISP_REQUIRE_ERROR(arange(257, DType::UInt8), "arange", "last value 256", "uint8", "[0, 255]");
   WISP_REQUIRE_ERROR(arange(-1, 3, 1, DType::UInt8), "arange", "start -1", "uint8");
   // More values than int64 can count: said as such (the count used to wrap and blame empty()).
-  WISP_REQUIRE_ERROR(arange(INT64_MIN, INT64_MAX, 1), "arange: the range from -9223372036854775808 to "
+  WISP_REQUIRE_ERROR(arange(INT64_MIN, INT64_MAX, 1),
+                     "arange: the range from -9223372036854775808 to "
                      "9223372036854775807 with step 1 has 18446744073709551615 values, more than a tensor can hold");
 }
 

@@ -8,20 +8,19 @@
 
 #include <vector>
 
-#include "wisp/kernels/sparse_linear.h"
 #include "test_helpers.h"
+#include "wisp/kernels/sparse_linear.h"
 
 using namespace wisp;
-using wisp::testing::require_close;
 using kernels::cuda::CusparseAlgorithm;
 using kernels::cuda::CusparseLayout;
+using wisp::testing::require_close;
 
 namespace {
 const Device kGpu = Device::cuda(0);
 }  // namespace
 
-TEST_CASE("cuSPARSE's SparseLinear forward matches the CPU kernel for every algorithm it accepts",
-          "[cuda][cusparse]") {
+TEST_CASE("cuSPARSE's SparseLinear forward matches the CPU kernel for every algorithm it accepts", "[cuda][cusparse]") {
   manual_seed(21);
   nn::SparseLinear layer(300, 200, nn::SparseLinearOptions().sparsity(0.95));
   const Tensor values = layer.weights().detach(), bias = layer.bias().detach();
@@ -48,11 +47,11 @@ TEST_CASE("cuSPARSE's SparseLinear forward matches the CPU kernel for every algo
           for (CusparseLayout layout : {CusparseLayout::BatchMajor, CusparseLayout::FeatureMajor}) {
             if (kernels::cuda::is_spmv(algorithm) && layout == CusparseLayout::FeatureMajor) continue;
             INFO(kernels::cuda::name(algorithm) << ", " << kernels::cuda::name(layout) << ", rows " << rows
-                                                 << ", index " << index_dtype << ", bias " << with_bias);
+                                                << ", index " << index_dtype << ", bias " << with_bias);
             kernels::cuda::CusparseSparseLinearPlan plan(gpu_values, gpu_structure, rows, algorithm, layout);
             if (!plan.supported()) {
-              WARN("cuSPARSE refused " << kernels::cuda::name(algorithm) << " / " << kernels::cuda::name(layout)
-                                       << ": " << plan.why_unsupported());
+              WARN("cuSPARSE refused " << kernels::cuda::name(algorithm) << " / " << kernels::cuda::name(layout) << ": "
+                                       << plan.why_unsupported());
               continue;
             }
             Tensor output = empty({rows, 200}, TensorOptions(DType::Float32).device(kGpu));
@@ -80,13 +79,12 @@ TEST_CASE("cuSPARSE's one-call forwards match the CPU kernel", "[cuda][cusparse]
     const Tensor x = randn({rows, 120});
     const Tensor expected = kernels::sparse_linear_forward(kernels::to_feature_major(x), values, cpu_structure, bias);
     Tensor output = empty({rows, 90}, TensorOptions(DType::Float32).device(kGpu));
-    kernels::cuda::cusparse_sparse_linear_forward(kernels::to_feature_major(x.to(kGpu)), values.to(kGpu),
-                                                  gpu_structure, bias.to(kGpu), output);
+    kernels::cuda::cusparse_sparse_linear_forward(kernels::to_feature_major(x.to(kGpu)), values.to(kGpu), gpu_structure,
+                                                  bias.to(kGpu), output);
     require_close(output.cpu(), expected, 1e-4f);
-    require_close(kernels::cuda::cusparse_sparse_linear_forward(x.to(kGpu), values.to(kGpu), gpu_structure,
-                                                                bias.to(kGpu))
-                      .cpu(),
-                  expected, 1e-4f);
+    require_close(
+        kernels::cuda::cusparse_sparse_linear_forward(x.to(kGpu), values.to(kGpu), gpu_structure, bias.to(kGpu)).cpu(),
+        expected, 1e-4f);
   }
   const Tensor vector = randn({120});
   require_close(

@@ -9,8 +9,8 @@
 #include <limits>
 #include <vector>
 
-#include "wisp/kernels/elementwise.h"
 #include "test_helpers.h"
+#include "wisp/kernels/elementwise.h"
 
 using namespace wisp;
 using wisp::testing::require_close;
@@ -41,8 +41,8 @@ void check_twins(Op op, const std::vector<Tensor>& inputs, float tolerance) {
 
 TEST_CASE("CUDA binary ops with broadcasting match the CPU", "[cuda][elementwise]") {
   manual_seed(1);
-  const std::vector<std::pair<Shape, Shape>> shapes = {
-      {{1000}, {1000}}, {{64, 300}, {300}}, {{64, 300}, {64, 1}}, {{3, 1, 5}, {4, 1}}, {{7}, {}}, {{0, 3}, {3}}};
+  const std::vector<std::pair<Shape, Shape>> shapes = {{{1000}, {1000}},    {{64, 300}, {300}}, {{64, 300}, {64, 1}},
+                                                       {{3, 1, 5}, {4, 1}}, {{7}, {}},          {{0, 3}, {3}}};
   for (const auto& [a_shape, b_shape] : shapes) {
     INFO("shapes " << a_shape << " and " << b_shape);
     const Tensor a = randn(a_shape), b = rand(b_shape) + 0.5;
@@ -88,8 +88,7 @@ TEST_CASE("CUDA comparison, casts, fill and sum_to_shape match the CPU", "[cuda]
   const Tensor long_rows = randn({3000, 7});
   for (const Shape& target : {Shape{7}, Shape{1}, Shape{}}) {
     INFO("sum of 3000 x 7 to " << target);
-    check_twins([&](const std::vector<Tensor>& t) { return kernels::sum_to_shape(t[0], target); }, {long_rows},
-                1e-4f);
+    check_twins([&](const std::vector<Tensor>& t) { return kernels::sum_to_shape(t[0], target); }, {long_rows}, 1e-4f);
   }
 }
 

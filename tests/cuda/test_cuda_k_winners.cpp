@@ -8,8 +8,8 @@
 #include <limits>
 #include <vector>
 
-#include "wisp/kernels/k_winners.h"
 #include "test_helpers.h"
+#include "wisp/kernels/k_winners.h"
 
 using namespace wisp;
 

@@ -2,8 +2,8 @@
 // the CPU's Eigen: matmul in all four transpose combinations, linear with and without bias, and
 // every gradient of linear. Tolerance 1e-4 relative: both sum k float products in different orders
 // (k up to 2000 here); the bias gradient sums in the CPU's order and is exact. Runs only with a GPU.
-#include "wisp/kernels/linear.h"
 #include "test_helpers.h"
+#include "wisp/kernels/linear.h"
 
 using namespace wisp;
 using wisp::testing::require_close;

@@ -20,8 +20,8 @@
 #include <set>
 #include <vector>
 
-#include "wisp/kernels/rigl.h"
 #include "test_helpers.h"
+#include "wisp/kernels/rigl.h"
 
 using namespace wisp;
 using wisp::testing::require_close;
@@ -74,8 +74,8 @@ DenseGradient dense_gradient(const Tensor& grad_output, const Tensor& input) {
 // position in one but not the other has a magnitude within `tolerance` of the boundary, the
 // count-th largest magnitude among `candidates`.
 void check_equal_up_to_near_ties(const std::vector<int64_t>& actual, const std::vector<int64_t>& expected,
-                                 const std::vector<double>& magnitude, std::vector<int64_t> candidates,
-                                 int64_t count, double tolerance) {
+                                 const std::vector<double>& magnitude, std::vector<int64_t> candidates, int64_t count,
+                                 double tolerance) {
   REQUIRE(static_cast<int64_t>(actual.size()) == count);
   REQUIRE(static_cast<int64_t>(expected.size()) == count);
   CHECK(std::is_sorted(actual.begin(), actual.end()));
@@ -158,9 +158,13 @@ TEST_CASE("smallest_magnitude_mask on the GPU: the CPU's mask, ties by tie rank"
 TEST_CASE("largest_absent_gradients on the GPU: exact on small integers, every tile size, count and index type",
           "[cuda][rigl]") {
   manual_seed(22);
-  const auto [in, out, rows, sparsity] = GENERATE(table<int64_t, int64_t, int64_t, double>(
-      {{13, 17, 8, 0.7}, {40, 9, 3, 0.5}, {7, 50, 64, 0.9}, {100, 30, 1, 0.95}, {33, 33, 70, 0.0},
-       {130, 150, 17, 0.8}, {1, 1, 2, 0.0}}));
+  const auto [in, out, rows, sparsity] = GENERATE(table<int64_t, int64_t, int64_t, double>({{13, 17, 8, 0.7},
+                                                                                            {40, 9, 3, 0.5},
+                                                                                            {7, 50, 64, 0.9},
+                                                                                            {100, 30, 1, 0.95},
+                                                                                            {33, 33, 70, 0.0},
+                                                                                            {130, 150, 17, 0.8},
+                                                                                            {1, 1, 2, 0.0}}));
   nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(sparsity));
   const int64_t nnz = layer.nnz();
   const Tensor indices = layer.weight().indices();
@@ -190,9 +194,9 @@ TEST_CASE("largest_absent_gradients on the GPU: exact on small integers, every t
       }
     }
   }
-  WISP_REQUIRE_ERROR(kernels::largest_absent_gradients(g_gpu, x_gpu, layer.structure().to(kGpu), drop_mask_gpu,
-                                                       absent + 1),
-                     "(the positions not kept) but got");
+  WISP_REQUIRE_ERROR(
+      kernels::largest_absent_gradients(g_gpu, x_gpu, layer.structure().to(kGpu), drop_mask_gpu, absent + 1),
+      "(the positions not kept) but got");
 }
 
 TEST_CASE("largest_absent_gradients on the GPU: random floats agree with the CPU up to near-ties", "[cuda][rigl]") {
@@ -230,8 +234,8 @@ TEST_CASE("largest_absent_gradients on the GPU: NaN gradients never grow", "[cud
   const kernels::SparseStructure structure_gpu = layer.structure().to(kGpu);
   for (int64_t count : {int64_t(1), int64_t(200), int64_t(20 * 30 - layer.nnz() - 30)}) {
     INFO("count " << count);
-    CHECK(as_vector(kernels::largest_absent_gradients(g.to(kGpu), x.to(kGpu), structure_gpu, none_dropped.to(kGpu),
-                                                      count)) ==
+    CHECK(as_vector(
+              kernels::largest_absent_gradients(g.to(kGpu), x.to(kGpu), structure_gpu, none_dropped.to(kGpu), count)) ==
           as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, count)));
   }
   // More than the positions with a gradient: the GPU says so (30 of the free positions are NaN).
@@ -251,24 +255,24 @@ TEST_CASE("largest_absent_gradients on the GPU: all-equal gradients are chosen b
   for (uint64_t seed : {0ull, 4ull}) {
     for (int64_t count : {int64_t(1), int64_t(40), absent / 2, absent - 1, absent}) {
       INFO("seed " << seed << ", count " << count);
-      CHECK(as_vector(kernels::largest_absent_gradients(g.to(kGpu), x.to(kGpu), structure_gpu,
-                                                        none_dropped.to(kGpu), count, seed, 100)) ==
+      CHECK(as_vector(kernels::largest_absent_gradients(g.to(kGpu), x.to(kGpu), structure_gpu, none_dropped.to(kGpu),
+                                                        count, seed, 100)) ==
             as_vector(kernels::largest_absent_gradients(g, x, layer.structure(), none_dropped, count, seed, 100)));
     }
   }
   // An empty batch: G = 0 as well.
   CHECK(as_vector(kernels::largest_absent_gradients(zeros({0, 50}).to(kGpu), zeros({0, 60}).to(kGpu), structure_gpu,
                                                     none_dropped.to(kGpu), 77, 9)) ==
-        as_vector(kernels::largest_absent_gradients(zeros({0, 50}), zeros({0, 60}), layer.structure(), none_dropped,
-                                                    77, 9)));
+        as_vector(
+            kernels::largest_absent_gradients(zeros({0, 50}), zeros({0, 60}), layer.structure(), none_dropped, 77, 9)));
 }
 
 // ---- rewire, gather ----------------------------------------------------------------------------------------
 
 TEST_CASE("rewire_connections on the GPU: the CPU's merge, sources and count of new connections", "[cuda][rigl]") {
   manual_seed(26);
-  const auto [in, out, sparsity] = GENERATE(table<int64_t, int64_t, double>({{13, 17, 0.7}, {300, 200, 0.95},
-                                                                             {8, 8, 0.0}, {1, 5, 0.4}}));
+  const auto [in, out, sparsity] =
+      GENERATE(table<int64_t, int64_t, double>({{13, 17, 0.7}, {300, 200, 0.95}, {8, 8, 0.0}, {1, 5, 0.4}}));
   nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(sparsity));
   const int64_t nnz = layer.nnz();
   const Tensor x = small_integers({6, in}), g = small_integers({6, out});

@@ -2,8 +2,8 @@
 // all gradients for 1-D, 2-D (batch 1, 64 and 70, which pads the feature-major layout) and 3-D
 // inputs, random and small-world connectivity, Int32 and Int64 indices. Tolerance 1e-5 relative:
 // both sum the same products in float, in other orders. Runs only with a GPU.
-#include "wisp/kernels/sparse_linear.h"
 #include "test_helpers.h"
+#include "wisp/kernels/sparse_linear.h"
 
 using namespace wisp;
 using wisp::testing::require_close;
@@ -62,7 +62,8 @@ TEST_CASE("The sparse kernels on the GPU with Int64 indices match the CPU", "[cu
   require_close(actual.bias.cpu(), expected.bias, 0.0f);
 }
 
-TEST_CASE("A SparseLinear copied into a Sequential moves with it: one structure for every copy", "[cuda][sparse_linear]") {
+TEST_CASE("A SparseLinear copied into a Sequential moves with it: one structure for every copy",
+          "[cuda][sparse_linear]") {
   manual_seed(15);
   nn::SparseLinear layer(40, 30, nn::SparseLinearOptions().sparsity(0.8).seed(4));
   nn::SparseLinear cpu_layer(40, 30, nn::SparseLinearOptions().sparsity(0.8).seed(4));
@@ -88,9 +89,9 @@ TEST_CASE("A SparseLinear copied into a Sequential moves with it: one structure 
   // A structure whose tensors are on two devices is refused before any kernel reads it.
   kernels::SparseStructure mixed = cpu_layer.structure().to(kGpu);
   mixed.csc_to_value = cpu_layer.structure().csc_to_value;
-  WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(kernels::to_feature_major(x.to(kGpu)), layer.weights().detach(),
-                                                    mixed, Tensor()),
-                     "expected csc_to_value on cuda:0 (column_indices' device) but it is on cpu");
+  WISP_REQUIRE_ERROR(
+      kernels::sparse_linear_forward(kernels::to_feature_major(x.to(kGpu)), layer.weights().detach(), mixed, Tensor()),
+      "expected csc_to_value on cuda:0 (column_indices' device) but it is on cpu");
   // A graph recorded before a move refuses to back-propagate after it.
   const Tensor loss = model.forward(x_gpu).sum();
   model.to(Device::cpu());

@@ -3,9 +3,9 @@
 // first runs on a GPU (DESIGN.md §5).
 #include <vector>
 
+#include "test_helpers.h"
 #include "wisp/kernels/device_indexing.h"
 #include "wisp/kernels/elementwise.h"
-#include "test_helpers.h"
 
 using namespace wisp;
 using kernels::BroadcastIndexer;
@@ -34,9 +34,10 @@ int64_t broadcast_offset(const std::vector<int64_t>& out_index, const Shape& ope
 }  // namespace
 
 TEST_CASE("BroadcastIndexer maps output indices to operand offsets as broadcasting does", "[kernels][cuda_indexing]") {
-  const std::vector<std::pair<Shape, Shape>> cases = {
-      {{2, 3}, {2, 3}}, {{2, 3}, {3}},          {{4, 1, 5}, {3, 1}}, {{1}, {2, 2, 2}},
-      {{}, {3, 4}},     {{2, 1, 3, 1}, {5, 1, 1}}, {{7}, {1}},          {{1, 1, 1, 1, 1, 1, 1, 2}, {2}}};
+  const std::vector<std::pair<Shape, Shape>> cases = {{{2, 3}, {2, 3}},    {{2, 3}, {3}},
+                                                      {{4, 1, 5}, {3, 1}}, {{1}, {2, 2, 2}},
+                                                      {{}, {3, 4}},        {{2, 1, 3, 1}, {5, 1, 1}},
+                                                      {{7}, {1}},          {{1, 1, 1, 1, 1, 1, 1, 2}, {2}}};
   for (const auto& [a, b] : cases) {
     const Shape out = broadcast_shapes(a, b, "test");
     INFO("a " << a << ", b " << b << ", out " << out);
@@ -53,7 +54,8 @@ TEST_CASE("BroadcastIndexer maps output indices to operand offsets as broadcasti
                      "CUDA kernels: expected at most 8 dimensions");
 }
 
-TEST_CASE("ReductionIndexer sums the elements that broadcast to each output, as sum_to_shape", "[kernels][cuda_indexing]") {
+TEST_CASE("ReductionIndexer sums the elements that broadcast to each output, as sum_to_shape",
+          "[kernels][cuda_indexing]") {
   manual_seed(4);
   const std::vector<std::pair<Shape, Shape>> cases = {{{4, 5}, {5}},       {{4, 5}, {4, 1}}, {{2, 3, 4}, {1}},
                                                       {{2, 3, 4}, {3, 1}}, {{6}, {6}},       {{2, 1, 3}, {1, 3}},

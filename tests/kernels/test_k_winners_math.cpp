@@ -7,8 +7,8 @@
 #include <limits>
 #include <random>
 
-#include "wisp/kernels/k_winners_math.h"
 #include "test_helpers.h"
+#include "wisp/kernels/k_winners_math.h"
 
 using wisp::kernels::k_winners_exp;
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "test_helpers.h"
 #include "wisp/kernels/elementwise.h"
 #include "wisp/kernels/k_winners.h"
 #include "wisp/kernels/linear.h"
@@ -17,7 +18,6 @@
 #include "wisp/kernels/shape.h"
 #include "wisp/kernels/sparse_linear.h"
 #include "wisp/layers/rigl.h"
-#include "test_helpers.h"
 
 using namespace wisp;
 
@@ -61,7 +61,8 @@ TEST_CASE("kernel errors: matmul", "[kernel_errors]") {
                      "matmul: expected the first operand of dtype float32 but got int64");
   WISP_REQUIRE_ERROR(kernels::matmul(zeros({2, 2}), zeros({2, 2}, DType::Int32)),
                      "matmul: expected the second operand of dtype float32 but got int32");
-  WISP_REQUIRE_ERROR(kernels::matmul(zeros({2, 2}), Tensor()), "matmul: expected the second operand to be a defined "
+  WISP_REQUIRE_ERROR(kernels::matmul(zeros({2, 2}), Tensor()),
+                     "matmul: expected the second operand to be a defined "
                      "tensor");
   WISP_REQUIRE_ERROR(kernels::matmul(zeros({3}), zeros({3, 2})),
                      "matmul: expected the first operand to be a 2-D matrix but got shape [3]");
@@ -160,7 +161,8 @@ TEST_CASE("kernel errors: every operand a kernel reads is checked for dtype and 
   WISP_REQUIRE_ERROR(kernels::relu_backward(ones({2}), int64_vector),
                      "relu_backward: expected input of dtype float32 but got int64");
 
-  WISP_REQUIRE_ERROR(kernels::squared_error(ones({5}), ones({1})), "mse_loss: expected target of shape [5] but got [1]");
+  WISP_REQUIRE_ERROR(kernels::squared_error(ones({5}), ones({1})),
+                     "mse_loss: expected target of shape [5] but got [1]");
   WISP_REQUIRE_ERROR(kernels::squared_error_sum(ones({5}), ones({1}), 1.0),
                      "mse_loss: expected target of shape [5] but got [1]");
   WISP_REQUIRE_ERROR(kernels::squared_error(int64_vector, ones({2})),
@@ -339,9 +341,9 @@ TEST_CASE("kernel errors: sparse structure and sparse linear", "[kernel_errors]"
                      "sparse_linear backward: expected grad_output of dtype float32 but got int64");
   WISP_REQUIRE_ERROR(kernels::sparse_linear_backward(zeros({4, 2}), x, Tensor(), s, true, false, false),
                      "sparse_linear backward: expected values to be a defined tensor");
-  WISP_REQUIRE_ERROR(kernels::sparse_linear_backward(zeros({4, 2}), kernels::FeatureMajor(), zeros({2}), s, false,
-                                                     true, false),
-                     "sparse_linear backward: expected input to be a defined tensor");
+  WISP_REQUIRE_ERROR(
+      kernels::sparse_linear_backward(zeros({4, 2}), kernels::FeatureMajor(), zeros({2}), s, false, true, false),
+      "sparse_linear backward: expected input to be a defined tensor");
 }
 
 TEST_CASE("kernel errors: RigL kernels", "[kernel_errors]") {

@@ -3,8 +3,8 @@
 // batch sizes around the SIMD lanes and tiles.
 #include <cmath>
 
-#include "wisp/kernels/sparse_linear.h"
 #include "test_helpers.h"
+#include "wisp/kernels/sparse_linear.h"
 
 using namespace wisp;
 using wisp::testing::require_close;
@@ -64,7 +64,8 @@ TEST_CASE("to_feature_major: transposes and zero-pads the batch to the SIMD lane
   Tensor x = randn({rows, features});
   const kernels::FeatureMajor t = kernels::to_feature_major(x);
   const int64_t stride =
-      rows <= 1 ? rows : (rows + kernels::kFeatureMajorLanes - 1) / kernels::kFeatureMajorLanes * kernels::kFeatureMajorLanes;
+      rows <= 1 ? rows
+                : (rows + kernels::kFeatureMajorLanes - 1) / kernels::kFeatureMajorLanes * kernels::kFeatureMajorLanes;
   REQUIRE(t.rows == rows);
   REQUIRE(t.data.shape() == Shape{features, stride});
   const std::vector<float> xs = values(x), ts = values(t.data);
@@ -82,7 +83,8 @@ TEST_CASE("to_feature_major: large operands (streamed out around the caches) tra
   INFO("rows " << rows);
   const Tensor x = randn({rows, features});
   const kernels::FeatureMajor t = kernels::to_feature_major(x);
-  const int64_t stride = (rows + kernels::kFeatureMajorLanes - 1) / kernels::kFeatureMajorLanes * kernels::kFeatureMajorLanes;
+  const int64_t stride =
+      (rows + kernels::kFeatureMajorLanes - 1) / kernels::kFeatureMajorLanes * kernels::kFeatureMajorLanes;
   REQUIRE(t.data.shape() == Shape{features, stride});
   const std::vector<float> xs = values(x);
   std::vector<float> expected(static_cast<size_t>(features * stride), 0.0f);
@@ -92,8 +94,7 @@ TEST_CASE("to_feature_major: large operands (streamed out around the caches) tra
   CHECK(values(t.data) == expected);
 }
 
-TEST_CASE("sparse kernels: forward and backward match a naive reference for both index widths",
-          "[sparse_kernels]") {
+TEST_CASE("sparse kernels: forward and backward match a naive reference for both index widths", "[sparse_kernels]") {
   manual_seed(2);
   const int64_t out = 45, in = 60;
   const Tensor indices = random_indices(out, in, 0.2);
@@ -145,8 +146,7 @@ TEST_CASE("sparse kernels: argument errors name the operand and the sizes", "[sp
   const Tensor indices = from_vector<int64_t>({0, 1, 1, 0}, {2, 2});
   const kernels::SparseStructure s = kernels::make_sparse_structure(indices, 2, 3);
   const kernels::FeatureMajor x = kernels::to_feature_major(zeros({4, 3}));
-  WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(x, zeros({3}), s, Tensor()), "expected values of shape [2]",
-                     "[3]");
+  WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(x, zeros({3}), s, Tensor()), "expected values of shape [2]", "[3]");
   WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(kernels::to_feature_major(zeros({4, 5})), zeros({2}), s, Tensor()),
                      "expected input with 3 features", "[5, 16]");
   WISP_REQUIRE_ERROR(kernels::sparse_linear_backward(zeros({4, 7}), x, zeros({2}), s, true, true, true),

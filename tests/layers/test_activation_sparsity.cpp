@@ -411,8 +411,9 @@ TEST_CASE("ActivationSparsity: k_inference_factor widens evaluation, relu zeroes
   layer.eval();
   CHECK(layer.k_inference(6) == 5);
   require_values(layer(x), {6, 5, 4, 3, 2, 0});
-  CHECK(nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.5).k_inference_factor(10)).k_inference(6)
-        == 6);  // at most n
+  CHECK(
+      nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.5).k_inference_factor(10)).k_inference(6) ==
+      6);  // at most n
   CHECK(nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.5).k_inference_factor(0.01))
             .k_inference(6) == 1);  // at least 1
 
@@ -462,8 +463,7 @@ TEST_CASE("ActivationSparsity rejects bad options and inputs with clear messages
   WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().beta(std::numeric_limits<double>::infinity())), "beta >= 0",
                      "inf");
   WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().units(0)), "units > 0", "got 0");
-  WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().k_inference_factor(0)), "finite k_inference_factor > 0",
-                     "got 0");
+  WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().k_inference_factor(0)), "finite k_inference_factor > 0", "got 0");
   WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().k_inference_factor(std::nan(""))),
                      "finite k_inference_factor > 0", "nan");
   WISP_REQUIRE_ERROR(nn::ActivationSparsity(Options().act_sparsity(0.9).units(2)), "n = 2", "act_sparsity = 0.9",

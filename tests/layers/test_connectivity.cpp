@@ -7,8 +7,8 @@
 #include <numeric>
 #include <vector>
 
-#include "wisp/layers/connectivity.h"
 #include "test_helpers.h"
+#include "wisp/layers/connectivity.h"
 
 using namespace wisp;
 

@@ -112,7 +112,8 @@ TEST_CASE("gradients of binary arithmetic with broadcasting", "[layers][elementw
   manual_seed(7);
   auto positive = [](const Shape& shape) { return rand(shape) + 0.5; };
   WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] + in[1]; }, {randn({2, 3}), randn({3})});
-  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] - in[1]; }, {randn({2, 1, 3}), randn({4, 1})});
+  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] - in[1]; },
+                         {randn({2, 1, 3}), randn({4, 1})});
   WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] * in[1]; }, {randn({3, 1}), randn({1, 4})});
   WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return in[0] / in[1]; },
                          {randn({2, 3}), positive({2, 3})});

@@ -71,8 +71,8 @@ TEST_CASE("matmul: 1-D x 2-D and 2-D x 1-D drop the vector's dimension", "[matmu
 TEST_CASE("matmul: random 2-D shapes match a naive triple loop", "[matmul]") {
   manual_seed(11);
   // Small shapes take Eigen's coefficient path; the larger ones its blocked, multithreaded GEMM.
-  const auto [n, k, m] = GENERATE(table<int64_t, int64_t, int64_t>(
-      {{1, 1, 1}, {3, 5, 2}, {7, 1, 9}, {17, 33, 5}, {64, 130, 70}, {129, 257, 65}}));
+  const auto [n, k, m] = GENERATE(
+      table<int64_t, int64_t, int64_t>({{1, 1, 1}, {3, 5, 2}, {7, 1, 9}, {17, 33, 5}, {64, 130, 70}, {129, 257, 65}}));
   INFO("n=" << n << " k=" << k << " m=" << m);
   Tensor a = randn({n, k}), b = randn({k, m});
   Tensor c = matmul(a, b);
@@ -167,10 +167,11 @@ TEST_CASE("linear: 1-D, 2-D and 3-D inputs, with and without bias, match a naive
   std::vector<int64_t> out_dims(input_shape.begin(), input_shape.end() - 1);
   out_dims.push_back(out);
   const int64_t rows = x.numel() / in;
-  require_close(y, from_vector(naive_linear(values(x), values(w), with_bias ? values(b) : std::vector<float>{},
-                                            rows, in, out),
-                               Shape(out_dims)),
-                1e-5f);
+  require_close(
+      y,
+      from_vector(naive_linear(values(x), values(w), with_bias ? values(b) : std::vector<float>{}, rows, in, out),
+                  Shape(out_dims)),
+      1e-5f);
 }
 
 TEST_CASE("linear: MNIST-sized products match the reference", "[linear]") {
@@ -260,9 +261,7 @@ TEST_CASE("matmul and linear: mixed devices are an error naming both", "[linear]
     return;
   }
   Tensor on_gpu = zeros({3, 4}, Device::cuda(0));
-  WISP_REQUIRE_ERROR(matmul(zeros({2, 3}), on_gpu), "matmul: expected all tensors on the same device", "cpu",
-                     "cuda:0");
-  WISP_REQUIRE_ERROR(linear(zeros({2, 4}), on_gpu), "linear: expected all tensors on the same device", "cpu",
-                     "cuda:0");
+  WISP_REQUIRE_ERROR(matmul(zeros({2, 3}), on_gpu), "matmul: expected all tensors on the same device", "cpu", "cuda:0");
+  WISP_REQUIRE_ERROR(linear(zeros({2, 4}), on_gpu), "linear: expected all tensors on the same device", "cpu", "cuda:0");
   WISP_REQUIRE_ERROR(linear(zeros({2, 4}), zeros({3, 4}), zeros({3}, Device::cuda(0))), "linear", "cuda:0");
 }

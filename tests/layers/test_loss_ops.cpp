@@ -59,9 +59,12 @@ const Reduction kReductions[] = {Reduction::None, Reduction::Mean, Reduction::Su
 
 const char* reduction_name(Reduction reduction) {
   switch (reduction) {
-    case Reduction::None: return "none";
-    case Reduction::Mean: return "mean";
-    case Reduction::Sum: return "sum";
+    case Reduction::None:
+      return "none";
+    case Reduction::Mean:
+      return "mean";
+    case Reduction::Sum:
+      return "sum";
   }
   return "?";
 }
@@ -86,15 +89,14 @@ TEST_CASE("log_softmax of a small vector by hand", "[layers][log_softmax]") {
   // Over the rows of a matrix (dim 0) and over its columns (dim 1).
   Tensor m = from_vector(std::vector<float>{1, 2, 3, 1, 1, 1}, {2, 3});
   const float log3 = std::log(3.0f);
-  require_close(log_softmax(m, 1), from_vector(std::vector<float>{1 - log_sum, 2 - log_sum, 3 - log_sum, -log3,
-                                                                   -log3, -log3},
-                                               {2, 3}),
+  require_close(log_softmax(m, 1),
+                from_vector(std::vector<float>{1 - log_sum, 2 - log_sum, 3 - log_sum, -log3, -log3, -log3}, {2, 3}),
                 1e-6f);
   const float log_two = std::log(2.0f), log_1_e = std::log(1 + std::exp(1.0f)), log_1_e2 = std::log(1 + std::exp(2.0f));
-  require_close(log_softmax(m, 0), from_vector(std::vector<float>{-log_two, 1 - log_1_e, 2 - log_1_e2, -log_two,
-                                                                   -log_1_e, -log_1_e2},
-                                               {2, 3}),
-                1e-6f);
+  require_close(
+      log_softmax(m, 0),
+      from_vector(std::vector<float>{-log_two, 1 - log_1_e, 2 - log_1_e2, -log_two, -log_1_e, -log_1_e2}, {2, 3}),
+      1e-6f);
 
   // A 0-dimensional tensor is one element: log_softmax is 0.
   Tensor scalar = full({}, 4.0);
@@ -104,8 +106,8 @@ TEST_CASE("log_softmax of a small vector by hand", "[layers][log_softmax]") {
 
 TEST_CASE("log_softmax matches a double-precision reference over every dimension", "[layers][log_softmax]") {
   manual_seed(2);
-  for (const Shape& shape : {Shape{9}, Shape{5, 7}, Shape{3, 4, 5}, Shape{2, 3, 4, 5}, Shape{40, 1000, 2},
-                             Shape{128, 1000}}) {
+  for (const Shape& shape :
+       {Shape{9}, Shape{5, 7}, Shape{3, 4, 5}, Shape{2, 3, 4, 5}, Shape{40, 1000, 2}, Shape{128, 1000}}) {
     Tensor x = randn(shape) * 4.0;
     for (int64_t dim = -1; dim < x.dim(); ++dim) {
       INFO("shape " << shape << ", dim " << dim);
@@ -197,8 +199,8 @@ TEST_CASE("cross_entropy by hand", "[layers][cross_entropy]") {
   Tensor single = cross_entropy(from_vector(std::vector<float>{1, 2, 3}), full({}, 2.0, DType::Int64));
   CHECK(single.dim() == 0);
   CHECK(single.item<float>() == Approx(row0).epsilon(1e-6));
-  Tensor single_none = cross_entropy(from_vector(std::vector<float>{1, 2, 3}), full({}, 0.0, DType::Int64),
-                                     Reduction::None);
+  Tensor single_none =
+      cross_entropy(from_vector(std::vector<float>{1, 2, 3}), full({}, 0.0, DType::Int64), Reduction::None);
   CHECK(single_none.dim() == 0);
   CHECK(single_none.item<float>() == Approx(row0 + 2).epsilon(1e-6));
 
@@ -221,8 +223,10 @@ TEST_CASE("cross_entropy matches the direct formula and log_softmax", "[layers][
     double total = 0;
     for (int64_t n = 0; n < rows; ++n) {
       double sum = 0;
-      for (int64_t c = 0; c < classes; ++c) sum += std::exp(static_cast<double>(x[static_cast<size_t>(n * classes + c)]));
-      expected[static_cast<size_t>(n)] = std::log(sum) - x[static_cast<size_t>(n * classes + t[static_cast<size_t>(n)])];
+      for (int64_t c = 0; c < classes; ++c)
+        sum += std::exp(static_cast<double>(x[static_cast<size_t>(n * classes + c)]));
+      expected[static_cast<size_t>(n)] =
+          std::log(sum) - x[static_cast<size_t>(n * classes + t[static_cast<size_t>(n)])];
       total += expected[static_cast<size_t>(n)];
     }
     require_close_to(values(cross_entropy(logits, target, Reduction::None)), expected, 1e-5);
@@ -253,8 +257,9 @@ TEST_CASE("cross_entropy backward is (softmax - onehot) * g", "[layers][cross_en
     for (int64_t n = 0; n < 4; ++n) {
       double sum = 0;
       for (int64_t c = 0; c < 5; ++c) sum += std::exp(static_cast<double>(x[static_cast<size_t>(n * 5 + c)]));
-      const double row_grad = reduction == Reduction::None ? values(g)[static_cast<size_t>(n)]
-                              : reduction == Reduction::Mean ? 1.5 / 4 : 1.5;
+      const double row_grad = reduction == Reduction::None   ? values(g)[static_cast<size_t>(n)]
+                              : reduction == Reduction::Mean ? 1.5 / 4
+                                                             : 1.5;
       for (int64_t c = 0; c < 5; ++c) {
         const double softmax = std::exp(static_cast<double>(x[static_cast<size_t>(n * 5 + c)])) / sum;
         const double onehot = c == target.to_vector<int64_t>()[static_cast<size_t>(n)] ? 1.0 : 0.0;
@@ -277,9 +282,7 @@ TEST_CASE("cross_entropy gradients", "[layers][cross_entropy]") {
     WISP_REQUIRE_GRADIENTS(function, single);
   }
   // Through a preceding op: the loss of a linear map.
-  const Function through_linear = [](const std::vector<Tensor>& in) {
-    return cross_entropy(in[0] * in[1], in[2]);
-  };
+  const Function through_linear = [](const std::vector<Tensor>& in) { return cross_entropy(in[0] * in[1], in[2]); };
   const std::vector<Tensor> inputs{randn({3, 4}), randn({3, 4}), int64_tensor({1, 3, 0})};
   WISP_REQUIRE_GRADIENTS(through_linear, inputs);
 }
@@ -291,12 +294,10 @@ TEST_CASE("cross_entropy matches PyTorch", "[layers][cross_entropy]") {
     const std::vector<float>& loss;
     const std::vector<float>& grad_input;
   };
-  for (const Expected& e : {Expected{Reduction::None, golden::cross_entropy_none_loss,
-                                     golden::cross_entropy_none_grad_input},
-                            Expected{Reduction::Mean, golden::cross_entropy_mean_loss,
-                                     golden::cross_entropy_mean_grad_input},
-                            Expected{Reduction::Sum, golden::cross_entropy_sum_loss,
-                                     golden::cross_entropy_sum_grad_input}}) {
+  for (const Expected& e :
+       {Expected{Reduction::None, golden::cross_entropy_none_loss, golden::cross_entropy_none_grad_input},
+        Expected{Reduction::Mean, golden::cross_entropy_mean_loss, golden::cross_entropy_mean_grad_input},
+        Expected{Reduction::Sum, golden::cross_entropy_sum_loss, golden::cross_entropy_sum_grad_input}}) {
     INFO("reduction " << reduction_name(e.reduction));
     Tensor input = golden_tensor(golden::cross_entropy_input, {4, 5}).set_requires_grad(true);
     Tensor loss = cross_entropy(input, target, e.reduction);
@@ -321,7 +322,8 @@ TEST_CASE("cross_entropy with NaN logits does not crash", "[layers][cross_entrop
 
 TEST_CASE("cross_entropy errors", "[layers][cross_entropy]") {
   Tensor logits = zeros({4, 10});
-  WISP_REQUIRE_ERROR(cross_entropy(logits, zeros({4})), "cross_entropy: expected target of dtype int64 but got float32");
+  WISP_REQUIRE_ERROR(cross_entropy(logits, zeros({4})),
+                     "cross_entropy: expected target of dtype int64 but got float32");
   WISP_REQUIRE_ERROR(cross_entropy(logits, int64_tensor({1, 2, 3, 12})),
                      "cross_entropy: target 12 at index 3 is out of range [0, 10)");
   WISP_REQUIRE_ERROR(cross_entropy(logits, int64_tensor({-1, 2, 3, 4})), "target -1 at index 0", "[0, 10)");
@@ -386,9 +388,7 @@ TEST_CASE("mse_loss gradients", "[layers][mse_loss]") {
   manual_seed(41);
   for (Reduction reduction : kReductions) {
     INFO("reduction " << reduction_name(reduction));
-    const Function function = [reduction](const std::vector<Tensor>& in) {
-      return mse_loss(in[0], in[1], reduction);
-    };
+    const Function function = [reduction](const std::vector<Tensor>& in) { return mse_loss(in[0], in[1], reduction); };
     for (const Shape& shape : {Shape{5}, Shape{3, 4}, Shape{2, 3, 2}}) {
       INFO("shape " << shape);
       const std::vector<Tensor> inputs{randn(shape), randn(shape)};

@@ -46,7 +46,8 @@ TEST_CASE("Linear matches PyTorch's initialisation bounds and computes x Wᵀ + 
   NoGradGuard no_grad;
   wisp::testing::require_close(layer(x), linear(x, layer.weight(), layer.bias()));
   CHECK(printed(layer) == "Linear(in_features=100, out_features=20, bias=true)");
-  CHECK(printed(nn::Linear(3, 4, nn::LinearOptions().bias(false))) == "Linear(in_features=3, out_features=4, bias=false)");
+  CHECK(printed(nn::Linear(3, 4, nn::LinearOptions().bias(false))) ==
+        "Linear(in_features=3, out_features=4, bias=false)");
   WISP_REQUIRE_ERROR(nn::Linear(0, 3), "positive", "0");
 }
 
@@ -128,7 +129,7 @@ TEST_CASE("a template module prints its class name without the template argument
   Wrapper<nn::Linear> wrapper;
   CHECK(wrapper.name() == "Wrapper");
   CHECK(printed(wrapper).rfind("Wrapper(\n  (inner): Linear(", 0) == 0);
-  CHECK(Outer<int>::Block().name() == "Block");  // a class nested in a class template
+  CHECK(Outer<int>::Block().name() == "Block");       // a class nested in a class template
   CHECK(local_module_name<nn::Linear>() == "Local");  // a class defined in a function template
 }
 
@@ -201,8 +202,9 @@ TEST_CASE("LayerNorm module", "[layers][modules]") {
   CHECK(norm.bias().to_vector<float>() == std::vector<float>(4, 0.0f));
   Tensor out = norm(from_vector(std::vector<float>{1, 2, 3, 4}, {1, 4}));
   const float std_dev = std::sqrt(1.25f + 1e-5f);
-  wisp::testing::require_close(out, from_vector(std::vector<float>{-1.5f / std_dev, -0.5f / std_dev,
-                                                                   0.5f / std_dev, 1.5f / std_dev}, {1, 4}), 1e-5f);
+  wisp::testing::require_close(
+      out, from_vector(std::vector<float>{-1.5f / std_dev, -0.5f / std_dev, 0.5f / std_dev, 1.5f / std_dev}, {1, 4}),
+      1e-5f);
   nn::LayerNorm plain(Shape{2, 3}, nn::LayerNormOptions().elementwise_affine(false).eps(1e-3));
   CHECK(plain.parameters().empty());
   CHECK(printed(plain) == "LayerNorm([2, 3], eps=0.001, elementwise_affine=false)");

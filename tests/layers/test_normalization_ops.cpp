@@ -95,8 +95,8 @@ TEST_CASE("layer_norm of [1, 2, 3, 4] by hand", "[layers][layer_norm]") {
   Tensor weight = from_vector(std::vector<float>{1, 2, -1, 0.5f});
   Tensor bias = from_vector(std::vector<float>{0, 1, 2, -3});
   Tensor affine = layer_norm(x, {4}, weight, bias);
-  require_close(affine, from_vector(std::vector<float>{-1.5f * rstd, 1 - 1.0f * rstd, 2 - 0.5f * rstd,
-                                                        -3 + 0.75f * rstd}),
+  require_close(affine,
+                from_vector(std::vector<float>{-1.5f * rstd, 1 - 1.0f * rstd, 2 - 0.5f * rstd, -3 + 0.75f * rstd}),
                 1e-6f);
   // Weight only, bias only.
   require_close(layer_norm(x, {4}, weight), affine - bias, 1e-6f);
@@ -106,9 +106,10 @@ TEST_CASE("layer_norm of [1, 2, 3, 4] by hand", "[layers][layer_norm]") {
   Tensor two_rows = from_vector(std::vector<float>{1, 2, 3, 4, 110, 120, 130, 140}, {2, 4});
   Tensor both = layer_norm(two_rows, {4}, Tensor(), Tensor(), 0.0);
   const float exact = static_cast<float>(1.0 / std::sqrt(1.25));
-  require_close(both, from_vector(std::vector<float>{-1.5f * exact, -0.5f * exact, 0.5f * exact, 1.5f * exact,
-                                                      -1.5f * exact, -0.5f * exact, 0.5f * exact, 1.5f * exact},
-                                  {2, 4}),
+  require_close(both,
+                from_vector(std::vector<float>{-1.5f * exact, -0.5f * exact, 0.5f * exact, 1.5f * exact, -1.5f * exact,
+                                               -0.5f * exact, 0.5f * exact, 1.5f * exact},
+                            {2, 4}),
                 1e-6f);
 }
 
@@ -141,9 +142,9 @@ TEST_CASE("layer_norm matches a double-precision reference", "[layers][layer_nor
       y.backward(grad_output);
 
       const int64_t features = c.normalized.numel(), rows = x.numel() / features;
-      const Reference expected = reference_layer_norm(values(x), rows, features, weight.defined() ? values(weight)
-                                                      : std::vector<float>{}, bias.defined() ? values(bias)
-                                                      : std::vector<float>{}, values(grad_output), 1e-5);
+      const Reference expected =
+          reference_layer_norm(values(x), rows, features, weight.defined() ? values(weight) : std::vector<float>{},
+                               bias.defined() ? values(bias) : std::vector<float>{}, values(grad_output), 1e-5);
       require_close_to(values(y), expected.output, 2e-4);
       require_close_to(values(x.grad()), expected.grad_input, 2e-3);
       if (weight.defined()) require_close_to(values(weight.grad()), expected.grad_weight, 1e-3);
@@ -192,9 +193,7 @@ TEST_CASE("layer_norm gradients", "[layers][layer_norm]") {
     WISP_REQUIRE_GRADIENTS(function, inputs);
   }
   SECTION("bias only") {
-    const Function function = [](const std::vector<Tensor>& in) {
-      return layer_norm(in[0], {5}, Tensor(), in[1]);
-    };
+    const Function function = [](const std::vector<Tensor>& in) { return layer_norm(in[0], {5}, Tensor(), in[1]); };
     const std::vector<Tensor> inputs{randn({3, 5}), randn({5})};
     WISP_REQUIRE_GRADIENTS(function, inputs);
   }
@@ -258,19 +257,19 @@ TEST_CASE("layer_norm with NaN input does not crash", "[layers][layer_norm]") {
   Tensor y = layer_norm(x, {3});
   const std::vector<float> out = values(y);
   for (int i = 0; i < 3; ++i) CHECK(std::isnan(out[static_cast<size_t>(i)]));  // the NaN row is NaN
-  CHECK(out[3] == Approx(-std::sqrt(1.5)).epsilon(1e-4));                    // the other row is fine
+  CHECK(out[3] == Approx(-std::sqrt(1.5)).epsilon(1e-4));                      // the other row is fine
   CHECK(out[4] == Approx(0.0).margin(1e-6));
 }
 
 TEST_CASE("layer_norm errors", "[layers][layer_norm]") {
   Tensor x = zeros({64, 1999});
-  WISP_REQUIRE_ERROR(layer_norm(x, {2000}), "layer_norm: expected input with trailing dimensions [2000] but got shape "
+  WISP_REQUIRE_ERROR(layer_norm(x, {2000}),
+                     "layer_norm: expected input with trailing dimensions [2000] but got shape "
                      "[64, 1999]");
   WISP_REQUIRE_ERROR(layer_norm(zeros({4}), {2, 4}), "trailing dimensions [2, 4]", "[4]");
   WISP_REQUIRE_ERROR(layer_norm(zeros({3, 4}), {3}), "trailing dimensions [3]", "[3, 4]");
   WISP_REQUIRE_ERROR(layer_norm(zeros({3, 4}), {}), "non-empty normalized_shape");
-  WISP_REQUIRE_ERROR(layer_norm(zeros({3, 4}), {4}, ones({3})), "layer_norm: expected weight of shape [4]",
-                     "got [3]");
+  WISP_REQUIRE_ERROR(layer_norm(zeros({3, 4}), {4}, ones({3})), "layer_norm: expected weight of shape [4]", "got [3]");
   WISP_REQUIRE_ERROR(layer_norm(zeros({3, 4}), {4}, ones({4}), ones({1, 4})), "expected bias of shape [4]",
                      "got [1, 4]");
   WISP_REQUIRE_ERROR(layer_norm(zeros({3, 4}, DType::Int64), {4}), "layer_norm: expected input of dtype float32",

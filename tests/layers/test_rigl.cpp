@@ -9,8 +9,8 @@
 #include <set>
 #include <vector>
 
-#include "wisp/kernels/rigl.h"
 #include "test_helpers.h"
+#include "wisp/kernels/rigl.h"
 
 using namespace wisp;
 using wisp::testing::printed;
@@ -143,8 +143,8 @@ TEST_CASE("smallest_magnitude_mask: the count smallest magnitudes, ties by tie r
 
 TEST_CASE("largest_absent_gradients: tiled running top-k equals the full dense top-k", "[rigl]") {
   manual_seed(5);
-  const auto [in, out, rows, sparsity] = GENERATE(table<int64_t, int64_t, int64_t, double>({
-      {13, 17, 8, 0.7}, {40, 9, 3, 0.5}, {7, 50, 64, 0.9}, {100, 30, 1, 0.95}, {33, 33, 70, 0.0}}));
+  const auto [in, out, rows, sparsity] = GENERATE(table<int64_t, int64_t, int64_t, double>(
+      {{13, 17, 8, 0.7}, {40, 9, 3, 0.5}, {7, 50, 64, 0.9}, {100, 30, 1, 0.95}, {33, 33, 70, 0.0}}));
   nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(sparsity));
   const int64_t nnz = layer.nnz();
   const Tensor g = small_integers({rows, out}), x = small_integers({rows, in});
@@ -318,8 +318,8 @@ TEST_CASE("gather_or_zero_: moves values by source, zeroes the new ones, refuses
 
 TEST_CASE("rigl_update: drops the smallest, grows the largest absent gradients, moves companions", "[rigl]") {
   manual_seed(7);
-  const auto [in, out, rows, sparsity, fraction] = GENERATE(table<int64_t, int64_t, int64_t, double, double>({
-      {13, 17, 8, 0.7, 0.3}, {50, 20, 16, 0.9, 0.5}, {8, 8, 4, 0.5, 1.0}, {64, 3, 2, 0.8, 0.1}}));
+  const auto [in, out, rows, sparsity, fraction] = GENERATE(table<int64_t, int64_t, int64_t, double, double>(
+      {{13, 17, 8, 0.7, 0.3}, {50, 20, 16, 0.9, 0.5}, {8, 8, 4, 0.5, 1.0}, {64, 3, 2, 0.8, 0.1}}));
   nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(sparsity));
   const int64_t nnz = layer.nnz(), count = static_cast<int64_t>(std::floor(fraction * double(nnz)));
   const std::vector<int64_t> old_positions = positions_of(layer.weight().indices(), in);
@@ -476,8 +476,9 @@ TEST_CASE("SparseLinear dynamic: a graph recorded before an update refuses to ba
   (layer(randn({4, 8})) * randn({4, 6})).sum().backward();
   optimizer.step();  // a RigL update rewrites the connections
   REQUIRE(layer.rigl_statistics().updates == 1);
-  WISP_REQUIRE_ERROR(stale.backward(), "SparseLinearBackward saved for its gradient was updated in place after the "
-                                       "forward");
+  WISP_REQUIRE_ERROR(stale.backward(),
+                     "SparseLinearBackward saved for its gradient was updated in place after the "
+                     "forward");
 }
 
 TEST_CASE("SparseLinear dynamic: steps in eval mode and forwards without a step do not count", "[rigl]") {
@@ -521,7 +522,8 @@ TEST_CASE("SparseLinear dynamic: steps in eval mode and forwards without a step 
 TEST_CASE("SparseLinear dynamic: accumulated gradients of several batches define the growth", "[rigl]") {
   manual_seed(13);
   const int64_t in = 12, out = 9;
-  nn::SparseLinear layer(in, out, nn::SparseLinearOptions().sparsity(0.7).dynamic(true).delta_t(1).t_end(10).alpha(0.4));
+  nn::SparseLinear layer(in, out,
+                         nn::SparseLinearOptions().sparsity(0.7).dynamic(true).delta_t(1).t_end(10).alpha(0.4));
   optim::SGD optimizer(layer.parameters(), optim::SGDOptions(0.0));  // lr 0: only RigL changes the weights
   const Tensor x1 = randn({3, in}), g1 = randn({3, out});
   const Tensor x2 = randn({5, in}), g2 = randn({5, out});
@@ -574,9 +576,9 @@ TEST_CASE("SparseLinear dynamic: printing, statistics of a static layer, a layer
 TEST_CASE("SparseLinear dynamic: trains a small regression as well as a static layer", "[rigl]") {
   manual_seed(15);
   const Tensor x = randn({64, 40}), y = randn({64, 5});
-  nn::Sequential model(nn::SparseLinear(40, 100, nn::SparseLinearOptions().dynamic(true).delta_t(20).t_end(300)),
-                       nn::ReLU(), nn::SparseLinear(100, 5, nn::SparseLinearOptions().sparsity(0.5).dynamic(true)
-                                                                .delta_t(20).t_end(300)));
+  nn::Sequential model(
+      nn::SparseLinear(40, 100, nn::SparseLinearOptions().dynamic(true).delta_t(20).t_end(300)), nn::ReLU(),
+      nn::SparseLinear(100, 5, nn::SparseLinearOptions().sparsity(0.5).dynamic(true).delta_t(20).t_end(300)));
   optim::SGD optimizer(model.parameters(), optim::SGDOptions(1e-3).momentum(0.9));
   float first = 0, last = 0;
   for (int t = 0; t < 400; ++t) {

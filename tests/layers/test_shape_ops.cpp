@@ -97,8 +97,11 @@ TEST_CASE("cat: gradients match finite differences", "[cat][gradients]") {
   std::vector<Tensor> inputs = dim == 0 ? std::vector<Tensor>{randn({2, 3}), randn({1, 3}), randn({3, 3})}
                                         : std::vector<Tensor>{randn({3, 2}), randn({3, 1}), randn({3, 4})};
   WISP_REQUIRE_GRADIENTS([dim](const std::vector<Tensor>& in) { return cat(in, dim); }, inputs);
-  WISP_REQUIRE_GRADIENTS([](const std::vector<Tensor>& in) { return cat({in[0], in[1]}, 1); },
-                         (std::vector<Tensor>{randn({2, 2, 3}), randn({2, 1, 3})}));
+  WISP_REQUIRE_GRADIENTS(
+      [](const std::vector<Tensor>& in) {
+        return cat({in[0], in[1]}, 1);
+      },
+      (std::vector<Tensor>{randn({2, 2, 3}), randn({2, 1, 3})}));
 }
 
 TEST_CASE("cat: backward slices the gradient, only for inputs that require grad", "[cat][gradients]") {
@@ -244,8 +247,8 @@ TEST_CASE("repeat_interleave: large backward (parallel) along the last dimension
 TEST_CASE("repeat_interleave: bad arguments throw", "[repeat_interleave][errors]") {
   WISP_REQUIRE_ERROR(zeros({2, 3}).repeat_interleave(-1), "repeat_interleave: expected repeats >= 0 but got -1");
   WISP_REQUIRE_ERROR(zeros({2, 3}).repeat_interleave(-2, 1), "repeat_interleave: expected repeats >= 0 but got -2");
-  WISP_REQUIRE_ERROR(zeros({2, 3}).repeat_interleave(2, 2), "repeat_interleave: dimension out of range",
-                     "[-2, 1]", "got 2");
+  WISP_REQUIRE_ERROR(zeros({2, 3}).repeat_interleave(2, 2), "repeat_interleave: dimension out of range", "[-2, 1]",
+                     "got 2");
   WISP_REQUIRE_ERROR(repeat_interleave(Tensor(), 2), "repeat_interleave: expected a defined tensor");
   WISP_REQUIRE_ERROR(repeat_interleave(Tensor(), 2, 0), "repeat_interleave: expected a defined tensor");
   // A repeated size past int64 is refused (it used to wrap to a small shape the kernel wrote past).

@@ -428,7 +428,8 @@ TEST_CASE("SparseLinear: to(Device) keeps the parameters and the structure toget
 
 // ---- training -------------------------------------------------------------------------------------------
 
-TEST_CASE("SparseLinear: the notebook's 'Training with random inputs' reduces both losses", "[sparse_linear][training]") {
+TEST_CASE("SparseLinear: the notebook's 'Training with random inputs' reduces both losses",
+          "[sparse_linear][training]") {
   manual_seed(19);
   const int64_t N = 64, D_in = 200, H = 1000, D_out = 10;
   Tensor x = randn({N, D_in});

@@ -25,7 +25,7 @@ TEST_CASE("SGD follows torch.optim.SGD step by step", "[optim][sgd]") {
       INFO("step " << step);
       first.set_grad(from_vector(sgd_golden::kGradFirst[step], {3}));
       second.set_grad(step == sgd_golden::kSkippedStepForSecond ? Tensor()
-                                                              : from_vector(sgd_golden::kGradSecond[step], {2, 2}));
+                                                                : from_vector(sgd_golden::kGradSecond[step], {2, 2}));
       optimizer.step();
       wisp::testing::require_close(first, from_vector(expected.first[step], {3}), 1e-6f);
       wisp::testing::require_close(second, from_vector(expected.second[step], {2, 2}), 1e-6f);

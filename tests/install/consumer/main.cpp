@@ -58,8 +58,8 @@ int main() {
     expect(w.grad().defined() && w.grad().shape() == w.shape(), "w.grad() has w's shape");
     expect(b.grad().defined() && b.grad().shape() == b.shape(), "b.grad() has b's shape");
 
-    std::printf("consumer: wisp %s (CUDA backend %s, %d GPU(s)): %s\n", WISP_VERSION,
-                WISP_WITH_CUDA ? "on" : "off", cuda::device_count(), failures == 0 ? "ok" : "FAILED");
+    std::printf("consumer: wisp %s (CUDA backend %s, %d GPU(s)): %s\n", WISP_VERSION, WISP_WITH_CUDA ? "on" : "off",
+                cuda::device_count(), failures == 0 ? "ok" : "FAILED");
     return failures == 0 ? 0 : 1;
   } catch (const Error& error) {
     std::fprintf(stderr, "consumer: wisp::Error: %s\n", error.what());
