@@ -38,4 +38,10 @@ struct SparseStructure {
   SparseStructure to(Device device) const;
 };
 
+// Kernels and code written against them name it kernels::SparseStructure.
+namespace kernels {
+using ::wisp::kMaxInt32IndexedSize;
+using ::wisp::SparseStructure;
+}  // namespace kernels
+
 }  // namespace wisp

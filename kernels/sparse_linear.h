@@ -24,9 +24,7 @@
 
 namespace wisp::kernels {
 
-// SparseStructure lives in core/ (layers hold one without seeing kernels); kernels:: code names it
-// as before.
-using ::wisp::kMaxInt32IndexedSize;
+// SparseStructure and kMaxInt32IndexedSize: core/sparse_structure.h.
 using ::wisp::SparseStructure;
 
 // Builds the structure of an out_features × in_features matrix from `indices`, Int64 [2, nnz]
