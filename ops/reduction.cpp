@@ -4,6 +4,7 @@
 #include "wisp/core/factories.h"
 #include "wisp/kernels/elementwise.h"
 #include "wisp/kernels/reduce.h"
+#include "wisp/ops/elementwise.h"  // mean is sum times a scalar
 
 namespace wisp {
 
