@@ -1,14 +1,20 @@
 # Shell functions shared by the scripts (sourced, not run).
 
-# CMake arguments that pick the CUDA backend: ON when nvcc is on PATH or in /usr/local/cuda/bin (CMake
-# does not look there by itself unless told), OFF otherwise; WISP_CUDA in the environment overrides.
-cuda_arguments() {
-  local nvcc=""
+# The nvcc to build with: the one on PATH, else /usr/local/cuda/bin/nvcc (where the CUDA toolkit
+# installs it without putting it on PATH); prints nothing when neither exists.
+nvcc_path() {
   if command -v nvcc > /dev/null 2>&1; then
-    nvcc="$(command -v nvcc)"
+    command -v nvcc
   elif [[ -x /usr/local/cuda/bin/nvcc ]]; then
-    nvcc=/usr/local/cuda/bin/nvcc
+    echo /usr/local/cuda/bin/nvcc
   fi
+}
+
+# CMake arguments that pick the CUDA backend: ON when nvcc_path finds nvcc (CMake does not look in
+# /usr/local/cuda/bin by itself unless told), OFF otherwise; WISP_CUDA in the environment overrides.
+cuda_arguments() {
+  local nvcc
+  nvcc="$(nvcc_path)"
   local mode="${WISP_CUDA:-}"
   if [[ -z "$mode" ]]; then
     if [[ -n "$nvcc" ]]; then mode=ON; else mode=OFF; fi
