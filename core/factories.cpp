@@ -10,8 +10,10 @@ namespace {
 
 // Fills a CPU tensor with fill(i) for each flat index i, in parallel; then moves it to the
 // requested device. (Device-side fills join in the CUDA issue; the values would be identical.)
+// `op` names the factory in the error for a shape no tensor can hold.
 template <class Fill>
-Tensor make(const Shape& shape, TensorOptions options, Fill fill) {
+Tensor make(const char* op, const Shape& shape, TensorOptions options, Fill fill) {
+  storage_bytes(shape, options.dtype(), op);
   Tensor host = empty(shape, TensorOptions(options.dtype()));
   const int64_t n = host.numel();
   visit_dtype(options.dtype(), [&](auto tag) {
@@ -29,21 +31,24 @@ Tensor make(const Shape& shape, TensorOptions options, Fill fill) {
   return result;
 }
 
+Tensor filled(const char* op, const Shape& shape, double value, TensorOptions options) {
+  check_holds_value(op, "value", options.dtype(), value);
+  return make(op, shape, options, [value](int64_t) { return value; });
+}
+
 }  // namespace
 
 Tensor zeros(const Shape& shape, TensorOptions options) {
+  storage_bytes(shape, options.dtype(), "zeros");
   Tensor result = empty(shape, TensorOptions(options.dtype()).device(options.device()));
   zero_bytes(result.raw_data(), result.device(), result.nbytes());
   if (options.requires_grad()) result.set_requires_grad(true);
   return result;
 }
 
-Tensor full(const Shape& shape, double value, TensorOptions options) {
-  check_holds_value("full", "value", options.dtype(), value);
-  return make(shape, options, [value](int64_t) { return value; });
-}
+Tensor full(const Shape& shape, double value, TensorOptions options) { return filled("full", shape, value, options); }
 
-Tensor ones(const Shape& shape, TensorOptions options) { return full(shape, 1.0, options); }
+Tensor ones(const Shape& shape, TensorOptions options) { return filled("ones", shape, 1.0, options); }
 
 Tensor zeros_like(const Tensor& tensor) {
   return zeros(tensor.shape(), TensorOptions(tensor.dtype()).device(tensor.device()));
@@ -74,25 +79,27 @@ Tensor arange(int64_t start, int64_t end, int64_t step, TensorOptions options) {
                         static_cast<int64_t>(static_cast<uint64_t>(start) +
                                              static_cast<uint64_t>(count - 1) * static_cast<uint64_t>(step)));
   }
-  return make(Shape{count}, options, [start, step](int64_t i) {
+  return make("arange", Shape{count}, options, [start, step](int64_t i) {
     return static_cast<int64_t>(static_cast<uint64_t>(start) + static_cast<uint64_t>(i) * static_cast<uint64_t>(step));
   });
 }
 
-// The random factories check the shape (element_count) before the generator advances: a call that
+// The random factories check the shape (storage_bytes) before the generator advances: a call that
 // throws draws nothing, so later calls draw the numbers they would have drawn.
 Tensor rand(const Shape& shape, TensorOptions options) {
   WISP_CHECK(is_floating_point(options.dtype()), "rand: expected a floating-point dtype but got ", options.dtype());
-  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(element_count(shape, "rand")));
-  return make(shape, options,
+  storage_bytes(shape, options.dtype(), "rand");
+  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(shape.numel()));
+  return make("rand", shape, options,
               [block](int64_t i) { return uniform_from_bits(random_bits(block.key, block.first + i)); });
 }
 
 Tensor randn(const Shape& shape, TensorOptions options) {
   WISP_CHECK(is_floating_point(options.dtype()), "randn: expected a floating-point dtype but got ", options.dtype());
   // Two counters per value: Box-Muller with 53-bit uniforms, keeping the cosine branch.
-  const Generator::Block block = default_generator().reserve(2 * static_cast<uint64_t>(element_count(shape, "randn")));
-  return make(shape, options, [block](int64_t i) {
+  storage_bytes(shape, options.dtype(), "randn");
+  const Generator::Block block = default_generator().reserve(2 * static_cast<uint64_t>(shape.numel()));
+  return make("randn", shape, options, [block](int64_t i) {
     const double radius =
         std::sqrt(-2.0 * std::log(open_uniform_from_bits(random_bits(block.key, block.first + 2 * i))));
     const double angle = 6.283185307179586 * open_uniform_from_bits(random_bits(block.key, block.first + 2 * i + 1));
@@ -106,8 +113,9 @@ Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opti
   check_holds_integer("randint", "low", options.dtype(), low);
   check_holds_integer("randint", "high - 1", options.dtype(), high - 1);
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);  // may exceed int64
-  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(element_count(shape, "randint")));
-  return make(shape, options, [block, low, range](int64_t i) {
+  storage_bytes(shape, options.dtype(), "randint");
+  const Generator::Block block = default_generator().reserve(static_cast<uint64_t>(shape.numel()));
+  return make("randint", shape, options, [block, low, range](int64_t i) {
     return static_cast<int64_t>(static_cast<uint64_t>(low) +
                                 bounded_from_bits(random_bits(block.key, block.first + i), range));
   });

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "wisp/core/config.h"
@@ -51,9 +52,13 @@ class CpuBlockCache {
     if (rounded >= kCacheFrom) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (cached_bytes_ + rounded <= kCacheLimit) {
-        free_blocks_[rounded].push_back(block);
-        cached_bytes_ += rounded;
-        return;
+        // Storage's destructor calls this: a cache that cannot grow frees the block instead of throwing.
+        try {
+          free_blocks_[rounded].push_back(block);
+          cached_bytes_ += rounded;
+          return;
+        } catch (const std::bad_alloc&) {
+        }
       }
     }
     std::free(block);
@@ -78,7 +83,18 @@ CpuBlockCache& cpu_cache() {
   return *cache;
 }
 
+// nbytes <= kMaxStorageBytes (Storage checks it), so the sum cannot wrap around.
 size_t cpu_rounded_size(size_t nbytes) { return (nbytes + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment; }
+
+// Decimal digits of a count that may exceed 64 bits.
+std::string decimal(unsigned __int128 value) {
+  std::string digits;
+  do {
+    digits.insert(digits.begin(), static_cast<char>('0' + static_cast<int>(value % 10)));
+    value /= 10;
+  } while (value != 0);
+  return digits;
+}
 
 #if !WISP_WITH_CUDA
 [[noreturn]] void no_cuda(Device device) {
@@ -89,8 +105,23 @@ size_t cpu_rounded_size(size_t nbytes) { return (nbytes + kCpuAlignment - 1) / k
 
 }  // namespace
 
+size_t storage_bytes(const Shape& shape, DType dtype, const char* context) {
+  const size_t elements = static_cast<size_t>(element_count(shape, context));
+  const size_t element_bytes = element_size(dtype);
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(elements, element_bytes, &bytes) || bytes > kMaxStorageBytes) {
+    // The exact count, even where it exceeds size_t: elements < 2^63 and element_bytes <= 8.
+    const unsigned __int128 needed = static_cast<unsigned __int128>(elements) * element_bytes;
+    WISP_FAIL(context, ": shape ", shape, " of ", dtype, " needs ", decimal(needed),
+              " bytes, but a tensor holds at most ", kMaxStorageBytes, " bytes");
+  }
+  return bytes;
+}
+
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   if (nbytes == 0) return;
+  WISP_CHECK(nbytes <= kMaxStorageBytes, "Storage: cannot allocate ", nbytes, " bytes on ", device,
+             ": a storage holds at most ", kMaxStorageBytes, " bytes");
   if (device.is_cpu()) {
     data_ = cpu_cache().allocate(cpu_rounded_size(nbytes));
     if (data_ == nullptr) {

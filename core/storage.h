@@ -6,13 +6,25 @@
 #include <cstdint>
 
 #include "wisp/core/device.h"
+#include "wisp/core/dtype.h"
+#include "wisp/core/shape.h"
 
 namespace wisp {
+
+// The largest block a Storage holds: PTRDIFF_MAX bytes. Pointer differences within a block must
+// not overflow, and each allocator rounds sizes up (CPU: to 64 bytes, CUDA: to its size classes),
+// which must not wrap around to a small block.
+constexpr size_t kMaxStorageBytes = static_cast<size_t>(PTRDIFF_MAX);
+
+// The bytes a tensor of `shape` and `dtype` needs; a wisp::Error naming `context` when a size is
+// negative, the elements overflow int64, or the bytes exceed kMaxStorageBytes.
+size_t storage_bytes(const Shape& shape, DType dtype, const char* context);
 
 // Storage owns `nbytes` bytes on `device`, obtained from that device's allocator (CPU: 64-byte
 // aligned, so Eigen and AVX loads are aligned, with large blocks cached for reuse; CUDA: the
 // caching allocator). Non-copyable: tensors
 // share it through std::shared_ptr<Storage>. Zero-byte storage has a null data pointer.
+// Throws wisp::Error when nbytes exceeds kMaxStorageBytes or the device is out of memory.
 class Storage {
  public:
   Storage(size_t nbytes, Device device);

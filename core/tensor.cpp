@@ -52,10 +52,7 @@ void Tensor::set_grad(const Tensor& grad) const {
 }
 
 Tensor empty(const Shape& shape, TensorOptions options) {
-  size_t bytes = 0;
-  WISP_CHECK(!__builtin_mul_overflow(static_cast<size_t>(element_count(shape, "empty")), element_size(options.dtype()),
-                                     &bytes),
-             "empty: shape ", shape, " of ", options.dtype(), " needs more bytes than size_t can count");
+  const size_t bytes = storage_bytes(shape, options.dtype(), "empty");
   auto impl = std::make_shared<TensorImpl>();
   impl->storage = std::make_shared<Storage>(bytes, options.device());
   impl->shape = shape;

@@ -3,9 +3,11 @@
 
 #include <cuda_runtime.h>
 
+#include <cstddef>
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <new>
 #include <vector>
 
 #include "wisp/core/cuda/check.h"
@@ -14,7 +16,9 @@ namespace wisp::cuda_runtime {
 namespace {
 
 // Sizes are rounded up to a size class so that freed blocks are reusable by nearby requests:
-// multiples of 512 bytes below 1 MiB, multiples of 2 MiB above.
+// multiples of 512 bytes below 1 MiB, multiples of 2 MiB above. nbytes <= kMaxAllocationBytes, so
+// the rounding cannot wrap around.
+constexpr size_t kMaxAllocationBytes = static_cast<size_t>(PTRDIFF_MAX);
 size_t size_class(size_t nbytes) {
   constexpr size_t kSmall = 512, kLarge = size_t{2} << 20;
   const size_t step = nbytes < (size_t{1} << 20) ? kSmall : kLarge;
@@ -79,6 +83,8 @@ void* allocate(size_t nbytes, int device) {
   const int count = device_count();
   WISP_CHECK(device >= 0 && device < count, "CUDA device ", device, " is not available (", count,
              " usable GPU(s) found)");
+  WISP_CHECK(nbytes <= kMaxAllocationBytes, "CUDA allocator: cannot allocate ", nbytes, " bytes on GPU ", device,
+             ": an allocation holds at most ", kMaxAllocationBytes, " bytes");
   const size_t rounded = size_class(nbytes);
   {
     std::lock_guard<std::mutex> lock(cache().mutex);
@@ -101,7 +107,16 @@ void* allocate(size_t nbytes, int device) {
 
 void deallocate(void* pointer, size_t nbytes, int device) {
   std::lock_guard<std::mutex> lock(cache().mutex);
-  cache().free_blocks[{device, size_class(nbytes)}].push_back(pointer);
+  // Storage's destructor calls this: a cache that cannot grow frees the block instead of throwing.
+  try {
+    cache().free_blocks[{device, size_class(nbytes)}].push_back(pointer);
+  } catch (const std::bad_alloc&) {
+    int previous = 0;  // not DeviceGuard, which throws: errors here have nowhere to go
+    cudaGetDevice(&previous);
+    cudaSetDevice(device);
+    cudaFree(pointer);
+    cudaSetDevice(previous);
+  }
 }
 
 void empty_cache() {

@@ -27,6 +27,7 @@ int device_count();
 
 // `nbytes` of memory on GPU `device` from the caching allocator: freed blocks are kept per
 // device and size class and reused, so a training step does not call cudaMalloc.
+// A wisp::Error when nbytes exceeds PTRDIFF_MAX or the GPU is out of memory.
 void* allocate(size_t nbytes, int device);
 void deallocate(void* pointer, size_t nbytes, int device);
 // Returns cached blocks to the driver (cudaFree); called when an allocation fails before retrying.

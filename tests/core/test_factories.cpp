@@ -6,6 +6,10 @@
 
 #include "test_helpers.h"
 
+// Requests of terabytes must come back as an out-of-memory error, not abort the process as
+// AddressSanitizer does by default when an allocation cannot be satisfied.
+extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+
 using namespace wisp;
 using wisp::testing::values;
 
@@ -157,4 +161,32 @@ TEST_CASE("manual_seed makes draws reproducible, independent of the thread count
   CHECK(a != b);
   WISP_REQUIRE_ERROR(set_num_threads(0), "expected 1 to 1024 threads", "got 0");
   WISP_REQUIRE_ERROR(set_num_threads(100000), "expected 1 to 1024 threads", "got 100000");
+}
+
+TEST_CASE("empty refuses sizes no allocation can hold, on every path to the allocator", "[core][factories]") {
+  // 2^64 - 8 bytes fit size_t, but rounding them up to the CPU alignment wraps around to 0.
+  WISP_REQUIRE_ERROR(empty({(int64_t{1} << 61) - 1}, DType::Int64), "empty: shape [2305843009213693951] of int64",
+                     "needs 18446744073709551608 bytes", "at most 9223372036854775807");
+  WISP_REQUIRE_ERROR(empty({(int64_t{1} << 62) - 1}, DType::Float32), "empty", "of float32",
+                     "needs 18446744073709551612 bytes");
+  // One past the largest allocation: 2^63 bytes.
+  WISP_REQUIRE_ERROR(zeros({int64_t{1} << 61}, DType::Int32), "zeros", "needs 9223372036854775808 bytes");
+  WISP_REQUIRE_ERROR(ones({int64_t{1} << 59, 8}, DType::Int64), "ones", "needs 36893488147419103232 bytes");
+  // The largest size passes the check; the system then has no such memory, which is an error too.
+  WISP_REQUIRE_ERROR(empty({INT64_MAX}, DType::UInt8), "out of CPU memory", "9223372036854775807 bytes");
+  WISP_REQUIRE_ERROR(empty({int64_t{1} << 42}, DType::Int64), "out of CPU memory", "35184372088832 bytes");
+  // Storage itself refuses what empty() would.
+  WISP_REQUIRE_ERROR(Storage(SIZE_MAX, Device::cpu()), "Storage", "18446744073709551615 bytes",
+                     "at most 9223372036854775807");
+  // The random factories check the byte count before they draw.
+  manual_seed(11);
+  const std::vector<float> expected = values(rand({2}));
+  manual_seed(11);
+  WISP_REQUIRE_ERROR(rand({(int64_t{1} << 62) - 1}), "rand", "needs 18446744073709551612 bytes");
+  WISP_REQUIRE_ERROR(randn({int64_t{1} << 61}), "randn", "needs 9223372036854775808 bytes");
+  WISP_REQUIRE_ERROR(randint(0, 4, {(int64_t{1} << 61) - 1}), "randint", "needs 18446744073709551608 bytes");
+  CHECK(values(rand({2})) == expected);
+  // Small tensors are unaffected.
+  CHECK(empty({0}, DType::Int64).nbytes() == 0);
+  CHECK(empty({3}, DType::Int64).nbytes() == 24);
 }
