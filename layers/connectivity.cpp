@@ -1,9 +1,11 @@
 #include "wisp/layers/connectivity.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cmath>
 #include <limits>
+#include <new>
 #include <vector>
 
 #include "wisp/core/factories.h"
@@ -30,6 +32,21 @@ class UniformStream {
   uint64_t key_;
   uint64_t counter_ = 0;
 };
+
+// `count` value-initialised elements for `what`, or a wisp::Error naming `function` and `what` when
+// they exceed the largest allocation or the system has no memory for them (instead of
+// std::length_error or std::bad_alloc).
+template <class T>
+std::vector<T> allocate_vector(const char* function, const char* what, uint64_t count) {
+  WISP_CHECK(count <= kMaxStorageBytes / sizeof(T), "SparseLinear: ", function, ": the ", what, " needs ", count, " × ",
+             sizeof(T), " bytes, more than the largest allocation (", kMaxStorageBytes, " bytes)");
+  try {
+    return std::vector<T>(static_cast<size_t>(count));
+  } catch (const std::bad_alloc&) {
+    WISP_FAIL("SparseLinear: ", function, ": out of memory allocating the ", what, " (", count, " × ", sizeof(T),
+              " bytes)");
+  }
+}
 
 // Checks the layer shape and returns in_features · out_features (the number of possible pairs).
 int64_t checked_pair_count(const char* function, int64_t in_features, int64_t out_features) {
@@ -85,8 +102,9 @@ void sample_sorted_without_replacement(int64_t population, int64_t count, Unifor
   double v_prime = std::exp(std::log(random.open_uniform()) * n_inverse);
   int64_t quotient_1 = N - n + 1;
   double quotient_1_real = N_real - n_real + 1.0;
-  int64_t threshold = kAlphaInverse * n;
-  while (n > 1 && threshold < N) {
+  // Vitter's loop condition kAlphaInverse · n < N, by division: the product overflows for
+  // n > INT64_MAX / 13.
+  while (n > 1 && n <= (N - 1) / kAlphaInverse) {
     const double n_minus_1_inverse = 1.0 / (n_real - 1.0);
     int64_t skip;
     double skip_real;
@@ -134,7 +152,6 @@ void sample_sorted_without_replacement(int64_t population, int64_t count, Unifor
     n_inverse = n_minus_1_inverse;
     quotient_1 -= skip;
     quotient_1_real += skip_real;
-    threshold -= kAlphaInverse;
   }
   if (n > 1) {
     sample_method_a(N, n, current, random, emit);
@@ -148,25 +165,35 @@ void sample_sorted_without_replacement(int64_t population, int64_t count, Unifor
 // ---- Small-world ------------------------------------------------------------------------------
 
 // Pairs grouped by distance. With d = |i − j − (out − in)/2|, twice the distance is the integer
-// |2(i − j) − (out − in)| ≤ in + out − 2, so Σ P(λ) is a sum over at most in + out distinct values.
+// m = |2(i − j) − (out − in)|: every m ≤ in + out − 2 of the parity of in + out occurs, so Σ P(λ)
+// is a sum over (in + out − 2) / 2 + 1 distinct distances, 16 bytes each.
 struct DistanceHistogram {
-  std::vector<double> pair_counts;          // pairs at each distinct distance d
-  std::vector<double> log_distance_plus_1;  // log(d + 1)
-  int64_t zero_distance_pairs = 0;          // Z: P = 1 for every λ
+  struct Distance {
+    double pairs;                // pairs at this distance d
+    double log_distance_plus_1;  // log(d + 1)
+  };
+  std::vector<Distance> distances;  // by increasing distance
+  int64_t zero_distance_pairs = 0;  // Z: P = 1 for every λ
 
   DistanceHistogram(int64_t in_features, int64_t out_features) {
-    std::vector<int64_t> counts(static_cast<size_t>(in_features + out_features), 0);
-    // k = i − j runs over [−(in − 1), out − 1]; pairs with i − j = k: i ∈ [max(0, k), min(out − 1, in − 1 + k)].
-    for (int64_t k = -(in_features - 1); k <= out_features - 1; ++k) {
-      const int64_t pairs = std::min(out_features - 1, in_features - 1 + k) - std::max<int64_t>(0, k) + 1;
-      const int64_t twice_distance = std::abs(2 * k - (out_features - in_features));
-      counts[static_cast<size_t>(twice_distance)] += pairs;
-    }
-    zero_distance_pairs = counts[0];
-    for (size_t m = 0; m < counts.size(); ++m) {
-      if (counts[m] == 0) continue;
-      pair_counts.push_back(static_cast<double>(counts[m]));
-      log_distance_plus_1.push_back(std::log1p(0.5 * static_cast<double>(m)));
+    // Unsigned: in + out may exceed int64 by one (1 × INT64_MAX); the count of distances cannot.
+    const uint64_t largest_twice_distance =
+        static_cast<uint64_t>(in_features) + static_cast<uint64_t>(out_features) - 2;
+    distances =
+        allocate_vector<Distance>("small_world_connectivity", "distance histogram", largest_twice_distance / 2 + 1);
+    // From here in + out <= 2^60 (the histogram fits an allocation), so nothing below overflows.
+    // Pairs with i − j = k: i ∈ [max(0, k), min(out − 1, in − 1 + k)], none outside k ∈ [−(in − 1), out − 1].
+    auto pairs_at = [&](int64_t k) {
+      return std::max<int64_t>(0, std::min(out_features - 1, in_features - 1 + k) - std::max<int64_t>(0, k) + 1);
+    };
+    const int64_t shift = out_features - in_features;
+    const int64_t parity = (in_features + out_features) % 2;
+    for (size_t e = 0; e < distances.size(); ++e) {
+      const int64_t twice_distance = parity + 2 * static_cast<int64_t>(e);  // m = |2k − shift|
+      const int64_t pairs =
+          pairs_at((shift + twice_distance) / 2) + (twice_distance > 0 ? pairs_at((shift - twice_distance) / 2) : 0);
+      distances[e] = {static_cast<double>(pairs), std::log1p(0.5 * static_cast<double>(twice_distance))};
+      if (twice_distance == 0) zero_distance_pairs = pairs;
     }
   }
 
@@ -174,7 +201,7 @@ struct DistanceHistogram {
   // the result, never depends on the thread count.
   double expected_connections(double lambda) const {
     double sum = 0.0;
-    for (size_t m = 0; m < pair_counts.size(); ++m) sum += pair_counts[m] * std::exp(-lambda * log_distance_plus_1[m]);
+    for (const Distance& distance : distances) sum += distance.pairs * std::exp(-lambda * distance.log_distance_plus_1);
     return sum;
   }
 };
@@ -241,6 +268,67 @@ void sample_walk(int64_t first, int64_t step, int64_t length, double first_dista
   }
 }
 
+// coalesce_connectivity of validated pairs when there are more output features than pairs: sorts
+// the cells row · in + col (below in · out, which fits int64), O(nnz log nnz) time and 8 bytes per
+// pair, nothing per output feature.
+Tensor coalesce_by_cell(const int64_t* given_rows, const int64_t* given_cols, int64_t nnz, int64_t in_features) {
+  std::vector<int64_t> cells =
+      allocate_vector<int64_t>("coalesce_connectivity", "sort buffer", static_cast<uint64_t>(nnz));
+  for (int64_t k = 0; k < nnz; ++k) cells[static_cast<size_t>(k)] = given_rows[k] * in_features + given_cols[k];
+  std::sort(cells.begin(), cells.end());
+  const int64_t total = std::unique(cells.begin(), cells.end()) - cells.begin();
+  Tensor result = empty({2, total}, DType::Int64);
+  int64_t* rows = result.data<int64_t>();
+  int64_t* cols = rows + total;
+  for (int64_t k = 0; k < total; ++k) {
+    rows[k] = cells[static_cast<size_t>(k)] / in_features;
+    cols[k] = cells[static_cast<size_t>(k)] % in_features;
+  }
+  return result;
+}
+
+// coalesce_connectivity of validated pairs when there are at least as many pairs as output
+// features: a counting sort by row (stable, O(nnz + out)), then each row's columns sorted and
+// deduplicated, in parallel.
+Tensor coalesce_by_row(const int64_t* given_rows, const int64_t* given_cols, int64_t nnz, int64_t out_features) {
+  const char* function = "coalesce_connectivity";
+  const uint64_t rows_plus_1 = static_cast<uint64_t>(out_features) + 1;
+  std::vector<int64_t> row_starts = allocate_vector<int64_t>(function, "row pointers", rows_plus_1);
+  for (int64_t k = 0; k < nnz; ++k) ++row_starts[static_cast<size_t>(given_rows[k]) + 1];
+  for (int64_t row = 0; row < out_features; ++row)
+    row_starts[static_cast<size_t>(row) + 1] += row_starts[static_cast<size_t>(row)];
+  std::vector<int64_t> sorted_cols = allocate_vector<int64_t>(function, "sort buffer", static_cast<uint64_t>(nnz));
+  {
+    std::vector<int64_t> fill = allocate_vector<int64_t>(function, "row fill positions", rows_plus_1);
+    std::copy(row_starts.begin(), row_starts.end(), fill.begin());
+    for (int64_t k = 0; k < nnz; ++k)
+      sorted_cols[static_cast<size_t>(fill[static_cast<size_t>(given_rows[k])]++)] = given_cols[k];
+  }
+  std::vector<int64_t> unique_counts =
+      allocate_vector<int64_t>(function, "per-row counts", static_cast<uint64_t>(out_features));
+#pragma omp parallel for schedule(dynamic, 256) if (nnz > 65536)
+  for (int64_t row = 0; row < out_features; ++row) {
+    const auto begin = sorted_cols.begin() + row_starts[static_cast<size_t>(row)];
+    const auto end = sorted_cols.begin() + row_starts[static_cast<size_t>(row) + 1];
+    std::sort(begin, end);
+    unique_counts[static_cast<size_t>(row)] = std::unique(begin, end) - begin;
+  }
+
+  int64_t total = 0;
+  for (int64_t count : unique_counts) total += count;
+  Tensor result = empty({2, total}, DType::Int64);
+  int64_t* rows = result.data<int64_t>();
+  int64_t* cols = rows + total;
+  int64_t offset = 0;
+  for (int64_t row = 0; row < out_features; ++row) {
+    const int64_t count = unique_counts[static_cast<size_t>(row)];
+    std::fill_n(rows + offset, count, row);
+    std::copy_n(sorted_cols.begin() + row_starts[static_cast<size_t>(row)], count, cols + offset);
+    offset += count;
+  }
+  return result;
+}
+
 }  // namespace
 
 int64_t connections_for_sparsity(int64_t in_features, int64_t out_features, double sparsity) {
@@ -284,64 +372,84 @@ Tensor small_world_connectivity(int64_t in_features, int64_t out_features, doubl
   const DistanceHistogram histogram(in_features, out_features);
   const double lambda = solve_small_world_lambda(histogram, in_features, out_features, sparsity, nnz);
 
-  // Rows in fixed blocks (independent of the thread count); each block collects its columns. A
-  // single block runs without a parallel region, whose start-up would dominate small layers.
+  // Rows in fixed blocks (independent of the thread count); each block collects its columns, and
+  // (row, count) for each of its rows with a connection, so that memory follows the connections
+  // rather than out_features. A single block runs without a parallel region, whose start-up would
+  // dominate small layers.
   constexpr int64_t kRowsPerBlock = 128;
-  const int64_t blocks = (out_features + kRowsPerBlock - 1) / kRowsPerBlock;
-  std::vector<std::vector<int64_t>> block_cols(static_cast<size_t>(blocks));
-  std::vector<int64_t> row_counts(static_cast<size_t>(out_features));
+  const int64_t blocks = (out_features + kRowsPerBlock - 1) / kRowsPerBlock;  // in + out <= 2^60: see the histogram
+  struct RowRun {
+    int64_t row, count;
+  };
+  struct Block {
+    std::vector<int64_t> cols;
+    std::vector<RowRun> runs;
+  };
+  std::vector<Block> block_connections =
+      allocate_vector<Block>("small_world_connectivity", "per-block connection lists", static_cast<uint64_t>(blocks));
 
   // The count is random; an empty draw (likely only when nnz is ~1) would make an empty layer, so
   // redraw with the next stream: that samples the independent model conditioned on ≥ 1 connection.
   // Each attempt is empty with probability Π(1 − P) ≤ exp(−Σ P) ≈ exp(−nnz) ≤ 0.37.
   constexpr uint64_t kMaxAttempts = 64;
   int64_t total = 0;
+  // An exception must not leave an OpenMP region: a block that runs out of memory says so here.
+  std::atomic<bool> out_of_memory{false};
   for (uint64_t attempt = 0; attempt < kMaxAttempts && total == 0; ++attempt) {
     const uint64_t stream = random_bits(kSmallWorldTag + attempt, seed);
 #pragma omp parallel for schedule(dynamic, 1) if (blocks > 1)
     for (int64_t block = 0; block < blocks; ++block) {
-      std::vector<int64_t>& cols = block_cols[static_cast<size_t>(block)];
+      std::vector<int64_t>& cols = block_connections[static_cast<size_t>(block)].cols;
+      std::vector<RowRun>& runs = block_connections[static_cast<size_t>(block)].runs;
       cols.clear();
-      std::vector<int64_t> left;  // the walk towards lower inputs yields them in decreasing order
-      const int64_t row_end = std::min(out_features, (block + 1) * kRowsPerBlock);
-      for (int64_t row = block * kRowsPerBlock; row < row_end; ++row) {
-        UniformStream random(random_bits(stream, static_cast<uint64_t>(row)));
-        // The row's position in input-index units: pos_i = pos_j ⇔ j = i − (out − in)/2.
-        const double position = static_cast<double>(row) - 0.5 * static_cast<double>(out_features - in_features);
-        const int64_t first_right = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(position)));
-        const int64_t first_left = std::min(in_features - 1, static_cast<int64_t>(std::ceil(position)) - 1);
-        const size_t row_begin = cols.size();
-        left.clear();
-        sample_walk(first_left, -1, first_left + 1, position - static_cast<double>(first_left), lambda, random,
-                    [&](int64_t col) { left.push_back(col); });
-        cols.insert(cols.end(), left.rbegin(), left.rend());
-        sample_walk(first_right, +1, in_features - first_right, static_cast<double>(first_right) - position, lambda,
-                    random, [&](int64_t col) { cols.push_back(col); });
-        row_counts[static_cast<size_t>(row)] = static_cast<int64_t>(cols.size() - row_begin);
+      runs.clear();
+      try {
+        std::vector<int64_t> left;  // the walk towards lower inputs yields them in decreasing order
+        const int64_t row_end = std::min(out_features, (block + 1) * kRowsPerBlock);
+        for (int64_t row = block * kRowsPerBlock; row < row_end; ++row) {
+          UniformStream random(random_bits(stream, static_cast<uint64_t>(row)));
+          // The row's position in input-index units: pos_i = pos_j ⇔ j = i − (out − in)/2.
+          const double position = static_cast<double>(row) - 0.5 * static_cast<double>(out_features - in_features);
+          const int64_t first_right = std::max<int64_t>(0, static_cast<int64_t>(std::ceil(position)));
+          const int64_t first_left = std::min(in_features - 1, static_cast<int64_t>(std::ceil(position)) - 1);
+          const size_t row_begin = cols.size();
+          left.clear();
+          sample_walk(first_left, -1, first_left + 1, position - static_cast<double>(first_left), lambda, random,
+                      [&](int64_t col) { left.push_back(col); });
+          cols.insert(cols.end(), left.rbegin(), left.rend());
+          sample_walk(first_right, +1, in_features - first_right, static_cast<double>(first_right) - position, lambda,
+                      random, [&](int64_t col) { cols.push_back(col); });
+          if (cols.size() > row_begin) runs.push_back({row, static_cast<int64_t>(cols.size() - row_begin)});
+        }
+      } catch (const std::bad_alloc&) {
+        out_of_memory = true;
       }
     }
+    WISP_CHECK(!out_of_memory, "SparseLinear: small_world_connectivity: out of memory collecting the connections (",
+               "in_features=", in_features, ", out_features=", out_features, ", sparsity ", sparsity, ")");
     total = 0;
-    for (const auto& cols : block_cols) total += static_cast<int64_t>(cols.size());
+    for (const Block& block : block_connections) total += static_cast<int64_t>(block.cols.size());
   }
   WISP_CHECK(total > 0, "SparseLinear: small-world connectivity drew no connection in ", kMaxAttempts,
              " attempts (in_features=", in_features, ", out_features=", out_features, ", sparsity ", sparsity, ")");
 
-  std::vector<int64_t> block_offsets(static_cast<size_t>(blocks) + 1, 0);
+  std::vector<int64_t> block_offsets =
+      allocate_vector<int64_t>("small_world_connectivity", "per-block offsets", static_cast<uint64_t>(blocks) + 1);
   for (int64_t block = 0; block < blocks; ++block)
     block_offsets[static_cast<size_t>(block) + 1] =
-        block_offsets[static_cast<size_t>(block)] + static_cast<int64_t>(block_cols[static_cast<size_t>(block)].size());
+        block_offsets[static_cast<size_t>(block)] +
+        static_cast<int64_t>(block_connections[static_cast<size_t>(block)].cols.size());
   Tensor result = empty({2, total}, DType::Int64);
   int64_t* rows = result.data<int64_t>();
   int64_t* cols = rows + total;
 #pragma omp parallel for schedule(static) if (blocks > 1)
   for (int64_t block = 0; block < blocks; ++block) {
+    const Block& connections = block_connections[static_cast<size_t>(block)];
     int64_t offset = block_offsets[static_cast<size_t>(block)];
-    std::copy(block_cols[static_cast<size_t>(block)].begin(), block_cols[static_cast<size_t>(block)].end(),
-              cols + offset);
-    const int64_t row_end = std::min(out_features, (block + 1) * kRowsPerBlock);
-    for (int64_t row = block * kRowsPerBlock; row < row_end; ++row) {
-      std::fill_n(rows + offset, row_counts[static_cast<size_t>(row)], row);
-      offset += row_counts[static_cast<size_t>(row)];
+    std::copy(connections.cols.begin(), connections.cols.end(), cols + offset);
+    for (const RowRun& run : connections.runs) {
+      std::fill_n(rows + offset, run.count, run.row);
+      offset += run.count;
     }
   }
   return result;
@@ -367,7 +475,10 @@ Tensor coalesce_connectivity(const Tensor& connectivity, int64_t in_features, in
   if (connectivity.is_cpu()) {
     given = connectivity.data<int64_t>();
   } else {
-    host = connectivity.to_vector<int64_t>();
+    host = allocate_vector<int64_t>("coalesce_connectivity", "host copy of the connectivity",
+                                    2 * static_cast<uint64_t>(nnz));
+    copy_bytes(host.data(), Device::cpu(), connectivity.raw_data(), connectivity.device(),
+               host.size() * sizeof(int64_t));
     given = host.data();
   }
   const int64_t* given_rows = given;
@@ -378,40 +489,8 @@ Tensor coalesce_connectivity(const Tensor& connectivity, int64_t in_features, in
     WISP_CHECK(given_cols[k] >= 0 && given_cols[k] < in_features, "SparseLinear: connectivity col index ",
                given_cols[k], " at position ", k, " out of range [0, ", in_features, ")");
   }
-
-  // Counting sort by row (stable, O(nnz + out)), then sort and deduplicate each row's columns.
-  std::vector<int64_t> row_starts(static_cast<size_t>(out_features) + 1, 0);
-  for (int64_t k = 0; k < nnz; ++k) ++row_starts[static_cast<size_t>(given_rows[k]) + 1];
-  for (int64_t row = 0; row < out_features; ++row)
-    row_starts[static_cast<size_t>(row) + 1] += row_starts[static_cast<size_t>(row)];
-  std::vector<int64_t> sorted_cols(static_cast<size_t>(nnz));
-  {
-    std::vector<int64_t> fill(row_starts.begin(), row_starts.end() - 1);
-    for (int64_t k = 0; k < nnz; ++k)
-      sorted_cols[static_cast<size_t>(fill[static_cast<size_t>(given_rows[k])]++)] = given_cols[k];
-  }
-  std::vector<int64_t> unique_counts(static_cast<size_t>(out_features));
-#pragma omp parallel for schedule(dynamic, 256) if (nnz > 65536)
-  for (int64_t row = 0; row < out_features; ++row) {
-    const auto begin = sorted_cols.begin() + row_starts[static_cast<size_t>(row)];
-    const auto end = sorted_cols.begin() + row_starts[static_cast<size_t>(row) + 1];
-    std::sort(begin, end);
-    unique_counts[static_cast<size_t>(row)] = std::unique(begin, end) - begin;
-  }
-
-  int64_t total = 0;
-  for (int64_t count : unique_counts) total += count;
-  Tensor result = empty({2, total}, DType::Int64);
-  int64_t* rows = result.data<int64_t>();
-  int64_t* cols = rows + total;
-  int64_t offset = 0;
-  for (int64_t row = 0; row < out_features; ++row) {
-    const int64_t count = unique_counts[static_cast<size_t>(row)];
-    std::fill_n(rows + offset, count, row);
-    std::copy_n(sorted_cols.begin() + row_starts[static_cast<size_t>(row)], count, cols + offset);
-    offset += count;
-  }
-  return result;
+  if (out_features > nnz) return coalesce_by_cell(given_rows, given_cols, nnz, in_features);
+  return coalesce_by_row(given_rows, given_cols, nnz, out_features);
 }
 
 }  // namespace wisp::nn

@@ -10,6 +10,10 @@
 #include "test_helpers.h"
 #include "wisp/layers/connectivity.h"
 
+// Requests of terabytes must come back as an out-of-memory error, not abort the process as
+// AddressSanitizer does by default when an allocation cannot be satisfied.
+extern "C" const char* __asan_default_options() { return "allocator_may_return_null=1"; }
+
 using namespace wisp;
 
 namespace {
@@ -467,4 +471,52 @@ TEST_CASE("connectivity timings", "[.benchmark]") {
         10.0);
   const Tensor user = nn::random_connectivity(20000, 20000, 4000000, 2);
   time("coalesce 4M sorted connections", [&] { return nn::coalesce_connectivity(user, 20000, 20000); });
+}
+
+TEST_CASE("coalesce_connectivity of a few connections needs no memory per output feature", "[layers][connectivity]") {
+  // Rows 5, 3, 5, 2^40 + 1 and cols 1, 0, 1, 2: three distinct pairs.
+  const int64_t far_row = (int64_t{1} << 40) + 1;
+  const Tensor given = from_vector<int64_t>({5, 3, 5, far_row, 1, 0, 1, 2}, {2, 4});
+  const std::vector<int64_t> expected{3, 5, far_row, 0, 1, 2};
+  CHECK(nn::coalesce_connectivity(given, 3, int64_t{1} << 41).to_vector<int64_t>() == expected);
+  CHECK(nn::coalesce_connectivity(given, 3, int64_t{1} << 61).to_vector<int64_t>() == expected);
+  WISP_REQUIRE_ERROR(nn::coalesce_connectivity(given, 3, int64_t{1} << 40),
+                     "row index 1099511627777 at position 3 out of range [0, 1099511627776)");
+
+  // More output features than connections, shuffled and duplicated.
+  const Tensor reference = nn::random_connectivity(50, 100000, 3000, 5);
+  const std::vector<int64_t> flat = reference.to_vector<int64_t>();
+  const int64_t nnz = reference.size(1);
+  std::vector<int64_t> rows, cols;
+  for (int64_t k = 0; k < 2 * nnz; ++k) {
+    const auto source =
+        static_cast<size_t>(bounded_from_bits(random_bits(78, static_cast<uint64_t>(k)), static_cast<uint64_t>(nnz)));
+    rows.push_back(flat[source]);
+    cols.push_back(flat[static_cast<size_t>(nnz) + source]);
+  }
+  // Every reference pair once more, so that the result is exactly the reference.
+  rows.insert(rows.end(), flat.begin(), flat.begin() + nnz);
+  cols.insert(cols.end(), flat.begin() + nnz, flat.end());
+  std::vector<int64_t> flat_given = rows;
+  flat_given.insert(flat_given.end(), cols.begin(), cols.end());
+  const Tensor given_many = from_vector(flat_given, {2, 3 * nnz});
+  CHECK(nn::coalesce_connectivity(given_many, 50, 100000).to_vector<int64_t>() == flat);
+}
+
+TEST_CASE("connectivity builders refuse sizes no allocation can hold with a wisp::Error", "[layers][connectivity]") {
+  // 2^60 - 1 connections of 16 bytes: a byte count that used to wrap around when aligned, leaving
+  // a tensor of 2^64 - 16 bytes on a 1-byte allocation.
+  WISP_REQUIRE_ERROR(nn::random_connectivity(int64_t{1} << 31, int64_t{1} << 31, (int64_t{1} << 60) - 1, 0),
+                     "needs 18446744073709551600 bytes");
+  WISP_REQUIRE_ERROR(nn::random_connectivity(int64_t{1} << 31, int64_t{1} << 31, int64_t{1} << 42, 0),
+                     "out of CPU memory");
+  // Small-world keeps a histogram of the distinct distances, about (in + out) / 2 of them.
+  WISP_REQUIRE_ERROR(nn::small_world_connectivity(1, int64_t{1} << 42, 0.5, 0), "small_world_connectivity",
+                     "out of memory", "distance histogram");
+  WISP_REQUIRE_ERROR(nn::small_world_connectivity(1, int64_t{1} << 61, 0.5, 0), "small_world_connectivity",
+                     "distance histogram", "more than the largest allocation");
+  WISP_REQUIRE_ERROR(nn::small_world_connectivity(1, INT64_MAX, 0.5, 0), "small_world_connectivity",
+                     "distance histogram");
+  WISP_REQUIRE_ERROR(nn::small_world_connectivity(INT64_MAX, 1, 0.5, 0), "small_world_connectivity",
+                     "distance histogram");
 }
