@@ -3,7 +3,9 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <new>
 
+#include "wisp/data/file_type.h"
 #include "wisp/data/idx.h"
 
 namespace wisp::data {
@@ -11,21 +13,65 @@ namespace {
 
 const char* split_name(Split split) { return split == Split::Train ? "training" : "test"; }
 
-// The first candidate that exists in `root`, or an error listing every name tried.
+// What is wrong with a path that is not a usable `expected`, or "" when nothing is: missing,
+// a symbolic-link loop, a dangling link, or a path that exists but is another kind of file.
+std::string path_problem(const std::filesystem::path& path, std::filesystem::file_type expected) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);  // follows links
+  if (error && error != std::errc::no_such_file_or_directory) return "cannot be followed: " + error.message();
+  if (status.type() == expected) return "";
+  std::error_code ignored;
+  const fs::file_status link = fs::symlink_status(path, ignored);
+  if (!fs::exists(status)) {
+    if (fs::is_symlink(link))
+      return "is a symbolic link to '" + fs::read_symlink(path, ignored).string() + "', which does not exist";
+    return "does not exist";
+  }
+  const std::string what = describe_file_type(status.type()) + ", not " + describe_file_type(expected);
+  if (fs::is_symlink(link)) return "is a symbolic link to '" + fs::read_symlink(path, ignored).string() + "', " + what;
+  return "is " + what;
+}
+
+// The first candidate that exists in `root`, or an error listing every name tried. A candidate
+// that exists but is not a regular file (a FIFO, a device, a link to /dev/zero, a directory, a
+// link loop) is an error of its own rather than a reason to look further.
 std::string find_file(const std::string& root, Split split, const std::string& kind) {
   namespace fs = std::filesystem;
-  std::error_code ignored;
-  WISP_CHECK(fs::is_directory(root, ignored), "MnistDataset: expected a directory holding the MNIST files but '", root,
-             "' ", fs::exists(root, ignored) ? "is not a directory" : "does not exist");
+  const std::string root_problem = path_problem(root, fs::file_type::directory);
+  WISP_CHECK(root_problem.empty(), "MnistDataset: expected a directory holding the MNIST files but '", root, "' ",
+             root_problem);
   const std::vector<std::string> candidates = mnist_file_candidates(split, kind);
   std::string tried;
   for (const std::string& name : candidates) {
     const fs::path path = fs::path(root) / name;
-    if (fs::is_regular_file(path, ignored)) return path.string();
+    std::error_code ignored;
+    const bool present = fs::exists(fs::symlink_status(path, ignored));  // a dangling link is present
+    if (present) {
+      const std::string problem = path_problem(path, fs::file_type::regular);
+      WISP_CHECK(problem.empty(), "MnistDataset: the ", split_name(split), " ", kind, " file '", path.string(), "' ",
+                 problem);
+      return path.string();
+    }
     tried += (tried.empty() ? "" : ", ") + name;
   }
   WISP_FAIL("MnistDataset: no ", split_name(split), " ", kind, " file in '", root, "': looked for ", tried,
             " (scripts/fetch_mnist.sh downloads them)");
+}
+
+// read_idx(path), with errors that do not name the file (running out of memory for its data)
+// saying which file was being read.
+Tensor read_mnist_file(const std::string& path, Split split, const std::string& kind) {
+  try {
+    return read_idx(path);
+  } catch (const Error& error) {
+    const std::string message = error.what();
+    if (message.find(path) != std::string::npos) throw;
+    throw Error(
+        detail::concat("MnistDataset: reading the ", split_name(split), " ", kind, " file '", path, "': ", message));
+  } catch (const std::bad_alloc&) {
+    WISP_FAIL("MnistDataset: reading the ", split_name(split), " ", kind, " file '", path, "': out of memory");
+  }
 }
 
 }  // namespace
@@ -49,13 +95,13 @@ MnistDataset::MnistDataset(const std::string& root, Split split, int64_t limit, 
   images_path_ = find_file(root, split, "images");
   labels_path_ = find_file(root, split, "labels");
 
-  Tensor images = read_idx(images_path_);
+  Tensor images = read_mnist_file(images_path_, split, "images");
   WISP_CHECK(images.dtype() == DType::UInt8 && images.dim() == 3, "MnistDataset: '", images_path_,
              "': expected uint8 images of shape [N, rows, cols] but got ", images.dtype(), " of shape ",
              images.shape());
   WISP_CHECK(images.size(1) > 0 && images.size(2) > 0, "MnistDataset: '", images_path_,
              "': expected images of at least 1 x 1 pixels but got shape ", images.shape());
-  Tensor raw_labels = read_idx(labels_path_);
+  Tensor raw_labels = read_mnist_file(labels_path_, split, "labels");
   WISP_CHECK(raw_labels.dtype() == DType::UInt8 && raw_labels.dim() == 1, "MnistDataset: '", labels_path_,
              "': expected uint8 labels of shape [N] but got ", raw_labels.dtype(), " of shape ", raw_labels.shape());
   WISP_CHECK(images.size(0) == raw_labels.size(0), "MnistDataset: expected as many labels as images but '",

@@ -1,13 +1,16 @@
 // MnistDataset on small fake MNIST directories written with write_idx: both naming conventions,
 // gzip, limits, normalisation, batches and every malformed input. The hidden tests [.real-mnist]
 // and [.real-fashion-mnist] read the real files from $WISP_MNIST_DIR / $WISP_FASHION_MNIST_DIR:
-//   WISP_MNIST_DIR=datasets/mnist build/tests/data_test_mnist "[.real-mnist]"
+//   WISP_MNIST_DIR=datasets/mnist build/release/tests/data_tests "[.real-mnist]"
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <numeric>
 #include <string>
@@ -111,10 +114,94 @@ TEST_CASE("MnistDataset lists the names it looked for when a file is missing", "
                      "train-labels.idx1-ubyte.gz");
   WISP_REQUIRE_ERROR(data::MnistDataset(dir.str(), data::Split::Test), "no test images file", "t10k-images-idx3-ubyte");
   WISP_REQUIRE_ERROR(data::MnistDataset(dir.file("absent"), data::Split::Train), "absent", "does not exist");
-  WISP_REQUIRE_ERROR(data::MnistDataset(dir.file("train-images-idx3-ubyte"), data::Split::Train), "is not a directory");
+  WISP_REQUIRE_ERROR(data::MnistDataset(dir.file("train-images-idx3-ubyte"), data::Split::Train),
+                     "is a regular file, not a directory");
   CHECK(data::mnist_file_candidates(data::Split::Test, "labels") ==
         std::vector<std::string>{"t10k-labels-idx1-ubyte", "t10k-labels-idx1-ubyte.gz", "t10k-labels.idx1-ubyte",
                                  "t10k-labels.idx1-ubyte.gz"});
+}
+
+TEST_CASE("MnistDataset says what a data path is when it is not a file or a directory", "[data][mnist]") {
+  TempDir dir;
+  const std::string images = dir.file("train-images-idx3-ubyte");
+  auto load = [&](const std::string& root) { return data::MnistDataset(root, data::Split::Train); };
+  data::write_idx(dir.file("train-labels-idx1-ubyte"), fake_labels(2));
+
+  SECTION("a directory that is a symbolic-link loop") {
+    fs::create_symlink(dir.file("loop"), dir.file("loop"));
+    WISP_REQUIRE_ERROR(load(dir.file("loop")), dir.file("loop"), "cannot be followed",
+                       "Too many levels of symbolic links");
+  }
+  SECTION("a directory that is a dangling link") {
+    fs::create_symlink(dir.file("gone"), dir.file("link"));
+    WISP_REQUIRE_ERROR(load(dir.file("link")),
+                       "is a symbolic link to '" + dir.file("gone") + "', which does not exist");
+  }
+  SECTION("an images file that is a FIFO") {
+    REQUIRE(::mkfifo(images.c_str(), 0600) == 0);
+    WISP_REQUIRE_ERROR(load(dir.str()),
+                       "the training images file '" + images + "' is a FIFO (named pipe), not a regular file");
+  }
+  SECTION("an images file that is a link to /dev/zero") {
+    fs::create_symlink("/dev/zero", images);
+    WISP_REQUIRE_ERROR(load(dir.str()), images,
+                       "is a symbolic link to '/dev/zero', a character device, not a regular file");
+  }
+  SECTION("an images file that is a directory, a link loop or a dangling link: not skipped for the next name") {
+    data::write_idx(dir.file("train-images-idx3-ubyte.gz"), fake_images(2, 4, 5), true);
+    fs::create_directory(images);
+    WISP_REQUIRE_ERROR(load(dir.str()), images, "is a directory, not a regular file");
+    fs::remove(images);
+    fs::create_symlink(images, images);
+    WISP_REQUIRE_ERROR(load(dir.str()), images, "cannot be followed", "Too many levels of symbolic links");
+    fs::remove(images);
+    fs::create_symlink(dir.file("absent"), images);
+    WISP_REQUIRE_ERROR(load(dir.str()), images, "which does not exist");
+  }
+  SECTION("a link to a regular file is read") {
+    data::write_idx(dir.file("pixels"), fake_images(2, 4, 5));
+    fs::create_symlink(dir.file("pixels"), images);
+    CHECK(load(dir.str()).size() == 2);
+  }
+}
+
+TEST_CASE("MnistDataset names the file whose data does not fit in memory", "[data][mnist]") {
+  TempDir dir;
+  const std::string images = dir.file("train-images-idx3-ubyte");
+  data::write_idx(dir.file("train-labels-idx1-ubyte"), fake_labels(2));
+  // A valid header for 8 GiB of pixels, the data a hole in a sparse file: read_idx finds the sizes
+  // consistent and allocates 8 GiB, which the address-space limit below refuses.
+  data::write_idx(images, fake_images(1, 16, 32));
+  {
+    std::fstream header(images, std::ios::in | std::ios::out | std::ios::binary);
+    header.seekp(4);
+    const char count[4] = {0x01, 0x00, 0x00, 0x00};  // 2^24 images, big-endian
+    header.write(count, 4);
+  }
+  fs::resize_file(images, 16 + (uintmax_t{1} << 33));
+  rlimit original{};
+  REQUIRE(::getrlimit(RLIMIT_AS, &original) == 0);
+  // What the process maps now plus 1 GiB: enough to run, not enough for the images.
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  rlim_t mapped = 0;
+  while (std::getline(status, line))
+    if (line.rfind("VmSize:", 0) == 0) mapped = std::stoull(line.substr(7)) * 1024;
+  REQUIRE(mapped > 0);
+  rlimit limited = original;
+  limited.rlim_cur = mapped + (rlim_t{1} << 30);
+  if (original.rlim_cur != RLIM_INFINITY && original.rlim_cur < limited.rlim_cur) limited.rlim_cur = original.rlim_cur;
+  REQUIRE(::setrlimit(RLIMIT_AS, &limited) == 0);
+  std::string message;
+  try {
+    data::MnistDataset(dir.str(), data::Split::Train);
+  } catch (const Error& error) {
+    message = error.what();
+  }
+  REQUIRE(::setrlimit(RLIMIT_AS, &original) == 0);
+  INFO("message: " << message);
+  CHECK(message.find(images) != std::string::npos);
+  CHECK(message.find("memory") != std::string::npos);
 }
 
 TEST_CASE("MnistDataset checks shapes, dtypes, counts and labels", "[data][mnist]") {
