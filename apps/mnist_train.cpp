@@ -30,7 +30,7 @@ struct Arguments {
   std::optional<bool> nesterov;  // unset: the model's
   double weight_decay = 0;
   uint64_t seed = 0;
-  int threads = 0;
+  std::optional<int> threads;  // unset: the environment's or every usable core
   int64_t limit = -1;
   std::string metrics_path;
   std::string device = "cpu";
@@ -52,10 +52,14 @@ std::string model_help() {
 
 int train(const Arguments& arguments, Device device) {
   const apps::ModelPreset& preset = apps::find_model_preset(arguments.model);
-  if (arguments.threads > 0) set_num_threads(arguments.threads);
+  // More threads than cores make OpenMP's spinning workers wait on one another: lowered, with a warning.
+  const ThreadChoice threads = choose_num_threads(arguments.threads, "--threads");
+  if (!threads.warning.empty()) std::cerr << "mnist_train: warning: " << threads.warning << "\n";
+  set_num_threads(threads.threads);
   manual_seed(arguments.seed);
 
-  // A metrics file that cannot be written is found before the data is read and the model built.
+  // A metrics file that cannot be written is found before the data is read and the model built;
+  // nothing is written before the first epoch ends (MetricsWriter replaces the file atomically).
   std::unique_ptr<apps::MetricsWriter> metrics;
   try {
     metrics = std::make_unique<apps::MetricsWriter>(arguments.metrics_path);
@@ -94,6 +98,17 @@ int train(const Arguments& arguments, Device device) {
     std::cerr << "mnist_train: " << error.what()
               << "\nmnist_train: fetch MNIST with `bash scripts/fetch_mnist.sh` (or Fashion-MNIST with "
                  "`bash scripts/fetch_fashion_mnist.sh`) and pass its folder with --data\n";
+    return 2;
+  }
+  // The metrics file must not be one of the files just read (--metrics DIR/train-labels-idx1-ubyte).
+  try {
+    for (const data::MnistDataset* set : {train_set.get(), test_set.get()}) {
+      const std::string split = set == train_set.get() ? "the training" : "the test";
+      metrics->check_not_input(set->images_path(), split + " images file");
+      metrics->check_not_input(set->labels_path(), split + " labels file");
+    }
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << " (--metrics)\n";
     return 2;
   }
   // Both loaders keep only full batches (as the notebook's): fewer samples than one batch would
@@ -188,7 +203,9 @@ int main(int argc, char** argv) {
   app.add_option("--seed", arguments.seed, "random seed (initialisation and shuffling)")
       ->capture_default_str()
       ->check(apps::whole_number(0, UINT64_MAX));
-  app.add_option("--threads", arguments.threads, "CPU threads (default: all cores)")
+  app.add_option("--threads", arguments.threads,
+                 "CPU threads (default: WISP_NUM_THREADS, else OMP_NUM_THREADS, else the cores this process may use); "
+                 "never more than those cores (CPU affinity, cgroup CPU quota)")
       ->check(apps::whole_number(1, kMaxThreads));
   app.add_option("--device", arguments.device,
                  "where the model trains: cpu, cuda (GPU 0) or cuda:N; batches are copied there")

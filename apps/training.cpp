@@ -1,14 +1,20 @@
 #include "training.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>  // stat, fchmod
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
 #include "wisp/core/config.h"  // WISP_WITH_CUDA
+#include "wisp/data/file_type.h"
 
 namespace wisp::apps {
 namespace {
@@ -206,24 +212,58 @@ EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device,
 
 MetricsWriter::MetricsWriter(const std::string& path) {
   if (path.empty()) return;
+  namespace fs = std::filesystem;
   const auto ends_with = [&](const std::string& suffix) {
     return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
   json_ = ends_with(".jsonl") || ends_with(".json");
   path_ = path;
-  file_.open(path);
-  WISP_CHECK(file_.is_open(), "cannot write the metrics file ", path);
-  if (!json_) {
-    file_ << "epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,test_seconds,active_fraction,"
-             "units_used,rigl_moved\n";
-    file_.flush();
-    WISP_CHECK(file_.good(), "cannot write the metrics file ", path, " (writing its header failed)");
+  const std::string cannot = "cannot write the metrics file " + path + ": ";
+  WISP_CHECK(!ends_with("/"), cannot, "expected a file name but it ends in '/'");
+  // A link is followed, so that the link stays and the file it names is replaced.
+  std::error_code error;  // a path that does not exist is no error here: the file is new
+  const bool link = fs::is_symlink(fs::symlink_status(path, error));
+  const fs::path target = link ? fs::weakly_canonical(path, error) : fs::path(path);
+  WISP_CHECK(!link || !error, cannot, error.message());
+  target_ = target.string();
+  const fs::file_status status = fs::status(target, error);
+  WISP_CHECK(!error || error == std::errc::no_such_file_or_directory, cannot, error.message());
+  if (fs::exists(status)) {
+    // /dev/stdout or a FIFO cannot be replaced by a rename (and /dev/full must not be).
+    WISP_CHECK(fs::is_regular_file(status), cannot, "expected a regular file (or a new one) but it is ",
+               data::describe_file_type(status.type()));
+    WISP_CHECK(::access(target_.c_str(), W_OK) == 0, cannot, "it is read-only (", std::strerror(errno), ")");
+    keep_mode_ = true;
+    mode_ = static_cast<unsigned>(status.permissions());
   }
+  error.clear();
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  WISP_CHECK(fs::is_directory(folder, error), cannot, "its folder '", folder.string(), "' ",
+             error && error != std::errc::no_such_file_or_directory ? error.message()
+             : fs::exists(folder, error)                            ? "is not a directory"
+                                                                    : "does not exist");
+  WISP_CHECK(::access(folder.c_str(), W_OK | X_OK) == 0, cannot, "its folder '", folder.string(), "' is not writable (",
+             std::strerror(errno), ")");
+  if (!json_)
+    text_ =
+        "epoch,train_loss,train_accuracy,test_loss,test_accuracy,train_seconds,test_seconds,active_fraction,"
+        "units_used,rigl_moved\n";
+}
+
+void MetricsWriter::check_not_input(const std::string& input, const std::string& description) const {
+  if (path_.empty()) return;
+  struct stat output_info = {};
+  struct stat input_info = {};
+  if (::stat(target_.c_str(), &output_info) != 0 || ::stat(input.c_str(), &input_info) != 0) return;
+  WISP_CHECK(output_info.st_dev != input_info.st_dev || output_info.st_ino != input_info.st_ino,
+             "refusing to write the metrics file ", path_, ": it is ", description, " '", input,
+             "' (the same file), which it would overwrite; name another file");
 }
 
 void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult& test, int64_t rigl_moved) {
-  if (!file_.is_open()) return;
-  file_ << std::setprecision(8);
+  if (path_.empty()) return;
+  std::ostringstream row;
+  row << std::setprecision(8);
   // The first activation layer's activity (the presets have one); empty when not measured.
   const bool measured = !test.activity.empty();
   const double active = measured ? test.activity.front().active_fraction : 0.0;
@@ -237,21 +277,70 @@ void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult
       else text << "null";
       return text.str();
     };
-    file_ << "{\"epoch\": " << epoch << ", \"train_loss\": " << number(train.loss)
-          << ", \"train_accuracy\": " << number(train.accuracy) << ", \"test_loss\": " << number(test.loss)
-          << ", \"test_accuracy\": " << number(test.accuracy) << ", \"train_seconds\": " << number(train.seconds)
-          << ", \"test_seconds\": " << number(test.seconds);
-    if (measured) file_ << ", \"active_fraction\": " << number(active) << ", \"units_used\": " << number(used);
-    file_ << ", \"rigl_moved\": " << rigl_moved << "}\n";
+    row << "{\"epoch\": " << epoch << ", \"train_loss\": " << number(train.loss)
+        << ", \"train_accuracy\": " << number(train.accuracy) << ", \"test_loss\": " << number(test.loss)
+        << ", \"test_accuracy\": " << number(test.accuracy) << ", \"train_seconds\": " << number(train.seconds)
+        << ", \"test_seconds\": " << number(test.seconds);
+    if (measured) row << ", \"active_fraction\": " << number(active) << ", \"units_used\": " << number(used);
+    row << ", \"rigl_moved\": " << rigl_moved << "}\n";
   } else {
-    file_ << epoch << "," << train.loss << "," << train.accuracy << "," << test.loss << "," << test.accuracy << ","
-          << train.seconds << "," << test.seconds << ",";
-    if (measured) file_ << active << "," << used;
-    else file_ << ",";
-    file_ << "," << rigl_moved << "\n";
+    row << epoch << "," << train.loss << "," << train.accuracy << "," << test.loss << "," << test.accuracy << ","
+        << train.seconds << "," << test.seconds << ",";
+    if (measured) row << active << "," << used;
+    else row << ",";
+    row << "," << rigl_moved << "\n";
   }
-  file_.flush();
-  WISP_CHECK(file_.good(), "cannot write the metrics file ", path_, " (writing epoch ", epoch, "'s row failed)");
+  const size_t previous_size = text_.size();
+  text_ += row.str();
+  try {
+    replace_file(epoch);
+  } catch (const Error&) {
+    text_.resize(previous_size);  // the file holds the previous epochs; so does text_
+    throw;
+  }
+}
+
+void MetricsWriter::replace_file(int epoch) const {
+  const auto failed = [&](const std::string& step) {
+    return detail::concat("cannot write the metrics file ", path_, " (epoch ", epoch, "'s row): ", step, ": ",
+                          std::strerror(errno), "; it keeps the earlier epochs");
+  };
+  // A fresh name in the target's folder (rename is atomic only within one file system). O_EXCL
+  // makes a name already taken fail, and the next one is tried.
+  std::string temporary;
+  int descriptor = -1;
+  uint64_t state = static_cast<uint64_t>(::getpid()) * 0x9E3779B97F4A7C15ull ^
+                   static_cast<uint64_t>(Clock::now().time_since_epoch().count());
+  for (int attempt = 0; attempt < 100 && descriptor < 0; ++attempt) {
+    static const char kLetters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    temporary = target_ + ".tmp-";
+    for (int i = 0; i < 6; ++i) {
+      state = state * 6364136223846793005ull + 1442695040888963407ull;
+      temporary += kLetters[(state >> 33) % (sizeof(kLetters) - 1)];
+    }
+    descriptor = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (descriptor < 0 && errno != EEXIST) throw Error(failed("creating " + temporary));
+  }
+  if (descriptor < 0) throw Error(failed("creating " + temporary));
+  const auto give_up = [&](const std::string& step) {
+    const std::string message = failed(step);
+    if (descriptor >= 0) ::close(descriptor);
+    ::unlink(temporary.c_str());
+    return Error(message);
+  };
+  for (size_t done = 0; done < text_.size();) {
+    const ssize_t written = ::write(descriptor, text_.data() + done, text_.size() - done);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) throw give_up("writing " + temporary);
+    done += static_cast<size_t>(written);
+  }
+  if (keep_mode_ && ::fchmod(descriptor, static_cast<mode_t>(mode_)) != 0) throw give_up("setting its permissions");
+  // On disk before the rename, so that a power cut cannot leave an empty file under the old name.
+  if (::fsync(descriptor) != 0) throw give_up("flushing " + temporary);
+  const int closed = ::close(descriptor);
+  descriptor = -1;
+  if (closed != 0) throw give_up("closing " + temporary);
+  if (::rename(temporary.c_str(), target_.c_str()) != 0) throw give_up("renaming " + temporary);
 }
 
 }  // namespace wisp::apps

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -56,19 +55,36 @@ EpochResult evaluate(nn::Module& model, data::DataLoader& loader, Device device,
 // Per-epoch metrics, written as CSV (default) or JSON Lines (a path ending in .jsonl or .json):
 // losses, accuracies, seconds, the first activation layer's activity on the test set (active_fraction,
 // units_used; empty for models that are not a Sequential) and the connections RigL moved.
+//
+// The file is replaced atomically at the end of each epoch: the header and every row so far go to a
+// new file `<path>.tmp-XXXXXX` in the same folder, which is flushed to disk and renamed over `path`.
+// So `path` always holds either what it held before the run or every completed epoch: a run that
+// fails before its first epoch ends leaves it untouched, and one that stops later (an error, Ctrl-C,
+// a crash) leaves the epochs it completed. A process killed while writing may leave the `.tmp-` file.
 class MetricsWriter {
  public:
-  // An empty path writes nothing. Throws wisp::Error when the file cannot be opened or its CSV
-  // header cannot be written (a full disk: the header is flushed at once).
+  // An empty path writes nothing. Creates nothing yet: checks that `path` can be replaced (its folder
+  // exists and is writable; `path` is absent or a writable regular file, or a symbolic link to one,
+  // whose target is then the file replaced) and throws wisp::Error saying what is wrong otherwise.
   explicit MetricsWriter(const std::string& path);
-  // rigl_moved: connections RigL moved during the epoch (0 without dynamic layers). Each row is
-  // flushed; throws wisp::Error, naming the file and the epoch, when it could not be written.
+  // Throws wisp::Error when the metrics file is `input` (the same device and inode: through symbolic
+  // and hard links), which writing the metrics would destroy. `description` names the input in the
+  // message ("the training labels file").
+  void check_not_input(const std::string& input, const std::string& description) const;
+  // rigl_moved: connections RigL moved during the epoch (0 without dynamic layers). Replaces the file
+  // with the header and every row so far; throws wisp::Error, naming the file and the epoch, when it
+  // could not be written (the file then keeps the previous epochs).
   void write(int epoch, const EpochResult& train, const EpochResult& test, int64_t rigl_moved = 0);
 
  private:
-  std::string path_;
-  std::ofstream file_;
+  void replace_file(int epoch) const;
+
+  std::string path_;    // as the user gave it, for messages
+  std::string target_;  // the file replaced: path_ with symbolic links resolved
+  std::string text_;    // the header and every row so far
   bool json_ = false;
+  bool keep_mode_ = false;  // an existing file's permissions are kept
+  unsigned mode_ = 0;
 };
 
 }  // namespace wisp::apps
