@@ -37,8 +37,8 @@ struct ThreadChoice {
 // `requested` (from the command-line option named `option`, default "--threads") when given, else the WISP_NUM_THREADS
 // or else the OMP_NUM_THREADS environment variable (the first number of it, as libgomp reads "4,2"), else
 // usable_cores(); a request above usable_cores() is lowered to it. More threads than cores make
-// OpenMP's busy-waiting workers wait on one another at every parallel region: on one core,
-// 2 threads trained 12x slower than 1. An environment value that is not a whole number from 1 to
+// busy-waiting workers (Eigen's parallel products) wait on one another: on one core, mnist_train
+// with 2 threads took 7x as long as with 1. An environment value that is not a whole number from 1 to
 // kMaxThreads is ignored (with a warning). Throws wisp::Error when `requested` is given and is
 // outside 1 to kMaxThreads.
 ThreadChoice choose_num_threads(std::optional<int> requested = std::nullopt, const std::string& option = "--threads");
