@@ -21,7 +21,7 @@
 // and any host work the GPU waits for, but not the host's wake-up from a synchronisation after the
 // last kernel (microseconds, which matter against the batch-1 target of 0.1 ms). Besides wisp's
 // SparseLinear and a dense nn::Linear (cuBLAS SGEMM) it times the cuSPARSE forward of
-// kernels/cuda/cusparse.h: cusparseSpMM over the same CSR matrix with each CSR algorithm
+// bench/cuda/cusparse.h: cusparseSpMM over the same CSR matrix with each CSR algorithm
 // (ALG_DEFAULT, CSR_ALG1, CSR_ALG2, CSR_ALG3), with the activations batch-major (no transposition)
 // and feature-major (as our kernel takes them: transposing the input and the output included), and
 // at batch 1 cusparseSpMV (ALG_DEFAULT, CSR_ALG1, CSR_ALG2); each cuSPARSE output is compared with
@@ -56,7 +56,7 @@
 #include <optional>
 
 #include "wisp/core/cuda/runtime.h"  // cuda_runtime::EventTimer
-#include "wisp/kernels/cuda/cusparse.h"
+#include "wisp/bench/cuda/cusparse.h"
 #endif
 
 using namespace wisp;
@@ -431,7 +431,7 @@ Difference compare(const Tensor& a, const Tensor& reference) {
 // The GPU runs: wisp's SparseLinear, the cuSPARSE forward with each algorithm and layout, and a
 // dense nn::Linear (cuBLAS), all on `device`.
 int run_cuda(const Arguments& arguments, Device device) {
-  namespace cusparse = kernels::cuda;
+  namespace cusparse = wisp::bench;
   if (arguments.threads > 0) set_num_threads(arguments.threads);
   manual_seed(arguments.seed);
   const int64_t n = arguments.size;

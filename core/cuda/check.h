@@ -1,4 +1,4 @@
-// Status checks for CUDA, cuBLAS and cuSPARSE calls (include only from kernels/cuda/*.cu).
+// Status checks for CUDA and cuBLAS calls (include only from kernels/cuda/*.cu).
 //
 // Each macro throws wisp::Error with the failing call, file:line and the library's own error
 // string; none exits the process. WISP_CUDA_CHECK_LAUNCH() follows every kernel launch.
@@ -10,9 +10,6 @@
 
 #if __has_include(<cublas_v2.h>)
 #include <cublas_v2.h>
-#endif
-#if __has_include(<cusparse.h>)
-#include <cusparse.h>
 #endif
 
 #define WISP_CUDA_CHECK(call)                                                                                          \
@@ -32,15 +29,5 @@
     if (wisp_status_ != CUBLAS_STATUS_SUCCESS)                                                                         \
       WISP_FAIL("cuBLAS error in ", #call, " at ", __FILE__, ":", __LINE__, ": ", cublasGetStatusName(wisp_status_),   \
                 " (", cublasGetStatusString(wisp_status_), ")");                                                       \
-  } while (0)
-#endif
-
-#ifdef CUSPARSE_H_
-#define WISP_CUSPARSE_CHECK(call)                                                                                      \
-  do {                                                                                                                 \
-    const cusparseStatus_t wisp_status_ = (call);                                                                      \
-    if (wisp_status_ != CUSPARSE_STATUS_SUCCESS)                                                                       \
-      WISP_FAIL("cuSPARSE error in ", #call, " at ", __FILE__, ":", __LINE__, ": ",                                    \
-                cusparseGetErrorName(wisp_status_), " (", cusparseGetErrorString(wisp_status_), ")");                  \
   } while (0)
 #endif

@@ -1,10 +1,11 @@
-// [cuda] The cuSPARSE alternative of the SparseLinear forward (kernels/cuda/cusparse.h) against the
-// CPU kernel: every SpMM algorithm in both activation layouts at batch 1, 33 and 64, every SpMV
-// algorithm at batch 1, Int32 and Int64 indices, with and without bias. A pair that cuSPARSE
-// refuses (supported() false) is reported and skipped; every pair it accepts must match.
+// [cuda] The cuSPARSE forward that sparse_bench compares wisp's with (bench/cuda/cusparse.h, library
+// wisp_bench_cusparse) against the CPU kernel: every SpMM algorithm in both activation layouts at
+// batch 1, 33 and 64, every SpMV algorithm at batch 1, Int32 and Int64 indices, with and without
+// bias. A pair that cuSPARSE refuses (supported() false) is reported and skipped; every pair it
+// accepts must match.
 // Tolerance 1e-4 relative: cuSPARSE sums the products in its own order (CSR_ALG2/3 split rows).
 // Runs only with a GPU.
-#include "wisp/kernels/cuda/cusparse.h"
+#include "wisp/bench/cuda/cusparse.h"
 
 #include <vector>
 
@@ -12,8 +13,8 @@
 #include "wisp/kernels/sparse_linear.h"
 
 using namespace wisp;
-using kernels::cuda::CusparseAlgorithm;
-using kernels::cuda::CusparseLayout;
+using bench::CusparseAlgorithm;
+using bench::CusparseLayout;
 using wisp::testing::require_close;
 
 namespace {
@@ -45,12 +46,12 @@ TEST_CASE("cuSPARSE's SparseLinear forward matches the CPU kernel for every algo
         if (rows == 1) algorithms.insert(algorithms.end(), spmv.begin(), spmv.end());
         for (CusparseAlgorithm algorithm : algorithms) {
           for (CusparseLayout layout : {CusparseLayout::BatchMajor, CusparseLayout::FeatureMajor}) {
-            if (kernels::cuda::is_spmv(algorithm) && layout == CusparseLayout::FeatureMajor) continue;
-            INFO(kernels::cuda::name(algorithm) << ", " << kernels::cuda::name(layout) << ", rows " << rows
-                                                << ", index " << index_dtype << ", bias " << with_bias);
-            kernels::cuda::CusparseSparseLinearPlan plan(gpu_values, gpu_structure, rows, algorithm, layout);
+            if (bench::is_spmv(algorithm) && layout == CusparseLayout::FeatureMajor) continue;
+            INFO(bench::name(algorithm) << ", " << bench::name(layout) << ", rows " << rows << ", index " << index_dtype
+                                        << ", bias " << with_bias);
+            bench::CusparseSparseLinearPlan plan(gpu_values, gpu_structure, rows, algorithm, layout);
             if (!plan.supported()) {
-              WARN("cuSPARSE refused " << kernels::cuda::name(algorithm) << " / " << kernels::cuda::name(layout) << ": "
+              WARN("cuSPARSE refused " << bench::name(algorithm) << " / " << bench::name(layout) << ": "
                                        << plan.why_unsupported());
               continue;
             }
@@ -79,17 +80,16 @@ TEST_CASE("cuSPARSE's one-call forwards match the CPU kernel", "[cuda][cusparse]
     const Tensor x = randn({rows, 120});
     const Tensor expected = kernels::sparse_linear_forward(kernels::to_feature_major(x), values, cpu_structure, bias);
     Tensor output = empty({rows, 90}, TensorOptions(DType::Float32).device(kGpu));
-    kernels::cuda::cusparse_sparse_linear_forward(kernels::to_feature_major(x.to(kGpu)), values.to(kGpu), gpu_structure,
-                                                  bias.to(kGpu), output);
+    bench::cusparse_sparse_linear_forward(kernels::to_feature_major(x.to(kGpu)), values.to(kGpu), gpu_structure,
+                                          bias.to(kGpu), output);
     require_close(output.cpu(), expected, 1e-4f);
     require_close(
-        kernels::cuda::cusparse_sparse_linear_forward(x.to(kGpu), values.to(kGpu), gpu_structure, bias.to(kGpu)).cpu(),
+        bench::cusparse_sparse_linear_forward(x.to(kGpu), values.to(kGpu), gpu_structure, bias.to(kGpu)).cpu(),
         expected, 1e-4f);
   }
   const Tensor vector = randn({120});
   require_close(
-      kernels::cuda::cusparse_sparse_linear_forward(vector.to(kGpu), values.to(kGpu), gpu_structure, bias.to(kGpu))
-          .cpu(),
+      bench::cusparse_sparse_linear_forward(vector.to(kGpu), values.to(kGpu), gpu_structure, bias.to(kGpu)).cpu(),
       kernels::sparse_linear_forward(kernels::to_feature_major(vector.reshape({1, 120})), values, cpu_structure, bias)
           .reshape({90}),
       1e-4f);

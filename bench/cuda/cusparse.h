@@ -1,11 +1,11 @@
-// The SparseLinear forward through cuSPARSE (cusparseSpMM over CSR, cusparseSpMV for one row): an
-// alternative to our own CUDA kernel (kernels/cuda/sparse_linear.h) with the same contract, kept
-// callable side by side so that sparse_bench can measure both on a GPU. Which one the dispatch point
-// (kernels/sparse_linear.cpp) calls is decided from those measurements (issue #6), not here.
+// The SparseLinear forward through cuSPARSE (cusparseSpMM over CSR, cusparseSpMV for one row), with
+// the contract of our own CUDA kernel (kernels/cuda/sparse_linear.h), so that sparse_bench can time
+// both on a GPU and check one against the other. A benchmark library (wisp_bench_cusparse), not part
+// of wisp: the library's forward is its own kernel, and wisp neither links nor opens cuSPARSE.
 //
-// A plain C++ header (no CUDA headers); compiled only when WISP_WITH_CUDA. Every cuSPARSE status
+// A plain C++ header (no CUDA headers); built only when WISP_WITH_CUDA. Every cuSPARSE status
 // other than success becomes a wisp::Error naming the call and cuSPARSE's message
-// (WISP_CUSPARSE_CHECK, core/cuda/check.h), except that a plan reports an algorithm/layout pair
+// (WISP_CUSPARSE_CHECK, cusparse.cu), except that a plan reports an algorithm/layout pair
 // that cuSPARSE refuses (CUSPARSE_STATUS_NOT_SUPPORTED, or CUSPARSE_STATUS_INVALID_VALUE from a
 // non-default algorithm's size query, preprocessing or first product) through supported() instead
 // of throwing.
@@ -20,7 +20,7 @@
 #include "wisp/core/tensor.h"
 #include "wisp/kernels/sparse_linear.h"
 
-namespace wisp::kernels::cuda {
+namespace wisp::bench {
 
 // cuSPARSE's algorithms for a CSR matrix times dense activations: the SpMM ones for any batch,
 // the SpMV ones for a single row (a vector).
@@ -42,7 +42,7 @@ enum class CusparseLayout {
   // x [rows, in] and y [rows, out] row-major, as the layer sees them: to cuSPARSE these are the
   // column-major matrices xᵀ [in, rows] and yᵀ [out, rows], so yᵀ = W · xᵀ needs no transposition.
   BatchMajor,
-  // x feature-major (FeatureMajor, [in, stride]) as our own kernel takes it, read by cuSPARSE as a
+  // x feature-major (kernels::FeatureMajor, [in, stride]) as our own kernel takes it, read by cuSPARSE as a
   // row-major [in, rows] matrix; the product comes out feature-major [out, rows] and is transposed
   // into y [rows, out] with the bias added (one extra pass over y).
   FeatureMajor,
@@ -69,7 +69,7 @@ class CusparseSparseLinearPlan {
   size_t workspace_bytes() const;
 
   // output [rows, out] = x · valuesᵀ + bias (bias [out] or undefined). `input` is x batch-major
-  // [rows, in] for CusparseLayout::BatchMajor, or its FeatureMajor data [in, stride] (stride >= rows)
+  // [rows, in] for CusparseLayout::BatchMajor, or its kernels::FeatureMajor data [in, stride] (stride >= rows)
   // for CusparseLayout::FeatureMajor. Queued on the device's stream; does not synchronise.
   void run(const Tensor& input, const Tensor& bias, const Tensor& output);
 
@@ -80,11 +80,11 @@ class CusparseSparseLinearPlan {
 
 // The same as kernels/cuda/sparse_linear.h's sparse_linear_forward (same arguments, output
 // [input.rows, out] preallocated) through cuSPARSE with a plan made for this one call.
-void cusparse_sparse_linear_forward(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
-                                    const Tensor& bias, const Tensor& output,
+void cusparse_sparse_linear_forward(const kernels::FeatureMajor& input, const Tensor& values,
+                                    const SparseStructure& structure, const Tensor& bias, const Tensor& output,
                                     CusparseAlgorithm algorithm = CusparseAlgorithm::SpmmDefault);
 // Batch-major input x [rows, in] (or a 1-D [in] as one row): returns y [rows, out] (or [out]).
 Tensor cusparse_sparse_linear_forward(const Tensor& input, const Tensor& values, const SparseStructure& structure,
                                       const Tensor& bias, CusparseAlgorithm algorithm = CusparseAlgorithm::SpmmDefault);
 
-}  // namespace wisp::kernels::cuda
+}  // namespace wisp::bench

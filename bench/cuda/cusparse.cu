@@ -1,4 +1,4 @@
-// The SparseLinear forward through cuSPARSE's generic API (kernels/cuda/cusparse.h): W [out, in] as a
+// The SparseLinear forward through cuSPARSE's generic API (bench/cuda/cusparse.h): W [out, in] as a
 // CSR matrix (the SparseStructure's row pointers and column indices, `values` in (row, col) order)
 // times the activations, C = W · B with
 //   BatchMajor:   B = xᵀ [in, rows] and C = yᵀ [out, rows] column-major, which are x [rows, in] and
@@ -10,18 +10,37 @@
 //   SpMV (rows == 1): x [in] and y [out] are vectors in both layouts, the bias copied into y first.
 // Everything is queued on the values' GPU's one stream (cuda_runtime::stream: the cuSPARSE handle is
 // bound to it, and the small kernels and memsets go through launch.h), as our own kernels are.
-#include "wisp/kernels/cuda/cusparse.h"
+#include "wisp/bench/cuda/cusparse.h"
 
 #include <cusparse.h>
 
 #include <mutex>
 #include <vector>
 
+#include "wisp/core/error.h"
 #include "wisp/core/factories.h"
 #include "wisp/kernels/cuda/launch.h"
 #include "wisp/kernels/cuda/transpose.h"
 
-namespace wisp::kernels::cuda {
+// Throws wisp::Error with the failing call, file:line and cuSPARSE's error name and string, as
+// core/cuda/check.h's macros do for CUDA and cuBLAS.
+#define WISP_CUSPARSE_CHECK(call)                                                                                      \
+  do {                                                                                                                 \
+    const cusparseStatus_t wisp_status_ = (call);                                                                      \
+    if (wisp_status_ != CUSPARSE_STATUS_SUCCESS)                                                                       \
+      WISP_FAIL("cuSPARSE error in ", #call, " at ", __FILE__, ":", __LINE__, ": ",                                    \
+                cusparseGetErrorName(wisp_status_), " (", cusparseGetErrorString(wisp_status_), ")");                  \
+  } while (0)
+
+namespace wisp::bench {
+// The helpers wisp's own CUDA kernels use (kernels/sparse_linear.h, kernels/cuda/launch.h, transpose.h).
+using kernels::feature_major_stride;
+using kernels::FeatureMajor;
+using kernels::cuda::DeviceScope;
+using kernels::cuda::launch;
+using kernels::cuda::per_device_handle;
+using kernels::cuda::transpose;
+using kernels::cuda::zero_on_device;
 namespace {
 
 // The cuSPARSE handle of the current device, on its stream (per_device_handle, launch.h).
@@ -64,7 +83,7 @@ cusparseSpMVAlg_t spmv_algorithm(CusparseAlgorithm algorithm) {
 
 // output [rows, columns] = bias [columns] in every row.
 __global__ void broadcast_rows_kernel(int64_t n, const float* bias, int64_t columns, float* output) {
-  for (int64_t i = grid_first(); i < n; i += grid_step()) output[i] = bias[i % columns];
+  for (int64_t i = kernels::cuda::grid_first(); i < n; i += kernels::cuda::grid_step()) output[i] = bias[i % columns];
 }
 
 // CUSPARSE_STATUS_NOT_SUPPORTED is an answer, not a failure, when trying algorithms: false, with
@@ -359,4 +378,4 @@ Tensor cusparse_sparse_linear_forward(const Tensor& input, const Tensor& values,
   return output;
 }
 
-}  // namespace wisp::kernels::cuda
+}  // namespace wisp::bench
