@@ -1,0 +1,73 @@
+// The CPU run: SparseLinear against a dense nn::Linear of the same shape, forward (no gradient
+// recording) and forward+backward (`layer(x).sum().backward()`, as the notebook times it) at each
+// batch size, with the streaming copy's batch-1 bound and each larger batch's read floor
+// (bandwidth.h).
+#include <chrono>
+
+#include "bandwidth.h"
+#include "report.h"
+#include "results.h"
+#include "sparse_bench.h"
+#include "timing.h"
+#include "wisp/wisp.h"
+
+namespace wisp::sparse_bench {
+
+int run_cpu_cases(const Arguments& arguments) {
+  if (arguments.threads > 0) set_num_threads(arguments.threads);
+  manual_seed(arguments.seed);
+  const int64_t n = arguments.size;
+  Results results;
+
+  const auto init_start = std::chrono::steady_clock::now();
+  nn::SparseLinear sparse(n, n, nn::SparseLinearOptions().sparsity(arguments.sparsity));
+  const double init_ms = milliseconds_since(init_start);
+  add_layer_rows(results, sparse, init_ms);
+  results.add("threads", 0, get_num_threads(), "count");
+  add_batch1_bound_rows(results, sparse, copy_bandwidth_gb_per_s());
+
+  for (int64_t batch : arguments.batches) {
+    Tensor x = batch == 1 ? rand({n}) : rand({batch, n});
+    if (arguments.input_grad) x.set_requires_grad(true);
+    const auto forward = [&](nn::Module& layer) {
+      NoGradGuard no_grad;
+      Tensor y = layer(x);
+    };
+    const auto train = [&](nn::Module& layer) {
+      layer.zero_grad();
+      x.set_grad(Tensor());
+      layer(x).sum().backward();
+    };
+    if (batch > 1) add_read_floor_rows(results, sparse, batch);
+    Timing t = time_runs(arguments.reps, [&] { forward(sparse); });
+    results.add("wisp_sparse_forward", batch, t.median_ms, "ms");
+    results.add("wisp_sparse_forward_min", batch, t.min_ms, "ms");
+    t = time_runs(arguments.reps, [&] { train(sparse); });
+    results.add("wisp_sparse_train", batch, t.median_ms, "ms");
+    results.add("wisp_sparse_train_min", batch, t.min_ms, "ms");
+  }
+  if (!arguments.skip_dense) {
+    nn::Linear dense(n, n);
+    for (int64_t batch : arguments.batches) {
+      Tensor x = batch == 1 ? rand({n}) : rand({batch, n});
+      if (arguments.input_grad) x.set_requires_grad(true);
+      Timing t = time_runs(arguments.dense_reps, [&] {
+        NoGradGuard no_grad;
+        Tensor y = dense(x);
+      });
+      results.add("wisp_dense_forward", batch, t.median_ms, "ms");
+      t = time_runs(arguments.dense_reps, [&] {
+        dense.zero_grad();
+        x.set_grad(Tensor());
+        dense(x).sum().backward();
+      });
+      results.add("wisp_dense_train", batch, t.median_ms, "ms");
+    }
+  }
+
+  if (arguments.csv) print_csv(results);
+  else print_cpu_table(arguments, results);
+  return 0;
+}
+
+}  // namespace wisp::sparse_bench
