@@ -1,5 +1,8 @@
 #include "wisp/data/idx.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -8,9 +11,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -21,7 +24,8 @@ namespace {
 
 // IDX allows up to 255 dimensions; anything past 16 is a corrupt header, not a real data set.
 constexpr int kMaxRank = 16;
-// zlib's gzread/gzwrite take an unsigned length and return an int: move data in chunks below INT_MAX.
+// zlib takes unsigned lengths (inflate's avail_out, gzwrite's len) and gzwrite returns an int: move
+// data in chunks below INT_MAX.
 constexpr size_t kGzipChunk = size_t{1} << 24;
 
 std::string hex_byte(uint8_t value) {
@@ -68,22 +72,88 @@ using File = std::unique_ptr<std::FILE, FileCloser>;
 
 std::string quote_path(const std::string& path) { return "'" + path + "'"; }
 
-File open_for_reading(const std::string& path) {
-  std::error_code ignored;
-  WISP_CHECK(!std::filesystem::is_directory(path, ignored), "read_idx: cannot read ", quote_path(path),
-             ": expected an IDX file but it is a directory");
-  File file(std::fopen(path.c_str(), "rb"));
-  WISP_CHECK(file != nullptr, "read_idx: cannot open ", quote_path(path), ": ", std::strerror(errno));
+const char* file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO (named pipe)";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Opens a regular file for reading and returns it with its size. Anything else is refused before a
+// read: a FIFO or a terminal could block forever, a device could be endless. O_NONBLOCK keeps the
+// open itself from waiting for a FIFO's writer; it changes nothing for regular files.
+File open_for_reading(const std::string& path, uint64_t& size) {
+  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  WISP_CHECK(descriptor >= 0, "read_idx: cannot open ", quote_path(path), ": ", std::strerror(errno));
+  struct stat status {};
+  if (::fstat(descriptor, &status) != 0) {
+    const int error = errno;
+    ::close(descriptor);
+    WISP_FAIL("read_idx: cannot tell what ", quote_path(path), " is: ", std::strerror(error));
+  }
+  if (!S_ISREG(status.st_mode)) {
+    ::close(descriptor);
+    WISP_CHECK(!S_ISDIR(status.st_mode), "read_idx: cannot read ", quote_path(path),
+               ": expected an IDX file but it is a directory");
+    WISP_FAIL("read_idx: cannot read ", quote_path(path), ": expected an IDX file but it is ",
+              file_kind(status.st_mode), ", not a regular file");
+  }
+  File file(::fdopen(descriptor, "rb"));
+  if (file == nullptr) {
+    const int error = errno;
+    ::close(descriptor);
+    WISP_FAIL("read_idx: cannot open ", quote_path(path), ": ", std::strerror(error));
+  }
+  size = static_cast<uint64_t>(status.st_size);
   return file;
 }
 
-// Sequential bytes of an IDX file, as stored (raw) or decompressed (gzip).
+// The stored bytes of an IDX file or buffer, front to back.
+class Input {
+ public:
+  virtual ~Input() = default;
+  // Reads up to `count` bytes; fewer only at the end. Throws on read errors.
+  virtual size_t read(uint8_t* destination, size_t count) = 0;
+};
+
+class FileInput : public Input {
+ public:
+  FileInput(File file, const std::string& path) : file_(std::move(file)), path_(path) {}
+  size_t read(uint8_t* destination, size_t count) override {
+    const size_t got = count == 0 ? 0 : std::fread(destination, 1, count, file_.get());
+    WISP_CHECK(got == count || !std::ferror(file_.get()), "read_idx: read error in ", quote_path(path_), ": ",
+               std::strerror(errno));
+    return got;
+  }
+
+ private:
+  File file_;
+  const std::string& path_;
+};
+
+class MemoryInput : public Input {
+ public:
+  MemoryInput(const uint8_t* bytes, size_t size) : bytes_(bytes), size_(size) {}
+  size_t read(uint8_t* destination, size_t count) override {
+    const size_t got = std::min(count, size_ - position_);
+    if (got > 0) std::memcpy(destination, bytes_ + position_, got);
+    position_ += got;
+    return got;
+  }
+
+ private:
+  const uint8_t* bytes_;
+  size_t size_, position_ = 0;
+};
+
+// Sequential bytes of IDX data, as stored (raw) or decompressed (gzip).
 class ByteSource {
  public:
   virtual ~ByteSource() = default;
   // Reads up to `count` bytes; fewer only at the end of the data. Throws on read or gzip errors.
   virtual size_t read(uint8_t* destination, size_t count) = 0;
-  // An upper bound on the bytes left (exact for raw files), checked before any allocation so that
+  // An upper bound on the bytes left (exact for raw data), checked before any allocation so that
   // a corrupt header cannot make us allocate gigabytes.
   virtual uint64_t remaining_bound() const = 0;
   virtual bool remaining_is_exact() const = 0;
@@ -98,18 +168,9 @@ class ByteSource {
 
 class RawSource : public ByteSource {
  public:
-  RawSource(File file, std::string path) : file_(std::move(file)), path_(std::move(path)) {
-    WISP_CHECK(std::fseek(file_.get(), 0, SEEK_END) == 0, "read_idx: cannot seek in ", quote_path(path_), ": ",
-               std::strerror(errno));
-    const long size = std::ftell(file_.get());
-    WISP_CHECK(size >= 0, "read_idx: cannot tell the size of ", quote_path(path_), ": ", std::strerror(errno));
-    size_ = static_cast<uint64_t>(size);
-    std::rewind(file_.get());
-  }
+  RawSource(Input& input, uint64_t size) : input_(input), size_(size) {}
   size_t read(uint8_t* destination, size_t count) override {
-    const size_t got = count == 0 ? 0 : std::fread(destination, 1, count, file_.get());
-    WISP_CHECK(got == count || !std::ferror(file_.get()), "read_idx: read error in ", quote_path(path_), ": ",
-               std::strerror(errno));
+    const size_t got = input_.read(destination, count);
     position_ += got;
     return got;
   }
@@ -117,52 +178,107 @@ class RawSource : public ByteSource {
   bool remaining_is_exact() const override { return true; }
 
  private:
-  File file_;
-  std::string path_;
+  Input& input_;
   uint64_t size_ = 0, position_ = 0;
 };
 
-struct GzipCloser {
-  void operator()(gzFile file) const { gzclose(file); }
-};
-
-// zlib's messages start with "<path>: "; ours already name the file.
-std::string without_path(const char* message, const std::string& path) {
-  const std::string text = message != nullptr ? message : "unknown zlib error";
-  const std::string prefix = path + ": ";
-  return text.compare(0, prefix.size(), prefix) == 0 ? text.substr(prefix.size()) : text;
-}
-
+// Decompresses a gzip file: one member or several concatenated (RFC 1952 allows a series of
+// members, which `gzip -d` decompresses as one stream), and nothing after the last one: bytes that
+// do not start another member are refused, as are trailing bytes of raw files.
 class GzipSource : public ByteSource {
  public:
-  GzipSource(const std::string& path, uint64_t compressed_size)
-      : file_(gzopen(path.c_str(), "rb")), path_(path), compressed_size_(compressed_size) {
-    WISP_CHECK(file_ != nullptr, "read_idx: cannot open ", quote_path(path_), ": ", std::strerror(errno));
-    gzbuffer(file_.get(), 1 << 18);  // fewer, larger reads than zlib's 8 KiB default
+  GzipSource(Input& input, const std::string& name, const char* op, uint64_t compressed_size)
+      : input_(input), name_(name), op_(op), compressed_size_(compressed_size), buffer_(kGzipInputChunk) {
+    const int status = inflateInit2(&stream_, 15 + 16);  // a gzip wrapper only
+    WISP_CHECK(status == Z_OK, op_, ": cannot start decompressing ", quote_path(name_), ": ",
+               status == Z_MEM_ERROR ? "out of memory" : zError(status));
   }
+  ~GzipSource() override { inflateEnd(&stream_); }
+  GzipSource(const GzipSource&) = delete;
+  GzipSource& operator=(const GzipSource&) = delete;
+
   size_t read(uint8_t* destination, size_t count) override {
     size_t done = 0;
-    while (done < count) {
-      const unsigned want = static_cast<unsigned>(std::min(count - done, kGzipChunk));
-      const int got = gzread(file_.get(), destination + done, want);
-      int status = Z_OK;
-      const char* message = gzerror(file_.get(), &status);
-      // Z_BUF_ERROR: the stream ended early (a truncated .gz file), though gzread returns what it had.
-      WISP_CHECK(got >= 0 && status == Z_OK, "read_idx: corrupt gzip stream in ", quote_path(path_), ": ",
-                 status == Z_ERRNO ? std::strerror(errno) : without_path(message, path_));
-      if (got == 0) break;
-      done += static_cast<size_t>(got);
+    while (done < count && !finished_) {
+      if (between_members_) {
+        start_next_member();
+        continue;
+      }
+      if (stream_.avail_in == 0 && !input_ended_) input_ended_ = !fill_input(1);
+      stream_.next_out = destination + done;
+      stream_.avail_out = static_cast<uInt>(std::min(count - done, kGzipChunk));
+      const uInt offered = stream_.avail_out;
+      const int status = inflate(&stream_, Z_NO_FLUSH);
+      const size_t produced = offered - stream_.avail_out;
+      done += produced;
+      if (status == Z_STREAM_END) {
+        between_members_ = true;
+      } else if (status == Z_DATA_ERROR || status == Z_NEED_DICT || status == Z_STREAM_ERROR) {
+        corrupt(stream_.msg != nullptr ? stream_.msg : zError(status));
+      } else if (status == Z_MEM_ERROR) {
+        WISP_FAIL(op_, ": out of memory decompressing ", quote_path(name_));
+      } else if (input_ended_ && stream_.avail_in == 0 && produced == 0) {
+        corrupt("unexpected end of file");  // the member is not finished and no input is left
+      }
     }
     return done;
   }
   // Deflate expands at most about 1032:1.
-  uint64_t remaining_bound() const override { return compressed_size_ * 1032 + 1024; }
+  uint64_t remaining_bound() const override {
+    return compressed_size_ > (UINT64_MAX - 1024) / 1032 ? UINT64_MAX : compressed_size_ * 1032 + 1024;
+  }
   bool remaining_is_exact() const override { return false; }
 
  private:
-  std::unique_ptr<gzFile_s, GzipCloser> file_;
-  std::string path_;
+  static constexpr size_t kGzipInputChunk = size_t{1} << 18;
+
+  [[noreturn]] void corrupt(const std::string& why) {
+    WISP_FAIL(op_, ": corrupt gzip stream in ", quote_path(name_), ": ", why);
+  }
+
+  // Makes at least `want` unread bytes available (moving the unread rest to the front of the
+  // buffer); false at the end of the input with fewer.
+  bool fill_input(size_t want) {
+    if (stream_.avail_in >= want) return true;
+    std::memmove(buffer_.data(), stream_.next_in, stream_.avail_in);
+    size_t have = stream_.avail_in;
+    while (have < want) {
+      const size_t got = input_.read(buffer_.data() + have, buffer_.size() - have);
+      if (got == 0) break;
+      have += got;
+    }
+    stream_.next_in = buffer_.data();
+    stream_.avail_in = static_cast<uInt>(have);
+    return have >= want;
+  }
+
+  // After a member's end: the end of the input, another member, or trailing bytes (an error).
+  void start_next_member() {
+    if (!fill_input(1)) {
+      finished_ = true;
+      return;
+    }
+    if (fill_input(2) && stream_.next_in[0] == 0x1f && stream_.next_in[1] == 0x8b) {
+      const int status = inflateReset(&stream_);
+      WISP_CHECK(status == Z_OK, op_, ": cannot restart decompressing ", quote_path(name_), ": ", zError(status));
+      between_members_ = false;
+      return;
+    }
+    uint64_t trailing = stream_.avail_in;
+    stream_.avail_in = 0;
+    std::vector<uint8_t>& scratch = buffer_;
+    while (const size_t got = input_.read(scratch.data(), scratch.size())) trailing += got;
+    WISP_FAIL(op_, ": ", quote_path(name_), " has ", trailing,
+              " bytes after the end of its gzip stream: expected another gzip member (1f 8b) or the end of the file");
+  }
+
+  Input& input_;
+  const std::string& name_;
+  const char* op_;
   uint64_t compressed_size_;
+  std::vector<uint8_t> buffer_;
+  z_stream stream_{};
+  bool input_ended_ = false, between_members_ = false, finished_ = false;
 };
 
 uint32_t load_u32_be(const uint8_t* p) {
@@ -221,28 +337,52 @@ void decode(uint8_t code, const uint8_t* in, int64_t count, const Tensor& out) {
   }
 }
 
-Tensor read_from(ByteSource& source, const std::string& path, bool gzipped) {
-  const std::string where = quote_path(path) + (gzipped ? " (after gzip decompression)" : "");
+// Reads up to `need` bytes into a buffer that doubles as data arrives (from 1 MiB), so that memory
+// follows the data actually present; fewer than `need` only at the end of the data.
+std::vector<uint8_t> read_growing(ByteSource& source, uint64_t need, const std::string& name, const char* op) {
+  constexpr size_t kFirstChunk = size_t{1} << 20;
+  std::vector<uint8_t> data;
+  size_t have = 0;
+  while (have < need) {
+    if (have == data.size()) {
+      const size_t grown = static_cast<size_t>(std::min<uint64_t>(need, std::max(kFirstChunk, 2 * data.size())));
+      try {
+        data.resize(grown);
+      } catch (const std::bad_alloc&) {
+        WISP_FAIL(op, ": out of memory reading ", quote_path(name), ": could not grow its buffer to ", grown, " bytes");
+      }
+    }
+    const size_t wanted = data.size() - have;
+    const size_t got = source.read(data.data() + have, wanted);
+    have += got;
+    if (got < wanted) break;
+  }
+  data.resize(have);
+  return data;
+}
+
+Tensor read_from(ByteSource& source, const std::string& name, const char* op, bool gzipped) {
+  const std::string where = quote_path(name) + (gzipped ? " (after gzip decompression)" : "");
   uint8_t magic[4];
   const size_t magic_bytes = source.read(magic, 4);
-  WISP_CHECK(magic_bytes > 0, "read_idx: ", where, " is empty: expected an IDX header of at least 4 bytes");
-  WISP_CHECK(magic_bytes == 4, "read_idx: ", where,
+  WISP_CHECK(magic_bytes > 0, op, ": ", where, " is empty: expected an IDX header of at least 4 bytes");
+  WISP_CHECK(magic_bytes == 4, op, ": ", where,
              " is too short: expected an IDX header of at least 4 bytes but the file has ", magic_bytes);
-  WISP_CHECK(magic[0] == 0 && magic[1] == 0, "read_idx: ", where,
+  WISP_CHECK(magic[0] == 0 && magic[1] == 0, op, ": ", where,
              " has a wrong magic number: expected two zero bytes, a dtype code and a rank but got ", hex_byte(magic[0]),
              " ", hex_byte(magic[1]), " ", hex_byte(magic[2]), " ", hex_byte(magic[3]), " (is it an IDX file?)");
   const uint8_t code = magic[2];
   IdxType type{};
-  WISP_CHECK(idx_type(code, type), "read_idx: ", where, " has an unknown dtype code ", hex_byte(code),
+  WISP_CHECK(idx_type(code, type), op, ": ", where, " has an unknown dtype code ", hex_byte(code),
              ": expected 0x08 (unsigned byte), 0x09 (signed byte), 0x0B (int16), 0x0C (int32), 0x0D (float32) or 0x0E "
              "(float64)");
   const int rank = magic[3];
-  WISP_CHECK(rank >= 1 && rank <= kMaxRank, "read_idx: ", where, " has rank ", rank, ": expected a rank from 1 to ",
+  WISP_CHECK(rank >= 1 && rank <= kMaxRank, op, ": ", where, " has rank ", rank, ": expected a rank from 1 to ",
              kMaxRank);
   const size_t header_bytes = 4 + 4 * static_cast<size_t>(rank);
   uint8_t sizes[4 * kMaxRank];
   const size_t size_bytes = source.read(sizes, 4 * static_cast<size_t>(rank));
-  WISP_CHECK(4 + size_bytes == header_bytes, "read_idx: ", where, " has a truncated header: rank ", rank, " needs ",
+  WISP_CHECK(4 + size_bytes == header_bytes, op, ": ", where, " has a truncated header: rank ", rank, " needs ",
              header_bytes, " header bytes but the file has ", 4 + size_bytes);
 
   Shape shape;
@@ -265,13 +405,13 @@ Tensor read_from(ByteSource& source, const std::string& path, bool gzipped) {
   }
   const uint64_t need = count * type.bytes;
   auto truncated = [&](uint64_t have) {
-    return detail::concat("read_idx: ", where, " is truncated: dimensions ", shape, " of ", type.name, " (", type.bytes,
+    return detail::concat(op, ": ", where, " is truncated: dimensions ", shape, " of ", type.name, " (", type.bytes,
                           " byte", type.bytes == 1 ? "" : "s", " each): expected ",
                           huge ? std::string("more than 2^64") : std::to_string(need),
                           " bytes of data after the header but the file has ", have);
   };
   auto trailing = [&](uint64_t have) {
-    return detail::concat("read_idx: ", where, " has ", have - need, " trailing bytes: dimensions ", shape, " of ",
+    return detail::concat(op, ": ", where, " has ", have - need, " trailing bytes: dimensions ", shape, " of ",
                           type.name, ": expected ", need, " bytes of data after the header but the file has ", have);
   };
   // Length mismatches that are certain before reading (raw files know their size) fail before
@@ -282,8 +422,24 @@ Tensor read_from(ByteSource& source, const std::string& path, bool gzipped) {
     throw Error(have < need ? truncated(have) : trailing(have));
   }
 
+  if (!source.remaining_is_exact()) {
+    // Gzip: deflate's ratio bounds the header's claim only loosely (a 1 MB file may claim 1 GB), so
+    // the buffer grows as data arrives, and only data that is there gets allocated.
+    std::vector<uint8_t> data = read_growing(source, need, name, op);
+    if (data.size() < need) throw Error(truncated(data.size()));
+    if (const uint64_t extra = source.skip_to_end()) throw Error(trailing(need + extra));
+    Tensor tensor = empty(shape, type.dtype);
+    if (code == 0x08) {
+      if (need > 0) std::memcpy(tensor.data<uint8_t>(), data.data(), static_cast<size_t>(need));
+    } else {
+      decode(code, data.data(), static_cast<int64_t>(count), tensor);
+    }
+    return tensor;
+  }
+
+  // Raw: the size is known and matches, so the claimed bytes are there. Unsigned bytes go straight
+  // into the tensor; wider types are decoded from a staging buffer.
   Tensor tensor = empty(shape, type.dtype);
-  // Unsigned bytes go straight into the tensor; wider types are decoded from a staging buffer.
   std::vector<uint8_t> staging;
   uint8_t* destination = nullptr;
   if (code != 0x08) {
@@ -298,6 +454,20 @@ Tensor read_from(ByteSource& source, const std::string& path, bool gzipped) {
   if (code != 0x08) decode(code, staging.data(), static_cast<int64_t>(count), tensor);
   return tensor;
 }
+
+// IDX data stored in `input` (`size` bytes, gzip-compressed when `gzipped`).
+Tensor read_stored(Input& input, uint64_t size, bool gzipped, const std::string& name, const char* op) {
+  if (!gzipped) {
+    RawSource source(input, size);
+    return read_from(source, name, op, false);
+  }
+  GzipSource source(input, name, op, size);
+  return read_from(source, name, op, true);
+}
+
+struct GzipCloser {
+  void operator()(gzFile file) const { gzclose(file); }
+};
 
 uint8_t idx_code(DType dtype) {
   switch (dtype) {
@@ -342,19 +512,22 @@ void write_all(const std::string& path, const std::vector<uint8_t>& bytes, bool 
 }  // namespace
 
 Tensor read_idx(const std::string& path) {
-  File file = open_for_reading(path);
+  uint64_t size = 0;
+  File file = open_for_reading(path, size);
   uint8_t magic[2] = {0, 0};
   const bool gzipped = std::fread(magic, 1, 2, file.get()) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
-  if (!gzipped) {
-    RawSource source(std::move(file), path);
-    return read_from(source, path, false);
-  }
-  file.reset();
-  std::error_code error;
-  const uintmax_t compressed_size = std::filesystem::file_size(path, error);
-  WISP_CHECK(!error, "read_idx: cannot tell the size of ", quote_path(path), ": ", error.message());
-  GzipSource source(path, compressed_size);
-  return read_from(source, path, true);
+  WISP_CHECK(std::fseek(file.get(), 0, SEEK_SET) == 0, "read_idx: cannot seek in ", quote_path(path), ": ",
+             std::strerror(errno));
+  FileInput input(std::move(file), path);
+  return read_stored(input, size, gzipped, path, "read_idx");
+}
+
+Tensor parse_idx(const uint8_t* bytes, size_t size, const std::string& name) {
+  WISP_CHECK(bytes != nullptr || size == 0, "parse_idx: ", quote_path(name), ": expected ", size,
+             " bytes but got a null pointer");
+  const bool gzipped = size >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b;
+  MemoryInput input(bytes, size);
+  return read_stored(input, size, gzipped, name, "parse_idx");
 }
 
 void write_idx(const std::string& path, const Tensor& tensor, bool gzip) {

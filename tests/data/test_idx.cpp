@@ -1,11 +1,16 @@
 // read_idx / write_idx: round trips (raw and gzip), every element type, and every malformed file.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <limits>
 #include <string>
 #include <vector>
@@ -63,6 +68,28 @@ std::vector<uint8_t> header(uint8_t code, const std::vector<uint32_t>& dims) {
 std::vector<uint8_t> concat(std::vector<uint8_t> a, const std::vector<uint8_t>& b) {
   a.insert(a.end(), b.begin(), b.end());
   return a;
+}
+
+// One gzip member holding `bytes`, as gzip(1) writes it.
+std::vector<uint8_t> gzipped(const std::vector<uint8_t>& bytes) {
+  z_stream stream{};
+  REQUIRE(deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  std::vector<uint8_t> out(deflateBound(&stream, static_cast<uLong>(bytes.size())));
+  stream.next_in = const_cast<Bytef*>(bytes.data());
+  stream.avail_in = static_cast<uInt>(bytes.size());
+  stream.next_out = out.data();
+  stream.avail_out = static_cast<uInt>(out.size());
+  REQUIRE(deflate(&stream, Z_FINISH) == Z_STREAM_END);
+  out.resize(stream.total_out);
+  deflateEnd(&stream);
+  return out;
+}
+
+// The process's peak resident memory so far, in KiB.
+long peak_resident_kib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
 }
 
 std::vector<uint32_t> float_bits(const Tensor& t) {
@@ -299,6 +326,94 @@ TEST_CASE("read_idx rejects corrupt gzip streams", "[data][idx]") {
     write_bytes(path, {0x1f, 0x8b, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42, 0x42});
     WISP_REQUIRE_ERROR(data::read_idx(path), path, "corrupt gzip stream");
   }
+}
+
+TEST_CASE("read_idx refuses what is not a regular file instead of blocking on it", "[data][idx]") {
+  TempDir dir;
+  SECTION("a FIFO") {
+    const std::string fifo = dir.file("images-idx3-ubyte");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto reading = std::async(std::launch::async, [&] { data::read_idx(fifo); });
+    if (reading.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      // Opening the write end lets the blocked open return; closing it gives the reader end of file.
+      const int writer = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+      if (writer >= 0) ::close(writer);
+      reading.wait();
+      FAIL("read_idx was still blocked on a FIFO after 10 s");
+    }
+    WISP_REQUIRE_ERROR(reading.get(), fifo, "not a regular file", "FIFO");
+  }
+  SECTION("a character device") {
+    WISP_REQUIRE_ERROR(data::read_idx("/dev/null"), "'/dev/null'", "not a regular file", "character device");
+  }
+}
+
+TEST_CASE("read_idx reads concatenated gzip members and refuses bytes after the last one", "[data][idx]") {
+  TempDir dir;
+  const std::string path = dir.file("labels-idx1-ubyte.gz");
+  const std::vector<uint8_t> idx = concat(header(0x08, {6}), {5, 0, 4, 1, 9, 2});
+  const std::vector<uint8_t> member = gzipped(idx);
+  write_bytes(path, member);
+  REQUIRE(data::read_idx(path).to_vector<uint8_t>() == std::vector<uint8_t>{5, 0, 4, 1, 9, 2});
+
+  SECTION("two members are one stream, as gzip -d reads them") {
+    write_bytes(path, concat(gzipped({idx.begin(), idx.begin() + 7}), gzipped({idx.begin() + 7, idx.end()})));
+    CHECK(data::read_idx(path).to_vector<uint8_t>() == std::vector<uint8_t>{5, 0, 4, 1, 9, 2});
+  }
+  SECTION("junk after the member") {
+    write_bytes(path, concat(member, {'j', 'u', 'n', 'k'}));
+    WISP_REQUIRE_ERROR(data::read_idx(path), path, "4 bytes after the end of its gzip stream");
+  }
+  SECTION("one byte after the member") {
+    write_bytes(path, concat(member, {0x1f}));
+    WISP_REQUIRE_ERROR(data::read_idx(path), path, "1 bytes after the end of its gzip stream");
+  }
+  SECTION("zero padding after the member") {
+    write_bytes(path, concat(member, std::vector<uint8_t>(512, 0)));
+    WISP_REQUIRE_ERROR(data::read_idx(path), path, "512 bytes after the end of its gzip stream");
+  }
+  SECTION("a truncated second member") {
+    const std::vector<uint8_t> second = gzipped({1, 2, 3});
+    write_bytes(path, concat(member, {second.begin(), second.begin() + 12}));
+    WISP_REQUIRE_ERROR(data::read_idx(path), path, "corrupt gzip stream", "unexpected end of file");
+  }
+}
+
+TEST_CASE("read_idx allocates as gzip data arrives, not what the header claims", "[data][idx]") {
+  // 1 MiB of incompressible data under a header that claims 135 million float64 values (1.08 GB):
+  // the claim is within deflate's largest ratio for a file of that size, so only the data shows it
+  // is false.
+  TempDir dir;
+  const std::string path = dir.file("claims-idx1-double.gz");
+  std::vector<uint8_t> noise(size_t{1} << 20);
+  uint32_t state = 1;
+  for (uint8_t& byte : noise) {
+    state = state * 1664525u + 1013904223u;
+    byte = static_cast<uint8_t>(state >> 24);
+  }
+  write_gzip_bytes(path, concat(header(0x0E, {135000000}), noise));
+  const long before = peak_resident_kib();
+  WISP_REQUIRE_ERROR(data::read_idx(path), path, "truncated", "expected 1080000000 bytes", "the file has 1048576");
+  const long grown = peak_resident_kib() - before;
+  INFO("peak resident memory grew by " << grown << " KiB");
+  CHECK(grown < 64 * 1024);
+}
+
+TEST_CASE("parse_idx reads IDX bytes from memory, raw or gzip, naming them in errors", "[data][idx]") {
+  const std::vector<uint8_t> idx = concat(header(0x0C, {2}), {0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFD});
+  CHECK(data::parse_idx(idx.data(), idx.size(), "buffer").to_vector<int32_t>() == std::vector<int32_t>{1, -3});
+  const std::vector<uint8_t> compressed = gzipped(idx);
+  const Tensor unpacked = data::parse_idx(compressed.data(), compressed.size(), "buffer");
+  CHECK(unpacked.shape() == Shape{2});
+  CHECK(unpacked.to_vector<int32_t>() == std::vector<int32_t>{1, -3});
+  WISP_REQUIRE_ERROR(data::parse_idx(idx.data(), idx.size() - 1, "labels in memory"), "'labels in memory'", "truncated",
+                     "expected 8 bytes of data after the header but the file has 7");
+  WISP_REQUIRE_ERROR(data::parse_idx(nullptr, 0, "nothing"), "'nothing'", "is empty");
+  WISP_REQUIRE_ERROR(data::parse_idx(compressed.data(), compressed.size() - 1, "cut"), "'cut'", "corrupt gzip stream",
+                     "unexpected end of file");
+  const std::vector<uint8_t> padded = concat(compressed, {0});
+  WISP_REQUIRE_ERROR(data::parse_idx(padded.data(), padded.size(), "padded"), "'padded'",
+                     "1 bytes after the end of its gzip stream");
 }
 
 TEST_CASE("write_idx rejects tensors IDX cannot hold", "[data][idx]") {
