@@ -42,7 +42,16 @@ bool needs_recording(const std::vector<Tensor>& inputs) {
 
 Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>& inputs, BackwardFunction backward,
               const std::vector<Tensor>& saved) {
-  if (!needs_recording(inputs)) return output;
+  if (!GradMode::is_enabled()) {
+    for (size_t i = 0; i < inputs.size(); ++i)
+      WISP_CHECK(!inputs[i].defined() || !inputs[i].requires_grad(), "record(", name,
+                 "): gradient recording is off (NoGradGuard) but input ", i,
+                 " requires grad, so the gradients of everything before this op would be lost; call record only "
+                 "when autograd::needs_recording(inputs) is true, with the NoGradGuard ended (or write the op "
+                 "with autograd::custom_op, which turns recording off around the forward only)");
+    return output;
+  }
+  if (!needs_recording(inputs)) return output;  // no input requires grad: nothing to send gradients to
   // The output must be a fresh tensor: recording onto an input (an identity forward) or onto a
   // tensor already on the tape would rewrite that tensor's history (a leaf would stop being one,
   // and its gradient would go around a cycle).
@@ -78,6 +87,47 @@ Tensor record(const char* name, const Tensor& output, const std::vector<Tensor>&
   output.impl()->requires_grad = true;
   output.impl()->grad_fn = std::move(node);
   return output;
+}
+
+void CustomOpContext::save_for_backward(const std::vector<Tensor>& tensors) {
+  saved_.clear();
+  saved_.reserve(tensors.size());
+  for (const Tensor& tensor : tensors) saved_.push_back(tensor.defined() ? tensor.detach() : Tensor());
+}
+
+bool CustomOpContext::needs_input_grad(size_t index) const {
+  WISP_CHECK(index < needs_input_grad_.size(), "CustomOpContext::needs_input_grad: input ", index, " out of range [0, ",
+             needs_input_grad_.size(), ")");
+  return needs_input_grad_[index];
+}
+
+Tensor custom_op(const char* name, const std::vector<Tensor>& inputs, const CustomForwardFunction& forward,
+                 CustomBackwardFunction backward) {
+  WISP_CHECK(forward && backward, "custom_op(", name, "): expected a forward and a backward function");
+  const bool recording = needs_recording(inputs);
+  auto context = std::make_shared<CustomOpContext>();
+  std::vector<Tensor> detached;
+  detached.reserve(inputs.size());
+  for (const Tensor& input : inputs) {
+    detached.push_back(input.defined() ? input.detach() : Tensor());
+    context->needs_input_grad_.push_back(input.defined() && input.requires_grad());
+  }
+  Tensor output;
+  {
+    NoGradGuard no_grad;
+    output = forward(*context, detached);
+  }
+  WISP_CHECK(output.defined(), "custom_op(", name, "): the forward returned an undefined tensor");
+  // Checked with recording on or off alike, so that a forward that works in evaluation works in training.
+  WISP_CHECK(!output.requires_grad(), "custom_op(", name,
+             "): the forward returned a tensor that requires grad (an original input or a captured parameter, not "
+             "the detached inputs it is given); return a tensor computed from its inputs argument");
+  if (!recording) return output;
+  const std::vector<Tensor> saved = context->saved();
+  return record(
+      name, output, inputs,
+      [context, backward = std::move(backward)](const Tensor& grad_output) { return backward(*context, grad_output); },
+      saved);
 }
 
 namespace {

@@ -11,14 +11,16 @@ TEST_CASE("check_gradients passes a correct composite function", "[autograd][che
 
 TEST_CASE("check_gradients catches a wrong backward", "[autograd][check_gradients]") {
   auto wrong_square = [](const std::vector<Tensor>& in) {
-    const Tensor x = in[0];
-    Tensor out = x.detach() * x.detach();
-    // The true derivative is 2x; this claims 3x.
-    return autograd::record("WrongSquareBackward", out, {x},
-                            [saved = x.detach()](const Tensor& g) -> std::vector<Tensor> {
-                              NoGradGuard no_grad;
-                              return {g * saved * 3.0};
-                            });
+    return autograd::custom_op(
+        "WrongSquareBackward", {in[0]},
+        [](autograd::CustomOpContext& context, const std::vector<Tensor>& inputs) {
+          context.save_for_backward({inputs[0]});
+          return inputs[0] * inputs[0];
+        },
+        // The true derivative is 2x; this claims 3x.
+        [](const autograd::CustomOpContext& context, const Tensor& g) -> std::vector<Tensor> {
+          return {g * context.saved()[0] * 3.0};
+        });
   };
   const auto result = autograd::check_gradients(wrong_square, {from_vector(std::vector<float>{1, 2, 3})});
   CHECK_FALSE(result.ok);

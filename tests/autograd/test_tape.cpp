@@ -266,6 +266,55 @@ TEST_CASE("record needs a fresh output and checks the gradients a backward retur
   WISP_REQUIRE_ERROR(bad.sum().backward(), "IntegerBackward", "gradient of dtype int64", "expected float32");
 }
 
+TEST_CASE("record with recording off refuses inputs that require grad", "[autograd]") {
+  Tensor w = from_vector(std::vector<float>{1, 2});
+  w.set_requires_grad(true);
+  const auto triple = [](const Tensor& g) -> std::vector<Tensor> { return {g * 3.0}; };
+  // A custom forward that turned recording off around its record() call: unrecorded, the output
+  // would silently cut w (the earlier layer) off from the loss.
+  const auto forward_all_under_no_grad = [&](const Tensor& x) {
+    NoGradGuard no_grad;
+    return autograd::record("TripleBackward", x.detach() * 3.0, {x}, triple);
+  };
+  const Tensor hidden = w * 2.0;
+  WISP_REQUIRE_ERROR(forward_all_under_no_grad(hidden), "record(TripleBackward)", "recording is off",
+                     "input 0 requires grad", "needs_recording", "custom_op");
+  WISP_REQUIRE_ERROR(forward_all_under_no_grad(w), "record(TripleBackward)", "recording is off");
+
+  // Nothing requires grad: nothing to record, with recording on or off; the output comes back as is.
+  const Tensor plain = from_vector(std::vector<float>{1, 2});
+  const Tensor out = plain * 3.0;
+  CHECK(autograd::record("TripleBackward", out, {plain}, triple).impl() == out.impl());
+  {
+    NoGradGuard no_grad;
+    const Tensor unrecorded = w.detach() * 3.0;
+    CHECK(autograd::record("TripleBackward", unrecorded, {plain, Tensor()}, triple).impl() == unrecorded.impl());
+    CHECK_FALSE(unrecorded.requires_grad());
+    // The built-in ops and layers check needs_recording first, so they run unrecorded here.
+    nn::Linear layer(2, 3);
+    const Tensor logits = layer(from_vector(std::vector<float>{1, -1}, {1, 2}));
+    CHECK_FALSE(logits.requires_grad());
+    CHECK_FALSE(cross_entropy(logits, from_vector(std::vector<int64_t>{1})).requires_grad());
+  }
+
+  // The right way: record only when needs_recording, after the guard has ended.
+  const auto forward_right = [&](const Tensor& x) {
+    Tensor result;
+    {
+      NoGradGuard no_grad;
+      result = x.detach() * 3.0;
+    }
+    if (!autograd::needs_recording({x})) return result;
+    return autograd::record("TripleBackward", result, {x}, triple);
+  };
+  (forward_right(w * 2.0)).sum().backward();
+  CHECK(values(w.grad()) == std::vector<float>{6, 6});
+  {
+    NoGradGuard no_grad;
+    CHECK_FALSE(forward_right(w).requires_grad());
+  }
+}
+
 TEST_CASE("backward from a leaf seeds its own gradient", "[autograd]") {
   Tensor a = full({}, 3.0);
   a.set_requires_grad(true);
