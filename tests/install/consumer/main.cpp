@@ -1,6 +1,10 @@
 // A user program written against the installed wisp (the README's example, with checks): builds
-// tensors, differentiates with autograd and checks the results. Returns nonzero on any mismatch.
+// tensors, differentiates with autograd, trains a layer on batches from a DataLoader and checks the
+// results. Returns nonzero on any mismatch. It also includes its own data/dataset.h, whose Batch
+// differs from wisp::data::Batch (CMakeLists.txt says why).
 #include <wisp/wisp.h>
+
+#include "data/dataset.h"  // this project's, not wisp's
 
 #include <cmath>
 #include <cstdio>
@@ -57,6 +61,35 @@ int main() {
            "cross_entropy gives one finite, non-negative loss");
     expect(w.grad().defined() && w.grad().shape() == w.shape(), "w.grad() has w's shape");
     expect(b.grad().defined() && b.grad().shape() == b.shape(), "b.grad() has b's shape");
+
+    // A layer, an optimizer and a loader over an in-memory dataset: each step lowers the loss of
+    // a fixed batch (a small learning rate on a convex problem).
+    Tensor inputs = randn({16, 4});
+    Tensor classes = from_vector(std::vector<int64_t>{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0});
+    data::TensorDataset dataset(inputs, classes);
+    data::DataLoader loader(dataset, data::DataLoaderOptions().batch_size(8).shuffle(true).seed(1));
+    nn::Linear layer(4, 3);
+    optim::SGD optimizer(layer.parameters(), optim::SGDOptions(0.05));
+    const auto full_loss = [&] {
+      NoGradGuard no_grad;
+      return cross_entropy(layer(inputs), classes).item<float>();
+    };
+    const float loss_before = full_loss();
+    int64_t batches = 0;
+    for (int epoch = 0; epoch < 3; ++epoch) {
+      for (const data::Batch& batch : loader) {
+        optimizer.zero_grad();
+        cross_entropy(layer(batch.data), batch.target).backward();
+        optimizer.step();
+        ++batches;
+      }
+    }
+    expect(batches == 6, "3 epochs of 16 samples in batches of 8 give 6 batches");
+    expect(full_loss() < loss_before, "training with SGD lowers the loss");
+
+    // The project's own Batch, next to wisp's.
+    const Batch own = make_batch({"a.png", "b.png"});
+    expect(own.file_names.size() == 2, "the project's own Batch (data/dataset.h) is usable");
 
     std::printf("consumer: wisp %s (CUDA backend %s, %d GPU(s)): %s\n", WISP_VERSION, WISP_WITH_CUDA ? "on" : "off",
                 cuda::device_count(), failures == 0 ? "ok" : "FAILED");
