@@ -122,7 +122,10 @@ step_sanitize() {
 
 step_install() {
   # The installed package as a user gets it: install build/release into a scratch prefix (wiped
-  # first), then configure, build and run tests/install/consumer against it from its own build folder.
+  # first), then configure, build and run the user projects tests/install/consumer (which also has
+  # headers of its own that must not shadow wisp's) and tests/install/extending (a custom op and
+  # module, the code of docs/extending.md, whose code blocks are checked against it first) against
+  # it, each from its own build folder.
   if [[ ! -f build/release/CMakeCache.txt ]]; then
     note "build/release does not exist yet: running the release step first"
     step_release
@@ -136,6 +139,11 @@ step_install() {
         -DCMAKE_PREFIX_PATH="$scratch/prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
   cmake --build "$scratch/consumer" -j "$JOBS"
   run_ctest install --test-dir "$scratch/consumer" --output-on-failure
+  bash tests/install/check_doc_excerpts.sh docs/extending.md tests/install/extending
+  cmake -S tests/install/extending -B "$scratch/extending" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_PREFIX_PATH="$scratch/prefix" -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF
+  cmake --build "$scratch/extending" -j "$JOBS"
+  run_ctest install-extending --test-dir "$scratch/extending" --output-on-failure
 }
 
 # ---- main -----------------------------------------------------------------------------------------
