@@ -1,9 +1,7 @@
 // Connectivity builders of nn::SparseLinear: random, small-world and user-given (coalesced).
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <iostream>
 #include <numeric>
 #include <vector>
 
@@ -96,10 +94,6 @@ struct ThreadCountGuard {
   int saved = get_num_threads();
   ~ThreadCountGuard() { set_num_threads(saved); }
 };
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 }  // namespace
 
@@ -321,15 +315,12 @@ TEST_CASE("small_world_connectivity is deterministic per seed, differs across se
   }
 }
 
-TEST_CASE("small_world_connectivity terminates fast on the notebook's cases", "[layers][connectivity]") {
-  // The seed package hangs on 784 → 2000 at 90%: Σ P(λ = 1) ≈ 10,912 < nnz = 156,800.
+TEST_CASE("small_world_connectivity builds the notebook's cases", "[layers][connectivity]") {
+  // The seed package hangs on 784 → 2000 at 90%: Σ P(λ = 1) ≈ 10,912 < nnz = 156,800. How long
+  // they take is bench/connectivity_bench's question.
   for (auto [in, out] : {std::pair<int64_t, int64_t>{784, 2000}, {2000, 10}}) {
-    const auto start = std::chrono::steady_clock::now();
-    const Tensor connectivity = nn::small_world_connectivity(in, out, 0.9, 0);
-    const double seconds = seconds_since(start);
-    INFO("in " << in << ", out " << out << ": " << seconds << " s");
-    CHECK(seconds < 1.0);
-    require_valid(connectivity, in, out);
+    INFO("in " << in << ", out " << out);
+    require_valid(nn::small_world_connectivity(in, out, 0.9, 0), in, out);
   }
 }
 
@@ -445,32 +436,6 @@ TEST_CASE("coalesce_connectivity names every invalid input", "[layers][connectiv
   values[20 + 19] = -3;
   WISP_REQUIRE_ERROR(nn::coalesce_connectivity(from_vector(values, {2, 20}), 784, 2000),
                      "connectivity col index -3 at position 19 out of range [0, 784)");
-}
-
-// ---- timings (hidden: run with "[.benchmark]") ----------------------------------------------------
-
-TEST_CASE("connectivity timings", "[.benchmark]") {
-  auto time = [](const char* what, auto build) {
-    double best = 1e30;
-    int64_t nnz = 0;
-    for (int repeat = 0; repeat < 3; ++repeat) {
-      const auto start = std::chrono::steady_clock::now();
-      const Tensor connectivity = build();
-      best = std::min(best, seconds_since(start));
-      nnz = connectivity.size(1);
-    }
-    std::cout << what << ": " << best << " s (best of 3), nnz " << nnz << ", threads " << get_num_threads() << "\n";
-    return best;
-  };
-  CHECK(time("random 50000 x 50000 @ 99.9%", [] {
-          return nn::random_connectivity(50000, 50000, nn::connections_for_sparsity(50000, 50000, 0.999), 1);
-        }) < 1.0);
-  CHECK(time("small-world 784 -> 2000 @ 90%", [] { return nn::small_world_connectivity(784, 2000, 0.9, 1); }) < 1.0);
-  CHECK(time("small-world 2000 -> 10 @ 90%", [] { return nn::small_world_connectivity(2000, 10, 0.9, 1); }) < 1.0);
-  CHECK(time("small-world 50000 x 50000 @ 99.9%", [] { return nn::small_world_connectivity(50000, 50000, 0.999, 1); }) <
-        10.0);
-  const Tensor user = nn::random_connectivity(20000, 20000, 4000000, 2);
-  time("coalesce 4M sorted connections", [&] { return nn::coalesce_connectivity(user, 20000, 20000); });
 }
 
 TEST_CASE("coalesce_connectivity of a few connections needs no memory per output feature", "[layers][connectivity]") {
