@@ -5,6 +5,7 @@
 
 #include "wisp/core/sparse_structure.h"
 #include "wisp/core/tensor.h"
+#include "wisp/kernels/sparse_linear.h"  // make_sparse_structure, which builds the op's structure
 
 namespace wisp {
 
