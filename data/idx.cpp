@@ -240,7 +240,7 @@ class GzipSource : public ByteSource {
   // buffer); false at the end of the input with fewer.
   bool fill_input(size_t want) {
     if (stream_.avail_in >= want) return true;
-    std::memmove(buffer_.data(), stream_.next_in, stream_.avail_in);
+    if (stream_.avail_in > 0) std::memmove(buffer_.data(), stream_.next_in, stream_.avail_in);  // next_in may be null
     size_t have = stream_.avail_in;
     while (have < want) {
       const size_t got = input_.read(buffer_.data() + have, buffer_.size() - have);
