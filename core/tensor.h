@@ -22,8 +22,8 @@
 #include "wisp/core/dtype.h"
 #include "wisp/core/error.h"
 #include "wisp/core/shape.h"
-#include "wisp/core/step_observer.h"
 #include "wisp/core/storage.h"
+#include "wisp/core/update_hook.h"
 
 namespace wisp {
 
@@ -43,8 +43,9 @@ struct TensorImpl {
   std::shared_ptr<autograd::Node> grad_fn;  // the tape entry that produced this tensor, if recorded
   std::shared_ptr<TensorImpl> grad;         // accumulated gradient (leaves only)
 
-  // Told by optimizers after each step that updated this tensor (core/step_observer.h); held weakly.
-  std::weak_ptr<ParameterStepObserver> step_observer;
+  // Called by whoever updates this tensor in place as a trained parameter (core/update_hook.h);
+  // held weakly.
+  std::weak_ptr<TensorUpdateHook> update_hook;
 };
 
 // Construction options for factories: a dtype and a device, each implicitly convertible, so that
@@ -137,12 +138,13 @@ class Tensor {
   // copies. An in-place op written outside Tensor's methods calls bump_version() on its output.
   uint64_t version() const { return checked().storage->version(); }
   void bump_version() const { checked().storage->bump_version(); }
-  // The observer optimizers call after updating this tensor (core/step_observer.h), held weakly;
-  // null when there is none or it no longer exists. Layers set it on their parameters.
-  std::shared_ptr<ParameterStepObserver> step_observer() const { return checked().step_observer.lock(); }
-  void set_step_observer(const std::shared_ptr<ParameterStepObserver>& observer) const {
+  // The hook that optimizers call after updating this tensor (core/update_hook.h), held weakly;
+  // null when there is none or it no longer exists. Layers set it on their parameters; one hook per
+  // tensor (setting another replaces it), shared by its shallow copies.
+  std::shared_ptr<TensorUpdateHook> update_hook() const { return checked().update_hook.lock(); }
+  void set_update_hook(const std::shared_ptr<TensorUpdateHook>& hook) const {
     checked();  // throws on an undefined tensor
-    impl_->step_observer = observer;
+    impl_->update_hook = hook;
   }
 
   // ---- differentiable methods (ops/tensor_methods.cpp and the ops' own sources) ---------------

@@ -4,7 +4,7 @@
 //
 // The policy (DESIGN.md §6; research/algorithms.md has the reference code's details):
 // * Time is counted in optimizer steps that updated the layer's weights (they had a gradient) while
-//   the layer was in training mode: the weights carry a step observer (core/step_observer.h) that
+//   the layer was in training mode: the weights carry an update hook (core/update_hook.h) that
 //   optimizers call after each step of a parameter with a gradient.
 //   Forward calls, evaluation and steps in eval() mode never count.
 // * Step t (1, 2, ...) updates the connections when t is a multiple of delta_t and t ≤ t_end,

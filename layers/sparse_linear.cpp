@@ -40,11 +40,11 @@ std::string printed(const T& value) {
 
 // ---- RigL ------------------------------------------------------------------------------------------
 
-// Runs RigL for one layer. It observes the layer's weights (core/step_observer.h), so optimizers
+// Runs RigL for one layer. It is the update hook of the layer's weights (core/update_hook.h), so optimizers
 // tell it about every step; the layer tells it about train()/eval() and about its forwards. On the
 // forward of a step that will update, the layer's output passes through a tap whose backward hands
 // the output gradient, with the input, back here: the batch that defines the dense gradient.
-class RiglSchedule : public ParameterStepObserver {
+class RiglSchedule : public TensorUpdateHook {
  public:
   RiglSchedule(const SparseLinearOptions& options, uint64_t seed, Tensor weights, SparseStructure structure)
       : seed_(seed),
@@ -77,7 +77,7 @@ class RiglSchedule : public ParameterStepObserver {
                             });
   }
 
-  void after_optimizer_step(const Tensor& parameter, const std::vector<Tensor>& optimizer_state) override {
+  void after_update(const Tensor& parameter, const std::vector<Tensor>& per_element_state) override {
     std::vector<Capture> captured = std::move(captured_);
     captured_.clear();
     if (!training_) return;  // evaluation never counts
@@ -99,7 +99,7 @@ class RiglSchedule : public ParameterStepObserver {
     }
     const Tensor input = inputs.size() == 1 ? inputs[0] : cat(inputs, 0);
     const Tensor grad_output = gradients.size() == 1 ? gradients[0] : cat(gradients, 0);
-    std::vector<Tensor> companions = optimizer_state;
+    std::vector<Tensor> companions = per_element_state;
     if (parameter.grad().defined()) companions.push_back(parameter.grad());
     const auto count = static_cast<int64_t>(
         std::floor(rigl_drop_fraction(step, alpha_, t_end_) * static_cast<double>(structure_.nnz())));
@@ -263,7 +263,7 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
     const uint64_t rigl_seed =
         options.seed() ? kernels::rigl_tie_rank(0x5249474c, *options.seed()) : default_generator().next_u64();
     rigl_ = std::make_shared<RiglSchedule>(options, rigl_seed, weights_, structure_);
-    weights_.set_step_observer(rigl_);
+    weights_.set_update_hook(rigl_);
   }
 }
 

@@ -136,7 +136,7 @@ struct RiglStatistics {
   RiglUpdate last;      // the latest update
 };
 
-class RiglSchedule;  // the step observer that runs RigL (layers/sparse_linear.cpp)
+class RiglSchedule;  // the update hook that runs RigL (layers/sparse_linear.cpp)
 
 // Parameters: "weights" [nnz] (the values of W in (row, col) order) and "bias" [out_features], both
 // initialised U(-1/√in_features, 1/√in_features) from the default generator, as the seed package
@@ -184,7 +184,7 @@ class SparseLinear : public Module {
   const char* connectivity_kind_;  // "random", "user" or "small-world"
   Tensor weights_, bias_;
   SparseStructure structure_;
-  // Shared by shallow copies of the layer (Sequential stores a copy); observes weights_.
+  // Shared by shallow copies of the layer (Sequential stores a copy); the update hook of weights_.
   std::shared_ptr<RiglSchedule> rigl_;
 };
 

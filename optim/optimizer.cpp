@@ -28,8 +28,8 @@ void Optimizer::step() {
   ++steps_;
   for (size_t i : updated) {
     const Tensor& parameter = parameters_[i];
-    if (const std::shared_ptr<ParameterStepObserver> observer = parameter.step_observer())
-      observer->after_optimizer_step(parameter, state_of(parameter));
+    if (const std::shared_ptr<TensorUpdateHook> hook = parameter.update_hook())
+      hook->after_update(parameter, state_of(parameter));
   }
 }
 

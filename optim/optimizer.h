@@ -17,9 +17,9 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update of every parameter that has a gradient (parameters without one are skipped): calls
-  // update(), counts the step, then tells the step observers of the updated parameters
-  // (core/step_observer.h; e.g. a RigL SparseLinear that rewires its connections and moves their
-  // state in state_of()).
+  // update(), counts the step, then calls the update hooks of the updated parameters with their
+  // state_of() (core/update_hook.h; e.g. a RigL SparseLinear that rewires its connections and moves
+  // their state with them).
   void step();
   // Clears the gradients of all parameters (sets them to undefined).
   void zero_grad();
