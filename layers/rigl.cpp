@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
+#include <utility>
 #include <vector>
 
 #include "wisp/autograd/grad_mode.h"
+#include "wisp/autograd/tape.h"
 #include "wisp/kernels/rigl.h"
+#include "wisp/ops/functional.h"
 
 namespace wisp::nn {
 
@@ -50,6 +54,65 @@ RiglUpdate rigl_update(const Tensor& values, const SparseStructure& structure, c
   for (const Tensor& companion : companions) kernels::gather_or_zero_(companion.detach(), rewired.source);
   kernels::rebuild_sparse_structure_(structure, rewired.indices);
   return update;
+}
+
+RiglSchedule::RiglSchedule(Tensor weights, SparseStructure structure, int64_t delta_t, int64_t t_end, double alpha,
+                           uint64_t tie_seed)
+    : weights_(std::move(weights)),
+      structure_(std::move(structure)),
+      delta_t_(delta_t),
+      t_end_(t_end),
+      alpha_(alpha),
+      tie_seed_(tie_seed) {}
+
+Tensor RiglSchedule::tap(const Tensor& input, const Tensor& output) {
+  if (!training_ || !GradMode::is_enabled() || !weights_.requires_grad() ||
+      !rigl_updates_at(statistics_.steps + 1, delta_t_, t_end_))
+    return output;
+  const int64_t in = input.size(-1), out = output.size(-1);
+  const Tensor batch_input = input.detach().view({-1, in});
+  const std::weak_ptr<RiglSchedule> schedule = weak_from_this();
+  return autograd::record("RiglGradientTap", output.detach(), {output},
+                          [schedule, batch_input, out](const Tensor& gradient) -> std::vector<Tensor> {
+                            if (const auto alive = schedule.lock())
+                              alive->captured_.push_back({batch_input, gradient.detach().view({-1, out})});
+                            return {gradient};
+                          });
+}
+
+void RiglSchedule::after_update(const Tensor& weights, const std::vector<Tensor>& per_element_state) {
+  std::vector<Capture> captured = std::move(captured_);
+  captured_.clear();
+  if (!training_) return;  // evaluation never counts
+  const int64_t step = ++statistics_.steps;
+  if (!rigl_updates_at(step, delta_t_, t_end_)) return;
+  int64_t captured_rows = 0;
+  for (const Capture& capture : captured) captured_rows += capture.input.size(0);
+  // No backward through this layer's output since the previous step, or only through empty
+  // batches: no gradient to grow by (growing would pick arbitrary positions).
+  if (captured_rows == 0) {
+    ++statistics_.skipped;
+    return;
+  }
+  NoGradGuard no_grad;
+  std::vector<Tensor> inputs, gradients;
+  for (const Capture& capture : captured) {
+    inputs.push_back(capture.input);
+    gradients.push_back(capture.grad_output);
+  }
+  const Tensor input = inputs.size() == 1 ? inputs[0] : cat(inputs, 0);
+  const Tensor grad_output = gradients.size() == 1 ? gradients[0] : cat(gradients, 0);
+  std::vector<Tensor> companions = per_element_state;
+  if (weights.grad().defined()) companions.push_back(weights.grad());
+  const auto count = static_cast<int64_t>(
+      std::floor(rigl_drop_fraction(step, alpha_, t_end_) * static_cast<double>(structure_.nnz())));
+  // A new tie order at each update, reproducible from the layer's seed.
+  const uint64_t step_tie_seed = kernels::rigl_tie_rank(step, tie_seed_);
+  RiglUpdate update = rigl_update(weights_, structure_, grad_output, input, count, companions, step_tie_seed);
+  update.step = step;
+  ++statistics_.updates;
+  statistics_.moved += update.moved;
+  statistics_.last = update;
 }
 
 }  // namespace wisp::nn

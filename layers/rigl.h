@@ -4,8 +4,8 @@
 //
 // The policy (DESIGN.md §6; research/algorithms.md has the reference code's details):
 // * Time is counted in optimizer steps that updated the layer's weights (they had a gradient) while
-//   the layer was in training mode: the weights carry an update hook (core/update_hook.h) that
-//   optimizers call after each step of a parameter with a gradient.
+//   the layer was in training mode: the weights carry an update hook (core/update_hook.h), a
+//   RiglSchedule, that optimizers call after each step of a parameter with a gradient.
 //   Forward calls, evaluation and steps in eval() mode never count.
 // * Step t (1, 2, ...) updates the connections when t is a multiple of delta_t and t ≤ t_end,
 //   after the optimizer has applied that step's update (the reference code skips the optimizer
@@ -28,6 +28,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "wisp/core/sparse_structure.h"
@@ -65,5 +66,59 @@ struct RiglUpdate {
 RiglUpdate rigl_update(const Tensor& values, const SparseStructure& structure, const Tensor& grad_output,
                        const Tensor& input, int64_t count, const std::vector<Tensor>& companions = {},
                        uint64_t tie_seed = 0, int64_t tile_elements = 0);
+
+// What a RiglSchedule has done so far.
+struct RiglStatistics {
+  int64_t steps = 0;    // optimizer steps counted (taken in training mode)
+  int64_t updates = 0;  // connection updates run
+  int64_t skipped = 0;  // update steps without a gradient of the layer's output to grow by
+  int64_t moved = 0;    // connections grown where there was none, summed over all updates
+  RiglUpdate last;      // the latest update
+};
+
+// Runs RigL for one sparse layer (nn::SparseLinear owns one when dynamic): the policy above, with
+// the layer's weights (values [nnz]) and structure, which it rewrites in place. It is the weights'
+// update hook (set it with weights.set_update_hook), so optimizers tell it about every step; the
+// layer tells it about train()/eval() and passes each forward's output through tap(). On the
+// forward of a step that will update, tap() puts a node on the tape whose backward hands the output
+// gradient, with the input, back here: the batch that defines the dense gradient. Create it with
+// std::make_shared: the tap refers back to it weakly. Not thread-safe, like the layer.
+class RiglSchedule : public TensorUpdateHook, public std::enable_shared_from_this<RiglSchedule> {
+ public:
+  // tie_seed: the seed of the tie order (kernels::rigl_tie_rank), combined with each update's step.
+  RiglSchedule(Tensor weights, SparseStructure structure, int64_t delta_t, int64_t t_end, double alpha,
+               uint64_t tie_seed);
+
+  void set_training(bool on) { training_ = on; }
+  const RiglStatistics& statistics() const { return statistics_; }
+  int64_t delta_t() const { return delta_t_; }
+  int64_t t_end() const { return t_end_; }
+  double alpha() const { return alpha_; }
+
+  // The layer's forward output: passed through a tap (the node "RiglGradientTap") when the next
+  // optimizer step updates the connections and a backward can reach the weights; `output` itself
+  // otherwise. input [..., in], output [..., out].
+  Tensor tap(const Tensor& input, const Tensor& output);
+
+  // Counts the step (in training mode) and, on an update step, runs rigl_update with the batches
+  // captured since the previous step, permuting `per_element_state` and the weights' gradient with
+  // the values.
+  void after_update(const Tensor& weights, const std::vector<Tensor>& per_element_state) override;
+
+ private:
+  struct Capture {
+    Tensor input;        // [rows, in]
+    Tensor grad_output;  // [rows, out]
+  };
+
+  Tensor weights_;
+  SparseStructure structure_;
+  int64_t delta_t_, t_end_;
+  double alpha_;
+  uint64_t tie_seed_;
+  bool training_ = true;
+  RiglStatistics statistics_;
+  std::vector<Capture> captured_;
+};
 
 }  // namespace wisp::nn

@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "wisp/autograd/grad_mode.h"
-#include "wisp/autograd/tape.h"
 #include "wisp/core/factories.h"
 #include "wisp/core/random.h"
 #include "wisp/kernels/rigl.h"
@@ -37,96 +36,6 @@ std::string printed(const T& value) {
 }
 
 }  // namespace
-
-// ---- RigL ------------------------------------------------------------------------------------------
-
-// Runs RigL for one layer. It is the update hook of the layer's weights (core/update_hook.h), so optimizers
-// tell it about every step; the layer tells it about train()/eval() and about its forwards. On the
-// forward of a step that will update, the layer's output passes through a tap whose backward hands
-// the output gradient, with the input, back here: the batch that defines the dense gradient.
-class RiglSchedule : public TensorUpdateHook {
- public:
-  RiglSchedule(const SparseLinearOptions& options, uint64_t seed, Tensor weights, SparseStructure structure)
-      : seed_(seed),
-        delta_t_(options.delta_t()),
-        t_end_(options.t_end()),
-        alpha_(options.alpha()),
-        weights_(std::move(weights)),
-        structure_(std::move(structure)) {}
-
-  void set_training(bool on) { training_ = on; }
-  const RiglStatistics& statistics() const { return statistics_; }
-  int64_t delta_t() const { return delta_t_; }
-  int64_t t_end() const { return t_end_; }
-  double alpha() const { return alpha_; }
-
-  // The layer's forward output, passed through a tap when the next optimizer step updates the
-  // connections and a backward can reach the weights; `output` itself otherwise.
-  Tensor tap(const Tensor& input, const Tensor& output, const std::shared_ptr<RiglSchedule>& self) {
-    if (!training_ || !GradMode::is_enabled() || !weights_.requires_grad() ||
-        !rigl_updates_at(statistics_.steps + 1, delta_t_, t_end_))
-      return output;
-    const int64_t in = input.size(-1), out = output.size(-1);
-    const Tensor batch_input = input.detach().view({-1, in});
-    const std::weak_ptr<RiglSchedule> schedule = self;
-    return autograd::record("RiglGradientTap", output.detach(), {output},
-                            [schedule, batch_input, out](const Tensor& gradient) -> std::vector<Tensor> {
-                              if (const auto alive = schedule.lock())
-                                alive->captured_.push_back({batch_input, gradient.detach().view({-1, out})});
-                              return {gradient};
-                            });
-  }
-
-  void after_update(const Tensor& parameter, const std::vector<Tensor>& per_element_state) override {
-    std::vector<Capture> captured = std::move(captured_);
-    captured_.clear();
-    if (!training_) return;  // evaluation never counts
-    const int64_t step = ++statistics_.steps;
-    if (!rigl_updates_at(step, delta_t_, t_end_)) return;
-    int64_t captured_rows = 0;
-    for (const Capture& capture : captured) captured_rows += capture.input.size(0);
-    // No backward through this layer's output since the previous step, or only through empty
-    // batches: no gradient to grow by (growing would pick arbitrary positions).
-    if (captured_rows == 0) {
-      ++statistics_.skipped;
-      return;
-    }
-    NoGradGuard no_grad;
-    std::vector<Tensor> inputs, gradients;
-    for (const Capture& capture : captured) {
-      inputs.push_back(capture.input);
-      gradients.push_back(capture.grad_output);
-    }
-    const Tensor input = inputs.size() == 1 ? inputs[0] : cat(inputs, 0);
-    const Tensor grad_output = gradients.size() == 1 ? gradients[0] : cat(gradients, 0);
-    std::vector<Tensor> companions = per_element_state;
-    if (parameter.grad().defined()) companions.push_back(parameter.grad());
-    const auto count = static_cast<int64_t>(
-        std::floor(rigl_drop_fraction(step, alpha_, t_end_) * static_cast<double>(structure_.nnz())));
-    // A new tie order at each update, reproducible from the layer's seed.
-    const uint64_t tie_seed = kernels::rigl_tie_rank(step, seed_);
-    RiglUpdate update = rigl_update(weights_, structure_, grad_output, input, count, companions, tie_seed);
-    update.step = step;
-    ++statistics_.updates;
-    statistics_.moved += update.moved;
-    statistics_.last = update;
-  }
-
- private:
-  struct Capture {
-    Tensor input;        // [rows, in]
-    Tensor grad_output;  // [rows, out]
-  };
-
-  uint64_t seed_;
-  int64_t delta_t_, t_end_;
-  double alpha_;
-  Tensor weights_;
-  SparseStructure structure_;
-  bool training_ = true;
-  RiglStatistics statistics_;
-  std::vector<Capture> captured_;
-};
 
 // ---- SparseWeight ----------------------------------------------------------------------------------
 
@@ -262,7 +171,8 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
     // generator (drawn last, so static layers' draws are unchanged).
     const uint64_t rigl_seed =
         options.seed() ? kernels::rigl_tie_rank(0x5249474c, *options.seed()) : default_generator().next_u64();
-    rigl_ = std::make_shared<RiglSchedule>(options, rigl_seed, weights_, structure_);
+    rigl_ = std::make_shared<RiglSchedule>(weights_, structure_, options.delta_t(), options.t_end(), options.alpha(),
+                                           rigl_seed);
     weights_.set_update_hook(rigl_);
   }
 }
@@ -272,7 +182,7 @@ Tensor SparseLinear::forward(const Tensor& input) {
              "SparseLinear: expected input of shape [..., ", in_features_, "] (in_features=", in_features_,
              ") but got ", input.defined() ? printed(input.shape()) : std::string("an undefined tensor"));
   const Tensor output = sparse_linear(input, weights_, structure_, bias_);
-  return rigl_ ? rigl_->tap(input, output, rigl_) : output;
+  return rigl_ ? rigl_->tap(input, output) : output;
 }
 
 void SparseLinear::train(bool on) {

@@ -127,17 +127,6 @@ class SparseWeight {
 
 std::ostream& operator<<(std::ostream& stream, const SparseWeight& weight);
 
-// What RigL has done to a dynamic SparseLinear so far.
-struct RiglStatistics {
-  int64_t steps = 0;    // optimizer steps counted (taken in training mode)
-  int64_t updates = 0;  // connection updates run
-  int64_t skipped = 0;  // update steps without a gradient of the layer's output to grow by
-  int64_t moved = 0;    // connections grown where there was none, summed over all updates
-  RiglUpdate last;      // the latest update
-};
-
-class RiglSchedule;  // the update hook that runs RigL (layers/sparse_linear.cpp)
-
 // Parameters: "weights" [nnz] (the values of W in (row, col) order) and "bias" [out_features], both
 // initialised U(-1/√in_features, 1/√in_features) from the default generator, as the seed package
 // does. Buffers: "row_pointers" [out + 1] and "column_indices" [nnz], the connectivity in CSR form
