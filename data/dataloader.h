@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "wisp/core/arguments.h"
 #include "wisp/core/random.h"
 #include "wisp/data/dataset.h"
 
@@ -22,45 +23,16 @@ namespace wisp::data {
 
 // Defaults as PyTorch's DataLoader: batch_size 1, no shuffling, the last partial batch kept.
 class DataLoaderOptions {
- public:
-  DataLoaderOptions& batch_size(int64_t value) {
-    batch_size_ = value;
-    return *this;
-  }
+  WISP_ARG(int64_t, batch_size, 1);
   // Reorders the samples at the start of every epoch (a new order each epoch).
-  DataLoaderOptions& shuffle(bool value) {
-    shuffle_ = value;
-    return *this;
-  }
+  WISP_ARG(bool, shuffle, false);
   // Skips the last batch of an epoch when it would be smaller than batch_size.
-  DataLoaderOptions& drop_last(bool value) {
-    drop_last_ = value;
-    return *this;
-  }
+  WISP_ARG(bool, drop_last, false);
   // Shuffles with the loader's own generator seeded with `value`: the same seed gives the same
   // sequence of epochs. Without a seed, shuffles draw from default_generator() (manual_seed).
-  DataLoaderOptions& seed(uint64_t value) {
-    seed_ = value;
-    return *this;
-  }
+  WISP_ARG(std::optional<uint64_t>, seed, std::nullopt);
   // Builds the next batch on a background thread while the current one is in use.
-  DataLoaderOptions& prefetch(bool value) {
-    prefetch_ = value;
-    return *this;
-  }
-
-  int64_t batch_size() const { return batch_size_; }
-  bool shuffle() const { return shuffle_; }
-  bool drop_last() const { return drop_last_; }
-  const std::optional<uint64_t>& seed() const { return seed_; }
-  bool prefetch() const { return prefetch_; }
-
- private:
-  int64_t batch_size_ = 1;
-  bool shuffle_ = false;
-  bool drop_last_ = false;
-  std::optional<uint64_t> seed_;
-  bool prefetch_ = true;
+  WISP_ARG(bool, prefetch, true);
 };
 
 // Batches of `dataset` in epochs. Every begin() starts a new epoch: with shuffle, a new

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "wisp/core/arguments.h"
 #include "wisp/data/dataset.h"
 
 namespace wisp::data {
@@ -15,27 +16,9 @@ enum class Split { Train, Test };
 // then, when normalize() is true, (x - mean) / std (torchvision's Normalize), in float32.
 // The defaults are MNIST's training-set statistics.
 class MnistOptions {
- public:
-  MnistOptions& mean(double value) {
-    mean_ = value;
-    return *this;
-  }
-  MnistOptions& std(double value) {
-    std_ = value;
-    return *this;
-  }
-  MnistOptions& normalize(bool value) {
-    normalize_ = value;
-    return *this;
-  }
-  double mean() const { return mean_; }
-  double std() const { return std_; }
-  bool normalize() const { return normalize_; }
-
- private:
-  double mean_ = 0.1307;
-  double std_ = 0.3081;
-  bool normalize_ = true;
+  WISP_ARG(double, mean, 0.1307);
+  WISP_ARG(double, std, 0.3081);
+  WISP_ARG(bool, normalize, true);
 };
 
 // The training (60000) or test (10000) split of an MNIST-format data set in directory `root`.

@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 
+#include "wisp/core/arguments.h"
 #include "wisp/layers/module.h"
 #include "wisp/ops/k_winners.h"  // k_winners, the op behind the module
 
@@ -41,52 +42,20 @@ namespace wisp::nn {
 
 struct ActivationSparsityOptions {
   // The fraction of units set to 0 per sample, in [0, 1): k = round((1 − act_sparsity) · n).
-  ActivationSparsityOptions& act_sparsity(double value) {
-    act_sparsity_ = value;
-    return *this;
-  }
+  WISP_ARG(double, act_sparsity, 0.65);
   // The rate of the duty cycles' moving average, in (0, 1].
-  ActivationSparsityOptions& alpha(double value) {
-    alpha_ = value;
-    return *this;
-  }
+  WISP_ARG(double, alpha, 0.1);
   // The boost strength, ≥ 0 (0: plain top-k, duty cycles ignored).
-  ActivationSparsityOptions& beta(double value) {
-    beta_ = value;
-    return *this;
-  }
+  WISP_ARG(double, beta, 1.5);
   // The number of units n, when known: the duty cycles are then created at construction (on the
   // CPU; to() moves them) instead of on the first forward.
-  ActivationSparsityOptions& units(int64_t value) {
-    units_ = value;
-    return *this;
-  }
+  WISP_ARG(std::optional<int64_t>, units, std::nullopt);
   // Winners in evaluation mode: min(round(factor · k), n); a finite factor > 0 (Numenta uses 1.5).
   // Default 1: the same k as in training, as the seed.
-  ActivationSparsityOptions& k_inference_factor(double value) {
-    k_inference_factor_ = value;
-    return *this;
-  }
+  WISP_ARG(double, k_inference_factor, 1.0);
   // Zero the winners whose input is negative (their gradient too), as a ReLU after the layer.
   // Default false: winners pass their input unchanged, as the seed.
-  ActivationSparsityOptions& relu(bool value) {
-    relu_ = value;
-    return *this;
-  }
-  double act_sparsity() const { return act_sparsity_; }
-  double alpha() const { return alpha_; }
-  double beta() const { return beta_; }
-  std::optional<int64_t> units() const { return units_; }
-  double k_inference_factor() const { return k_inference_factor_; }
-  bool relu() const { return relu_; }
-
- private:
-  double act_sparsity_ = 0.65;
-  double alpha_ = 0.1;
-  double beta_ = 1.5;
-  std::optional<int64_t> units_;
-  double k_inference_factor_ = 1.0;
-  bool relu_ = false;
+  WISP_ARG(bool, relu, false);
 };
 
 // Buffer: "duty_cycle" float32 [n]. Input float32 [n], [B, n] or [..., n]; output the same shape.

@@ -1,25 +1,14 @@
 // nn::LayerNorm: normalises over the trailing dimensions, then scales and shifts (PyTorch's).
 #pragma once
 
+#include "wisp/core/arguments.h"
 #include "wisp/layers/module.h"
 
 namespace wisp::nn {
 
 struct LayerNormOptions {
-  LayerNormOptions& eps(double value) {
-    eps_ = value;
-    return *this;
-  }
-  LayerNormOptions& elementwise_affine(bool value) {
-    elementwise_affine_ = value;
-    return *this;
-  }
-  double eps() const { return eps_; }
-  bool elementwise_affine() const { return elementwise_affine_; }
-
- private:
-  double eps_ = 1e-5;
-  bool elementwise_affine_ = true;
+  WISP_ARG(double, eps, 1e-5);
+  WISP_ARG(bool, elementwise_affine, true);
 };
 
 // Parameters (with elementwise_affine): "weight" (ones) and "bias" (zeros) of normalized_shape.

@@ -3,19 +3,13 @@
 
 #include <cstdint>
 
+#include "wisp/core/arguments.h"
 #include "wisp/layers/module.h"
 
 namespace wisp::nn {
 
 struct LinearOptions {
-  LinearOptions& bias(bool value) {
-    bias_ = value;
-    return *this;
-  }
-  bool bias() const { return bias_; }
-
- private:
-  bool bias_ = true;
+  WISP_ARG(bool, bias, true);
 };
 
 // Parameters: "weight" [out_features, in_features] and "bias" [out_features], both initialised

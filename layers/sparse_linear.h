@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 
+#include "wisp/core/arguments.h"
 #include "wisp/core/sparse_structure.h"
 #include "wisp/layers/module.h"
 #include "wisp/layers/rigl.h"
@@ -21,74 +22,26 @@ namespace wisp::nn {
 struct SparseLinearOptions {
   // Fraction of absent connections for random and small-world connectivity, in [0, 1): the layer
   // gets round((1 - sparsity) · in · out) connections (small-world: that many on average).
-  SparseLinearOptions& sparsity(double value) {
-    sparsity_ = value;
-    return *this;
-  }
-  SparseLinearOptions& bias(bool value) {
-    bias_ = value;
-    return *this;
-  }
+  WISP_ARG(double, sparsity, 0.9);
+  WISP_ARG(bool, bias, true);
   // User-defined connections: Int64 [2, nnz], row 0 = output feature, row 1 = input feature.
   // Checked (shape, range, nnz > 0) and coalesced (sorted, duplicates merged); `sparsity` is then
   // ignored. Not combinable with small_world.
-  SparseLinearOptions& connectivity(Tensor value) {
-    connectivity_ = std::move(value);
-    return *this;
-  }
+  WISP_ARG(Tensor, connectivity, Tensor());
   // Small-world connectivity (layers/connectivity.h): P(connect i, j) = (d_ij + 1)^(-λ).
-  SparseLinearOptions& small_world(bool value) {
-    small_world_ = value;
-    return *this;
-  }
+  WISP_ARG(bool, small_world, false);
   // Seed of the connectivity sampling; by default one number is drawn from the default generator,
   // so manual_seed decides it.
-  SparseLinearOptions& seed(uint64_t value) {
-    seed_ = value;
-    return *this;
-  }
+  WISP_ARG(std::optional<uint64_t>, seed, std::nullopt);
   // Dynamic (RigL) connectivity (layers/rigl.h has the policy): every delta_t optimizer steps taken
   // in training mode, until step t_end, drop the fraction alpha/2 · (1 + cos(π t / t_end)) of the
   // connections with the smallest magnitudes and grow as many where the dense gradient is largest.
   // nnz stays constant; the optimizer's momentum moves with each connection (0 for new ones).
-  SparseLinearOptions& dynamic(bool value) {
-    dynamic_ = value;
-    return *this;
-  }
-  SparseLinearOptions& delta_t(int64_t value) {
-    delta_t_ = value;
-    return *this;
-  }
-  SparseLinearOptions& t_end(int64_t value) {
-    t_end_ = value;
-    return *this;
-  }
-  SparseLinearOptions& alpha(double value) {
-    alpha_ = value;
-    return *this;
-  }
-
-  double sparsity() const { return sparsity_; }
-  bool bias() const { return bias_; }
-  const Tensor& connectivity() const { return connectivity_; }
-  bool small_world() const { return small_world_; }
-  const std::optional<uint64_t>& seed() const { return seed_; }
-  bool dynamic() const { return dynamic_; }
-  int64_t delta_t() const { return delta_t_; }
-  int64_t t_end() const { return t_end_; }
-  double alpha() const { return alpha_; }
-
- private:
-  double sparsity_ = 0.9;
-  bool bias_ = true;
-  Tensor connectivity_;
-  bool small_world_ = false;
-  std::optional<uint64_t> seed_;
-  bool dynamic_ = false;
+  WISP_ARG(bool, dynamic, false);
   // RigL's defaults (layers/rigl.h); the seed package's (6000, 150000, 0.1) hardly ever updated.
-  int64_t delta_t_ = kRiglDefaultDeltaT;
-  int64_t t_end_ = kRiglDefaultTEnd;
-  double alpha_ = kRiglDefaultAlpha;
+  WISP_ARG(int64_t, delta_t, kRiglDefaultDeltaT);
+  WISP_ARG(int64_t, t_end, kRiglDefaultTEnd);
+  WISP_ARG(double, alpha, kRiglDefaultAlpha);
 };
 
 // A read-only COO view of a weight of shape [out, in]: indices Int64 [2, nnz] (row 0 = output,

@@ -4,47 +4,25 @@
 
 #include <iosfwd>
 
+#include "wisp/core/arguments.h"
 #include "wisp/optim/optimizer.h"
 
 namespace wisp::optim {
 
 struct SGDOptions {
   explicit SGDOptions(double learning_rate) : learning_rate_(learning_rate) {}
-  SGDOptions& learning_rate(double value) {
-    learning_rate_ = value;
-    return *this;
-  }
+  // PyTorch's name for learning_rate, hand-written because it sets the same member.
   SGDOptions& lr(double value) { return learning_rate(value); }
-  SGDOptions& momentum(double value) {
-    momentum_ = value;
-    return *this;
-  }
-  SGDOptions& dampening(double value) {
-    dampening_ = value;
-    return *this;
-  }
-  SGDOptions& weight_decay(double value) {
-    weight_decay_ = value;
-    return *this;
-  }
-  SGDOptions& nesterov(bool value) {
-    nesterov_ = value;
-    return *this;
-  }
-  double learning_rate() const { return learning_rate_; }
   double lr() const { return learning_rate_; }
-  double momentum() const { return momentum_; }
-  double dampening() const { return dampening_; }
-  double weight_decay() const { return weight_decay_; }
-  bool nesterov() const { return nesterov_; }
   // Throws wisp::Error, naming the value, for options SGD refuses (see below); SGD checks them
   // itself, this lets a program check them before it builds its model.
   void check() const;
 
- private:
-  double learning_rate_;
-  double momentum_ = 0, dampening_ = 0, weight_decay_ = 0;
-  bool nesterov_ = false;
+  WISP_ARG(double, learning_rate, 0.0);  // always set by the constructor
+  WISP_ARG(double, momentum, 0.0);
+  WISP_ARG(double, dampening, 0.0);
+  WISP_ARG(double, weight_decay, 0.0);
+  WISP_ARG(bool, nesterov, false);
 };
 
 // For each parameter p with gradient g (see kernels/sgd.h for the fused update):
