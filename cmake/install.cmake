@@ -7,7 +7,7 @@
 #   include/wisp/wisp.h                      the umbrella header (#include <wisp/wisp.h>)
 #   include/wisp/<folder>/*.h                core/ (with core/cuda/ and the generated config.h), kernels/
 #                                            (with kernels/cpu/ and kernels/cuda/), autograd/, ops/,
-#                                            layers/, optim/, data/
+#                                            layers/, optim/, serialization/, data/
 #   lib/libwisp_*.a                          one static library per folder
 #   lib/cmake/wisp/wisp{Config,ConfigVersion,Targets*}.cmake
 #
@@ -26,7 +26,7 @@ install(TARGETS ${WISP_LIBRARY_TARGETS} wisp
 
 # Headers, recursively per folder (kernels/ brings kernels/cpu/ and kernels/cuda/ with it).
 install(FILES ${PROJECT_SOURCE_DIR}/wisp.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp)
-foreach(folder core kernels autograd ops layers optim data)
+foreach(folder core kernels autograd ops layers optim serialization data)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${folder})
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/${folder}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp/${folder}
             FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")
