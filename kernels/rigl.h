@@ -35,8 +35,8 @@ Tensor smallest_magnitude_mask(const Tensor& values, int64_t count, uint64_t tie
 // are computed one after the other while a running top-k keeps the best candidates, so memory is
 // O(threads · (tile_elements + count) + rows · (in + out)). The scores that rank are fp32 dot
 // products; on AVX512-BF16 CPUs bf16 products screen the tiles first and only entries that could
-// reach the top-k are rescored (kernels/cpu/rigl.cpp states the error bound). The result does not
-// depend on the tiling or the thread count.
+// reach the top-k are rescored (kernels/cpu/rigl_bf16_screen.cpp states the error bound). The
+// result does not depend on the tiling or the thread count.
 Tensor largest_absent_gradients(const Tensor& grad_output, const Tensor& input, const SparseStructure& structure,
                                 const Tensor& dropped, int64_t count, uint64_t tie_seed = 0, int64_t tile_elements = 0);
 

@@ -1,5 +1,5 @@
 // The orders that RigL's drop and grow steps select by, shared by the CPU and CUDA twins
-// (kernels/cpu/rigl.cpp, kernels/cuda/rigl.cu), and the radix select the CUDA twins run over them.
+// (kernels/cpu/rigl_*.cpp, kernels/cuda/rigl.cu), and the radix select the CUDA twins run over them.
 // Host/device functions (DESIGN.md §5); no CUDA headers.
 #pragma once
 
