@@ -14,7 +14,8 @@
 // Activations enter the kernels feature-major: FeatureMajor holds x [rows, features] as
 // data [features, stride] (stride = rows rounded up to kFeatureMajorLanes, zero padded; stride 1
 // when rows == 1, where both layouts are the same memory). Each nonzero then multiplies one
-// contiguous run of the batch (kernels/cpu/sparse_linear.cpp explains the choice, with timings).
+// contiguous run of the batch (kernels/cpu/sparse_linear_forward.cpp explains the choice; timings:
+// docs/benchmarks.md, Kernel design log).
 #pragma once
 
 #include <cstdint>

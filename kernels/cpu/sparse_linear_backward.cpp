@@ -1,0 +1,174 @@
+// CPU twins of the sparse linear backward (kernels/cpu/sparse_linear.h), for y = x Wᵀ + bias with
+// W [out, in] as values [nnz] over a SparseStructure (Int32 or Int64 indices):
+//   grad_input [rows, in] batch-major = g · W, an SpMM over the CSC order (kernels/cpu/sparse_spmm.h),
+//     with g = grad_output feature-major (data [out, stride]);
+//   grad_values [nnz] = Σ_r g[r, row_k] · x[r, col_k] (SDDMM) over the CSR order, g and x both
+//     feature-major with the same rows;
+//   grad_bias [out] = column sums of grad_output [rows, out] batch-major.
+// Each output is computed by one thread in a fixed order (no atomics, no per-thread copies), so
+// results do not depend on the thread count. Measurements: docs/benchmarks.md, Kernel design log.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/sparse_linear.h"
+#include "wisp/kernels/cpu/sparse_simd.h"
+#include "wisp/kernels/cpu/sparse_spmm.h"
+
+namespace wisp::kernels::cpu {
+namespace sparse_detail {
+namespace {
+
+// ---- SDDMM: grad_values[k] = Σ_r g[row_k, r] · x[col_k, r], both feature-major ------------------------
+
+// Nonzeros of rows [begin, end), batch tile [tile_begin, tile_begin + Vectors·kLanes). Nonzeros go
+// in groups of kLanes (across row boundaries): one product vector each, then one reduce_lanes
+// gives the group's kLanes dot products as a vector, stored contiguously.
+template <int Vectors, class Index>
+void sddmm_tile(const Index* row_pointers, const Index* column_indices, const float* g, const float* x, int64_t stride,
+                int64_t tile_begin, bool accumulate, float* grad_values, int64_t begin, int64_t end) {
+  const int64_t k_begin = row_pointers[begin], k_end = row_pointers[end];
+  int64_t row = begin;  // the row of the current nonzero
+  Vec g_row[Vectors];
+  const auto load_row = [&] {
+    for (int v = 0; v < Vectors; ++v) g_row[v] = load(g + row * stride + tile_begin + v * kLanes);
+  };
+  load_row();
+  for (int64_t group = k_begin; group < k_end; group += kLanes) {
+    const int count = static_cast<int>(std::min<int64_t>(kLanes, k_end - group));
+    Vec products[kLanes];
+    for (int j = 0; j < count; ++j) {
+      const int64_t k = group + j;
+      if (k >= static_cast<int64_t>(row_pointers[row + 1])) {
+        do ++row;
+        while (k >= static_cast<int64_t>(row_pointers[row + 1]));
+        load_row();
+      }
+      if (k + kColumnPrefetchToL2 < k_end)
+        prefetch_column<Vectors, 2>(x + tile_begin, column_indices[k + kColumnPrefetchToL2], stride);
+      if (k + kColumnPrefetchToL1 < k_end)
+        prefetch_column<Vectors, 3>(x + tile_begin, column_indices[k + kColumnPrefetchToL1], stride);
+      const float* column = x + static_cast<int64_t>(column_indices[k]) * stride + tile_begin;
+      Vec p = g_row[0] * load(column);
+      for (int v = 1; v < Vectors; ++v) p += g_row[v] * load(column + v * kLanes);
+      products[j] = p;
+    }
+    for (int j = count; j < kLanes; ++j) products[j] = Vec{};
+    Vec sums = reduce_lanes(products);
+    float* out = grad_values + group;
+    if (count == kLanes) {
+      store(out, accumulate ? load(out) + sums : sums);
+    } else {
+      for (int j = 0; j < count; ++j) out[j] = accumulate ? out[j] + sums[j] : sums[j];
+    }
+  }
+}
+
+template <class Index>
+void sddmm_rows(const Index* row_pointers, const Index* column_indices, const float* g, const float* x, int64_t stride,
+                int64_t rows, float* grad_values, int64_t begin, int64_t end) {
+  if (stride == 1) {  // one batch row: the outer product g xᵀ sampled at the nonzeros
+    for (int64_t o = begin; o < end; ++o) {
+      const float g_o = g[o];
+      const Index k_end = row_pointers[o + 1];
+#pragma omp simd
+      for (Index k = row_pointers[o]; k < k_end; ++k) grad_values[k] = g_o * x[column_indices[k]];
+    }
+    return;
+  }
+  for (int64_t tile_begin = 0; tile_begin < rows; tile_begin += kMaxTileVectors * kLanes) {
+    const int64_t tile_rows = std::min<int64_t>(rows - tile_begin, kMaxTileVectors * kLanes);
+    const int vectors = static_cast<int>((tile_rows + kLanes - 1) / kLanes);
+    const bool accumulate = tile_begin > 0;
+    const auto run = [&](auto vectors_tag) {
+      sddmm_tile<decltype(vectors_tag)::value>(row_pointers, column_indices, g, x, stride, tile_begin, accumulate,
+                                               grad_values, begin, end);
+    };
+    switch (vectors) {
+      case 1:
+        run(std::integral_constant<int, 1>{});
+        break;
+      case 2:
+        run(std::integral_constant<int, 2>{});
+        break;
+      case 3:
+        run(std::integral_constant<int, 3>{});
+        break;
+      default:
+        run(std::integral_constant<int, kMaxTileVectors>{});
+        break;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sparse_detail
+
+using sparse_detail::NonzeroValue;
+using sparse_detail::parallel_rows;
+using sparse_detail::sddmm_rows;
+using sparse_detail::spmm_rows;
+
+// grad_output.data: [out, stride]; values: [nnz]; grad_input: [rows, in]. With a batch the values
+// are first gathered into CSC order (one parallel pass whose random reads are independent of each
+// other, so they overlap), and the product then streams them like the forward; reading them through
+// the permutation inside the product's dependent multiply-add chains measured slower (measurements:
+// docs/benchmarks.md, Kernel design log). One batch row keeps the permuted reads with a prefetch: the
+// gather would cost as much as the product itself.
+void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor& values,
+                                  const SparseStructure& structure, const Tensor& grad_input) {
+  const int64_t rows = grad_output.rows, in = structure.in_features, stride = grad_output.stride();
+  const int64_t nnz = structure.nnz();
+  const float* w = pointer<float>(values);
+  const float* g = pointer<float>(grad_output.data);
+  float* gx = mutable_pointer<float>(grad_input);
+  visit_index(structure.index_dtype(), [&](auto tag) {
+    using Index = typename decltype(tag)::type;
+    const Index* column_pointers = pointer<Index>(structure.column_pointers);
+    const Index* row_indices = pointer<Index>(structure.row_indices);
+    const Index* csc_to_value = pointer<Index>(structure.csc_to_value);
+    if (stride == 1) {
+      const NonzeroValue<Index, true> value{w, csc_to_value, nnz};
+      parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
+        spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
+      });
+      return;
+    }
+    const Tensor gathered = empty({nnz}, TensorOptions(DType::Float32).device(values.device()));
+    float* csc_values = mutable_pointer<float>(gathered);
+#pragma omp parallel for schedule(static) if (nnz > kParallelThreshold)
+    for (int64_t k = 0; k < nnz; ++k) csc_values[k] = w[csc_to_value[k]];
+    const NonzeroValue<Index, false> value{csc_values, nullptr, nnz};
+    parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
+      spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
+    });
+  });
+}
+
+// grad_output.data: [out, stride]; input.data: [in, stride]; grad_values: [nnz].
+void sparse_linear_backward_values(const FeatureMajor& grad_output, const FeatureMajor& input,
+                                   const SparseStructure& structure, const Tensor& grad_values) {
+  const int64_t rows = input.rows, out = structure.out_features, stride = input.stride();
+  const float* g = pointer<float>(grad_output.data);
+  const float* x = pointer<float>(input.data);
+  float* gw = mutable_pointer<float>(grad_values);
+  visit_index(structure.index_dtype(), [&](auto tag) {
+    using Index = typename decltype(tag)::type;
+    const Index* row_pointers = pointer<Index>(structure.row_pointers);
+    const Index* column_indices = pointer<Index>(structure.column_indices);
+    parallel_rows(row_pointers, out, structure.nnz() * stride, [&](int64_t begin, int64_t end) {
+      sddmm_rows(row_pointers, column_indices, g, x, stride, rows, gw, begin, end);
+    });
+  });
+}
+
+// grad_output: [rows, out] batch-major; grad_bias: [out] (column sums, see kernels/cpu/parallel.h).
+void sparse_linear_backward_bias(const Tensor& grad_output, const Tensor& grad_bias) {
+  column_sums(pointer<float>(grad_output), grad_output.size(0), grad_output.size(1), mutable_pointer<float>(grad_bias));
+}
+
+}  // namespace wisp::kernels::cpu

@@ -1,0 +1,218 @@
+// The loops the sparse linear CPU kernels share (kernels/cpu/sparse_linear_forward.cpp,
+// kernels/cpu/sparse_linear_backward.cpp): the split of compressed rows between threads, batch
+// tiles and their prefetch distances, and the SpMM that the forward (over CSR) and grad_input (over
+// CSC) both run. Internal to the CPU twin; templates and inline functions only, so each kernel
+// compiles its loops as one piece.
+#pragma once
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <type_traits>
+
+#include "wisp/kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/sparse_simd.h"
+
+namespace wisp::kernels::cpu::sparse_detail {
+// Internal linkage, as in kernels/cpu/sparse_simd.h.
+namespace {
+
+// A batch tile: up to this many vectors of kLanes batch rows per output (4 × 16 = 64 rows), as many
+// accumulators as stay in registers next to the loads.
+constexpr int kMaxTileVectors = 4;  // the tile dispatch below handles 1 to 4
+// Output features buffered per thread before writing them batch-major (one 64-byte line of y).
+constexpr int kOutputBlock = 16;
+// How many nonzeros ahead the batch-1 grad_input prefetches values[csc_to_value[k]]: the
+// permutation makes those reads random. In the batch tiles the multiply-adds hide them and a
+// prefetch measured no gain (measurements: docs/benchmarks.md, Kernel design log).
+constexpr int64_t kPrefetchDistance = 64;
+
+// How many nonzeros ahead the batch tiles prefetch the dense row (one cache line per vector) that a
+// nonzero will read: far ahead into L2, near ahead into L1. Those rows are scattered over a dense
+// operand of several MB (20000 features x 64 rows = 5 MB: L3, not L2), and the loads of one nonzero
+// feed multiply-add chains that the next nonzeros' loads wait behind. Prefetches into L1 alone are
+// limited by L1's few outstanding misses (times L3's latency); prefetches into L2 are not, so the
+// far ones keep more lines in flight and the near ones then find them in L2 (measurements of the
+// distances: docs/benchmarks.md, Kernel design log).
+constexpr int kColumnPrefetchToL2 = 32;
+constexpr int kColumnPrefetchToL1 = 8;
+
+// The first of `count` rows that thread `part` of `parts` handles, when the work of row r is
+// (pointers[r+1] − pointers[r]) + 1: a binary search for the row where the prefix work reaches
+// part/parts of the total.
+template <class Index>
+int64_t balanced_begin(const Index* pointers, int64_t count, int64_t part, int64_t parts) {
+  if (part >= parts) return count;
+  const int64_t total = static_cast<int64_t>(pointers[count]) + count;
+  const int64_t target = total / parts * part + total % parts * part / parts;
+  int64_t low = 0, high = count;  // smallest r with pointers[r] + r >= target
+  while (low < high) {
+    const int64_t mid = low + (high - low) / 2;
+    if (static_cast<int64_t>(pointers[mid]) + mid < target) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
+// Runs body(begin, end) over `count` rows split between threads by balanced_begin; on one thread
+// when `work` (multiply-adds) is small.
+template <class Index, class Body>
+void parallel_rows(const Index* pointers, int64_t count, int64_t work, Body body) {
+#pragma omp parallel if (work > kParallelThreshold)
+  {
+    const int64_t parts = omp_get_num_threads(), part = omp_get_thread_num();
+    const int64_t begin = balanced_begin(pointers, count, part, parts);
+    const int64_t end = balanced_begin(pointers, count, part + 1, parts);
+    if (begin < end) body(begin, end);
+  }
+}
+
+// The k-th nonzero of a compressed matrix: values[k] in CSR order, values[permutation[k]] in CSC.
+template <class Index, bool kPermuted>
+struct NonzeroValue {
+  const float* values;
+  const Index* permutation;  // CSC position -> value index; unused in CSR order
+  int64_t nnz;
+  float operator()(Index k) const { return kPermuted ? values[permutation[k]] : values[k]; }
+};
+
+// ---- SpMM: result = init + A · dense, A compressed by rows --------------------------------------------
+//
+// pointers [n_out + 1], indices [nnz] (each < dense rows), value(k) the k-th nonzero;
+// dense [n_dense, stride] feature-major (the batch runs along stride); init [n_out] or null;
+// result [rows, n_out] batch-major: result[r, o] = init[o] + Σ_k value(k) · dense[indices[k], r].
+// The forward uses it over CSR (A = W), grad_input over CSC (A = Wᵀ, values through the permutation).
+
+// Rows [begin, end) for the batch tile [tile_begin, tile_begin + tile_rows), tile_rows <=
+// Vectors·kLanes. Each output's Vectors accumulators stay in registers over its nonzeros.
+template <int Vectors, class Index, class Value>
+void spmm_tile(const Index* pointers, const Index* indices, const Value& value, const float* dense, int64_t stride,
+               int64_t tile_begin, int64_t tile_rows, const float* init, float* result, int64_t n_out, int64_t begin,
+               int64_t end) {
+  constexpr int kWidth = Vectors * kLanes;
+  alignas(64) float block[kOutputBlock][kWidth];
+  const float* tile = dense + tile_begin;
+  const Index k_stop = pointers[end];
+  for (int64_t block_begin = begin; block_begin < end; block_begin += kOutputBlock) {
+    const int64_t block_end = std::min(end, block_begin + kOutputBlock);
+    for (int64_t o = block_begin; o < block_end; ++o) {
+      Vec acc[Vectors];
+      const Vec start = splat(init ? init[o] : 0.0f);
+      for (int v = 0; v < Vectors; ++v) acc[v] = start;
+      const Index k_end = pointers[o + 1];
+      for (Index k = pointers[o]; k < k_end; ++k) {
+        if (k + kColumnPrefetchToL2 < k_stop)
+          prefetch_column<Vectors, 2>(tile, indices[k + kColumnPrefetchToL2], stride);
+        if (k + kColumnPrefetchToL1 < k_stop)
+          prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
+        const float w = value(k);
+        const float* column = tile + static_cast<int64_t>(indices[k]) * stride;
+        for (int v = 0; v < Vectors; ++v) acc[v] += w * load(column + v * kLanes);
+      }
+      for (int v = 0; v < Vectors; ++v) store(&block[o - block_begin][v * kLanes], acc[v]);
+    }
+    // Back to batch-major: each batch row gets a contiguous run of up to 16 outputs.
+    const int64_t width = block_end - block_begin;
+    for (int64_t r = 0; r < tile_rows; ++r) {
+      float* out = result + (tile_begin + r) * n_out + block_begin;
+      for (int64_t o = 0; o < width; ++o) out[o] = block[o][r];
+    }
+  }
+}
+
+// One batch row: result[o] = init[o] + Σ_k value(k) · dense[indices[k]]. Plain pointers and an
+// Index-typed counter let the compiler gather with 32-bit indices (a functor or an int64 counter
+// does not); the CSC order prefetches its permuted values instead.
+#if defined(__AVX512F__)
+// Σ_k values[k] · dense[indices[k]] over [begin, end) with explicit 16-wide gathers; the tail uses
+// masked loads (masked-off lanes are not read). Faster than the compiler's vectorisation of the
+// loop in spmv_rows (measurements: docs/benchmarks.md, Kernel design log).
+inline float sparse_dot_avx512(const float* values, const int32_t* indices, const float* dense, int32_t begin,
+                               int32_t end) {
+  __m512 acc = _mm512_setzero_ps();
+  int32_t k = begin;
+  for (; k + 16 <= end; k += 16) {
+    const __m512 gathered = _mm512_i32gather_ps(_mm512_loadu_si512(indices + k), dense, 4);
+    acc = _mm512_fmadd_ps(_mm512_loadu_ps(values + k), gathered, acc);
+  }
+  if (k < end) {
+    const __mmask16 mask = static_cast<__mmask16>((1u << (end - k)) - 1u);
+    const __m512 gathered =
+        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, _mm512_maskz_loadu_epi32(mask, indices + k), dense, 4);
+    acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, values + k), gathered, acc);
+  }
+  return _mm512_reduce_add_ps(acc);
+}
+#endif
+
+template <class Index>
+void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, false>& value, const float* dense,
+               const float* init, float* result, int64_t begin, int64_t end) {
+  const float* __restrict values = value.values;
+  for (int64_t o = begin; o < end; ++o) {
+    float total = 0.0f;
+    const Index k_end = pointers[o + 1];
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<Index, int32_t>) {
+      total = sparse_dot_avx512(values, indices, dense, pointers[o], k_end);
+    } else
+#endif
+    {
+#pragma omp simd reduction(+ : total)
+      for (Index k = pointers[o]; k < k_end; ++k) total += values[k] * dense[indices[k]];
+    }
+    result[o] = init ? total + init[o] : total;
+  }
+}
+
+template <class Index>
+void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, true>& value, const float* dense,
+               const float* init, float* result, int64_t begin, int64_t end) {
+  const float* __restrict values = value.values;
+  const Index* __restrict permutation = value.permutation;
+  const Index nnz = static_cast<Index>(value.nnz);
+  for (int64_t o = begin; o < end; ++o) {
+    float total = 0.0f;
+    const Index k_end = pointers[o + 1];
+    for (Index k = pointers[o]; k < k_end; ++k) {
+      if (k + kPrefetchDistance < nnz) __builtin_prefetch(values + permutation[k + kPrefetchDistance]);
+      total += values[permutation[k]] * dense[indices[k]];
+    }
+    result[o] = init ? total + init[o] : total;
+  }
+}
+
+template <class Index, class Value>
+void spmm_rows(const Index* pointers, const Index* indices, const Value& value, const float* dense, int64_t stride,
+               int64_t rows, const float* init, float* result, int64_t n_out, int64_t begin, int64_t end) {
+  if (stride == 1) {  // one batch row: a sparse matrix-vector product, bound by memory bandwidth
+    spmv_rows(pointers, indices, value, dense, init, result, begin, end);
+    return;
+  }
+  for (int64_t tile_begin = 0; tile_begin < rows; tile_begin += kMaxTileVectors * kLanes) {
+    const int64_t tile_rows = std::min<int64_t>(rows - tile_begin, kMaxTileVectors * kLanes);
+    const int vectors = static_cast<int>((tile_rows + kLanes - 1) / kLanes);
+    const auto run = [&](auto vectors_tag) {
+      spmm_tile<decltype(vectors_tag)::value>(pointers, indices, value, dense, stride, tile_begin, tile_rows, init,
+                                              result, n_out, begin, end);
+    };
+    switch (vectors) {
+      case 1:
+        run(std::integral_constant<int, 1>{});
+        break;
+      case 2:
+        run(std::integral_constant<int, 2>{});
+        break;
+      case 3:
+        run(std::integral_constant<int, 3>{});
+        break;
+      default:
+        run(std::integral_constant<int, kMaxTileVectors>{});
+        break;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace wisp::kernels::cpu::sparse_detail
