@@ -1,5 +1,5 @@
-// CUDA twins of the sparse linear layer: straightforward kernels, correct first (issue #6 will
-// measure them against cuSPARSE's SpMM and SDDMM and keep the faster behind the same interface).
+// CUDA twins of the sparse linear layer: straightforward kernels, correct first (`sparse_bench
+// --device cuda` times them beside cuSPARSE's SpMM and SpMV algorithms).
 //
 // Layouts as the CPU twins: x feature-major [in, stride] (batch along stride, zero padding), so
 // that the threads of a warp, which take consecutive batch rows, read consecutive addresses.
