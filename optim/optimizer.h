@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "wisp/core/tensor.h"
+#include "wisp/optim/schedule.h"
 
 namespace wisp::optim {
 
@@ -26,6 +27,9 @@ class Optimizer {
   const std::vector<Tensor>& parameters() const { return parameters_; }
   // Number of step() calls so far.
   int64_t steps() const { return steps_; }
+  // The learning rate the next step() uses: the options' learning rate times their schedule at
+  // steps() (optim/schedule.h: the first step uses schedule(0)).
+  double learning_rate() const { return base_learning_rate() * schedule()(steps_); }
 
   // The optimizer's per-element state tensors for `parameter` (same shape as it; e.g. SGD's
   // momentum buffer), in a fixed order; empty when it has none yet. Layers that move connections
@@ -36,6 +40,9 @@ class Optimizer {
   // The optimizer's rule: updates every parameter that has a gradient. New optimizers override
   // this (and state_of); step() wraps it.
   virtual void update() = 0;
+  // The options' learning rate and schedule, for learning_rate(); update() uses learning_rate().
+  virtual double base_learning_rate() const = 0;
+  virtual Schedule schedule() const = 0;
 
   // Position of `parameter` in parameters(); throws when it is not one of them.
   size_t index_of(const Tensor& parameter) const;

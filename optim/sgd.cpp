@@ -32,7 +32,7 @@ void SGD::set_learning_rate(double learning_rate) {
 void SGD::update() {
   NoGradGuard no_grad;
   kernels::SgdHyperparameters hyperparameters;
-  hyperparameters.learning_rate = options_.learning_rate();
+  hyperparameters.learning_rate = learning_rate();
   hyperparameters.momentum = options_.momentum();
   hyperparameters.dampening = options_.dampening();
   hyperparameters.weight_decay = options_.weight_decay();
@@ -66,7 +66,8 @@ std::vector<Tensor> SGD::state_of(const Tensor& parameter) const {
 std::ostream& operator<<(std::ostream& stream, const SGDOptions& options) {
   return stream << "SGD(lr=" << options.learning_rate() << ", momentum=" << options.momentum()
                 << ", dampening=" << options.dampening() << ", weight_decay=" << options.weight_decay()
-                << ", nesterov=" << (options.nesterov() ? "true" : "false") << ")";
+                << ", nesterov=" << (options.nesterov() ? "true" : "false") << ", schedule=" << options.schedule()
+                << ")";
 }
 
 }  // namespace wisp::optim

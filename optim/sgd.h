@@ -6,6 +6,7 @@
 
 #include "wisp/core/arguments.h"
 #include "wisp/optim/optimizer.h"
+#include "wisp/optim/schedule.h"
 
 namespace wisp::optim {
 
@@ -23,13 +24,14 @@ struct SGDOptions {
   WISP_ARG(double, dampening, 0.0);
   WISP_ARG(double, weight_decay, 0.0);
   WISP_ARG(bool, nesterov, false);
+  WISP_ARG(Schedule, schedule, constant());  // multiplies learning_rate (optim/schedule.h)
 };
 
 // For each parameter p with gradient g (see kernels/sgd.h for the fused update):
 //   d = g + weight_decay · p
 //   if momentum ≠ 0: b = d on the first step, else momentum · b + (1 − dampening) · d;
 //                    d = d + momentum · b (Nesterov) or b
-//   p = p − lr · d
+//   p = p − lr · d, with lr = learning_rate(): the base rate times the schedule at steps()
 // Errors: negative lr/momentum/weight_decay; Nesterov without momentum or with dampening.
 class SGD : public Optimizer {
  public:
@@ -37,13 +39,16 @@ class SGD : public Optimizer {
   std::vector<Tensor> state_of(const Tensor& parameter) const override;
 
   const SGDOptions& options() const { return options_; }
-  // Changes the learning rate for later steps (for schedules).
+  // Changes the base learning rate for later steps (a schedule in the options is the stateless
+  // alternative: optim/schedule.h).
   void set_learning_rate(double learning_rate);
   // The momentum buffer of `parameter`; undefined before its first step or without momentum.
   Tensor momentum_buffer(const Tensor& parameter) const;
 
  protected:
   void update() override;
+  double base_learning_rate() const override { return options_.learning_rate(); }
+  Schedule schedule() const override { return options_.schedule(); }
 
  private:
   SGDOptions options_;
