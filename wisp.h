@@ -22,7 +22,9 @@
 #include "wisp/layers/nn.h"
 #include "wisp/ops/functional.h"
 
+#include "wisp/optim/adam.h"
 #include "wisp/optim/optimizer.h"
+#include "wisp/optim/schedule.h"
 #include "wisp/optim/sgd.h"
 
 #include "wisp/data/dataloader.h"

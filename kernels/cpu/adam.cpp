@@ -1,0 +1,21 @@
+#include "wisp/kernels/cpu/adam.h"
+
+#include "wisp/kernels/access.h"
+#include "wisp/kernels/adam_math.h"
+
+namespace wisp::kernels::cpu {
+
+void adam_step(const Tensor& parameter, const Tensor& gradient, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants) {
+  float* p = mutable_pointer<float>(parameter);
+  const float* g = pointer<float>(gradient);
+  float* m = mutable_pointer<float>(exp_avg);
+  float* v = mutable_pointer<float>(exp_avg_sq);
+  float* v_max = max_exp_avg_sq.defined() ? mutable_pointer<float>(max_exp_avg_sq) : nullptr;
+  const AdamElementConstants c = adam_element_constants(constants);
+  const int64_t n = parameter.numel();
+#pragma omp parallel for schedule(static) if (n > 32768)
+  for (int64_t i = 0; i < n; ++i) adam_update_element(p[i], g[i], m[i], v[i], v_max ? v_max + i : nullptr, c);
+}
+
+}  // namespace wisp::kernels::cpu

@@ -1,0 +1,12 @@
+// CPU twin of the fused Adam/AdamW update. Every tensor float32 [n], contiguous; max_exp_avg_sq
+// undefined unless amsgrad.
+#pragma once
+
+#include "wisp/kernels/adam.h"
+
+namespace wisp::kernels::cpu {
+
+void adam_step(const Tensor& parameter, const Tensor& gradient, const Tensor& exp_avg, const Tensor& exp_avg_sq,
+               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants);
+
+}  // namespace wisp::kernels::cpu
