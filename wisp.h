@@ -23,6 +23,7 @@
 #include "wisp/ops/functional.h"
 
 #include "wisp/optim/adam.h"
+#include "wisp/optim/clip.h"
 #include "wisp/optim/optimizer.h"
 #include "wisp/optim/schedule.h"
 #include "wisp/optim/sgd.h"
