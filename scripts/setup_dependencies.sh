@@ -6,6 +6,8 @@
 #                                                    and the golden-value scripts in tests/reference/ only)
 #   bash scripts/setup_dependencies.sh --with-npm    also Debian's npm, unless an npm command exists
 #                                                    (scripts/fetch_mnist.sh downloads MNIST with it)
+#   bash scripts/setup_dependencies.sh --with-fuzz   also clang 14 with libFuzzer and libomp
+#                                                    (scripts/run_fuzzers.sh)
 #
 # Idempotent: when everything is installed it changes nothing and does not touch the network.
 # Uses sudo only when not run as root. The CUDA toolkit (nvcc, cuBLAS, cuSPARSE) is not installed
@@ -18,12 +20,14 @@ usage() { opening_comment; }
 
 with_torch=0
 with_npm=0
+with_fuzz=0
 for argument in "$@"; do
   case "$argument" in
     --with-torch) with_torch=1 ;;
     --with-npm) with_npm=1 ;;
+    --with-fuzz) with_fuzz=1 ;;
     -h | --help) usage; exit 0 ;;
-    *) echo "setup_dependencies.sh: unknown argument '$argument' (expected --with-torch, --with-npm or --help)" >&2
+    *) echo "setup_dependencies.sh: unknown argument '$argument' (expected --with-torch, --with-npm, --with-fuzz or --help)" >&2
        exit 2 ;;
   esac
 done
@@ -39,6 +43,9 @@ if [[ $with_torch == 1 ]]; then
 fi
 if [[ $with_npm == 1 ]] && ! command -v npm > /dev/null; then
   packages+=(npm)  # an npm installed some other way (nodesource, nvm) serves as well
+fi
+if [[ $with_fuzz == 1 ]]; then
+  packages+=(clang-14 libclang-rt-14-dev libomp-14-dev)  # libFuzzer and the sanitizers' runtimes; clang's OpenMP
 fi
 
 is_installed() {
