@@ -94,6 +94,9 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
              indices.shape());
   WISP_CHECK(out_features > 0 && in_features > 0, op, ": expected positive out_features and in_features but got ",
              out_features, " and ", in_features);
+  // The pointer arrays hold one entry more than their size: out_features + 1 must not overflow.
+  WISP_CHECK(out_features < INT64_MAX && in_features < INT64_MAX, op, ": expected out_features and in_features below ",
+             INT64_MAX, " (their pointer arrays hold one entry more) but got ", out_features, " and ", in_features);
   WISP_CHECK(index_dtype == DType::Int32 || index_dtype == DType::Int64, op,
              ": expected index dtype int32 or int64 but got ", index_dtype);
   const int64_t nnz = indices.size(1);
