@@ -485,3 +485,11 @@ TEST_CASE("connectivity builders refuse sizes no allocation can hold with a wisp
   WISP_REQUIRE_ERROR(nn::small_world_connectivity(INT64_MAX, 1, 0.5, 0), "small_world_connectivity",
                      "distance histogram");
 }
+
+TEST_CASE("random_connectivity takes time in its connections, not in the rows between them", "[layers][connectivity]") {
+  // Two connections among 2^62 rows: stepping from row to row would take hours.
+  const int64_t rows = int64_t{1} << 62;
+  const Pairs pairs = require_valid(nn::random_connectivity(1, rows, 2, 3), 1, rows);
+  CHECK(pairs.size() == 2);
+  CHECK(pairs.rows[1] > int64_t{1} << 40);  // far beyond 2^40 (for this seed, and almost surely for any)
+}
