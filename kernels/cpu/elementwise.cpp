@@ -2,6 +2,7 @@
 
 #include <type_traits>
 
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/broadcast.h"
 #include "wisp/kernels/cpu/parallel.h"
 
@@ -10,8 +11,8 @@ namespace {
 
 template <class T, class Combine>
 void broadcast_loop(const Tensor& a, const Tensor& b, const Tensor& out, Combine combine) {
-  const T* pa = static_cast<const T*>(a.raw_data());
-  const T* pb = static_cast<const T*>(b.raw_data());
+  const T* pa = pointer<T>(a);
+  const T* pb = pointer<T>(b);
   const int64_t n = out.numel();
   if (a.shape() == out.shape() && b.shape() == out.shape()) {
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
@@ -37,7 +38,7 @@ void broadcast_loop(const Tensor& a, const Tensor& b, const Tensor& out, Combine
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    T* po = static_cast<T*>(out.raw_data());
+    T* po = mutable_pointer<T>(out);
     visit_binary_op(op, [&](auto op_constant) {
       broadcast_loop<T>(a, b, out,
                         [po](int64_t i, T x, T y) { po[i] = apply_binary<T>(decltype(op_constant)::value, x, y); });
@@ -48,8 +49,8 @@ void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
 void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_first, const Tensor& out) {
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* pa = static_cast<const T*>(a.raw_data());
-    T* po = static_cast<T*>(out.raw_data());
+    const T* pa = pointer<T>(a);
+    T* po = mutable_pointer<T>(out);
     const T s = static_cast<T>(scalar);
     const int64_t n = out.numel();
     visit_binary_op(op, [&](auto op_constant) {
@@ -66,8 +67,8 @@ void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_firs
 }
 
 void unary(UnaryOp op, const Tensor& a, const Tensor& out) {
-  const float* pa = static_cast<const float*>(a.raw_data());
-  float* po = static_cast<float*>(out.raw_data());
+  const float* pa = pointer<float>(a);
+  float* po = mutable_pointer<float>(out);
   const int64_t n = out.numel();
   visit_unary_op(op, [&](auto op_constant) {
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
@@ -76,16 +77,16 @@ void unary(UnaryOp op, const Tensor& a, const Tensor& out) {
 }
 
 void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor& grad_input) {
-  const float* pg = static_cast<const float*>(grad_output.raw_data());
-  const float* px = static_cast<const float*>(input.raw_data());
-  float* po = static_cast<float*>(grad_input.raw_data());
+  const float* pg = pointer<float>(grad_output);
+  const float* px = pointer<float>(input);
+  float* po = mutable_pointer<float>(grad_input);
   const int64_t n = grad_input.numel();
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) po[i] = relu_backward_element(pg[i], px[i]);
 }
 
 void equal(const Tensor& a, const Tensor& b, const Tensor& out) {
-  uint8_t* po = static_cast<uint8_t*>(out.raw_data());
+  uint8_t* po = mutable_pointer<uint8_t>(out);
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     broadcast_loop<T>(a, b, out, [po](int64_t i, T x, T y) { po[i] = x == y ? 1 : 0; });
@@ -98,8 +99,8 @@ void cast(const Tensor& a, const Tensor& out) {
     using From = typename decltype(from_tag)::type;
     visit_dtype(out.dtype(), [&](auto to_tag) {
       using To = typename decltype(to_tag)::type;
-      const From* pa = static_cast<const From*>(a.raw_data());
-      To* po = static_cast<To*>(out.raw_data());
+      const From* pa = pointer<From>(a);
+      To* po = mutable_pointer<To>(out);
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
       for (int64_t i = 0; i < n; ++i) po[i] = static_cast<To>(pa[i]);
     });
@@ -110,7 +111,7 @@ void fill(const Tensor& out, double value) {
   const int64_t n = out.numel();
   visit_dtype(out.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    T* po = static_cast<T*>(out.raw_data());
+    T* po = mutable_pointer<T>(out);
     const T v = static_cast<T>(value);
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)
     for (int64_t i = 0; i < n; ++i) po[i] = v;
@@ -121,8 +122,8 @@ void sum_to_shape(const Tensor& a, const Tensor& out) {
   // Each output element sums the input elements that broadcast to it.
   const Shape& big = a.shape();
   const std::vector<int64_t> out_strides = broadcast_strides(out.shape(), big);  // 0 where reduced
-  const float* pa = static_cast<const float*>(a.raw_data());
-  float* po = static_cast<float*>(out.raw_data());
+  const float* pa = pointer<float>(a);
+  float* po = mutable_pointer<float>(out);
   const int64_t n_out = out.numel(), n_in = a.numel();
   for (int64_t j = 0; j < n_out; ++j) po[j] = 0.0f;
   if (n_out == 1) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <vector>
 
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/parallel.h"
 #include "wisp/kernels/k_winners_math.h"
 
@@ -75,10 +76,10 @@ void count_wins(const uint8_t* mask, int64_t samples, int64_t units, int64_t* wi
 // mask: [samples, units] uint8; win_counts: [units] int64 or undefined.
 void k_winners_forward(const Tensor& input, const Tensor& duty_cycle, int64_t samples, int64_t units, int64_t k,
                        double beta, const Tensor& output, const Tensor& mask, const Tensor& win_counts) {
-  const float* x = static_cast<const float*>(input.raw_data());
-  const float* duty = static_cast<const float*>(duty_cycle.raw_data());
-  float* y = static_cast<float*>(output.raw_data());
-  uint8_t* won = static_cast<uint8_t*>(mask.raw_data());
+  const float* x = pointer<float>(input);
+  const float* duty = pointer<float>(duty_cycle);
+  float* y = mutable_pointer<float>(output);
+  uint8_t* won = mutable_pointer<uint8_t>(mask);
   const bool parallel = samples > 1 && samples * units > kParallelThreshold;
 
   if (k == units) {  // everyone wins: no ranking needed
@@ -105,14 +106,14 @@ void k_winners_forward(const Tensor& input, const Tensor& duty_cycle, int64_t sa
         select_winners(x + s * units, boost.data(), units, k, my_keys, my_candidates, won + s * units, y + s * units);
     }
   }
-  if (win_counts.defined()) count_wins(won, samples, units, static_cast<int64_t*>(win_counts.raw_data()));
+  if (win_counts.defined()) count_wins(won, samples, units, mutable_pointer<int64_t>(win_counts));
 }
 
 // grad_output, grad_input: [samples, units] float32; mask: [samples, units] uint8 (same numel).
 void k_winners_backward(const Tensor& grad_output, const Tensor& mask, const Tensor& grad_input) {
-  const float* g = static_cast<const float*>(grad_output.raw_data());
-  const uint8_t* won = static_cast<const uint8_t*>(mask.raw_data());
-  float* dx = static_cast<float*>(grad_input.raw_data());
+  const float* g = pointer<float>(grad_output);
+  const uint8_t* won = pointer<uint8_t>(mask);
+  float* dx = mutable_pointer<float>(grad_input);
   const int64_t n = grad_input.numel();
 #pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) dx[i] = k_winners_pass(g[i], won[i]);
@@ -120,8 +121,8 @@ void k_winners_backward(const Tensor& grad_output, const Tensor& mask, const Ten
 
 // duty_cycle: [units] float32, updated in place; win_counts: [units] int64; samples > 0.
 void k_winners_update_duty_cycle(const Tensor& duty_cycle, const Tensor& win_counts, int64_t samples, double alpha) {
-  float* duty = static_cast<float*>(duty_cycle.raw_data());
-  const int64_t* wins = static_cast<const int64_t*>(win_counts.raw_data());
+  float* duty = mutable_pointer<float>(duty_cycle);
+  const int64_t* wins = pointer<int64_t>(win_counts);
   const int64_t units = duty_cycle.numel();
   for (int64_t i = 0; i < units; ++i) duty[i] = k_winners_duty_update(duty[i], wins[i], samples, alpha);
 }

@@ -1,4 +1,5 @@
 #include "wisp/kernels/cpu/linear.h"
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/parallel.h"
 
 #include <algorithm>
@@ -19,11 +20,9 @@ using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eige
 using MatrixMap = Eigen::Map<RowMajorMatrix>;
 using ConstMatrixMap = Eigen::Map<const RowMajorMatrix>;
 
-ConstMatrixMap const_matrix(const Tensor& t) {
-  return ConstMatrixMap(static_cast<const float*>(t.raw_data()), t.size(0), t.size(1));
-}
+ConstMatrixMap const_matrix(const Tensor& t) { return ConstMatrixMap(pointer<float>(t), t.size(0), t.size(1)); }
 
-MatrixMap matrix(const Tensor& t) { return MatrixMap(static_cast<float*>(t.raw_data()), t.size(0), t.size(1)); }
+MatrixMap matrix(const Tensor& t) { return MatrixMap(mutable_pointer<float>(t), t.size(0), t.size(1)); }
 
 }  // namespace
 
@@ -51,7 +50,7 @@ void linear_forward(const Tensor& input, const Tensor& weight, const Tensor& bia
   if (bias.defined()) {
     // Fused bias: start every output row at the bias and let the GEMM accumulate into it
     // (C += A·B costs the same as C = A·B, which would have to zero C first anyway).
-    const Eigen::Map<const Eigen::RowVectorXf> b(static_cast<const float*>(bias.raw_data()), bias.numel());
+    const Eigen::Map<const Eigen::RowVectorXf> b(pointer<float>(bias), bias.numel());
     y.rowwise() = b;
     y.noalias() += x * w.transpose();
   } else {
@@ -67,8 +66,8 @@ void linear_backward(const Tensor& grad_output, const Tensor& input, const Tenso
   if (grad_input.defined()) matrix(grad_input).noalias() = g * const_matrix(weight);
   if (grad_weight.defined()) matrix(grad_weight).noalias() = g.transpose() * const_matrix(input);
   if (grad_bias.defined()) {
-    column_sums(static_cast<const float*>(grad_output.raw_data()), grad_output.size(0), grad_output.size(1),
-                static_cast<float*>(grad_bias.raw_data()));
+    column_sums(pointer<float>(grad_output), grad_output.size(0), grad_output.size(1),
+                mutable_pointer<float>(grad_bias));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "wisp/kernels/cpu/loss.h"
 
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/parallel.h"
 
 #include <omp.h>
@@ -28,8 +29,8 @@ inline float row_max(const float* values, int64_t count, int64_t stride) {
 
 // input, output: [outer, size, inner] row-major; softmax over `size`.
 void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output) {
-  const float* x = static_cast<const float*>(input.raw_data());
-  float* out = static_cast<float*>(output.raw_data());
+  const float* x = pointer<float>(input);
+  float* out = mutable_pointer<float>(output);
   const bool parallel = outer > 1 && outer * size * inner > kParallelThreshold;
   if (inner == 1) {
     // Contiguous rows (the common dim = -1 case).
@@ -82,9 +83,9 @@ void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64
 // grad_output, output, grad_input: [outer, size, inner] row-major; reduction over `size`.
 void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
                           const Tensor& grad_input) {
-  const float* g = static_cast<const float*>(grad_output.raw_data());
-  const float* y = static_cast<const float*>(output.raw_data());
-  float* dx = static_cast<float*>(grad_input.raw_data());
+  const float* g = pointer<float>(grad_output);
+  const float* y = pointer<float>(output);
+  float* dx = mutable_pointer<float>(grad_input);
   const bool parallel = outer > 1 && outer * size * inner > kParallelThreshold;
   if (inner == 1) {
 #pragma omp parallel for schedule(static) if (parallel)
@@ -121,11 +122,11 @@ void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64
 // logits: [rows, classes] row-major; target: [rows] Int64; loss, max_logit, log_sum: [rows].
 void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t rows, int64_t classes,
                            const Tensor& loss, const Tensor& max_logit, const Tensor& log_sum) {
-  const float* x = static_cast<const float*>(logits.raw_data());
-  const int64_t* t = static_cast<const int64_t*>(target.raw_data());
-  float* loss_out = static_cast<float*>(loss.raw_data());
-  float* max_out = static_cast<float*>(max_logit.raw_data());
-  float* log_sum_out = static_cast<float*>(log_sum.raw_data());
+  const float* x = pointer<float>(logits);
+  const int64_t* t = pointer<int64_t>(target);
+  float* loss_out = mutable_pointer<float>(loss);
+  float* max_out = mutable_pointer<float>(max_logit);
+  float* log_sum_out = mutable_pointer<float>(log_sum);
   // Checked serially, before the parallel loop: an exception cannot leave an OpenMP region.
   for (int64_t n = 0; n < rows; ++n)
     WISP_CHECK(t[n] >= 0 && t[n] < classes, "cross_entropy: target ", t[n], " at index ", n, " is out of range [0, ",
@@ -148,13 +149,13 @@ void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t r
 void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,
                             const Tensor& max_logit, const Tensor& log_sum, double scale, int64_t rows, int64_t classes,
                             const Tensor& grad_logits) {
-  const float* g = static_cast<const float*>(grad_output.raw_data());
+  const float* g = pointer<float>(grad_output);
   const int64_t grad_stride = grad_output.numel() == 1 ? 0 : 1;  // one gradient shared by all rows
-  const float* x = static_cast<const float*>(logits.raw_data());
-  const int64_t* t = static_cast<const int64_t*>(target.raw_data());
-  const float* max_in = static_cast<const float*>(max_logit.raw_data());
-  const float* log_sum_in = static_cast<const float*>(log_sum.raw_data());
-  float* dx = static_cast<float*>(grad_logits.raw_data());
+  const float* x = pointer<float>(logits);
+  const int64_t* t = pointer<int64_t>(target);
+  const float* max_in = pointer<float>(max_logit);
+  const float* log_sum_in = pointer<float>(log_sum);
+  float* dx = mutable_pointer<float>(grad_logits);
 #pragma omp parallel for schedule(static) if (rows > 1 && rows * classes > kParallelThreshold)
   for (int64_t n = 0; n < rows; ++n) {
     const float row_grad = static_cast<float>(static_cast<double>(g[n * grad_stride]) * scale);
@@ -167,9 +168,9 @@ void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, con
 
 // input, target, output: n elements.
 void squared_error(const Tensor& input, const Tensor& target, const Tensor& output) {
-  const float* x = static_cast<const float*>(input.raw_data());
-  const float* y = static_cast<const float*>(target.raw_data());
-  float* out = static_cast<float*>(output.raw_data());
+  const float* x = pointer<float>(input);
+  const float* y = pointer<float>(target);
+  float* out = mutable_pointer<float>(output);
   const int64_t n = input.numel();
 #pragma omp parallel for simd schedule(static) if (n > kParallelThreshold)
   for (int64_t i = 0; i < n; ++i) out[i] = kernels::squared_error(x[i], y[i]);
@@ -177,23 +178,23 @@ void squared_error(const Tensor& input, const Tensor& target, const Tensor& outp
 
 // input, target: n elements; output: one element.
 void squared_error_sum(const Tensor& input, const Tensor& target, double scale, const Tensor& output) {
-  const float* x = static_cast<const float*>(input.raw_data());
-  const float* y = static_cast<const float*>(target.raw_data());
+  const float* x = pointer<float>(input);
+  const float* y = pointer<float>(target);
   const int64_t n = input.numel();
   const double total =
       deterministic_sum<double>(n, [&](int64_t i) { return static_cast<double>(kernels::squared_error(x[i], y[i])); });
-  *static_cast<float*>(output.raw_data()) = static_cast<float>(total * scale);
+  *mutable_pointer<float>(output) = static_cast<float>(total * scale);
 }
 
 // input, target, grad_input, grad_target: n elements; grad_output: n elements or one.
 void squared_error_backward(const Tensor& grad_output, const Tensor& input, const Tensor& target, double scale,
                             const Tensor& grad_input, const Tensor& grad_target) {
-  const float* g = static_cast<const float*>(grad_output.raw_data());
+  const float* g = pointer<float>(grad_output);
   const int64_t grad_stride = grad_output.numel() == 1 ? 0 : 1;
-  const float* x = static_cast<const float*>(input.raw_data());
-  const float* y = static_cast<const float*>(target.raw_data());
-  float* dx = grad_input.defined() ? static_cast<float*>(grad_input.raw_data()) : nullptr;
-  float* dy = grad_target.defined() ? static_cast<float*>(grad_target.raw_data()) : nullptr;
+  const float* x = pointer<float>(input);
+  const float* y = pointer<float>(target);
+  float* dx = grad_input.defined() ? mutable_pointer<float>(grad_input) : nullptr;
+  float* dy = grad_target.defined() ? mutable_pointer<float>(grad_target) : nullptr;
   const float scale_float = static_cast<float>(scale);
   const int64_t n = input.numel();
 #pragma omp parallel for schedule(static) if (n > kParallelThreshold)

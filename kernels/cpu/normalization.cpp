@@ -1,4 +1,5 @@
 #include "wisp/kernels/cpu/normalization.h"
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/parallel.h"
 
 #include <omp.h>
@@ -103,12 +104,12 @@ inline void accumulate_affine_grads_row(const float* g, const float* x, float me
 // x, output: [rows, features] row-major; weight, bias: [features] or undefined; mean, rstd: [rows].
 void layer_norm_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, double eps, int64_t rows,
                         int64_t features, const Tensor& output, const Tensor& mean, const Tensor& rstd) {
-  const float* x = static_cast<const float*>(input.raw_data());
-  const float* w = weight.defined() ? static_cast<const float*>(weight.raw_data()) : nullptr;
-  const float* b = bias.defined() ? static_cast<const float*>(bias.raw_data()) : nullptr;
-  float* y = static_cast<float*>(output.raw_data());
-  float* mean_out = static_cast<float*>(mean.raw_data());
-  float* rstd_out = static_cast<float*>(rstd.raw_data());
+  const float* x = pointer<float>(input);
+  const float* w = weight.defined() ? pointer<float>(weight) : nullptr;
+  const float* b = bias.defined() ? pointer<float>(bias) : nullptr;
+  float* y = mutable_pointer<float>(output);
+  float* mean_out = mutable_pointer<float>(mean);
+  float* rstd_out = mutable_pointer<float>(rstd);
   visit_bool(w != nullptr, [&](auto has_weight) {
     visit_bool(b != nullptr, [&](auto has_bias) {
       constexpr bool kHasWeight = decltype(has_weight)::value;
@@ -130,14 +131,14 @@ void layer_norm_forward(const Tensor& input, const Tensor& weight, const Tensor&
 void layer_norm_backward(const Tensor& grad_output, const Tensor& input, const Tensor& mean, const Tensor& rstd,
                          const Tensor& weight, int64_t rows, int64_t features, const Tensor& grad_input,
                          const Tensor& grad_weight, const Tensor& grad_bias) {
-  const float* g = static_cast<const float*>(grad_output.raw_data());
-  const float* x = static_cast<const float*>(input.raw_data());
-  const float* mean_in = static_cast<const float*>(mean.raw_data());
-  const float* rstd_in = static_cast<const float*>(rstd.raw_data());
-  const float* w = weight.defined() ? static_cast<const float*>(weight.raw_data()) : nullptr;
-  float* dx = grad_input.defined() ? static_cast<float*>(grad_input.raw_data()) : nullptr;
-  float* dw = grad_weight.defined() ? static_cast<float*>(grad_weight.raw_data()) : nullptr;
-  float* db = grad_bias.defined() ? static_cast<float*>(grad_bias.raw_data()) : nullptr;
+  const float* g = pointer<float>(grad_output);
+  const float* x = pointer<float>(input);
+  const float* mean_in = pointer<float>(mean);
+  const float* rstd_in = pointer<float>(rstd);
+  const float* w = weight.defined() ? pointer<float>(weight) : nullptr;
+  float* dx = grad_input.defined() ? mutable_pointer<float>(grad_input) : nullptr;
+  float* dw = grad_weight.defined() ? mutable_pointer<float>(grad_weight) : nullptr;
+  float* db = grad_bias.defined() ? mutable_pointer<float>(grad_bias) : nullptr;
 
   // grad_weight and grad_bias sum over rows, which the threads share out: each thread adds its
   // rows into its own slice of these buffers, then the slices are summed in thread order (no

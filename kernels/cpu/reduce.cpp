@@ -1,5 +1,6 @@
 #include "wisp/kernels/cpu/reduce.h"
 
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/parallel.h"
 #include "wisp/kernels/reduce_math.h"
 
@@ -20,12 +21,12 @@ void sum_all(const Tensor& a, const Tensor& out) {
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using Acc = Accumulator<T>;
-    const T* pa = static_cast<const T*>(a.raw_data());
+    const T* pa = pointer<T>(a);
     const Acc total = deterministic_sum<Acc>(n, [pa](int64_t i) { return pa[i]; });
     if constexpr (std::is_floating_point_v<T>) {
-      *static_cast<float*>(out.raw_data()) = static_cast<float>(total);
+      *mutable_pointer<float>(out) = static_cast<float>(total);
     } else {
-      *static_cast<int64_t*>(out.raw_data()) = static_cast<int64_t>(total);
+      *mutable_pointer<int64_t>(out) = static_cast<int64_t>(total);
     }
   });
 }
@@ -35,8 +36,8 @@ void sum_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const 
     using T = typename decltype(tag)::type;
     using Acc = Accumulator<T>;
     using Out = std::conditional_t<std::is_floating_point_v<T>, float, int64_t>;
-    const T* pa = static_cast<const T*>(a.raw_data());
-    Out* po = static_cast<Out*>(out.raw_data());
+    const T* pa = pointer<T>(a);
+    Out* po = mutable_pointer<Out>(out);
 #pragma omp parallel if (outer * size * inner > kParallelThreshold)
     {
       std::vector<Acc> row(static_cast<size_t>(inner));
@@ -54,8 +55,8 @@ void sum_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const 
 }
 
 void expand_dim(const Tensor& g, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
-  const float* pg = static_cast<const float*>(g.raw_data());
-  float* po = static_cast<float*>(out.raw_data());
+  const float* pg = pointer<float>(g);
+  float* po = mutable_pointer<float>(out);
 #pragma omp parallel for schedule(static) if (outer * size * inner > kParallelThreshold)
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t s = 0; s < size; ++s)
@@ -63,10 +64,10 @@ void expand_dim(const Tensor& g, int64_t outer, int64_t size, int64_t inner, con
 }
 
 void argmax_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
-  int64_t* po = static_cast<int64_t*>(out.raw_data());
+  int64_t* po = mutable_pointer<int64_t>(out);
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* pa = static_cast<const T*>(a.raw_data());
+    const T* pa = pointer<T>(a);
 #pragma omp parallel for schedule(static) if (outer * size * inner > kParallelThreshold)
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t i = 0; i < inner; ++i) po[o * inner + i] = argmax_of_column(pa + o * size * inner + i, size, inner);

@@ -1,14 +1,15 @@
 #include "wisp/kernels/cpu/sgd.h"
 
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/sgd_math.h"
 
 namespace wisp::kernels::cpu {
 
 void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
               const SgdHyperparameters& h, bool first_step) {
-  float* p = static_cast<float*>(parameter.raw_data());
-  const float* g = static_cast<const float*>(gradient.raw_data());
-  float* m = h.momentum != 0 ? static_cast<float*>(momentum_buffer.raw_data()) : nullptr;
+  float* p = mutable_pointer<float>(parameter);
+  const float* g = pointer<float>(gradient);
+  float* m = h.momentum != 0 ? mutable_pointer<float>(momentum_buffer) : nullptr;
   const int64_t n = parameter.numel();
   const float learning_rate = static_cast<float>(h.learning_rate), momentum = static_cast<float>(h.momentum),
               dampening = static_cast<float>(h.dampening), weight_decay = static_cast<float>(h.weight_decay);

@@ -1,4 +1,5 @@
 #include "wisp/kernels/cpu/shape.h"
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/parallel.h"
 
 #include <algorithm>
@@ -20,13 +21,13 @@ void copy_bytes_if_any(char* destination, const char* source, size_t nbytes) {
 void cat(const std::vector<Tensor>& inputs, int64_t outer, const Tensor& out) {
   const size_t element = element_size(out.dtype());
   const int64_t out_block = out.numel() / std::max<int64_t>(outer, 1);  // Σ_j size_j * inner
-  char* destination = static_cast<char*>(out.raw_data());
+  char* destination = mutable_pointer<char>(out);
 #pragma omp parallel for schedule(static) if (out.numel() > kParallelThreshold)
   for (int64_t o = 0; o < outer; ++o) {
     int64_t position = o * out_block;
     for (const Tensor& input : inputs) {
       const int64_t block = input.numel() / outer;  // size_j * inner
-      const char* source = static_cast<const char*>(input.raw_data());
+      const char* source = pointer<char>(input);
       copy_bytes_if_any(destination + position * static_cast<int64_t>(element),
                         source + o * block * static_cast<int64_t>(element), static_cast<size_t>(block) * element);
       position += block;
@@ -37,7 +38,7 @@ void cat(const std::vector<Tensor>& inputs, int64_t outer, const Tensor& out) {
 // grad_output: [outer, Σ_j size_j, inner]; grad_inputs[j]: [outer, size_j, inner], float32.
 void cat_backward(const Tensor& grad_output, int64_t outer, int64_t inner, const std::vector<int64_t>& sizes,
                   const std::vector<Tensor>& grad_inputs) {
-  const float* source = static_cast<const float*>(grad_output.raw_data());
+  const float* source = pointer<float>(grad_output);
   const int64_t out_block = grad_output.numel() / std::max<int64_t>(outer, 1);
 #pragma omp parallel for schedule(static) if (grad_output.numel() > kParallelThreshold)
   for (int64_t o = 0; o < outer; ++o) {
@@ -45,7 +46,7 @@ void cat_backward(const Tensor& grad_output, int64_t outer, int64_t inner, const
     for (size_t j = 0; j < sizes.size(); ++j) {
       const int64_t block = sizes[j] * inner;
       if (grad_inputs[j].defined()) {
-        float* destination = static_cast<float*>(grad_inputs[j].raw_data());
+        float* destination = mutable_pointer<float>(grad_inputs[j]);
         copy_bytes_if_any(reinterpret_cast<char*>(destination + o * block),
                           reinterpret_cast<const char*>(source + position), static_cast<size_t>(block) * sizeof(float));
       }
@@ -62,8 +63,8 @@ void repeat_interleave(const Tensor& a, int64_t outer, int64_t size, int64_t inn
   const int64_t rows = outer * size;
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* source = static_cast<const T*>(a.raw_data());
-    T* destination = static_cast<T*>(out.raw_data());
+    const T* source = pointer<T>(a);
+    T* destination = mutable_pointer<T>(out);
     if (inner == 1) {  // the common case (flattened, or repeating along the last dimension)
 #pragma omp parallel for schedule(static) if (out.numel() > kParallelThreshold)
       for (int64_t row = 0; row < rows; ++row) std::fill_n(destination + row * repeats, repeats, source[row]);
@@ -81,8 +82,8 @@ void repeat_interleave(const Tensor& a, int64_t outer, int64_t size, int64_t inn
 void repeat_interleave_backward(const Tensor& grad_output, int64_t outer, int64_t size, int64_t inner, int64_t repeats,
                                 const Tensor& grad_input) {
   const int64_t rows = outer * size;
-  const float* source = static_cast<const float*>(grad_output.raw_data());
-  float* destination = static_cast<float*>(grad_input.raw_data());
+  const float* source = pointer<float>(grad_output);
+  float* destination = mutable_pointer<float>(grad_input);
   if (inner == 1) {
 #pragma omp parallel for schedule(static) if (grad_output.numel() > kParallelThreshold)
     for (int64_t row = 0; row < rows; ++row) {

@@ -163,7 +163,7 @@ void k_winners_forward(const Tensor& input, const Tensor& duty_cycle, int64_t sa
   // size from the caching allocator (wisp has no float64 dtype). Freeing it at the end of this
   // scope is safe: its next user is ordered after these kernels on the same stream.
   const Tensor boost_storage = empty({units}, TensorOptions(DType::Int64).device(input.device()));
-  double* boost = static_cast<double*>(boost_storage.raw_data());
+  double* boost = mutable_pointer<double>(boost_storage);
   const double target_density = static_cast<double>(k) / static_cast<double>(units);
   launch(boost_kernel, units, pointer<float>(duty_cycle), target_density, beta, boost);
   const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(samples, kMaxBlocks));

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <vector>
 
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cuda/launch.h"
 
 namespace wisp::kernels::cuda {
@@ -38,11 +39,11 @@ void gemm_row_major(const Tensor& a, bool transpose_a, const Tensor& b, bool tra
   WISP_CHECK(n <= kIntMax && m <= kIntMax && k <= kIntMax && a.size(1) <= kIntMax && b.size(1) <= kIntMax,
              "cuBLAS GEMM: dimensions ", n, " x ", m, " x ", k, " exceed int32");
   const float alpha = 1.0f;
-  WISP_CUBLAS_CHECK(cublasSgemm(
-      handle_for_current_device(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N, transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N,
-      static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), &alpha, static_cast<const float*>(b.raw_data()),
-      static_cast<int>(b.size(1)), static_cast<const float*>(a.raw_data()), static_cast<int>(a.size(1)), &beta,
-      static_cast<float*>(c.raw_data()), static_cast<int>(m)));
+  WISP_CUBLAS_CHECK(cublasSgemm(handle_for_current_device(), transpose_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+                                transpose_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(m), static_cast<int>(n),
+                                static_cast<int>(k), &alpha, pointer<float>(b), static_cast<int>(b.size(1)),
+                                pointer<float>(a), static_cast<int>(a.size(1)), &beta, mutable_pointer<float>(c),
+                                static_cast<int>(m)));
 }
 
 // output [rows, columns] = bias [columns] in every row.
@@ -72,8 +73,7 @@ void matmul(const Tensor& a, const Tensor& b, bool transpose_a, bool transpose_b
 void linear_forward(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& output) {
   const DeviceScope scope(output);
   if (bias.defined()) {
-    launch(broadcast_rows_kernel, output.numel(), static_cast<const float*>(bias.raw_data()), output.size(1),
-           static_cast<float*>(output.raw_data()));
+    launch(broadcast_rows_kernel, output.numel(), pointer<float>(bias), output.size(1), mutable_pointer<float>(output));
   }
   gemm_row_major(input, false, weight, true, output, bias.defined() ? 1.0f : 0.0f);
 }
@@ -88,8 +88,7 @@ void linear_backward(const Tensor& grad_output, const Tensor& input, const Tenso
 
 void column_sums(const Tensor& values, const Tensor& sums) {
   const DeviceScope scope(values);
-  launch(column_sums_kernel, values.size(1), static_cast<const float*>(values.raw_data()), values.size(0),
-         static_cast<float*>(sums.raw_data()));
+  launch(column_sums_kernel, values.size(1), pointer<float>(values), values.size(0), mutable_pointer<float>(sums));
 }
 
 }  // namespace wisp::kernels::cuda

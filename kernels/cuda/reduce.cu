@@ -3,6 +3,7 @@
 // run; they differ from the CPU's in the last bits only by the order of the additions.
 #include "wisp/kernels/cuda/reduce.h"
 
+#include "wisp/kernels/access.h"
 #include "wisp/kernels/cuda/block_reduce.h"
 #include "wisp/kernels/cuda/launch.h"
 #include "wisp/kernels/reduce_math.h"
@@ -96,11 +97,11 @@ void sum_all_scaled(const Tensor& a, double scale, const Tensor& out) {
     const int64_t blocks = std::min<int64_t>(blocks_for(n), kReduceBlocks);
     // The partial sums live in a scratch tensor from the caching allocator (8 bytes per block).
     const Tensor partials = empty({blocks}, TensorOptions(DType::Int64).device(a.device()));
-    Acc* partial_data = static_cast<Acc*>(partials.raw_data());
-    launch_blocks(sum_partials_kernel<T>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), n,
-                  static_cast<const T*>(a.raw_data()), partial_data);
+    Acc* partial_data = mutable_pointer<Acc>(partials);
+    launch_blocks(sum_partials_kernel<T>, dim3(static_cast<unsigned>(blocks)), dim3(kThreadsPerBlock), n, pointer<T>(a),
+                  partial_data);
     launch_blocks(sum_finish_kernel<T>, dim3(1), dim3(1), blocks, static_cast<const Acc*>(partial_data), scale,
-                  static_cast<SumOutput<T>*>(out.raw_data()));
+                  mutable_pointer<SumOutput<T>>(out));
   });
 }
 
@@ -111,26 +112,23 @@ void sum_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const 
     const int64_t outputs = outer * inner;
     if (outputs > 0 && outputs < kBlockPerOutputBelow && size >= kThreadsPerBlock) {
       launch_blocks(sum_dim_blocks_kernel<T>, dim3(static_cast<unsigned>(outputs)), dim3(kThreadsPerBlock),
-                    static_cast<const T*>(a.raw_data()), size, inner, static_cast<SumOutput<T>*>(out.raw_data()));
+                    pointer<T>(a), size, inner, mutable_pointer<SumOutput<T>>(out));
       return;
     }
-    launch(sum_dim_kernel<T>, outputs, static_cast<const T*>(a.raw_data()), size, inner,
-           static_cast<SumOutput<T>*>(out.raw_data()));
+    launch(sum_dim_kernel<T>, outputs, pointer<T>(a), size, inner, mutable_pointer<SumOutput<T>>(out));
   });
 }
 
 void expand_dim(const Tensor& g, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
   const DeviceScope scope(g);
-  launch(expand_dim_kernel, outer * size * inner, static_cast<const float*>(g.raw_data()), size, inner,
-         static_cast<float*>(out.raw_data()));
+  launch(expand_dim_kernel, outer * size * inner, pointer<float>(g), size, inner, mutable_pointer<float>(out));
 }
 
 void argmax_dim(const Tensor& a, int64_t outer, int64_t size, int64_t inner, const Tensor& out) {
   const DeviceScope scope(a);
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch(argmax_dim_kernel<T>, outer * inner, static_cast<const T*>(a.raw_data()), size, inner,
-           static_cast<int64_t*>(out.raw_data()));
+    launch(argmax_dim_kernel<T>, outer * inner, pointer<T>(a), size, inner, mutable_pointer<int64_t>(out));
   });
 }
 

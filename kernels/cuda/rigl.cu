@@ -241,8 +241,8 @@ void sort_positions(const Tensor& positions, int64_t count, int64_t cells) {
   const Tensor unsorted = scratch(count, DType::Int64, positions.device());
   copy_within_device(unsorted.raw_data(), positions.raw_data(), static_cast<size_t>(count) * sizeof(int64_t));
   // Positions are >= 0: sorted as unsigned keys.
-  const auto* keys_in = static_cast<const uint64_t*>(unsorted.raw_data());
-  auto* keys_out = static_cast<uint64_t*>(positions.raw_data());
+  const auto* keys_in = pointer<uint64_t>(unsorted);
+  auto* keys_out = mutable_pointer<uint64_t>(positions);
   size_t temporary_bytes = 0;
   WISP_CUDA_CHECK(
       cub::DeviceRadixSort::SortKeys(nullptr, temporary_bytes, keys_in, keys_out, count, 0, end_bit, current_stream()));
