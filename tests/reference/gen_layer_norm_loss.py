@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Generates tests/reference/layer_norm_loss_golden.h: PyTorch reference values for layer_norm,
 log_softmax, cross_entropy and mse_loss (forward and gradients), used by
-tests/layers/test_normalization_ops.cpp and tests/layers/test_loss_ops.cpp.
+tests/ops/test_normalization.cpp and tests/ops/test_loss.cpp.
 
 Run with Debian's Python, which has python3-torch:
     /usr/bin/python3 tests/reference/gen_layer_norm_loss.py > tests/reference/layer_norm_loss_golden.h
