@@ -34,8 +34,8 @@ done
 
 # Build: compiler, CMake, make. Libraries: Eigen 3.4 (dense CPU math), zlib (.gz IDX files), Catch2 v2
 # (tests), CLI11 (apps' command lines). OpenMP (libgomp) and the ASan/UBSan
-# runtimes come with g++.
-packages=(g++ make cmake libeigen3-dev zlib1g-dev catch2 libcli11-dev)
+# runtimes come with g++. Checks: clang-format (14 on Debian 12; scripts/check_format.sh).
+packages=(g++ make cmake libeigen3-dev zlib1g-dev catch2 libcli11-dev clang-format)
 if [[ $with_torch == 1 ]]; then
   # Debian's torch calls the system BLAS; without OpenBLAS it falls back to the reference BLAS, which
   # made a dense MNIST step ~6x slower here: benchmarks must compare against PyTorch at its best.

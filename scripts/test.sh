@@ -6,6 +6,8 @@
 #
 # Steps:
 #   setup     install missing Debian packages (scripts/setup_dependencies.sh)
+#   format    every C++ and CUDA file is formatted as .clang-format says (scripts/check_format.sh)
+#   layering  includes follow the folder chain core → kernels → ... → apps (scripts/check_layering.sh)
 #   release   Release build (CUDA backend when nvcc exists) in build/release, then its ctest
 #   spec      runs the seed notebook program (../shared/spec/seed_notebook.cpp, the API contract, built
 #             unchanged by the release step) without MNIST: setup, efficiency and random-input sections
@@ -25,7 +27,7 @@ cd "$ROOT"
 # shellcheck source=scripts/common.sh
 source "$ROOT/scripts/common.sh"
 JOBS="${JOBS:-$(nproc)}"
-DEFAULT_STEPS=(setup release spec sanitize install)
+DEFAULT_STEPS=(setup format layering release spec sanitize install)
 LOG_DIR="$ROOT/build/test-logs"
 
 # ---- helpers --------------------------------------------------------------------------------------
@@ -84,6 +86,14 @@ step_setup() {
   else
     note "nvcc: not found (the CUDA backend and the [cuda] tests are not built)"
   fi
+}
+
+step_format() {
+  bash "$ROOT/scripts/check_format.sh"
+}
+
+step_layering() {
+  bash "$ROOT/scripts/check_layering.sh"
 }
 
 step_release() {
