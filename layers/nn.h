@@ -4,6 +4,7 @@
 #include "wisp/layers/activation.h"
 #include "wisp/layers/activation_sparsity.h"
 #include "wisp/layers/connectivity.h"
+#include "wisp/layers/erk.h"
 #include "wisp/layers/layer_norm.h"
 #include "wisp/layers/linear.h"
 #include "wisp/layers/module.h"
