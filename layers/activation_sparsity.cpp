@@ -44,6 +44,29 @@ void ActivationSparsity::create_duty_cycle(int64_t units, Device device) {
   duty_cycle_ = register_buffer("duty_cycle", full({units}, target_density, device));
 }
 
+void ActivationSparsity::check_state(const std::string& prefix, StateLoad& load) {
+  const std::string name = prefix + "duty_cycle";
+  if (duty_cycle_.defined() || !load.contains(name)) {
+    Module::check_state(prefix, load);
+    return;
+  }
+  const Tensor duty_cycle = load.take(name);
+  if (duty_cycle.dtype() != DType::Float32 || duty_cycle.dim() != 1 || duty_cycle.numel() < 1) {
+    load.fail(detail::concat("dtype or shape mismatch for ", name, ": expected float32 [units] but got ",
+                             duty_cycle.dtype(), " ", duty_cycle.shape()));
+    return;
+  }
+  try {
+    k(duty_cycle.numel());  // the layer must be able to run with that many units
+  } catch (const Error& error) {
+    load.fail(error.what());
+    return;
+  }
+  const Tensor copy = duty_cycle.detach().clone();
+  // On the file's device (the CPU): a layer without duty cycles has no device yet; to() moves it.
+  load.on_apply([this, copy] { duty_cycle_ = register_buffer("duty_cycle", copy); });
+}
+
 Tensor ActivationSparsity::forward(const Tensor& input) {
   check_dtype("ActivationSparsity", "input", input, DType::Float32);
   WISP_CHECK(input.dim() >= 1,

@@ -77,6 +77,9 @@ class ActivationSparsity : public Module {
   int64_t k(int64_t units) const;
   // The number in evaluation mode: min(round(k_inference_factor · k(units)), units), at least 1.
   int64_t k_inference(int64_t units) const;
+  // A load gives a layer whose duty cycles do not exist yet (no forward so far) the file's
+  // "duty_cycle", creating the buffer; otherwise as Module's.
+  void check_state(const std::string& prefix, StateLoad& load) override;
 
  private:
   void create_duty_cycle(int64_t units, Device device);

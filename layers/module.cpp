@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <ostream>
+#include <set>
 #include <sstream>
 #include <typeinfo>
 #include <unordered_set>
@@ -91,6 +92,115 @@ void Module::to(Device device) {
 
 void Module::zero_grad() {
   for (const Tensor& p : parameters()) p.set_grad(Tensor());
+}
+
+void replace_tensor_(const Tensor& tensor, const Tensor& source) noexcept {
+  TensorImpl& impl = *tensor.impl();
+  const TensorImpl& replacement = *source.impl();
+  // A graph saved the old storage: counting the load there makes its backward refuse.
+  impl.storage->bump_version();
+  replacement.storage->continue_versions_of(*impl.storage);
+  if (impl.shape != replacement.shape) impl.grad.reset();  // a gradient of the old shape means nothing
+  impl.storage = replacement.storage;
+  impl.offset = replacement.offset;
+  impl.shape = replacement.shape;
+  impl.dtype = replacement.dtype;
+}
+
+// ---- state dicts -------------------------------------------------------------------------------------
+
+Tensor StateLoad::take(const std::string& name) {
+  used_.push_back(name);
+  const auto found = tensors_.find(name);
+  if (found == tensors_.end()) {
+    missing_.push_back(name);
+    return Tensor();
+  }
+  return found->second;
+}
+
+Tensor StateLoad::take(const std::string& name, DType dtype, const Shape& shape) {
+  Tensor tensor = take(name);
+  if (!tensor.defined()) return Tensor();
+  if (tensor.shape() != shape) {
+    fail(detail::concat("size mismatch for ", name, ": copying a param with shape ", tensor.shape(),
+                        " from checkpoint, the shape in current model is ", shape));
+    return Tensor();
+  }
+  if (tensor.dtype() != dtype) {
+    fail(detail::concat("dtype mismatch for ", name, ": copying a param of dtype ", tensor.dtype(),
+                        " from checkpoint, the dtype in current model is ", dtype));
+    return Tensor();
+  }
+  return tensor;
+}
+
+void StateLoad::finish(const std::string& module_name) {
+  std::vector<std::string> unexpected;
+  const std::set<std::string> used(used_.begin(), used_.end());
+  for (const auto& entry : tensors_)
+    if (used.count(entry.first) == 0) unexpected.push_back(entry.first);
+  if (!missing_.empty() || !unexpected.empty() || !problems_.empty()) {
+    // PyTorch's load_state_dict wording, so that its users recognise each line.
+    std::ostringstream message;
+    message << "Error(s) in loading state_dict for " << module_name << ":";
+    const auto list = [&](const char* label, const std::vector<std::string>& names) {
+      if (names.empty()) return;
+      message << "\n\t" << label << " key(s) in state_dict: ";
+      for (size_t i = 0; i < names.size(); ++i) message << (i ? ", " : "") << '"' << names[i] << '"';
+      message << ".";
+    };
+    list("Missing", missing_);
+    list("Unexpected", unexpected);
+    for (const std::string& problem : problems_) message << "\n\t" << problem << ".";
+    throw Error(message.str());
+  }
+  for (const auto& change : changes_) change();
+}
+
+namespace {
+
+void collect_state(const Module& module, const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) {
+  module.state_tensors(prefix, out);
+  for (const auto& [child_name, child] : module.named_children()) collect_state(*child, prefix + child_name + ".", out);
+}
+
+void check_state_tree(Module& module, const std::string& prefix, StateLoad& load) {
+  module.check_state(prefix, load);
+  for (const auto& [child_name, child] : module.named_children())
+    check_state_tree(*child, prefix + child_name + ".", load);
+}
+
+}  // namespace
+
+void Module::state_tensors(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
+  for (const auto& [name, tensor] : parameters_) out.emplace_back(prefix + name, tensor);
+  for (const auto& [name, tensor] : buffers_) out.emplace_back(prefix + name, tensor);
+}
+
+void Module::check_state(const std::string& prefix, StateLoad& load) {
+  std::vector<std::pair<std::string, Tensor>> own;
+  state_tensors(prefix, own);
+  for (const auto& [name, target] : own) {
+    const Tensor source = load.take(name, target.dtype(), target.shape());
+    if (!source.defined()) continue;
+    // A private copy on the target's device: the target takes over its storage when applied.
+    Tensor copy =
+        source.device() == target.device() ? source.detach().clone() : copy_to_device(source, target.device());
+    load.on_apply([target, copy] { replace_tensor_(target, copy); });
+  }
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::state_dict() const {
+  std::vector<std::pair<std::string, Tensor>> result;
+  collect_state(*this, "", result);
+  return result;
+}
+
+void Module::load_state_dict(const std::map<std::string, Tensor>& tensors) {
+  StateLoad load(tensors);
+  check_state_tree(*this, "", load);
+  load.finish(name());
 }
 
 std::string demangle(const char* mangled_name) {

@@ -1,8 +1,7 @@
 // nn::Module: the base class of layers and models.
 //
 // A module owns named parameters (trainable tensors), named buffers (state that moves with the module
-// but is not trained, like running statistics; a checkpoint would hold it too, but wisp has no
-// save/load yet) and named child modules. Everything else —
+// but is not trained, like running statistics; model files hold it too) and named child modules. Everything else —
 // parameters(), named_parameters(), train()/eval(), to(Device), zero_grad(), printing — walks those
 // three lists, so a user's model only registers its pieces:
 //
@@ -21,7 +20,9 @@
 // guard it.
 #pragma once
 
+#include <functional>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,6 +31,38 @@
 #include "wisp/core/tensor.h"
 
 namespace wisp::nn {
+
+// One load of a state dict into a module (Module::load_state_dict), in two phases so that a failed
+// load changes nothing: modules check the tensors they need and queue what they will change
+// (on_apply); only when every module has checked without a problem are the queued changes applied.
+class StateLoad {
+ public:
+  explicit StateLoad(const std::map<std::string, Tensor>& tensors) : tensors_(tensors) {}
+
+  // The tensor `name`, or an undefined tensor (recorded as missing) when there is none; either way
+  // the name counts as used.
+  Tensor take(const std::string& name);
+  // take(), then checks dtype and shape: a mismatch is recorded (PyTorch's wording: "size mismatch
+  // for 2.weight: copying a param with shape [10, 200] from checkpoint, the shape in current model
+  // is [10, 100]") and an undefined tensor returned.
+  Tensor take(const std::string& name, DType dtype, const Shape& shape);
+  // Whether the state dict has `name` (does not count as using it).
+  bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
+  // Records a problem; the load then fails, listing every problem, and applies nothing.
+  void fail(std::string problem) { problems_.push_back(std::move(problem)); }
+  // Queues a change, run only when the whole load has checked without a problem. Changes must not
+  // throw: everything that can fail belongs in the check.
+  void on_apply(std::function<void()> change) { changes_.push_back(std::move(change)); }
+
+  // Throws (naming `module_name`, missing, unexpected and mismatched tensors) when anything failed;
+  // otherwise applies the queued changes.
+  void finish(const std::string& module_name);
+
+ private:
+  const std::map<std::string, Tensor>& tensors_;
+  std::vector<std::string> used_, missing_, problems_;
+  std::vector<std::function<void()>> changes_;
+};
 
 class Module {
  public:
@@ -67,6 +100,27 @@ class Module {
   virtual void to(Device device);
   // Clears the gradients of all parameters (sets them to undefined, like PyTorch's default).
   void zero_grad();
+
+  // The tensors a model file holds, named as the equivalent PyTorch model's state_dict(): dotted
+  // paths, children by name ("1.weight"), each module's own tensors from state_tensors(). Tensors
+  // are handles on the module's tensors, not copies. A module reached twice lists its tensors under
+  // both names, as PyTorch does.
+  std::vector<std::pair<std::string, Tensor>> state_dict() const;
+  // Loads tensors named as state_dict() names them (any device; dtypes and shapes must match those
+  // of the model, except what a module's check_state accepts, e.g. a SparseLinear's connections).
+  // All or nothing: every module checks first (check_state); a missing, unexpected or mismatched
+  // tensor throws wisp::Error listing all of them and leaves the model unchanged. Loaded values
+  // replace the storage of the existing tensors in place, so handles (and optimizers holding them)
+  // stay valid; see docs/serialization.md for what that means for optimizer state.
+  void load_state_dict(const std::map<std::string, Tensor>& tensors);
+
+  // This module's own tensors (not its children's), each name prefixed by `prefix` ("3."); the
+  // default is the parameters, then the buffers, that are defined.
+  virtual void state_tensors(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const;
+  // Checks this module's own tensors of a load (not its children's) and queues their replacement.
+  // The default takes each of state_tensors()' names with its tensor's dtype and shape and replaces
+  // the values in place (replace_tensor_).
+  virtual void check_state(const std::string& prefix, StateLoad& load);
 
   // The class name used when printing ("Linear"); by default the demangled C++ class name
   // without namespaces.
@@ -108,5 +162,11 @@ std::string demangle(const char* mangled_name);
 // storage, whose count the new one continues), so a graph recorded before the move refuses to
 // back-propagate after it.
 void move_tensor_to_(const Tensor& tensor, Device device);
+
+// Gives `tensor` the storage, shape and dtype of `source` (whose storage it takes over: pass a
+// tensor nothing else writes to), in place: every handle sees the new values. Counted as an
+// in-place update, like move_tensor_to_. The gradient is kept when the shape stays, else cleared.
+// Used by loads; does not throw.
+void replace_tensor_(const Tensor& tensor, const Tensor& source) noexcept;
 
 }  // namespace wisp::nn

@@ -10,6 +10,7 @@
 #include "wisp/core/factories.h"
 #include "wisp/core/random.h"
 #include "wisp/kernels/rigl.h"
+#include "wisp/kernels/sparse_linear.h"
 #include "wisp/layers/connectivity.h"
 #include "wisp/ops/functional.h"
 #include "wisp/ops/sparse_linear.h"
@@ -205,6 +206,65 @@ Tensor SparseLinear::indices() const {
   return coo_indices(structure_.row_pointers, structure_.column_indices, out_features_);
 }
 
+void SparseLinear::state_tensors(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const {
+  out.emplace_back(prefix + "weights", weights_);
+  out.emplace_back(prefix + "indices", indices());
+  if (bias_.defined()) out.emplace_back(prefix + "bias", bias_);
+}
+
+void SparseLinear::check_state(const std::string& prefix, StateLoad& load) {
+  const Tensor weights = load.take(prefix + "weights");
+  const Tensor indices = load.take(prefix + "indices");
+  const Tensor bias = bias_.defined() ? load.take(prefix + "bias", bias_.dtype(), bias_.shape()) : Tensor();
+  const Device device = weights_.device();
+  std::vector<std::pair<Tensor, Tensor>> replacements;  // (layer tensor, its new contents)
+  bool new_connections = false;
+  if (bias.defined()) replacements.emplace_back(bias_, copy_to_device(bias, device).detach().clone());
+
+  if (weights.defined() && indices.defined()) {
+    const std::string weights_name = prefix + "weights", indices_name = prefix + "indices";
+    if (weights.dtype() != DType::Float32 || weights.dim() != 1) {
+      load.fail(detail::concat("dtype or shape mismatch for ", weights_name, ": expected float32 [nnz] but got ",
+                               weights.dtype(), " ", weights.shape()));
+      return;
+    }
+    if (indices.dtype() != DType::Int64 || indices.dim() != 2 || indices.size(0) != 2) {
+      load.fail(detail::concat("dtype or shape mismatch for ", indices_name, ": expected int64 [2, nnz] but got ",
+                               indices.dtype(), " ", indices.shape()));
+      return;
+    }
+    if (indices.size(1) != weights.numel()) {
+      load.fail(detail::concat("nnz mismatch for ", prefix, "(SparseLinear): ", weights_name, " has ", weights.numel(),
+                               " values but ", indices_name, " has ", indices.size(1), " connections"));
+      return;
+    }
+    if (weights.numel() == 0) {
+      load.fail(detail::concat("empty connectivity for ", indices_name, ": expected at least one connection"));
+      return;
+    }
+    SparseStructure structure;
+    try {
+      const Tensor host_indices = copy_to_device(indices, Device::cpu());
+      kernels::check_sorted_connectivity(indices_name.c_str(), host_indices, out_features_, in_features_);
+      structure = kernels::make_sparse_structure(host_indices, out_features_, in_features_).to(device);
+    } catch (const Error& error) {
+      load.fail(error.what());
+      return;
+    }
+    replacements.emplace_back(weights_, copy_to_device(weights, device).detach().clone());
+    replacements.emplace_back(structure_.row_pointers, structure.row_pointers);
+    replacements.emplace_back(structure_.column_indices, structure.column_indices);
+    replacements.emplace_back(structure_.column_pointers, structure.column_pointers);
+    replacements.emplace_back(structure_.row_indices, structure.row_indices);
+    replacements.emplace_back(structure_.csc_to_value, structure.csc_to_value);
+    new_connections = true;
+  }
+  load.on_apply([this, replacements, new_connections] {
+    for (const auto& [tensor, contents] : replacements) replace_tensor_(tensor, contents);
+    if (new_connections) connectivity_kind_ = "loaded";
+  });
+}
+
 SparseWeight SparseLinear::weight() const {
   return SparseWeight(structure_.row_pointers, structure_.column_indices, weights_, Shape{out_features_, in_features_});
 }
@@ -222,8 +282,10 @@ size_t SparseLinear::memory_bytes() const {
 std::string SparseLinear::extra_repr() const {
   std::ostringstream text;
   text << "in_features=" << in_features_ << ", out_features=" << out_features_
-       << ", bias=" << (bias_.defined() ? "true" : "false")
-       << ", sparsity=" << (std::string(connectivity_kind_) == "user" ? sparsity() : requested_sparsity_)
+       << ", bias=" << (bias_.defined() ? "true" : "false") << ", sparsity="
+       << (std::string(connectivity_kind_) == "user" || std::string(connectivity_kind_) == "loaded"
+               ? sparsity()
+               : requested_sparsity_)
        << ", connectivity=" << connectivity_kind_ << ", small_world=" << (small_world_ ? "true" : "false")
        << ", dynamic=" << (rigl_ ? "true" : "false");
   if (rigl_) text << ", delta_t=" << rigl_->delta_t() << ", t_end=" << rigl_->t_end() << ", alpha=" << rigl_->alpha();

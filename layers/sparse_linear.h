@@ -89,6 +89,7 @@ std::ostream& operator<<(std::ostream& stream, const SparseWeight& weight);
 // permutation) plus the pointers, against 4 · in · out bytes for a dense layer. A dynamic layer
 // rewrites the structure in place at each RigL update (handles stay valid) and, on update steps
 // only, keeps the batch's input and output gradient from the backward until the optimizer step.
+// Model files (wisp::save) hold "weights", "indices" and "bias" instead of the CSR buffers.
 // Input [..., in_features] (or [in_features]); output [..., out_features].
 class SparseLinear : public Module {
  public:
@@ -97,10 +98,19 @@ class SparseLinear : public Module {
   std::string name() const override { return "SparseLinear"; }
   // in_features=10, out_features=20, bias=true, sparsity=0.9, connectivity=random,
   // small_world=false, dynamic=false. sparsity is the requested one for random and small-world
-  // connectivity, the actual one for user connectivity.
+  // connectivity, the actual one for user connectivity and connections loaded from a file
+  // (connectivity=loaded).
   std::string extra_repr() const override;
   void to(Device device) override;
   void train(bool on = true) override;
+  // Model files hold what the seed package's SparseLinear stores: "weights" [nnz], "indices" Int64
+  // [2, nnz] (row 0 = output, row 1 = input, sorted by (row, col)) and "bias" — not the CSR buffers.
+  void state_tensors(const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) const override;
+  // A load replaces the connections with the file's (nnz may differ): indices checked (Int64
+  // [2, nnz], in range, sorted, no duplicates), the structure rebuilt, and weights, bias and every
+  // structure tensor replaced in place, so that copies of the layer, a RigL schedule and weight()
+  // views follow (a dynamic layer's RigL step count and statistics are kept).
+  void check_state(const std::string& prefix, StateLoad& load) override;
 
   SparseWeight weight() const;
   const Tensor& weights() const { return weights_; }
@@ -123,7 +133,7 @@ class SparseLinear : public Module {
   int64_t in_features_, out_features_;
   double requested_sparsity_;
   bool small_world_;
-  const char* connectivity_kind_;  // "random", "user" or "small-world"
+  const char* connectivity_kind_;  // "random", "user", "small-world" or "loaded"
   Tensor weights_, bias_;
   SparseStructure structure_;
   // Shared by shallow copies of the layer (Sequential stores a copy); the update hook of weights_.
