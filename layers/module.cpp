@@ -181,7 +181,10 @@ void Module::state_tensors(const std::string& prefix, std::vector<std::pair<std:
 void Module::check_state(const std::string& prefix, StateLoad& load) {
   std::vector<std::pair<std::string, Tensor>> own;
   state_tensors(prefix, own);
-  for (const auto& [name, target] : own) {
+  for (const auto& entry : own) {
+    // Not a structured binding: C++17 lambdas cannot capture those (clang refuses).
+    const std::string& name = entry.first;
+    const Tensor target = entry.second;
     const Tensor source = load.take(name, target.dtype(), target.shape());
     if (!source.defined()) continue;
     // A private copy on the target's device: the target takes over its storage when applied.
