@@ -25,6 +25,14 @@
 //   constant.
 // * The dense gradient is never materialised: tiles of it are computed by GEMM and a running top-k
 //   keeps the candidates (kernels/rigl.h), so a 50000 × 50000 layer needs O(tile + nnz) memory.
+//
+// SET (Mocanu et al., "Scalable training of artificial neural networks with adaptive sparse
+// connectivity", 2018) is the same policy with another growth: Growth::Random grows the dropped
+// count uniformly at random among the positions not kept (just-dropped ones included, as in SET's
+// reference code, where a removed weight is 0 and may be drawn again). It needs no gradient, so a
+// SET layer never keeps a batch. Its draws are keyed by (the layer's seed, the update's step).
+// A fully connected layer (nothing absent) regrows exactly what it dropped: its updates change
+// nothing, and both growths return at once without computing anything.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +51,13 @@ namespace wisp::nn {
 constexpr int64_t kRiglDefaultDeltaT = 100;
 constexpr int64_t kRiglDefaultTEnd = 15000;
 constexpr double kRiglDefaultAlpha = 0.3;
+
+// Where a dynamic layer grows the connections it dropped.
+enum class Growth {
+  Gradient,  // RigL: the largest magnitudes of the dense gradient
+  Random,    // SET: uniformly at random among the positions not kept
+};
+const char* to_string(Growth growth);  // "gradient", "random"
 
 // f(t) = alpha/2 · (1 + cos(π · min(t, t_end) / t_end)); 0 when t_end is 0.
 double rigl_drop_fraction(int64_t step, double alpha, int64_t t_end);
@@ -67,6 +82,25 @@ RiglUpdate rigl_update(const Tensor& values, const SparseStructure& structure, c
                        const Tensor& input, int64_t count, const std::vector<Tensor>& companions = {},
                        uint64_t tie_seed = 0, int64_t tile_elements = 0);
 
+// The `count` positions (o · in + i) drawn uniformly without replacement among those not held by a
+// staying connection of `structure` (dropped: UInt8 [nnz], 1 at the connections that go, as
+// kernels::smallest_magnitude_mask returns), as Int64 [count] in increasing order on the
+// structure's device. count ≤ in · out − (connections that stay). The draws are the counter-based
+// stream keyed by `seed` (core/random.h): the same structure, mask, count and seed give the same
+// positions in every process and at every thread count.
+// Work: O(nnz + count) expected, on the host (a device structure makes a round trip). When the
+// positions not kept are at least half the grid, candidates are drawn from the whole grid and
+// rejected if kept (binary search in the CSR row) or already drawn (a hash set): each draw
+// succeeds with probability ≥ 1/2. Otherwise the grid has at most 2 · (kept + count) positions and
+// the free ones are listed and sampled by a partial Fisher–Yates shuffle. Never a dense mask.
+Tensor random_absent_positions(const SparseStructure& structure, const Tensor& dropped, int64_t count, uint64_t seed);
+
+// One SET update: drops like rigl_update, grows `count` at random_absent_positions(…, seed), and
+// rewires values and companions like rigl_update (new connections 0, regrown ones keep theirs).
+// `seed` also orders equal magnitudes in the drop (kernels::rigl_tie_rank).
+RiglUpdate set_update(const Tensor& values, const SparseStructure& structure, int64_t count,
+                      const std::vector<Tensor>& companions = {}, uint64_t seed = 0);
+
 // What a RiglSchedule has done so far.
 struct RiglStatistics {
   int64_t steps = 0;    // optimizer steps counted (taken in training mode)
@@ -85,24 +119,26 @@ struct RiglStatistics {
 // std::make_shared: the tap refers back to it weakly. Not thread-safe, like the layer.
 class RiglSchedule : public TensorUpdateHook, public std::enable_shared_from_this<RiglSchedule> {
  public:
-  // tie_seed: the seed of the tie order (kernels::rigl_tie_rank), combined with each update's step.
+  // tie_seed: the seed of the tie order (kernels::rigl_tie_rank) and of random growth, combined
+  // with each update's step.
   RiglSchedule(Tensor weights, SparseStructure structure, int64_t delta_t, int64_t t_end, double alpha,
-               uint64_t tie_seed);
+               uint64_t tie_seed, Growth growth = Growth::Gradient);
 
   void set_training(bool on) { training_ = on; }
   const RiglStatistics& statistics() const { return statistics_; }
   int64_t delta_t() const { return delta_t_; }
   int64_t t_end() const { return t_end_; }
   double alpha() const { return alpha_; }
+  Growth growth() const { return growth_; }
 
   // The layer's forward output: passed through a tap (the node "RiglGradientTap") when the next
-  // optimizer step updates the connections and a backward can reach the weights; `output` itself
-  // otherwise. input [..., in], output [..., out].
+  // optimizer step updates the connections by gradient and a backward can reach the weights;
+  // `output` itself otherwise (always for Growth::Random). input [..., in], output [..., out].
   Tensor tap(const Tensor& input, const Tensor& output);
 
   // Counts the step (in training mode) and, on an update step, runs rigl_update with the batches
-  // captured since the previous step, permuting `per_element_state` and the weights' gradient with
-  // the values.
+  // captured since the previous step (Growth::Random: set_update), permuting `per_element_state`
+  // and the weights' gradient with the values.
   void after_update(const Tensor& weights, const std::vector<Tensor>& per_element_state) override;
 
  private:
@@ -116,6 +152,7 @@ class RiglSchedule : public TensorUpdateHook, public std::enable_shared_from_thi
   int64_t delta_t_, t_end_;
   double alpha_;
   uint64_t tie_seed_;
+  Growth growth_;
   bool training_ = true;
   RiglStatistics statistics_;
   std::vector<Capture> captured_;

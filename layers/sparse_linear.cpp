@@ -173,7 +173,7 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
     const uint64_t rigl_seed =
         options.seed() ? kernels::rigl_tie_rank(0x5249474c, *options.seed()) : default_generator().next_u64();
     rigl_ = std::make_shared<RiglSchedule>(weights_, structure_, options.delta_t(), options.t_end(), options.alpha(),
-                                           rigl_seed);
+                                           rigl_seed, options.growth());
     weights_.set_update_hook(rigl_);
   }
 }
@@ -288,7 +288,9 @@ std::string SparseLinear::extra_repr() const {
                : requested_sparsity_)
        << ", connectivity=" << connectivity_kind_ << ", small_world=" << (small_world_ ? "true" : "false")
        << ", dynamic=" << (rigl_ ? "true" : "false");
-  if (rigl_) text << ", delta_t=" << rigl_->delta_t() << ", t_end=" << rigl_->t_end() << ", alpha=" << rigl_->alpha();
+  if (rigl_)
+    text << ", delta_t=" << rigl_->delta_t() << ", t_end=" << rigl_->t_end() << ", alpha=" << rigl_->alpha()
+         << ", growth=" << to_string(rigl_->growth());
   return text.str();
 }
 

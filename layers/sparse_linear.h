@@ -21,7 +21,8 @@ namespace wisp::nn {
 
 struct SparseLinearOptions {
   // Fraction of absent connections for random and small-world connectivity, in [0, 1): the layer
-  // gets round((1 - sparsity) · in · out) connections (small-world: that many on average).
+  // gets round((1 - sparsity) · in · out) connections (small-world: that many on average). 0 is a
+  // fully connected layer (stored sparse; nn::Linear is faster then).
   WISP_ARG(double, sparsity, 0.9);
   WISP_ARG(bool, bias, true);
   // User-defined connections: Int64 [2, nnz], row 0 = output feature, row 1 = input feature.
@@ -42,6 +43,8 @@ struct SparseLinearOptions {
   WISP_ARG(int64_t, delta_t, kRiglDefaultDeltaT);
   WISP_ARG(int64_t, t_end, kRiglDefaultTEnd);
   WISP_ARG(double, alpha, kRiglDefaultAlpha);
+  // Where a dynamic layer grows: Growth::Gradient is RigL, Growth::Random is SET (layers/rigl.h).
+  WISP_ARG(Growth, growth, Growth::Gradient);
 };
 
 // A read-only COO view of a weight of shape [out, in]: indices Int64 [2, nnz] (row 0 = output,
@@ -100,6 +103,7 @@ class SparseLinear : public Module {
   // small_world=false, dynamic=false. sparsity is the requested one for random and small-world
   // connectivity, the actual one for user connectivity and connections loaded from a file
   // (connectivity=loaded).
+  // A dynamic layer adds delta_t, t_end, alpha and growth (gradient or random).
   std::string extra_repr() const override;
   void to(Device device) override;
   void train(bool on = true) override;

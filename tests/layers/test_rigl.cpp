@@ -555,7 +555,7 @@ TEST_CASE("SparseLinear dynamic: printing, statistics of a static layer, a layer
   nn::SparseLinear layer(10, 20, nn::SparseLinearOptions().dynamic(true));
   CHECK(printed(layer) ==
         "SparseLinear(in_features=10, out_features=20, bias=true, sparsity=0.9, connectivity=random, "
-        "small_world=false, dynamic=true, delta_t=100, t_end=15000, alpha=0.3)");
+        "small_world=false, dynamic=true, delta_t=100, t_end=15000, alpha=0.3, growth=gradient)");
   nn::SparseLinear fixed(10, 20);
   CHECK_FALSE(fixed.dynamic());
   CHECK(fixed.rigl_statistics().steps == 0);
@@ -594,4 +594,51 @@ TEST_CASE("SparseLinear dynamic: trains a small regression as well as a static l
   CHECK(last < 0.5f * first);
   CHECK(model.at<nn::SparseLinear>(0).rigl_statistics().updates == 15);
   CHECK(model.at<nn::SparseLinear>(0).nnz() == 400);
+}
+
+TEST_CASE("SparseLinear dynamic: a fully connected layer (sparsity 0) regrows what it drops", "[rigl]") {
+  // Nothing is absent, so both growths can only regrow the dropped connections, which keep their
+  // values and state: the updates run and change nothing.
+  for (const nn::Growth growth : {nn::Growth::Gradient, nn::Growth::Random}) {
+    INFO("growth " << nn::to_string(growth));
+    manual_seed(18);
+    const int64_t in = 7, out = 5;
+    nn::SparseLinear layer(
+        in, out, nn::SparseLinearOptions().sparsity(0.0).dynamic(true).delta_t(1).t_end(10).alpha(0.5).growth(growth));
+    REQUIRE(layer.nnz() == in * out);
+    CHECK(layer.sparsity() == 0.0);
+    const std::vector<int64_t> positions = positions_of(layer.weight().indices(), in);
+    const double lr = 0.1, momentum = 0.9;
+    optim::SGD optimizer(layer.parameters(), optim::SGDOptions(lr).momentum(momentum));
+    std::vector<float> buffer(static_cast<size_t>(in * out), 0.0f);
+    for (int step = 1; step <= 3; ++step) {
+      const Tensor x = randn({4, in});
+      const Tensor dense = layer.weight().to_dense();
+      wisp::testing::require_close(layer(x), linear(x, dense, layer.bias()), 1e-5f);
+      (layer(x) * randn({4, out})).sum().backward();
+      const std::vector<float> w = values(layer.weights()), grad = values(layer.weights().grad());
+      optimizer.step();
+      optimizer.zero_grad();
+      CHECK(layer.rigl_statistics().updates == step);
+      CHECK(layer.rigl_statistics().last.dropped ==
+            static_cast<int64_t>(std::floor(nn::rigl_drop_fraction(step, 0.5, 10) * double(in * out))));
+      CHECK(layer.rigl_statistics().last.moved == 0);
+      CHECK(positions_of(layer.weight().indices(), in) == positions);
+      // Exactly SGD's update: no weight or momentum was reset.
+      const std::vector<float> after = values(layer.weights());
+      const std::vector<float> state = values(optimizer.momentum_buffer(layer.weights()));
+      for (size_t k = 0; k < w.size(); ++k) {
+        buffer[k] = step == 1 ? grad[k] : static_cast<float>(momentum) * buffer[k] + grad[k];
+        CHECK(state[k] == Approx(buffer[k]).margin(1e-6));
+        CHECK(after[k] == Approx(w[k] - static_cast<float>(lr) * buffer[k]).margin(1e-6));
+      }
+    }
+  }
+  // rigl_update called directly on a full structure: nothing moves either.
+  const SparseStructure full = kernels::make_sparse_structure(nn::random_connectivity(3, 2, 6, 1), 2, 3);
+  const Tensor v = from_vector(std::vector<float>{1, -2, 3, -4, 5, -6}, {6});
+  const nn::RiglUpdate update = nn::rigl_update(v, full, randn({2, 2}), randn({2, 3}), 4);
+  CHECK(update.dropped == 4);
+  CHECK(update.moved == 0);
+  CHECK(values(v) == std::vector<float>{1, -2, 3, -4, 5, -6});
 }
