@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz/ (the IDX reader, connectivity validation) with clang 14,
-# ASan and UBSan, and runs each for SECONDS (default 30). Fails when a fuzzer finds a crash, a
-# sanitizer report, an exception other than wisp::Error or a wrong result; the input that did it is
-# left in BUILD_DIR/findings/.
+# Builds the libFuzzer targets of tests/fuzz/ (the IDX reader, connectivity validation, the
+# safetensors reader) with clang 14, ASan and UBSan, and runs each for SECONDS (default 30). Fails
+# when a fuzzer finds a crash, a sanitizer report, an exception other than wisp::Error or a wrong
+# result; the input that did it is left in BUILD_DIR/findings/.
 #
 #   bash scripts/run_fuzzers.sh            30 s per fuzzer
 #   bash scripts/run_fuzzers.sh 300        5 minutes per fuzzer
@@ -30,10 +30,10 @@ compiler="${CXX:-clang++-14}"
 
 bash "$root/scripts/setup_dependencies.sh" --with-fuzz
 cmake -S "$root/tests/fuzz" -B "$build" -DCMAKE_CXX_COMPILER="$compiler"
-cmake --build "$build" -j "$(nproc)" --target fuzz_idx fuzz_connectivity
+cmake --build "$build" -j "$(nproc)" --target fuzz_idx fuzz_connectivity fuzz_safetensors
 
 status=0
-for fuzzer in idx connectivity; do
+for fuzzer in idx connectivity safetensors; do
   corpus="$build/corpus/$fuzzer"
   findings="$build/findings/$fuzzer"
   mkdir -p "$corpus" "$findings"
