@@ -15,6 +15,8 @@
 #             before the first step, unless WISP_SPEC=skip. Its training_api.cpp is not built yet: the
 #             library lacks some of its names (the training checkpoints)
 #   sanitize  ASan + UBSan build of the tests in build/sanitize, then its ctest
+#   fuzz      the libFuzzer targets of tests/fuzz/ (IDX reader, connectivity, safetensors reader), built
+#             with clang 14 in build/fuzz and run FUZZ_SECONDS each (scripts/run_fuzzers.sh)
 #   install   `cmake --install` of build/release into a scratch prefix, then builds and runs the user
 #             project tests/install/consumer against it with find_package(wisp)
 #
@@ -23,6 +25,7 @@
 #   WISP_SPEC_DIR=DIR  the API contract's folder (default: ../shared/spec beside the repository)
 #   WISP_SPEC=skip     skip the spec step, and run without the contract's folder
 #   JOBS=N             parallel build and test jobs (default: all cores)
+#   FUZZ_SECONDS=N     how long the fuzz step runs each fuzzer (default 30)
 #
 # To add a step: write a function step_<name> below and add <name> to DEFAULT_STEPS.
 set -Eeuo pipefail  # -E: the ERR trap (which names the failed step) also fires inside functions
@@ -32,7 +35,7 @@ cd "$ROOT"
 # shellcheck source=scripts/common.sh
 source "$ROOT/scripts/common.sh"
 JOBS="${JOBS:-$(nproc)}"
-DEFAULT_STEPS=(setup format layering release spec sanitize install)
+DEFAULT_STEPS=(setup format layering release spec sanitize fuzz install)
 LOG_DIR="$ROOT/build/test-logs"
 SPEC_DIR="$(realpath -m "${WISP_SPEC_DIR:-$ROOT/../shared/spec}")"
 
@@ -137,6 +140,12 @@ step_sanitize() {
   cmake --preset sanitize
   cmake --build --preset sanitize -j "$JOBS"
   run_ctest sanitize --preset sanitize --output-on-failure -j "$JOBS"
+}
+
+step_fuzz() {
+  # A short run from the checked-in seeds: it catches what a change breaks near the seeds; long
+  # searches are `bash scripts/run_fuzzers.sh 3600`.
+  BUILD_DIR="$ROOT/build/fuzz" bash "$ROOT/scripts/run_fuzzers.sh" "${FUZZ_SECONDS:-30}"
 }
 
 step_install() {
