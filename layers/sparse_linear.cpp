@@ -1,5 +1,6 @@
 #include "wisp/layers/sparse_linear.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ostream>
 #include <sstream>
@@ -114,11 +115,14 @@ std::ostream& operator<<(std::ostream& stream, const SparseWeight& weight) {
 
 // ---- SparseLinear ----------------------------------------------------------------------------------
 
+const char* to_string(SparseInit init) { return init == SparseInit::FanIn ? "fan_in" : "uniform"; }
+
 SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLinearOptions options)
     : in_features_(in_features),
       out_features_(out_features),
       requested_sparsity_(options.sparsity()),
-      small_world_(options.small_world()) {
+      small_world_(options.small_world()),
+      init_(options.init()) {
   WISP_CHECK(in_features > 0 && out_features > 0,
              "SparseLinear: expected positive in_features and out_features but got ", in_features, " and ",
              out_features);
@@ -161,11 +165,31 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
   register_buffer("row_pointers", structure_.row_pointers);
   register_buffer("column_indices", structure_.column_indices);
 
-  // U(-bound, bound) with bound = 1/√in_features, as the seed package (and nn::Linear) do.
-  const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+  // U(-bound, bound) with bound = 1/√in_features, as the seed package (and nn::Linear) do, or one
+  // bound per output unit from its fan-in. Either way the same draws: manual_seed decides both alike.
   NoGradGuard no_grad;
-  weights_ = register_parameter("weights", rand({structure_.nnz()}) * (2 * bound) - bound);
-  if (options.bias()) bias_ = register_parameter("bias", rand({out_features}) * (2 * bound) - bound);
+  const Tensor weight_draws = rand({structure_.nnz()});  // U(0, 1), mapped to U(-bound, bound) below
+  const Tensor bias_draws = options.bias() ? rand({out_features}) : Tensor();
+  if (init_ == SparseInit::FanIn) {
+    const std::vector<int64_t> pointers = structure_.row_pointers.to(DType::Int64).to_vector<int64_t>();
+    std::vector<float> row_bound(static_cast<size_t>(out_features));
+    std::vector<float> weight_bound(static_cast<size_t>(structure_.nnz()));
+    for (int64_t row = 0; row < out_features; ++row) {
+      const int64_t fan_in = pointers[static_cast<size_t>(row) + 1] - pointers[static_cast<size_t>(row)];
+      const auto bound = static_cast<float>(1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(fan_in, 1))));
+      row_bound[static_cast<size_t>(row)] = bound;
+      for (int64_t k = pointers[static_cast<size_t>(row)]; k < pointers[static_cast<size_t>(row) + 1]; ++k)
+        weight_bound[static_cast<size_t>(k)] = bound;
+    }
+    const Tensor weight_bounds = from_vector(weight_bound, Shape{structure_.nnz()});
+    const Tensor bias_bounds = from_vector(row_bound, Shape{out_features});
+    weights_ = register_parameter("weights", weight_draws * (weight_bounds * 2.0) - weight_bounds);
+    if (options.bias()) bias_ = register_parameter("bias", bias_draws * (bias_bounds * 2.0) - bias_bounds);
+  } else {
+    const double bound = 1.0 / std::sqrt(static_cast<double>(in_features));
+    weights_ = register_parameter("weights", weight_draws * (2 * bound) - bound);
+    if (options.bias()) bias_ = register_parameter("bias", bias_draws * (2 * bound) - bound);
+  }
 
   if (options.dynamic()) {
     // The seed of RigL's tie order: from the options' seed when given, else from the default
@@ -291,6 +315,7 @@ std::string SparseLinear::extra_repr() const {
   if (rigl_)
     text << ", delta_t=" << rigl_->delta_t() << ", t_end=" << rigl_->t_end() << ", alpha=" << rigl_->alpha()
          << ", growth=" << to_string(rigl_->growth());
+  if (init_ == SparseInit::FanIn) text << ", init=" << to_string(init_);
   return text.str();
 }
 

@@ -19,6 +19,17 @@
 
 namespace wisp::nn {
 
+// How SparseLinear initialises its weights and bias.
+enum class SparseInit {
+  // U(-1/√in_features, 1/√in_features), as the seed package and nn::Linear: at high sparsity each
+  // output unit sums few inputs, so its activations shrink (by about 31× at 99.9%).
+  Uniform,
+  // U(-1/√fan_in, 1/√fan_in) with fan_in the connections of that output unit (at least 1), for the
+  // weights and the bias of the unit: RigL's unit_scaled_init, with a uniform distribution.
+  FanIn,
+};
+const char* to_string(SparseInit init);  // "uniform", "fan_in"
+
 struct SparseLinearOptions {
   // Fraction of absent connections for random and small-world connectivity, in [0, 1): the layer
   // gets round((1 - sparsity) · in · out) connections (small-world: that many on average). 0 is a
@@ -45,6 +56,7 @@ struct SparseLinearOptions {
   WISP_ARG(double, alpha, kRiglDefaultAlpha);
   // Where a dynamic layer grows: Growth::Gradient is RigL, Growth::Random is SET (layers/rigl.h).
   WISP_ARG(Growth, growth, Growth::Gradient);
+  WISP_ARG(SparseInit, init, SparseInit::Uniform);
 };
 
 // A read-only COO view of a weight of shape [out, in]: indices Int64 [2, nnz] (row 0 = output,
@@ -84,14 +96,15 @@ class SparseWeight {
 std::ostream& operator<<(std::ostream& stream, const SparseWeight& weight);
 
 // Parameters: "weights" [nnz] (the values of W in (row, col) order) and "bias" [out_features], both
-// initialised U(-1/√in_features, 1/√in_features) from the default generator, as the seed package
-// does. Buffers: "row_pointers" [out + 1] and "column_indices" [nnz], the connectivity in CSR form
-// (Int32 where it fits: 4 bytes per connection instead of the 16 of an Int64 [2, nnz] copy). The
-// transposed (CSC) order the backward uses is derived from them once, at construction, and moved
-// by to(Device) with the rest. Memory: 16 bytes per connection (value, column, CSC row,
-// permutation) plus the pointers, against 4 · in · out bytes for a dense layer. A dynamic layer
-// rewrites the structure in place at each RigL update (handles stay valid) and, on update steps
-// only, keeps the batch's input and output gradient from the backward until the optimizer step.
+// initialised from the default generator as the options' init says (by default
+// U(-1/√in_features, 1/√in_features), as the seed package does). Buffers: "row_pointers" [out + 1]
+// and "column_indices" [nnz], the connectivity in CSR form (Int32 where it fits: 4 bytes per
+// connection instead of the 16 of an Int64 [2, nnz] copy). The transposed (CSC) order the backward
+// uses is derived from them once, at construction, and moved by to(Device) with the rest. Memory:
+// 16 bytes per connection (value, column, CSC row, permutation) plus the pointers, against
+// 4 · in · out bytes for a dense layer. A dynamic layer rewrites the structure in place at each RigL
+// update (handles stay valid) and, on update steps only, keeps the batch's input and output gradient
+// from the backward until the optimizer step.
 // Model files (wisp::save) hold "weights", "indices" and "bias" instead of the CSR buffers.
 // Input [..., in_features] (or [in_features]); output [..., out_features].
 class SparseLinear : public Module {
@@ -103,7 +116,8 @@ class SparseLinear : public Module {
   // small_world=false, dynamic=false. sparsity is the requested one for random and small-world
   // connectivity, the actual one for user connectivity and connections loaded from a file
   // (connectivity=loaded).
-  // A dynamic layer adds delta_t, t_end, alpha and growth (gradient or random).
+  // A dynamic layer adds delta_t, t_end, alpha and growth (gradient or random); init=fan_in ends
+  // the line when that init was chosen.
   std::string extra_repr() const override;
   void to(Device device) override;
   void train(bool on = true) override;
@@ -137,6 +151,7 @@ class SparseLinear : public Module {
   int64_t in_features_, out_features_;
   double requested_sparsity_;
   bool small_world_;
+  SparseInit init_;
   const char* connectivity_kind_;  // "random", "user", "small-world" or "loaded"
   Tensor weights_, bias_;
   SparseStructure structure_;
