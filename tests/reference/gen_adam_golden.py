@@ -4,6 +4,7 @@ of torch.optim.lr_scheduler's schedulers, and torch.nn.utils.clip_grad_norm_ res
 
 Run with Debian's Python and python3-torch (never needed by the tests themselves):
     /usr/bin/python3 tests/reference/gen_adam_golden.py > tests/reference/adam_golden.h
+    clang-format-14 -i tests/reference/adam_golden.h   # the test command checks the format
 
 Adam/AdamW: two parameters ([5] and [3, 4]) take 100 steps with fixed random gradients (of varied
 scale); the second parameter has no gradient on steps 3 and 40 (indices 2 and 39), which PyTorch

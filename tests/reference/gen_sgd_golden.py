@@ -3,6 +3,7 @@
 
 Run with Debian's Python and python3-torch (never needed by the tests themselves):
     /usr/bin/python3 tests/reference/gen_sgd_golden.py > tests/reference/sgd_golden.h
+    clang-format-14 -i tests/reference/sgd_golden.h   # the test command checks the format
 
 Two parameters ([3] and [2, 2]) take 6 steps with fixed gradients; the second parameter has no
 gradient on step 3 (index 2), which PyTorch skips (its momentum buffer is left alone).
