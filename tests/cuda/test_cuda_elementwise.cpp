@@ -92,7 +92,7 @@ TEST_CASE("CUDA comparison, casts, fill and sum_to_shape match the CPU", "[cuda]
   }
 }
 
-TEST_CASE("CUDA broadcast and bias gradients sum in double; integers wrap", "[cuda][elementwise]") {
+TEST_CASE("CUDA broadcast and bias gradients sum in double, integers wrap", "[cuda][elementwise]") {
   // Column sums of g [1001, 2]: the first row 2^24, 1000 rows of 1 (a float total stays at 2^24).
   std::vector<float> g(2002, 1.0f);
   g[0] = g[1] = 16777216.0f;
