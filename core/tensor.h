@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -156,10 +157,15 @@ class Tensor {
   Tensor mean() const;
   Tensor mean(int64_t dim, bool keepdim = false) const;
   Tensor relu() const;
+  Tensor tanh() const;
+  Tensor sigmoid() const;
+  Tensor abs() const;
+  Tensor clamp(const std::optional<double>& min, const std::optional<double>& max = std::nullopt) const;
   Tensor matmul(const Tensor& other) const;
   Tensor repeat_interleave(int64_t repeats) const;               // over the flattened tensor
   Tensor repeat_interleave(int64_t repeats, int64_t dim) const;  // along `dim`
   Tensor log_softmax(int64_t dim) const;
+  Tensor softmax(int64_t dim) const;
 
   // ---- non-differentiable methods ---------------------------------------------------------------
   Tensor argmax() const;                                   // index into the flattened tensor, Int64 scalar

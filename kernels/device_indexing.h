@@ -58,6 +58,40 @@ inline BroadcastIndexer make_broadcast_indexer(const Shape& a, const Shape& b, c
   return indexer;
 }
 
+// The same for three operands (where's condition, a and b).
+struct TernaryBroadcastIndexer {
+  int rank = 0;
+  int64_t sizes[kMaxDeviceDims] = {};
+  int64_t strides[3][kMaxDeviceDims] = {};
+
+  WISP_HOST_DEVICE void offsets(int64_t index, int64_t& first, int64_t& second, int64_t& third) const {
+    first = 0;
+    second = 0;
+    third = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      const int64_t coordinate = index % sizes[d];
+      index /= sizes[d];
+      first += coordinate * strides[0][d];
+      second += coordinate * strides[1][d];
+      third += coordinate * strides[2][d];
+    }
+  }
+};
+
+// The indexer for three operands broadcast to `out`; at most kMaxDeviceDims dimensions.
+inline TernaryBroadcastIndexer make_ternary_broadcast_indexer(const Shape& first, const Shape& second,
+                                                              const Shape& third, const Shape& out) {
+  WISP_CHECK(out.size() <= static_cast<size_t>(kMaxDeviceDims), "CUDA kernels: expected at most ", kMaxDeviceDims,
+             " dimensions but got shape ", out);
+  TernaryBroadcastIndexer indexer;
+  indexer.rank = static_cast<int>(out.size());
+  for (size_t d = 0; d < out.size(); ++d) indexer.sizes[d] = out[d];
+  broadcast_strides_into(first, out, indexer.strides[0]);
+  broadcast_strides_into(second, out, indexer.strides[1]);
+  broadcast_strides_into(third, out, indexer.strides[2]);
+  return indexer;
+}
+
 // The reduction behind sum_to_shape: each output element j (of `out`, which broadcasts to `in`'s
 // shape) sums the input elements that broadcast to it. `kept` dimensions are those where out has
 // in's size, `reduced` the others; in_offset(j, r) is the input offset of the r-th element summed

@@ -1,5 +1,7 @@
 #include "wisp/kernels/elementwise.h"
 
+#include <cmath>
+
 #include "wisp/kernels/cpu/elementwise.h"
 #include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
@@ -17,6 +19,12 @@ void check_binary_operands(const char* op, const Tensor& a, const Tensor& b) {
 void check_division(BinaryOp op, DType dtype) {
   WISP_CHECK(op != BinaryOp::Div || dtype == DType::Float32, "div: expected float32 operands but got ", dtype,
              " (integer division is not supported; cast with .to(DType::Float32))");
+}
+// A float32 tensor takes any scalar float32 can hold (infinities and NaN included); a finite one
+// beyond float's range would have no float32 value.
+void check_scalar_fits_float(const char* op, DType dtype, double scalar) {
+  WISP_CHECK(!is_floating_point(dtype) || holds_value(dtype, scalar), op, ": the scalar ", scalar,
+             " is outside the range of ", dtype);
 }
 // An integer tensor keeps its dtype when combined with a scalar, so the scalar must be a whole number
 // it can hold (0.5 would silently become 0).
@@ -74,6 +82,17 @@ Tensor unary(UnaryOp op, const Tensor& a) {
   return out;
 }
 
+Tensor unary_backward(UnaryOp op, const Tensor& grad_output, const Tensor& saved) {
+  check_same_device("unary op backward", grad_output, saved);
+  check_dtype("unary op backward", "saved", saved, DType::Float32);
+  check_operand("unary op backward", "grad_output", grad_output, DType::Float32, saved.shape());
+  Tensor out = empty(saved.shape(), TensorOptions(DType::Float32).device(saved.device()));
+  dispatch(
+      "unary op backward", saved, [&] { cpu::unary_backward(op, grad_output, saved, out); },
+      WISP_CUDA_TWIN(cuda::unary_backward(op, grad_output, saved, out)));
+  return out;
+}
+
 Tensor relu_backward(const Tensor& grad_output, const Tensor& input) {
   check_same_device("relu_backward", grad_output, input);
   check_dtype("relu_backward", "input", input, DType::Float32);
@@ -85,11 +104,77 @@ Tensor relu_backward(const Tensor& grad_output, const Tensor& input) {
   return out;
 }
 
-Tensor equal(const Tensor& a, const Tensor& b) {
-  check_binary_operands("eq", a, b);
-  Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), "eq"), TensorOptions(DType::UInt8).device(a.device()));
+Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
+  const char* name = compare_op_name(op);
+  check_binary_operands(name, a, b);
+  Tensor out = empty(broadcast_shapes(a.shape(), b.shape(), name), TensorOptions(DType::UInt8).device(a.device()));
   dispatch(
-      "eq", a, [&] { cpu::equal(a, b, out); }, WISP_CUDA_TWIN(cuda::equal(a, b, out)));
+      name, a, [&] { cpu::compare(op, a, b, out); }, WISP_CUDA_TWIN(cuda::compare(op, a, b, out)));
+  return out;
+}
+
+Tensor compare_scalar(CompareOp op, const Tensor& a, double scalar) {
+  const char* name = compare_op_name(op);
+  WISP_CHECK(a.defined(), name, ": expected a defined tensor");
+  WISP_CHECK(is_floating_point(a.dtype()) || holds_value(a.dtype(), scalar), name, ": the scalar ", scalar,
+             " cannot be compared with a tensor of dtype ", a.dtype(),
+             " (expected a whole number the dtype can hold; cast the tensor with .to(DType::Float32) first)");
+  check_scalar_fits_float(name, a.dtype(), scalar);
+  Tensor out = empty(a.shape(), TensorOptions(DType::UInt8).device(a.device()));
+  dispatch(
+      name, a, [&] { cpu::compare_scalar(op, a, scalar, out); },
+      WISP_CUDA_TWIN(cuda::compare_scalar(op, a, scalar, out)));
+  return out;
+}
+
+Tensor equal(const Tensor& a, const Tensor& b) { return compare(CompareOp::Eq, a, b); }
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  check_same_device("where", condition, a);
+  check_same_device("where", condition, b);
+  check_dtype("where", "condition", condition, DType::UInt8);
+  WISP_CHECK(a.dtype() == b.dtype(), "where: expected both values of the same dtype but got ", a.dtype(), " and ",
+             b.dtype());
+  const Shape shape = broadcast_shapes(condition.shape(), broadcast_shapes(a.shape(), b.shape(), "where"), "where");
+  Tensor out = empty(shape, TensorOptions(a.dtype()).device(a.device()));
+  dispatch(
+      "where", a, [&] { cpu::where(condition, a, b, out); }, WISP_CUDA_TWIN(cuda::where(condition, a, b, out)));
+  return out;
+}
+
+namespace {
+void check_clamp_bounds(const char* op, DType dtype, const std::optional<double>& min,
+                        const std::optional<double>& max) {
+  for (const std::optional<double>& bound : {min, max}) {
+    if (!bound) continue;
+    WISP_CHECK(!std::isnan(*bound), op, ": expected bounds that are not NaN but got ", *bound);
+    WISP_CHECK(is_floating_point(dtype) || holds_value(dtype, *bound), op, ": the bound ", *bound,
+               " cannot clamp a tensor of dtype ", dtype,
+               " (expected a whole number the dtype can hold; cast the tensor with .to(DType::Float32) first)");
+    check_scalar_fits_float(op, dtype, *bound);
+  }
+}
+}  // namespace
+
+Tensor clamp(const Tensor& a, const std::optional<double>& min, const std::optional<double>& max) {
+  WISP_CHECK(a.defined(), "clamp: expected a defined tensor");
+  check_clamp_bounds("clamp", a.dtype(), min, max);
+  Tensor out = empty(a.shape(), TensorOptions(a.dtype()).device(a.device()));
+  dispatch(
+      "clamp", a, [&] { cpu::clamp(a, min, max, out); }, WISP_CUDA_TWIN(cuda::clamp(a, min, max, out)));
+  return out;
+}
+
+Tensor clamp_backward(const Tensor& grad_output, const Tensor& input, const std::optional<double>& min,
+                      const std::optional<double>& max) {
+  check_same_device("clamp backward", grad_output, input);
+  check_dtype("clamp backward", "input", input, DType::Float32);
+  check_operand("clamp backward", "grad_output", grad_output, DType::Float32, input.shape());
+  check_clamp_bounds("clamp backward", input.dtype(), min, max);
+  Tensor out = empty(input.shape(), TensorOptions(DType::Float32).device(input.device()));
+  dispatch(
+      "clamp backward", input, [&] { cpu::clamp_backward(grad_output, input, min, max, out); },
+      WISP_CUDA_TWIN(cuda::clamp_backward(grad_output, input, min, max, out)));
   return out;
 }
 

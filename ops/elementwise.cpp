@@ -1,11 +1,14 @@
-// Elementwise ops with autograd: arithmetic with broadcasting, scalar arithmetic, unary functions.
+// Elementwise ops with autograd: arithmetic with broadcasting, scalar arithmetic, unary functions,
+// activations, clamp and where; and the comparisons, which have no gradient.
 #include "wisp/kernels/elementwise.h"
 #include "wisp/autograd/tape.h"
+#include "wisp/core/factories.h"
 #include "wisp/ops/elementwise.h"
 
 namespace wisp {
 
 using kernels::BinaryOp;
+using kernels::CompareOp;
 using kernels::UnaryOp;
 
 namespace {
@@ -107,27 +110,16 @@ Tensor unary_with_grad(UnaryOp op, const char* op_name, const char* name, const 
   check_dtype(op_name, "input", a, DType::Float32);
   Tensor out = kernels::unary(op, a);
   if (!autograd::needs_recording({a})) return out;
-  // Saved: the input (relu, log) or the output's values (exp, sqrt) — detached copies of handles.
-  Tensor saved_input = op == UnaryOp::Relu || op == UnaryOp::Log ? a.detach() : Tensor();
-  Tensor saved_output = op == UnaryOp::Exp || op == UnaryOp::Sqrt ? out.detach() : Tensor();
+  if (op == UnaryOp::Neg) {  // reads nothing
+    return autograd::record(name, out, {a},
+                            [](const Tensor& g) -> std::vector<Tensor> { return {kernels::unary(UnaryOp::Neg, g)}; });
+  }
+  // Saved: the output's values (exp, sqrt, tanh, sigmoid) or the input (the others), whichever the
+  // derivative reads — a detached handle.
+  const Tensor saved = kernels::unary_backward_reads_output(op) ? out.detach() : a.detach();
   return autograd::record(
       name, out, {a},
-      [=](const Tensor& g) -> std::vector<Tensor> {
-        switch (op) {
-          case UnaryOp::Neg:
-            return {kernels::unary(UnaryOp::Neg, g)};
-          case UnaryOp::Relu:
-            return {kernels::relu_backward(g, saved_input)};
-          case UnaryOp::Exp:
-            return {kernels::binary(BinaryOp::Mul, g, saved_output)};
-          case UnaryOp::Log:
-            return {kernels::binary(BinaryOp::Div, g, saved_input)};
-          case UnaryOp::Sqrt:  // d sqrt(x) = 1 / (2 sqrt(x))
-            return {kernels::binary_scalar(BinaryOp::Mul, kernels::binary(BinaryOp::Div, g, saved_output), 0.5)};
-        }
-        return {Tensor()};
-      },
-      {saved_input, saved_output});
+      [op, saved](const Tensor& g) -> std::vector<Tensor> { return {kernels::unary_backward(op, g, saved)}; }, {saved});
 }
 
 }  // namespace
@@ -159,7 +151,100 @@ Tensor log(const Tensor& a) { return unary_with_grad(UnaryOp::Log, "log", "LogBa
 Tensor sqrt(const Tensor& a) { return unary_with_grad(UnaryOp::Sqrt, "sqrt", "SqrtBackward", a); }
 Tensor relu(const Tensor& a) { return unary_with_grad(UnaryOp::Relu, "relu", "ReluBackward", a); }
 
+Tensor tanh(const Tensor& a) { return unary_with_grad(UnaryOp::Tanh, "tanh", "TanhBackward", a); }
+Tensor sigmoid(const Tensor& a) { return unary_with_grad(UnaryOp::Sigmoid, "sigmoid", "SigmoidBackward", a); }
+Tensor gelu(const Tensor& a, const std::string& approximate) {
+  WISP_CHECK(approximate == "none" || approximate == "tanh", "gelu: expected approximate 'none' or 'tanh' but got '",
+             approximate, "'");
+  if (approximate == "tanh") return unary_with_grad(UnaryOp::GeluTanh, "gelu", "GeluBackward", a);
+  return unary_with_grad(UnaryOp::Gelu, "gelu", "GeluBackward", a);
+}
+Tensor abs(const Tensor& a) {
+  // Integers: a where a >= 0, else 0 − a (wrapping as neg: abs(INT64_MIN) = INT64_MIN, as PyTorch).
+  if (a.defined() && a.dtype() != DType::Float32) return where(a < 0.0, neg(a), a);
+  return unary_with_grad(UnaryOp::Abs, "abs", "AbsBackward", a);
+}
+
+Tensor clamp(const Tensor& a, const std::optional<double>& min, const std::optional<double>& max) {
+  WISP_CHECK(min || max, "clamp: expected at least one of min and max but got neither");
+  check_float("clamp", a);
+  Tensor out = kernels::clamp(a, min, max);
+  if (!autograd::needs_recording({a})) return out;
+  const Tensor saved_input = a.detach();  // the input, to tell where it lay within the bounds
+  return autograd::record("ClampBackward", out, {a},
+                          [saved_input, min, max](const Tensor& g) -> std::vector<Tensor> {
+                            return {kernels::clamp_backward(g, saved_input, min, max)};
+                          },
+                          {saved_input});
+}
+
+Tensor where(const Tensor& condition, const Tensor& a, const Tensor& b) {
+  Tensor out = kernels::where(condition, a, b);
+  if (!autograd::needs_recording({a, b})) return out;
+  check_float("where", a);
+  const bool a_needs = a.requires_grad(), b_needs = b.requires_grad();
+  // Saved: the condition (its values route the gradient) and the values' shapes.
+  const Tensor saved_condition = condition.detach();
+  const Shape a_shape = a.shape(), b_shape = b.shape();
+  return autograd::record("WhereBackward", out, {a, b},
+                          [=](const Tensor& g) -> std::vector<Tensor> {
+                            const Tensor zero = zeros({}, TensorOptions(DType::Float32).device(g.device()));
+                            Tensor grad_a, grad_b;
+                            if (a_needs)
+                              grad_a = kernels::sum_to_shape(kernels::where(saved_condition, g, zero), a_shape);
+                            if (b_needs)
+                              grad_b = kernels::sum_to_shape(kernels::where(saved_condition, zero, g), b_shape);
+                            return {grad_a, grad_b};
+                          },
+                          {saved_condition});
+}
+
+namespace {
+// A scalar as a 0-dimensional tensor of `like`'s dtype and device, for where's scalar forms.
+Tensor scalar_like(const char* op, const Tensor& like, double value) {
+  WISP_CHECK(like.defined(), op, ": expected a defined tensor");
+  check_holds_value(op, "value", like.dtype(), value);
+  return full({}, value, TensorOptions(like.dtype()).device(like.device()));
+}
+}  // namespace
+
+Tensor where(const Tensor& condition, const Tensor& a, double b) {
+  return where(condition, a, scalar_like("where", a, b));
+}
+Tensor where(const Tensor& condition, double a, const Tensor& b) {
+  return where(condition, scalar_like("where", b, a), b);
+}
+
 Tensor eq(const Tensor& a, const Tensor& b) { return kernels::equal(a, b); }
+Tensor ne(const Tensor& a, const Tensor& b) { return kernels::compare(CompareOp::Ne, a, b); }
+Tensor lt(const Tensor& a, const Tensor& b) { return kernels::compare(CompareOp::Lt, a, b); }
+Tensor le(const Tensor& a, const Tensor& b) { return kernels::compare(CompareOp::Le, a, b); }
+Tensor gt(const Tensor& a, const Tensor& b) { return kernels::compare(CompareOp::Gt, a, b); }
+Tensor ge(const Tensor& a, const Tensor& b) { return kernels::compare(CompareOp::Ge, a, b); }
+Tensor eq(const Tensor& a, double b) { return kernels::compare_scalar(CompareOp::Eq, a, b); }
+Tensor ne(const Tensor& a, double b) { return kernels::compare_scalar(CompareOp::Ne, a, b); }
+Tensor lt(const Tensor& a, double b) { return kernels::compare_scalar(CompareOp::Lt, a, b); }
+Tensor le(const Tensor& a, double b) { return kernels::compare_scalar(CompareOp::Le, a, b); }
+Tensor gt(const Tensor& a, double b) { return kernels::compare_scalar(CompareOp::Gt, a, b); }
+Tensor ge(const Tensor& a, double b) { return kernels::compare_scalar(CompareOp::Ge, a, b); }
 Tensor operator==(const Tensor& a, const Tensor& b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, const Tensor& b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, const Tensor& b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, const Tensor& b) { return le(a, b); }
+Tensor operator>(const Tensor& a, const Tensor& b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, const Tensor& b) { return ge(a, b); }
+Tensor operator==(const Tensor& a, double b) { return eq(a, b); }
+Tensor operator!=(const Tensor& a, double b) { return ne(a, b); }
+Tensor operator<(const Tensor& a, double b) { return lt(a, b); }
+Tensor operator<=(const Tensor& a, double b) { return le(a, b); }
+Tensor operator>(const Tensor& a, double b) { return gt(a, b); }
+Tensor operator>=(const Tensor& a, double b) { return ge(a, b); }
+// s op a is a's mirrored comparison with s: s < a is a > s.
+Tensor operator==(double a, const Tensor& b) { return eq(b, a); }
+Tensor operator!=(double a, const Tensor& b) { return ne(b, a); }
+Tensor operator<(double a, const Tensor& b) { return gt(b, a); }
+Tensor operator<=(double a, const Tensor& b) { return ge(b, a); }
+Tensor operator>(double a, const Tensor& b) { return lt(b, a); }
+Tensor operator>=(double a, const Tensor& b) { return le(b, a); }
 
 }  // namespace wisp

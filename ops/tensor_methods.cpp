@@ -1,6 +1,6 @@
 // Tensor's math methods (declared in core/tensor.h): thin forwards to the ops of ops/functional.h, plus the
 // in-place updates, which are never recorded on the tape. (Methods of ops with their own file —
-// matmul, repeat_interleave, log_softmax — are defined next to the op.)
+// matmul, repeat_interleave, log_softmax, softmax — are defined next to the op.)
 #include "wisp/autograd/grad_mode.h"
 #include "wisp/kernels/elementwise.h"
 #include "wisp/ops/functional.h"
@@ -15,6 +15,12 @@ Tensor Tensor::sum(int64_t dim, bool keepdim) const { return wisp::sum(*this, di
 Tensor Tensor::mean() const { return wisp::mean(*this); }
 Tensor Tensor::mean(int64_t dim, bool keepdim) const { return wisp::mean(*this, dim, keepdim); }
 Tensor Tensor::relu() const { return wisp::relu(*this); }
+Tensor Tensor::tanh() const { return wisp::tanh(*this); }
+Tensor Tensor::sigmoid() const { return wisp::sigmoid(*this); }
+Tensor Tensor::abs() const { return wisp::abs(*this); }
+Tensor Tensor::clamp(const std::optional<double>& min, const std::optional<double>& max) const {
+  return wisp::clamp(*this, min, max);
+}
 Tensor Tensor::argmax() const { return wisp::argmax(*this); }
 Tensor Tensor::argmax(int64_t dim, bool keepdim) const { return wisp::argmax(*this, dim, keepdim); }
 

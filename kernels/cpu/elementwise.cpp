@@ -1,6 +1,7 @@
 #include "wisp/kernels/cpu/elementwise.h"
 
 #include <type_traits>
+#include <vector>
 
 #include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/broadcast.h"
@@ -76,6 +77,17 @@ void unary(UnaryOp op, const Tensor& a, const Tensor& out) {
   });
 }
 
+void unary_backward(UnaryOp op, const Tensor& grad_output, const Tensor& saved, const Tensor& grad_input) {
+  const float* pg = pointer<float>(grad_output);
+  const float* ps = pointer<float>(saved);
+  float* po = mutable_pointer<float>(grad_input);
+  const int64_t n = grad_input.numel();
+  visit_unary_op(op, [&](auto op_constant) {
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) po[i] = unary_backward_element(decltype(op_constant)::value, pg[i], ps[i]);
+  });
+}
+
 void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor& grad_input) {
   const float* pg = pointer<float>(grad_output);
   const float* px = pointer<float>(input);
@@ -85,12 +97,86 @@ void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor&
   for (int64_t i = 0; i < n; ++i) po[i] = relu_backward_element(pg[i], px[i]);
 }
 
-void equal(const Tensor& a, const Tensor& b, const Tensor& out) {
+void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   uint8_t* po = mutable_pointer<uint8_t>(out);
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    broadcast_loop<T>(a, b, out, [po](int64_t i, T x, T y) { po[i] = x == y ? 1 : 0; });
+    visit_compare_op(op, [&](auto op_constant) {
+      broadcast_loop<T>(a, b, out, [po](int64_t i, T x, T y) {
+        po[i] = apply_compare<T>(decltype(op_constant)::value, x, y) ? 1 : 0;
+      });
+    });
   });
+}
+
+void compare_scalar(CompareOp op, const Tensor& a, double scalar, const Tensor& out) {
+  uint8_t* po = mutable_pointer<uint8_t>(out);
+  const int64_t n = out.numel();
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* pa = pointer<T>(a);
+    const T s = static_cast<T>(scalar);
+    visit_compare_op(op, [&](auto op_constant) {
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+      for (int64_t i = 0; i < n; ++i) po[i] = apply_compare<T>(decltype(op_constant)::value, pa[i], s) ? 1 : 0;
+    });
+  });
+}
+
+void where(const Tensor& condition, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const uint8_t* pc = pointer<uint8_t>(condition);
+  const int64_t n = out.numel();
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* pa = pointer<T>(a);
+    const T* pb = pointer<T>(b);
+    T* po = mutable_pointer<T>(out);
+    if (condition.shape() == out.shape() && a.shape() == out.shape() && b.shape() == out.shape()) {
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+      for (int64_t i = 0; i < n; ++i) po[i] = pc[i] ? pa[i] : pb[i];
+      return;
+    }
+    // Broadcast: rows of the last dimension, each operand's row found once (as for_each_broadcast_row).
+    const Shape& shape = out.shape();
+    const int64_t length = shape.empty() ? 1 : shape.back();
+    const int64_t rows = length == 0 ? 0 : n / length;
+    const std::vector<int64_t> c_strides = broadcast_strides(condition.shape(), shape),
+                               a_strides = broadcast_strides(a.shape(), shape),
+                               b_strides = broadcast_strides(b.shape(), shape);
+    const int64_t c_step = shape.empty() ? 0 : c_strides.back(), a_step = shape.empty() ? 0 : a_strides.back(),
+                  b_step = shape.empty() ? 0 : b_strides.back();
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t row = 0; row < rows; ++row) {
+      const uint8_t* c_row = pc + row_offset(shape, c_strides, row);
+      const T* a_row = pa + row_offset(shape, a_strides, row);
+      const T* b_row = pb + row_offset(shape, b_strides, row);
+      T* o_row = po + row * length;
+      for (int64_t k = 0; k < length; ++k) o_row[k] = c_row[k * c_step] ? a_row[k * a_step] : b_row[k * b_step];
+    }
+  });
+}
+
+void clamp(const Tensor& a, const std::optional<double>& min, const std::optional<double>& max, const Tensor& out) {
+  const int64_t n = out.numel();
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* pa = pointer<T>(a);
+    T* po = mutable_pointer<T>(out);
+    const T low = clamp_limit<T>(min, true), high = clamp_limit<T>(max, false);
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) po[i] = clamp_element<T>(pa[i], low, high);
+  });
+}
+
+void clamp_backward(const Tensor& grad_output, const Tensor& input, const std::optional<double>& min,
+                    const std::optional<double>& max, const Tensor& grad_input) {
+  const float* pg = pointer<float>(grad_output);
+  const float* px = pointer<float>(input);
+  float* po = mutable_pointer<float>(grad_input);
+  const float low = clamp_limit<float>(min, true), high = clamp_limit<float>(max, false);
+  const int64_t n = grad_input.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+  for (int64_t i = 0; i < n; ++i) po[i] = clamp_backward_element(pg[i], px[i], low, high);
 }
 
 void cast(const Tensor& a, const Tensor& out) {

@@ -39,14 +39,51 @@ __global__ void relu_backward_kernel(int64_t n, const float* grad_output, const 
     grad_input[i] = relu_backward_element(grad_output[i], input[i]);
 }
 
-// out [n] (uint8) = a [broadcast] == b [broadcast].
-template <class T>
-__global__ void equal_kernel(int64_t n, BroadcastIndexer indexer, const T* a, const T* b, uint8_t* out) {
+// grad_input [n] = unary_backward_element(grad_output [n], saved [n]).
+template <UnaryOp kOp>
+__global__ void unary_backward_kernel(int64_t n, const float* grad_output, const float* saved, float* grad_input) {
+  for (int64_t i = grid_first(); i < n; i += grid_step())
+    grad_input[i] = unary_backward_element(kOp, grad_output[i], saved[i]);
+}
+
+// out [n] (uint8) = a [broadcast] op b [broadcast].
+template <class T, CompareOp kOp>
+__global__ void compare_kernel(int64_t n, BroadcastIndexer indexer, const T* a, const T* b, uint8_t* out) {
   for (int64_t i = grid_first(); i < n; i += grid_step()) {
     int64_t a_offset, b_offset;
     indexer.offsets(i, a_offset, b_offset);
-    out[i] = a[a_offset] == b[b_offset] ? 1 : 0;
+    out[i] = apply_compare<T>(kOp, a[a_offset], b[b_offset]) ? 1 : 0;
   }
+}
+
+// out [n] (uint8) = a [n] op scalar.
+template <class T, CompareOp kOp>
+__global__ void compare_scalar_kernel(int64_t n, const T* a, T scalar, uint8_t* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) out[i] = apply_compare<T>(kOp, a[i], scalar) ? 1 : 0;
+}
+
+// out [n] = condition [broadcast] ? a [broadcast] : b [broadcast].
+template <class T>
+__global__ void where_kernel(int64_t n, TernaryBroadcastIndexer indexer, const uint8_t* condition, const T* a,
+                             const T* b, T* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) {
+    int64_t c_offset, a_offset, b_offset;
+    indexer.offsets(i, c_offset, a_offset, b_offset);
+    out[i] = condition[c_offset] ? a[a_offset] : b[b_offset];
+  }
+}
+
+// out [n] = clamp_element(a [n], low, high).
+template <class T>
+__global__ void clamp_kernel(int64_t n, const T* a, T low, T high, T* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) out[i] = clamp_element<T>(a[i], low, high);
+}
+
+// grad_input [n] = grad_output [n] where low <= input [n] <= high, else 0.
+__global__ void clamp_backward_kernel(int64_t n, const float* grad_output, const float* input, float low, float high,
+                                      float* grad_input) {
+  for (int64_t i = grid_first(); i < n; i += grid_step())
+    grad_input[i] = clamp_backward_element(grad_output[i], input[i], low, high);
 }
 
 // out [n] = static_cast<To>(a [n]).
@@ -115,19 +152,68 @@ void unary(UnaryOp op, const Tensor& a, const Tensor& out) {
   });
 }
 
+void unary_backward(UnaryOp op, const Tensor& grad_output, const Tensor& saved, const Tensor& grad_input) {
+  const DeviceScope scope(grad_input);
+  visit_unary_op(op, [&](auto op_constant) {
+    launch(unary_backward_kernel<decltype(op_constant)::value>, grad_input.numel(), pointer<float>(grad_output),
+           pointer<float>(saved), mutable_pointer<float>(grad_input));
+  });
+}
+
 void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor& grad_input) {
   const DeviceScope scope(grad_input);
   launch(relu_backward_kernel, grad_input.numel(), pointer<float>(grad_output), pointer<float>(input),
          mutable_pointer<float>(grad_input));
 }
 
-void equal(const Tensor& a, const Tensor& b, const Tensor& out) {
+void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out) {
   const DeviceScope scope(out);
   const BroadcastIndexer indexer = make_broadcast_indexer(a.shape(), b.shape(), out.shape());
   visit_dtype(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch(equal_kernel<T>, out.numel(), indexer, pointer<T>(a), pointer<T>(b), mutable_pointer<uint8_t>(out));
+    visit_compare_op(op, [&](auto op_constant) {
+      launch(compare_kernel<T, decltype(op_constant)::value>, out.numel(), indexer, pointer<T>(a), pointer<T>(b),
+             mutable_pointer<uint8_t>(out));
+    });
   });
+}
+
+void compare_scalar(CompareOp op, const Tensor& a, double scalar, const Tensor& out) {
+  const DeviceScope scope(out);
+  visit_dtype(a.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    visit_compare_op(op, [&](auto op_constant) {
+      launch(compare_scalar_kernel<T, decltype(op_constant)::value>, out.numel(), pointer<T>(a), static_cast<T>(scalar),
+             mutable_pointer<uint8_t>(out));
+    });
+  });
+}
+
+void where(const Tensor& condition, const Tensor& a, const Tensor& b, const Tensor& out) {
+  const DeviceScope scope(out);
+  const TernaryBroadcastIndexer indexer =
+      make_ternary_broadcast_indexer(condition.shape(), a.shape(), b.shape(), out.shape());
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(where_kernel<T>, out.numel(), indexer, pointer<uint8_t>(condition), pointer<T>(a), pointer<T>(b),
+           mutable_pointer<T>(out));
+  });
+}
+
+void clamp(const Tensor& a, const std::optional<double>& min, const std::optional<double>& max, const Tensor& out) {
+  const DeviceScope scope(out);
+  visit_dtype(out.dtype(), [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    launch(clamp_kernel<T>, out.numel(), pointer<T>(a), clamp_limit<T>(min, true), clamp_limit<T>(max, false),
+           mutable_pointer<T>(out));
+  });
+}
+
+void clamp_backward(const Tensor& grad_output, const Tensor& input, const std::optional<double>& min,
+                    const std::optional<double>& max, const Tensor& grad_input) {
+  const DeviceScope scope(grad_input);
+  launch(clamp_backward_kernel, grad_input.numel(), pointer<float>(grad_output), pointer<float>(input),
+         clamp_limit<float>(min, true), clamp_limit<float>(max, false), mutable_pointer<float>(grad_input));
 }
 
 void cast(const Tensor& a, const Tensor& out) {

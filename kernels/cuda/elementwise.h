@@ -5,6 +5,8 @@
 // twins; index arithmetic from kernels/device_indexing.h, tested on the CPU.
 #pragma once
 
+#include <optional>
+
 #include "wisp/core/tensor.h"
 #include "wisp/kernels/elementwise_math.h"
 
@@ -13,8 +15,14 @@ namespace wisp::kernels::cuda {
 void binary(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& out);
 void binary_scalar(BinaryOp op, const Tensor& a, double scalar, bool scalar_first, const Tensor& out);
 void unary(UnaryOp op, const Tensor& a, const Tensor& out);
+void unary_backward(UnaryOp op, const Tensor& grad_output, const Tensor& saved, const Tensor& grad_input);
 void relu_backward(const Tensor& grad_output, const Tensor& input, const Tensor& grad_input);
-void equal(const Tensor& a, const Tensor& b, const Tensor& out);
+void compare(CompareOp op, const Tensor& a, const Tensor& b, const Tensor& out);
+void compare_scalar(CompareOp op, const Tensor& a, double scalar, const Tensor& out);
+void where(const Tensor& condition, const Tensor& a, const Tensor& b, const Tensor& out);
+void clamp(const Tensor& a, const std::optional<double>& min, const std::optional<double>& max, const Tensor& out);
+void clamp_backward(const Tensor& grad_output, const Tensor& input, const std::optional<double>& min,
+                    const std::optional<double>& max, const Tensor& grad_input);
 void cast(const Tensor& a, const Tensor& out);
 void fill(const Tensor& out, double value);
 void sum_to_shape(const Tensor& a, const Tensor& out);

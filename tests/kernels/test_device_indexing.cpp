@@ -1,6 +1,7 @@
 // The index arithmetic and launch geometry of the CUDA kernels (kernels/device_indexing.h), checked
 // on the CPU against plain multi-index loops and the CPU kernels, so that it is right before it
 // first runs on a GPU (DESIGN.md §5).
+#include <array>
 #include <vector>
 
 #include "test_helpers.h"
@@ -52,6 +53,31 @@ TEST_CASE("BroadcastIndexer maps output indices to operand offsets as broadcasti
   }
   WISP_REQUIRE_ERROR(kernels::make_broadcast_indexer({1, 1, 1, 1, 1, 1, 1, 1, 2}, {2}, {1, 1, 1, 1, 1, 1, 1, 1, 2}),
                      "CUDA kernels: expected at most 8 dimensions");
+}
+
+TEST_CASE("TernaryBroadcastIndexer maps output indices to three operands' offsets (where)",
+          "[kernels][cuda_indexing]") {
+  const std::vector<std::array<Shape, 3>> cases = {{Shape{2, 3}, Shape{2, 3}, Shape{2, 3}},
+                                                   {Shape{3}, Shape{2, 3}, Shape{2, 1}},
+                                                   {Shape{2, 1, 1}, Shape{3}, Shape{4, 1}},
+                                                   {Shape{}, Shape{5}, Shape{}},
+                                                   {Shape{1, 1, 1, 1, 1, 1, 1, 2}, Shape{2, 1}, Shape{1}}};
+  for (const auto& [c, a, b] : cases) {
+    const Shape out = broadcast_shapes(c, broadcast_shapes(a, b, "test"), "test");
+    INFO("condition " << c << ", a " << a << ", b " << b << ", out " << out);
+    const kernels::TernaryBroadcastIndexer indexer = kernels::make_ternary_broadcast_indexer(c, a, b, out);
+    for (int64_t i = 0; i < out.numel(); ++i) {
+      int64_t c_offset = -1, a_offset = -1, b_offset = -1;
+      indexer.offsets(i, c_offset, a_offset, b_offset);
+      const std::vector<int64_t> index = unravel(i, out);
+      CHECK(c_offset == broadcast_offset(index, c));
+      CHECK(a_offset == broadcast_offset(index, a));
+      CHECK(b_offset == broadcast_offset(index, b));
+    }
+  }
+  WISP_REQUIRE_ERROR(
+      kernels::make_ternary_broadcast_indexer({2}, {2}, {1, 1, 1, 1, 1, 1, 1, 1, 2}, {1, 1, 1, 1, 1, 1, 1, 1, 2}),
+      "CUDA kernels: expected at most 8 dimensions");
 }
 
 TEST_CASE("ReductionIndexer sums the elements that broadcast to each output, as sum_to_shape",
