@@ -46,6 +46,29 @@ Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, int
   return grad_input;
 }
 
+Tensor softmax_forward(const Tensor& input, int64_t dim) {
+  check_dtype("softmax", "input", input, DType::Float32);
+  const DimensionSplit split = split_at(input.shape(), dim);
+  Tensor output = empty(input.shape(), float_options(input));
+  dispatch(
+      "softmax", input, [&] { cpu::softmax_forward(input, split.outer, split.size, split.inner, output); },
+      WISP_CUDA_TWIN(cuda::softmax_forward(input, split.outer, split.size, split.inner, output)));
+  return output;
+}
+
+Tensor softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t dim) {
+  check_same_device("softmax backward", output, grad_output);
+  check_dtype("softmax backward", "output", output, DType::Float32);
+  check_operand("softmax backward", "gradient", grad_output, DType::Float32, output.shape());
+  const DimensionSplit split = split_at(output.shape(), dim);
+  Tensor grad_input = empty(output.shape(), float_options(output));
+  dispatch(
+      "softmax backward", output,
+      [&] { cpu::softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input); },
+      WISP_CUDA_TWIN(cuda::softmax_backward(grad_output, output, split.outer, split.size, split.inner, grad_input)));
+  return grad_input;
+}
+
 CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& target) {
   check_same_device("cross_entropy", logits, target);
   WISP_CHECK(logits.dim() == 2 && target.dim() == 1 && target.size(0) == logits.size(0),

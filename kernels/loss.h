@@ -1,4 +1,4 @@
-// Dispatch points for log-softmax and the losses: each function checks devices once, allocates
+// Dispatch points for softmax, log-softmax and the losses: each function checks devices once, allocates
 // the outputs and calls the CPU twin (kernels/cpu/loss.h) or the CUDA twin (kernels/cuda/)
 // with the same signature. Not recorded on the tape: ops/loss.cpp adds autograd and the
 // user-facing argument checks. All values are float32; class indices Int64.
@@ -12,6 +12,10 @@ namespace wisp::kernels {
 Tensor log_softmax_forward(const Tensor& input, int64_t dim);
 // grad_input = g − exp(output) · Σ_dim g.
 Tensor log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t dim);
+// ---- softmax over dimension `dim` (already normalised): exp(x − max) / Σ exp(x − max)
+Tensor softmax_forward(const Tensor& input, int64_t dim);
+// grad_input = output · (g − Σ_dim g · output).
+Tensor softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t dim);
 
 // ---- cross entropy of logits [N, C] against Int64 targets [N] ---------------------------------------
 struct CrossEntropyForward {

@@ -1,4 +1,4 @@
-// Per-element arithmetic of log-softmax and the losses, shared by the CPU and CUDA kernels
+// Per-element arithmetic of softmax, log-softmax and the losses, shared by the CPU and CUDA kernels
 // (DESIGN.md §5).
 //
 // A softmax row x is summarised by its maximum m and log_sum = log Σ exp(x − m); then
@@ -17,6 +17,14 @@ WISP_HOST_DEVICE inline float log_softmax_element(float x, float max, float log_
 // d log_softmax: g − softmax · Σ g, with softmax = exp(output).
 WISP_HOST_DEVICE inline float log_softmax_grad_element(float grad_output, float output, float sum_grad_output) {
   return grad_output - expf(output) * sum_grad_output;
+}
+
+// softmax(x) = exp(x − m) / sum with sum = Σ exp(x − m): the same row summary as log-softmax.
+WISP_HOST_DEVICE inline float softmax_element(float x, float max, float sum) { return expf(x - max) / sum; }
+
+// d softmax: y · (g − Σ g·y), with y = softmax(x).
+WISP_HOST_DEVICE inline float softmax_grad_element(float grad_output, float output, float dot) {
+  return output * (grad_output - dot);
 }
 
 // d cross_entropy / d logit = (softmax − onehot) · g, where g is the (already scaled) gradient of

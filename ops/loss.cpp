@@ -1,4 +1,4 @@
-// log_softmax and the losses with autograd: cross_entropy (fused log-softmax + negative log
+// softmax, log_softmax and the losses with autograd: cross_entropy (fused log-softmax + negative log
 // likelihood) and mse_loss. Kernels in kernels/loss.h.
 #include <limits>
 
@@ -18,6 +18,23 @@ double reduction_scale(Reduction reduction, int64_t count) {
 }
 
 }  // namespace
+
+Tensor softmax(const Tensor& input, int64_t dim) {
+  check_dtype("softmax", "input", input, DType::Float32);
+  // A 0-dimensional tensor is one row of one element (dim 0 or -1), as in PyTorch.
+  const int64_t normalized_dim = normalize_dim(dim, input.dim() > 0 ? input.dim() : 1, "softmax");
+  Tensor output = kernels::softmax_forward(input, normalized_dim);
+  if (!autograd::needs_recording({input})) return output;
+  // Saved: the output's values, as a detached handle.
+  Tensor saved_output = output.detach();
+  return autograd::record("SoftmaxBackward", output, {input},
+                          [saved_output, normalized_dim](const Tensor& grad_output) -> std::vector<Tensor> {
+                            return {kernels::softmax_backward(grad_output, saved_output, normalized_dim)};
+                          },
+                          {saved_output});
+}
+
+Tensor Tensor::softmax(int64_t dim) const { return wisp::softmax(*this, dim); }
 
 Tensor log_softmax(const Tensor& input, int64_t dim) {
   check_dtype("log_softmax", "input", input, DType::Float32);

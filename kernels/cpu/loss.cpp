@@ -27,8 +27,14 @@ inline float row_max(const float* values, int64_t count, int64_t stride) {
 
 }  // namespace
 
-// input, output: [outer, size, inner] row-major; softmax over `size`.
-void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output) {
+namespace {
+
+// The forward of softmax and log-softmax: input, output [outer, size, inner] row-major, the softmax
+// over `size`. Each row is summarised by its maximum and sum = Σ exp(x − max) (in double);
+// summarise(sum) turns the sum into what element(x, max, summary) needs per element.
+template <class Summarise, class Element>
+void softmax_rows_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output,
+                          Summarise summarise, Element element) {
   const float* x = pointer<float>(input);
   float* out = mutable_pointer<float>(output);
   const bool parallel = outer > 1 && outer * size * inner > kParallelThreshold;
@@ -41,9 +47,9 @@ void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64
       const float max = row_max(row, size, 1);
       double sum = 0;
       for (int64_t s = 0; s < size; ++s) sum += static_cast<double>(expf(row[s] - max));
-      const float log_sum = static_cast<float>(std::log(sum));
+      const float summary = summarise(sum);
 #pragma omp simd
-      for (int64_t s = 0; s < size; ++s) out_row[s] = log_softmax_element(row[s], max, log_sum);
+      for (int64_t s = 0; s < size; ++s) out_row[s] = element(row[s], max, summary);
     }
     return;
   }
@@ -52,7 +58,7 @@ void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64
   {
     std::vector<float> max(static_cast<size_t>(inner));
     std::vector<double> sum(static_cast<size_t>(inner));
-    std::vector<float> log_sum(static_cast<size_t>(inner));
+    std::vector<float> summary(static_cast<size_t>(inner));
 #pragma omp for schedule(static)
     for (int64_t o = 0; o < outer; ++o) {
       const float* block = x + o * size * inner;
@@ -70,19 +76,20 @@ void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64
       for (int64_t s = 0; s < size; ++s)
         for (int64_t i = 0; i < inner; ++i)
           sum[static_cast<size_t>(i)] += static_cast<double>(expf(block[s * inner + i] - max[static_cast<size_t>(i)]));
-      for (int64_t i = 0; i < inner; ++i)
-        log_sum[static_cast<size_t>(i)] = static_cast<float>(std::log(sum[static_cast<size_t>(i)]));
+      for (int64_t i = 0; i < inner; ++i) summary[static_cast<size_t>(i)] = summarise(sum[static_cast<size_t>(i)]);
       for (int64_t s = 0; s < size; ++s)
         for (int64_t i = 0; i < inner; ++i)
           out_block[s * inner + i] =
-              log_softmax_element(block[s * inner + i], max[static_cast<size_t>(i)], log_sum[static_cast<size_t>(i)]);
+              element(block[s * inner + i], max[static_cast<size_t>(i)], summary[static_cast<size_t>(i)]);
     }
   }
 }
 
-// grad_output, output, grad_input: [outer, size, inner] row-major; reduction over `size`.
-void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
-                          const Tensor& grad_input) {
+// The backward of softmax and log-softmax: grad_output, output, grad_input [outer, size, inner]
+// row-major. Per row, total = Σ_size term(g, y) in double; grad_input = element(g, y, total).
+template <class Term, class Element>
+void softmax_rows_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
+                           const Tensor& grad_input, Term term, Element element) {
   const float* g = pointer<float>(grad_output);
   const float* y = pointer<float>(output);
   float* dx = mutable_pointer<float>(grad_input);
@@ -95,9 +102,9 @@ void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64
       float* dx_row = dx + o * size;
       double sum = 0;
 #pragma omp simd reduction(+ : sum)
-      for (int64_t s = 0; s < size; ++s) sum += static_cast<double>(g_row[s]);
-      const float sum_grad = static_cast<float>(sum);
-      for (int64_t s = 0; s < size; ++s) dx_row[s] = log_softmax_grad_element(g_row[s], y_row[s], sum_grad);
+      for (int64_t s = 0; s < size; ++s) sum += static_cast<double>(term(g_row[s], y_row[s]));
+      const float total = static_cast<float>(sum);
+      for (int64_t s = 0; s < size; ++s) dx_row[s] = element(g_row[s], y_row[s], total);
     }
     return;
   }
@@ -109,14 +116,47 @@ void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64
       const int64_t base = o * size * inner;
       for (int64_t i = 0; i < inner; ++i) sum[static_cast<size_t>(i)] = 0;
       for (int64_t s = 0; s < size; ++s)
-        for (int64_t i = 0; i < inner; ++i) sum[static_cast<size_t>(i)] += static_cast<double>(g[base + s * inner + i]);
+        for (int64_t i = 0; i < inner; ++i) {
+          const int64_t k = base + s * inner + i;
+          sum[static_cast<size_t>(i)] += static_cast<double>(term(g[k], y[k]));
+        }
       for (int64_t s = 0; s < size; ++s)
         for (int64_t i = 0; i < inner; ++i) {
           const int64_t k = base + s * inner + i;
-          dx[k] = log_softmax_grad_element(g[k], y[k], static_cast<float>(sum[static_cast<size_t>(i)]));
+          dx[k] = element(g[k], y[k], static_cast<float>(sum[static_cast<size_t>(i)]));
         }
     }
   }
+}
+
+}  // namespace
+
+// input, output: [outer, size, inner] row-major; log-softmax over `size`.
+void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output) {
+  softmax_rows_forward(
+      input, outer, size, inner, output, [](double sum) { return static_cast<float>(std::log(sum)); },
+      [](float x, float max, float log_sum) { return log_softmax_element(x, max, log_sum); });
+}
+
+// grad_output, output, grad_input: [outer, size, inner] row-major; reduction over `size`.
+void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
+                          const Tensor& grad_input) {
+  softmax_rows_backward(
+      grad_output, output, outer, size, inner, grad_input, [](float g, float) { return g; },
+      [](float g, float y, float sum_grad) { return log_softmax_grad_element(g, y, sum_grad); });
+}
+
+void softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output) {
+  softmax_rows_forward(
+      input, outer, size, inner, output, [](double sum) { return static_cast<float>(sum); },
+      [](float x, float max, float sum) { return softmax_element(x, max, sum); });
+}
+
+void softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
+                      const Tensor& grad_input) {
+  softmax_rows_backward(
+      grad_output, output, outer, size, inner, grad_input, [](float g, float y) { return static_cast<double>(g) * y; },
+      [](float g, float y, float dot) { return softmax_grad_element(g, y, dot); });
 }
 
 // logits: [rows, classes] row-major; target: [rows] Int64; loss, max_logit, log_sum: [rows].

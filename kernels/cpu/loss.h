@@ -1,4 +1,4 @@
-// CPU kernels for log-softmax and the losses. All tensors row-major and contiguous; outputs are
+// CPU kernels for softmax, log-softmax and the losses. All tensors row-major and contiguous; outputs are
 // allocated by the dispatch point (kernels/loss.h); the CUDA twins have the same signatures.
 #pragma once
 
@@ -13,6 +13,11 @@ void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64
 // grad_output, output, grad_input: [outer, size, inner]; grad_input = g − exp(output) · Σ_size g.
 void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
                           const Tensor& grad_input);
+// input, output: [outer, size, inner]; output = softmax over `size` (exp(x − max) / Σ exp(x − max)).
+void softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output);
+// grad_output, output, grad_input: [outer, size, inner]; grad_input = output · (g − Σ_size g · output).
+void softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
+                      const Tensor& grad_input);
 
 // logits: [rows, classes]; target: [rows] Int64; loss, max_logit, log_sum: [rows].
 // loss = max_logit + log_sum − logits[target]. Throws (before writing anything) when a target is

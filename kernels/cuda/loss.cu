@@ -1,4 +1,4 @@
-// CUDA twins of log-softmax and the losses. One thread per softmax row ([outer, size, inner]: a row
+// CUDA twins of softmax, log-softmax and the losses. One thread per softmax row ([outer, size, inner]: a row
 // is (o, i) over s) or per cross-entropy sample, summing exp in double as the CPU twins do; the
 // per-element arithmetic is kernels/loss_math.h's. Classifier rows are short (10 classes for MNIST),
 // so a thread per row keeps the reductions in registers.
@@ -47,6 +47,32 @@ __global__ void log_softmax_backward_kernel(int64_t n, const float* g, const flo
     for (int64_t s = 0; s < size; ++s) {
       const int64_t k = base + s * inner;
       dx[k] = log_softmax_grad_element(g[k], y[k], sum_grad);
+    }
+  }
+}
+
+// x, y [outer, size, inner]: one thread per (o, i).
+__global__ void softmax_forward_kernel(int64_t n, const float* x, int64_t size, int64_t inner, float* y) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    const int64_t base = (j / inner) * size * inner + j % inner;
+    const float max = row_max(x + base, size, inner);
+    double sum = 0;
+    for (int64_t s = 0; s < size; ++s) sum += static_cast<double>(expf(x[base + s * inner] - max));
+    const float sum_float = static_cast<float>(sum);
+    for (int64_t s = 0; s < size; ++s) y[base + s * inner] = softmax_element(x[base + s * inner], max, sum_float);
+  }
+}
+
+__global__ void softmax_backward_kernel(int64_t n, const float* g, const float* y, int64_t size, int64_t inner,
+                                        float* dx) {
+  for (int64_t j = grid_first(); j < n; j += grid_step()) {
+    const int64_t base = (j / inner) * size * inner + j % inner;
+    double dot = 0;
+    for (int64_t s = 0; s < size; ++s) dot += static_cast<double>(g[base + s * inner]) * y[base + s * inner];
+    const float dot_float = static_cast<float>(dot);
+    for (int64_t s = 0; s < size; ++s) {
+      const int64_t k = base + s * inner;
+      dx[k] = softmax_grad_element(g[k], y[k], dot_float);
     }
   }
 }
@@ -101,6 +127,18 @@ void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64
                           const Tensor& grad_input) {
   const DeviceScope scope(output);
   launch(log_softmax_backward_kernel, outer * inner, pointer<float>(grad_output), pointer<float>(output), size, inner,
+         mutable_pointer<float>(grad_input));
+}
+
+void softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output) {
+  const DeviceScope scope(input);
+  launch(softmax_forward_kernel, outer * inner, pointer<float>(input), size, inner, mutable_pointer<float>(output));
+}
+
+void softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
+                      const Tensor& grad_input) {
+  const DeviceScope scope(output);
+  launch(softmax_backward_kernel, outer * inner, pointer<float>(grad_output), pointer<float>(output), size, inner,
          mutable_pointer<float>(grad_input));
 }
 

@@ -1,4 +1,4 @@
-// CUDA twins of kernels/cpu/loss.h (log-softmax, cross-entropy, squared error), same signatures and
+// CUDA twins of kernels/cpu/loss.h (softmax, log-softmax, cross-entropy, squared error), same signatures and
 // contracts. A plain C++ header; compiled only when WISP_WITH_CUDA.
 #pragma once
 
@@ -9,6 +9,9 @@ namespace wisp::kernels::cuda {
 void log_softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output);
 void log_softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
                           const Tensor& grad_input);
+void softmax_forward(const Tensor& input, int64_t outer, int64_t size, int64_t inner, const Tensor& output);
+void softmax_backward(const Tensor& grad_output, const Tensor& output, int64_t outer, int64_t size, int64_t inner,
+                      const Tensor& grad_input);
 void cross_entropy_forward(const Tensor& logits, const Tensor& target, int64_t rows, int64_t classes,
                            const Tensor& loss, const Tensor& max_logit, const Tensor& log_sum);
 void cross_entropy_backward(const Tensor& grad_output, const Tensor& logits, const Tensor& target,

@@ -1,4 +1,4 @@
-// log_softmax, cross_entropy and mse_loss: forward by hand, against double-precision references
+// softmax, log_softmax, cross_entropy and mse_loss: forward by hand, against double-precision references
 // and PyTorch; gradients; every reduction; errors.
 #include <cmath>
 #include <limits>
@@ -178,6 +178,76 @@ TEST_CASE("log_softmax errors", "[layers][log_softmax]") {
   WISP_REQUIRE_ERROR(log_softmax(zeros({2, 3}), -3), "log_softmax", "got -3");
   WISP_REQUIRE_ERROR(log_softmax(zeros({2, 3}, DType::Int64), 1), "log_softmax: expected input of dtype float32",
                      "int64");
+}
+
+// ---- softmax -----------------------------------------------------------------------------------------
+
+TEST_CASE("softmax by hand, stable for large logits, equal to exp(log_softmax)", "[layers][softmax]") {
+  // e^k / (e + e² + e³) for k = 1, 2, 3.
+  const double total = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
+  const Tensor x = from_vector(std::vector<float>{1, 2, 3});
+  require_close_to(values(softmax(x, 0)), {std::exp(1.0) / total, std::exp(2.0) / total, std::exp(3.0) / total}, 1e-6);
+  CHECK(values(x.softmax(-1)) == values(softmax(x, 0)));
+  // Shifting every logit changes nothing; nothing overflows.
+  require_close(softmax(from_vector(std::vector<float>{1000, 1001, 1002}), 0), softmax(x, 0), 1e-6f);
+  CHECK(values(softmax(from_vector(std::vector<float>{-1000, 0}), 0)) == std::vector<float>{0, 1});
+  // Rows of a matrix and its columns; each slice sums to 1.
+  const Tensor m = from_vector(std::vector<float>{1, 2, 3, 1, 1, 1}, {2, 3});
+  require_close(softmax(m, 1), exp(log_softmax(m, 1)), 1e-6f);
+  require_close(softmax(m, 0), exp(log_softmax(m, 0)), 1e-6f);
+  require_close(softmax(m, 0).sum(0), ones({3}), 1e-6f);
+  CHECK(softmax(full({}, 4.0), 0).item<float>() == 1.0f);  // one element
+  CHECK(softmax(zeros({0, 3}), 1).shape() == Shape{0, 3});
+}
+
+TEST_CASE("softmax matches exp(log_softmax) over every dimension", "[layers][softmax]") {
+  manual_seed(21);
+  for (const Shape& shape : {Shape{9}, Shape{5, 7}, Shape{3, 4, 5}, Shape{40, 1000, 2}, Shape{128, 1000}}) {
+    const Tensor x = randn(shape) * 4.0;
+    for (int64_t dim = -1; dim < x.dim(); ++dim) {
+      INFO("shape " << shape << ", dim " << dim);
+      const int64_t d = dim < 0 ? dim + x.dim() : dim;
+      int64_t outer = 1, inner = 1;
+      for (int64_t k = 0; k < d; ++k) outer *= shape[static_cast<size_t>(k)];
+      for (int64_t k = d + 1; k < x.dim(); ++k) inner *= shape[static_cast<size_t>(k)];
+      std::vector<double> expected = reference_log_softmax(values(x), outer, shape[static_cast<size_t>(d)], inner);
+      for (double& v : expected) v = std::exp(v);
+      require_close_to(values(softmax(x, dim)), expected, 1e-6);
+    }
+  }
+}
+
+TEST_CASE("softmax backward is y * (g - sum(g * y)) and passes check_gradients", "[layers][softmax]") {
+  manual_seed(22);
+  Tensor x = randn({3, 6}).set_requires_grad(true);
+  const Tensor g = randn({3, 6});
+  const Tensor y = softmax(x, 1);
+  CHECK(y.grad_fn_name() == "SoftmaxBackward");
+  y.backward(g);
+  const std::vector<float> out = values(y), grad = values(g), actual = values(x.grad());
+  for (int64_t r = 0; r < 3; ++r) {
+    double dot = 0;
+    for (int64_t c = 0; c < 6; ++c)
+      dot += double(grad[static_cast<size_t>(r * 6 + c)]) * out[static_cast<size_t>(r * 6 + c)];
+    for (int64_t c = 0; c < 6; ++c) {
+      const size_t k = static_cast<size_t>(r * 6 + c);
+      CHECK(actual[k] == Approx(out[k] * (grad[k] - dot)).margin(1e-6));
+    }
+  }
+  for (int64_t dim : {0, 1, 2, -1}) {
+    INFO("dim " << dim);
+    const Function function = [dim](const std::vector<Tensor>& in) { return softmax(in[0], dim); };
+    const std::vector<Tensor> inputs{randn({2, 3, 4}) * 2.0};
+    WISP_REQUIRE_GRADIENTS(function, inputs);
+  }
+  const Function method = [](const std::vector<Tensor>& in) { return in[0].softmax(0) * in[0]; };
+  const std::vector<Tensor> vector_input{randn({5})};
+  WISP_REQUIRE_GRADIENTS(method, vector_input);
+}
+
+TEST_CASE("softmax errors", "[layers][softmax]") {
+  WISP_REQUIRE_ERROR(softmax(zeros({2, 3}), 2), "softmax", "got 2");
+  WISP_REQUIRE_ERROR(softmax(zeros({2, 3}, DType::Int64), 1), "softmax: expected input of dtype float32", "int64");
 }
 
 // ---- cross_entropy ----------------------------------------------------------------------------------
