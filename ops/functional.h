@@ -9,6 +9,7 @@
 #include "wisp/ops/linear.h"
 #include "wisp/ops/loss.h"
 #include "wisp/ops/normalization.h"
+#include "wisp/ops/random.h"
 #include "wisp/ops/reduction.h"
 #include "wisp/ops/shape.h"
 #include "wisp/ops/sparse_linear.h"

@@ -12,6 +12,7 @@
 #include "wisp/kernels/linear.h"
 #include "wisp/kernels/loss.h"
 #include "wisp/kernels/normalization.h"
+#include "wisp/kernels/random.h"
 #include "wisp/kernels/reduce.h"
 #include "wisp/kernels/rigl.h"
 #include "wisp/kernels/sgd.h"
@@ -40,6 +41,34 @@ TEST_CASE("kernel errors: elementwise", "[kernel_errors]") {
   WISP_REQUIRE_ERROR(kernels::equal(zeros({2}), Tensor()), "eq: expected defined tensors but got an undefined one");
   WISP_REQUIRE_ERROR(kernels::sum_to_shape(zeros({2, 3}, DType::Int64), Shape{3}),
                      "sum_to_shape: expected input of dtype float32 but got int64");
+}
+
+TEST_CASE("kernel errors: activations, comparisons, where, clamp, softmax and bernoulli", "[kernel_errors]") {
+  using kernels::CompareOp;
+  using kernels::UnaryOp;
+  WISP_REQUIRE_ERROR(kernels::unary_backward(UnaryOp::Tanh, zeros({3}), zeros({2})),
+                     "unary op backward: expected grad_output", "[2]", "[3]");
+  WISP_REQUIRE_ERROR(kernels::unary_backward(UnaryOp::Gelu, zeros({2}), zeros({2}, DType::Int64)),
+                     "unary op backward: expected saved of dtype float32 but got int64");
+  WISP_REQUIRE_ERROR(kernels::compare(CompareOp::Lt, zeros({2}), zeros({2}, DType::Int64)),
+                     "lt: expected both operands of the same dtype but got float32 and int64");
+  WISP_REQUIRE_ERROR(kernels::compare_scalar(CompareOp::Ge, zeros({2}, DType::UInt8), 256.0),
+                     "ge: the scalar 256 cannot be compared with a tensor of dtype uint8");
+  WISP_REQUIRE_ERROR(kernels::where(zeros({2}, DType::UInt8), zeros({2}), Tensor()),
+                     "where: expected defined tensors but got an undefined one");
+  WISP_REQUIRE_ERROR(kernels::where(zeros({2}, DType::UInt8), zeros({3}), zeros({3})), "where", "[2]", "[3]");
+  WISP_REQUIRE_ERROR(kernels::clamp_backward(zeros({3}), zeros({2}), 0.0, 1.0), "clamp backward: expected grad_output",
+                     "[2]", "[3]");
+  WISP_REQUIRE_ERROR(kernels::clamp(zeros({2}, DType::Int32), -0.5, std::nullopt),
+                     "clamp: the bound -0.5 cannot clamp a tensor of dtype int32");
+  WISP_REQUIRE_ERROR(kernels::softmax_backward(zeros({2, 4}), zeros({2, 3}), 1), "softmax backward: expected gradient",
+                     "[2, 3]", "[2, 4]");
+  WISP_REQUIRE_ERROR(kernels::bernoulli(zeros({2}, DType::Int64), 0, 0),
+                     "bernoulli: expected probabilities of dtype float32 but got int64");
+  WISP_REQUIRE_ERROR(kernels::bernoulli_scalar({2}, Device::cpu(), 1.5, 1.0, 0, 0),
+                     "bernoulli: expected a probability in [0, 1] but got 1.5");
+  WISP_REQUIRE_ERROR(kernels::bernoulli_scalar({2}, Device::cpu(), 0.5, 1e40, 0, 0),
+                     "bernoulli: expected a finite float32 value but got 1e+40");
 }
 
 TEST_CASE("kernel errors: k_winners", "[kernel_errors]") {
