@@ -105,16 +105,11 @@ Tensor forward_measuring(nn::Module& model, const Tensor& input, std::vector<Act
 }  // namespace
 
 Device parse_device(const std::string& text) {
-  if (text == "cpu") return Device::cpu();
-  if (text == "cuda") return Device::cuda(0);
-  const std::string prefix = "cuda:";
-  if (text.size() > prefix.size() && text.compare(0, prefix.size(), prefix) == 0) {
-    const std::string digits = text.substr(prefix.size());
-    // At most 4 digits: GPU indices are small, and std::stoi must not overflow.
-    if (digits.size() <= 4 && digits.find_first_not_of("0123456789") == std::string::npos)
-      return Device::cuda(std::stoi(digits));
+  try {
+    return Device(text);
+  } catch (const Error& error) {
+    WISP_FAIL("--device: ", error.what());
   }
-  WISP_FAIL("--device: expected cpu, cuda or cuda:N (N a GPU index) but got '", text, "'");
 }
 
 void check_device_usable(const Device& device) {

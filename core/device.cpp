@@ -10,6 +10,22 @@
 
 namespace wisp {
 
+Device::Device(const std::string& name) {
+  const std::string cuda_prefix = "cuda:";
+  if (name == "cpu") return;
+  type = DeviceType::CUDA;
+  if (name == "cuda") return;
+  if (name.size() > cuda_prefix.size() && name.compare(0, cuda_prefix.size(), cuda_prefix) == 0) {
+    const std::string digits = name.substr(cuda_prefix.size());
+    // At most 9 digits: every such index fits an int, and GPU indices are small anyway.
+    if (digits.size() <= 9 && digits.find_first_not_of("0123456789") == std::string::npos) {
+      index = std::stoi(digits);
+      return;
+    }
+  }
+  WISP_FAIL("invalid device name '", name, "': expected cpu, cuda or cuda:N (N a GPU index)");
+}
+
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
 std::ostream& operator<<(std::ostream& stream, const Device& device) { return stream << device.str(); }

@@ -64,3 +64,17 @@ TEST_CASE("using a GPU that is not there is a clear error", "[core][device]") {
   CHECK_THROWS_AS(ones({2}).to(missing), Error);
   if (count == 0) CHECK_THROWS_AS(synchronize(Device::cuda(0)), Error);
 }
+
+TEST_CASE("devices are named by strings as PyTorch names them", "[core][device]") {
+  CHECK(Device("cpu") == Device::cpu());
+  CHECK(Device("cuda") == Device::cuda(0));
+  CHECK(Device("cuda:1") == Device::cuda(1));
+  CHECK(Device(std::string("cuda:12")).index == 12);
+  CHECK(Device(Device::cuda(3).str()) == Device::cuda(3));  // str() round-trips
+  CHECK(Device() == Device::cpu());
+  CHECK(Device(DeviceType::CUDA, 2) == Device::cuda(2));
+  for (const char* bad :
+       {"", "gpu", "CPU", "cuda:", "cuda:-1", "cuda:1x", "cuda:+1", " cuda", "cpu:0", "cuda:1234567890"})
+    WISP_REQUIRE_ERROR(Device(bad), std::string("invalid device name '") + bad + "'",
+                       "expected cpu, cuda or cuda:N (N a GPU index)");
+}
