@@ -61,6 +61,37 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
   return result;
 }
 
+namespace {
+template <class ModulePointer>
+void collect_modules(ModulePointer module, const std::string& name, std::unordered_set<const Module*>& seen,
+                     std::vector<std::pair<std::string, ModulePointer>>& out) {
+  if (!seen.insert(module).second) return;
+  out.emplace_back(name, module);
+  for (const auto& [child_name, child] : module->named_children())
+    collect_modules<ModulePointer>(child.get(), name.empty() ? child_name : name + "." + child_name, seen, out);
+}
+}  // namespace
+
+std::vector<std::pair<std::string, Module*>> Module::named_modules() {
+  std::vector<std::pair<std::string, Module*>> result;
+  std::unordered_set<const Module*> seen;
+  collect_modules<Module*>(this, "", seen, result);
+  return result;
+}
+
+std::vector<std::pair<std::string, const Module*>> Module::named_modules() const {
+  std::vector<std::pair<std::string, const Module*>> result;
+  std::unordered_set<const Module*> seen;
+  collect_modules<const Module*>(this, "", seen, result);
+  return result;
+}
+
+Module& Module::apply(const std::function<void(Module&)>& fn) {
+  for (const auto& entry : children_) entry.second->apply(fn);
+  fn(*this);
+  return *this;
+}
+
 int64_t Module::num_parameters() const {
   int64_t total = 0;
   for (const Tensor& p : parameters()) total += p.numel();

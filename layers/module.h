@@ -87,6 +87,15 @@ class Module {
   std::vector<std::pair<std::string, Tensor>> named_buffers(bool recurse = true) const;
   std::vector<std::shared_ptr<Module>> children() const;
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& named_children() const { return children_; }
+  // This module (named "") and every module below it, depth first in registration order, with dotted
+  // names ("1", "block.fc"), as PyTorch's named_modules(): each module once, under its first name,
+  // also when it is reached twice. The pointers are valid while this module holds its children.
+  std::vector<std::pair<std::string, Module*>> named_modules();
+  std::vector<std::pair<std::string, const Module*>> named_modules() const;
+  // Calls fn on every child's apply() first, then on this module (PyTorch's apply): e.g. a custom
+  // initialisation, `model.apply([](nn::Module& m) { if (auto* l = dynamic_cast<nn::Linear*>(&m)) ... })`.
+  // A module that is a child in two places is visited twice, as in PyTorch. Returns this module.
+  Module& apply(const std::function<void(Module&)>& fn);
   // Total number of parameter elements (for SparseLinear: the stored connections, not in × out).
   int64_t num_parameters() const;
 

@@ -8,6 +8,7 @@
 #include "wisp/layers/layer_norm.h"
 #include "wisp/layers/linear.h"
 #include "wisp/layers/module.h"
+#include "wisp/layers/module_list.h"
 #include "wisp/layers/rigl.h"
 #include "wisp/layers/sequential.h"
 #include "wisp/layers/sparse_linear.h"

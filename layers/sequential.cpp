@@ -1,12 +1,24 @@
 #include "wisp/layers/sequential.h"
 
+#include <exception>
+#include <new>
+
 namespace wisp::nn {
 
 void Sequential::append(std::shared_ptr<Module> module) { register_module(std::to_string(size()), std::move(module)); }
 
 Tensor Sequential::forward(const Tensor& input) {
   Tensor x = input;
-  for (const auto& entry : named_children()) x = entry.second->forward(x);
+  for (const auto& [child_name, child] : named_children()) {
+    try {
+      x = child->forward(x);
+    } catch (const std::bad_alloc&) {
+      throw;  // out of memory: adding context would allocate
+    } catch (const std::exception& error) {
+      // Which layer failed, in front of the original message (kept whole).
+      throw Error(detail::concat("in layer ", child_name, " (", child->name(), "): ", error.what()));
+    }
+  }
   return x;
 }
 

@@ -1,12 +1,16 @@
 // nn::Sequential: modules applied one after the other.
 //
-//   nn::Sequential model(nn::Flatten(), nn::Linear(784, 2000), nn::ReLU(), nn::Linear(2000, 10));
+//   nn::Sequential model{nn::Flatten(), nn::Linear(784, 2000), nn::ReLU(), nn::Linear(2000, 10)};
 //   Tensor logits = model(images);
 //   std::shared_ptr<nn::Module> last = model[3];
 //   nn::Linear& first = model.at<nn::Linear>(1);
 //
 // Built from module values (moved into shared ownership) or from std::shared_ptr<Module>s (shared
 // with the caller). Children are named "0", "1", ... as in PyTorch.
+//
+// Errors: an exception thrown by a child's forward is rethrown as a wisp::Error that names the
+// child, "in layer 3 (LayerNorm): " followed by the original message; nested Sequentials add one
+// such prefix each ("in layer 1 (Sequential): in layer 0 (Linear): ...").
 #pragma once
 
 #include <memory>
@@ -14,6 +18,7 @@
 #include <utility>
 
 #include "wisp/layers/module.h"
+#include "wisp/layers/module_list.h"
 
 namespace wisp::nn {
 
@@ -27,15 +32,11 @@ class Sequential : public Module {
     (push_back(std::forward<Rest>(rest)), ...);
   }
 
-  // Appends a module value (moved into shared ownership) or a shared module.
+  // Appends a module value (moved into shared ownership) or a shared module; returns this Sequential.
   template <class ModuleType>
-  void push_back(ModuleType&& module) {
-    using Decayed = std::decay_t<ModuleType>;
-    if constexpr (std::is_base_of_v<Module, Decayed>) {
-      append(std::make_shared<Decayed>(std::forward<ModuleType>(module)));
-    } else {
-      append(std::shared_ptr<Module>(std::forward<ModuleType>(module)));
-    }
+  Sequential& push_back(ModuleType&& module) {
+    append(detail::share_module(std::forward<ModuleType>(module)));
+    return *this;
   }
 
   Tensor forward(const Tensor& input) override;
