@@ -3,16 +3,20 @@
 namespace wisp::apps {
 namespace {
 
+// Every Sequential is built from a braced list, which C++ evaluates left to right: the layers are
+// constructed (and draw their initial values) first to last with every compiler, so one seed gives
+// one model (layers/sequential.h).
+
 // The notebook's dense model: Flatten, Linear(784, 2000), LayerNorm, ReLU, Linear(2000, 10).
 std::shared_ptr<nn::Module> dense_model(const ModelSettings&) {
-  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000), nn::ReLU(),
-                                          nn::Linear(2000, 10));
+  return std::make_shared<nn::Sequential>(
+      nn::Sequential{nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000), nn::ReLU(), nn::Linear(2000, 10)});
 }
 
 // The same shape with sparse layers (90% sparse, random connections).
 std::shared_ptr<nn::Module> sparse_model(const ModelSettings&) {
-  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000), nn::ReLU(),
-                                          nn::SparseLinear(2000, 10));
+  return std::make_shared<nn::Sequential>(nn::Sequential{nn::Flatten(), nn::SparseLinear(784, 2000),
+                                                         nn::LayerNorm(2000), nn::ReLU(), nn::SparseLinear(2000, 10)});
 }
 
 // The notebook's user-defined connections: every input pixel feeds 200 random hidden units.
@@ -22,14 +26,15 @@ std::shared_ptr<nn::Module> user_model(const ModelSettings&) {
   const Tensor row = randint(0, 2000, {1, 784 * connections_per_input}, DType::Int64);
   const Tensor connections = cat({row, column}, 0);  // [2, nnz]: row = output unit, col = input pixel
   return std::make_shared<nn::Sequential>(
-      nn::Flatten(), nn::SparseLinear(784, 2000, nn::SparseLinearOptions().connectivity(connections)),
-      nn::LayerNorm(2000), nn::ReLU(), nn::SparseLinear(2000, 10));
+      nn::Sequential{nn::Flatten(), nn::SparseLinear(784, 2000, nn::SparseLinearOptions().connectivity(connections)),
+                     nn::LayerNorm(2000), nn::ReLU(), nn::SparseLinear(2000, 10)});
 }
 
 std::shared_ptr<nn::Module> small_world_model(const ModelSettings&) {
   const auto options = nn::SparseLinearOptions().small_world(true);
-  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000, options), nn::LayerNorm(2000),
-                                          nn::ReLU(), nn::SparseLinear(2000, 10, options));
+  return std::make_shared<nn::Sequential>(nn::Sequential{nn::Flatten(), nn::SparseLinear(784, 2000, options),
+                                                         nn::LayerNorm(2000), nn::ReLU(),
+                                                         nn::SparseLinear(2000, 10, options)});
 }
 
 // The sparse model with RigL in both layers (the notebook's dynamic connections).
@@ -39,21 +44,22 @@ std::shared_ptr<nn::Module> dynamic_model(const ModelSettings& settings) {
                            .delta_t(settings.rigl_delta_t)
                            .t_end(settings.rigl_t_end)
                            .alpha(settings.rigl_alpha);
-  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000, options), nn::LayerNorm(2000),
-                                          nn::ReLU(), nn::SparseLinear(2000, 10, options));
+  return std::make_shared<nn::Sequential>(nn::Sequential{nn::Flatten(), nn::SparseLinear(784, 2000, options),
+                                                         nn::LayerNorm(2000), nn::ReLU(),
+                                                         nn::SparseLinear(2000, 10, options)});
 }
 
 // The dense model with k-winners (65% of the hidden units set to 0 per sample) instead of ReLU.
 std::shared_ptr<nn::Module> kwinners_model(const ModelSettings&) {
-  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000),
-                                          nn::ActivationSparsity(), nn::Linear(2000, 10));
+  return std::make_shared<nn::Sequential>(nn::Sequential{nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000),
+                                                         nn::ActivationSparsity(), nn::Linear(2000, 10)});
 }
 
 // k-winners with 90%-sparse layers.
 std::shared_ptr<nn::Module> kwinners_sparse_model(const ModelSettings&) {
-  return std::make_shared<nn::Sequential>(nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000),
-                                          nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.65)),
-                                          nn::SparseLinear(2000, 10));
+  return std::make_shared<nn::Sequential>(nn::Sequential{
+      nn::Flatten(), nn::SparseLinear(784, 2000), nn::LayerNorm(2000),
+      nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.65)), nn::SparseLinear(2000, 10)});
 }
 
 // The notebook's very wide model: the 784 pixels repeated 10 times with a learnable scale and shift,

@@ -34,7 +34,8 @@ static void random_inputs() {
   const int64_t N = 64, D_in = 200, H = 1000, D_out = 10;
   Tensor x = randn({N, D_in});
   Tensor y = randn({N, D_out});
-  nn::Sequential model_dense(nn::Linear(D_in, H), nn::ReLU(), nn::Linear(H, D_out));
+  // Braces: the layers are constructed (and initialised) left to right with every compiler.
+  nn::Sequential model_dense{nn::Linear(D_in, H), nn::ReLU(), nn::Linear(H, D_out)};
   const float learning_rate_dense = 1e-4f;
   for (int t = 0; t < 500; ++t) {
     Tensor loss_dense = mse_loss(model_dense(x), y, Reduction::Sum);
@@ -51,7 +52,7 @@ static void train_dense(const std::string& root, int epochs, int64_t limit) {
   data::MnistDataset train(root, data::Split::Train, limit), test(root, data::Split::Test);
   data::DataLoader train_loader(train, data::DataLoaderOptions().batch_size(64).shuffle(true).drop_last(true));
   data::DataLoader test_loader(test, data::DataLoaderOptions().batch_size(64).shuffle(false).drop_last(true));
-  nn::Sequential model(nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000), nn::ReLU(), nn::Linear(2000, 10));
+  nn::Sequential model{nn::Flatten(), nn::Linear(784, 2000), nn::LayerNorm(2000), nn::ReLU(), nn::Linear(2000, 10)};
   optim::SGD optimizer(model.parameters(), optim::SGDOptions(1e-2).momentum(0.9));
   std::cout << model << "\n";
   const auto since = std::chrono::steady_clock::now();

@@ -8,6 +8,20 @@
 // Built from module values (moved into shared ownership) or from std::shared_ptr<Module>s (shared
 // with the caller). Children are named "0", "1", ... as in PyTorch.
 //
+// Initialisation order — braces, not parentheses, for reproducible models. Each layer draws its
+// initial values from the default generator when it is constructed, so the order in which layers
+// are constructed decides which numbers each gets. In `nn::Sequential model(a(), b(), c())` (or
+// std::make_shared<nn::Sequential>(a(), b(), c())) the layers are function arguments, whose order
+// of evaluation C++ leaves unspecified: g++ constructs them right to left, clang left to right, so
+// one seed gives two different models. C++ does fix the order in a braced list: write
+//
+//   nn::Sequential model{nn::Linear(784, 2000), nn::ReLU(), nn::Linear(2000, 10)};           // left to right
+//   auto shared = std::make_shared<nn::Sequential>(nn::Sequential{nn::Linear(784, 2000), nn::ReLU()});
+//
+// or construct the layers in separate statements (model.push_back(nn::Linear(784, 2000));
+// model.push_back(nn::Linear(2000, 10)); — or chained: model.push_back(...).push_back(...), which
+// C++17 evaluates in order). docs/layers.md says the same.
+//
 // Errors: an exception thrown by a child's forward is rethrown as a wisp::Error that names the
 // child, "in layer 3 (LayerNorm): " followed by the original message; nested Sequentials add one
 // such prefix each ("in layer 1 (Sequential): in layer 0 (Linear): ...").

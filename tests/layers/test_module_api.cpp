@@ -149,3 +149,28 @@ TEST_CASE("an error in a Sequential's layer names the layer and keeps the messag
   nn::Sequential custom{nn::ReLU(), Throwing()};
   WISP_REQUIRE_ERROR(custom(input), "in layer 1 (Throwing): custom failure");
 }
+
+TEST_CASE("a braced Sequential initialises its layers left to right with every compiler", "[layers][modules]") {
+  // The layers draw from the default generator when constructed: braces fix the order, so the model
+  // equals one whose layers are constructed in separate statements, first to last.
+  manual_seed(11);
+  const nn::Sequential braced{nn::Linear(5, 4), nn::ReLU(), nn::Linear(4, 3)};
+  manual_seed(11);
+  nn::Sequential separate;
+  separate.push_back(nn::Linear(5, 4));
+  separate.push_back(nn::ReLU());
+  separate.push_back(nn::Linear(4, 3));
+  manual_seed(11);
+  nn::Sequential chained;
+  chained.push_back(nn::Linear(5, 4)).push_back(nn::ReLU()).push_back(nn::Linear(4, 3));
+  const auto expected = braced.state_dict();
+  for (const nn::Sequential* model : {&separate, &chained}) {
+    const auto actual = model->state_dict();
+    REQUIRE(actual.size() == expected.size());
+    for (size_t i = 0; i < actual.size(); ++i) {
+      INFO(actual[i].first);
+      CHECK(actual[i].first == expected[i].first);
+      CHECK(wisp::testing::values(actual[i].second) == wisp::testing::values(expected[i].second));
+    }
+  }
+}
