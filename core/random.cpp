@@ -9,6 +9,18 @@ void Generator::set_seed(uint64_t seed) {
   offset_ = 0;
 }
 
+uint64_t Generator::offset() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return offset_;
+}
+
+void Generator::set_state(uint64_t seed, uint64_t offset) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  seed_ = seed;
+  key_ = random_bits(0x5DEECE66Dull, seed);
+  offset_ = offset;
+}
+
 Generator::Block Generator::reserve(uint64_t count) {
   std::lock_guard<std::mutex> lock(mutex_);
   Block block{key_, offset_};

@@ -42,6 +42,10 @@ class Generator {
   explicit Generator(uint64_t seed = 0) { set_seed(seed); }
   void set_seed(uint64_t seed);
   uint64_t seed() const { return seed_; }
+  // The next counter: with seed(), the whole state (a checkpoint saves both and set_state restores
+  // them, after which the stream continues exactly where it was).
+  uint64_t offset() const;
+  void set_state(uint64_t seed, uint64_t offset);
   // Reserves `count` consecutive counters and returns the key and the first counter.
   struct Block {
     uint64_t key;
@@ -51,7 +55,7 @@ class Generator {
   uint64_t next_u64();  // one number, for scalar draws (shuffles, sampling)
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   uint64_t seed_ = 0;
   uint64_t key_ = 0;
   uint64_t offset_ = 0;
