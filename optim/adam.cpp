@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <ostream>
+#include <set>
 
 #include "wisp/autograd/grad_mode.h"
 #include "wisp/core/factories.h"
@@ -51,7 +52,7 @@ void AdamBase::update() {
     const Tensor& parameter = parameters_[i];
     const Tensor gradient = parameter.grad();
     if (!gradient.defined()) continue;
-    ParameterState& state = states_[i];
+    Moments& state = states_[i];
     if (!state.exp_avg.defined()) {
       state.exp_avg = zeros_like_parameter(parameter);
       state.exp_avg_sq = zeros_like_parameter(parameter);
@@ -81,10 +82,61 @@ Tensor AdamBase::max_exp_avg_sq(const Tensor& parameter) const { return states_[
 int64_t AdamBase::step_count(const Tensor& parameter) const { return states_[index_of(parameter)].steps; }
 
 std::vector<Tensor> AdamBase::state_of(const Tensor& parameter) const {
-  const ParameterState& state = states_[index_of(parameter)];
+  const Moments& state = states_[index_of(parameter)];
   if (!state.exp_avg.defined()) return {};
   if (state.max_exp_avg_sq.defined()) return {state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq};
   return {state.exp_avg, state.exp_avg_sq};
+}
+
+std::map<std::string, std::string> AdamBase::options_text() const {
+  const Hyperparameters& h = hyperparameters_;
+  return {{"lr", format_option(h.learning_rate)},
+          {"beta1", format_option(h.beta1)},
+          {"beta2", format_option(h.beta2)},
+          {"eps", format_option(h.eps)},
+          {"weight_decay", format_option(h.weight_decay)},
+          {"amsgrad", format_option(h.amsgrad)},
+          {"schedule", h.schedule.description()}};
+}
+
+ParameterState AdamBase::parameter_state(size_t index) const {
+  const Moments& own = states_[index];
+  ParameterState state;
+  state.counters["step"] = own.steps;
+  if (own.exp_avg.defined()) state.tensors["exp_avg"] = own.exp_avg;
+  if (own.exp_avg_sq.defined()) state.tensors["exp_avg_sq"] = own.exp_avg_sq;
+  if (own.max_exp_avg_sq.defined()) state.tensors["max_exp_avg_sq"] = own.max_exp_avg_sq;
+  return state;
+}
+
+void AdamBase::check_parameter_state(size_t, const ParameterState& state) const {
+  const auto step = state.counters.find("step");
+  WISP_CHECK(step != state.counters.end(), "expected the counter step but it is missing");
+  WISP_CHECK(state.counters.size() == 1, "expected no counter but step, got ", state.counters.size(), " counters");
+  // Moments exist exactly from the first step on, and v_max exactly with amsgrad.
+  std::set<std::string> expected;
+  if (step->second > 0) expected = {"exp_avg", "exp_avg_sq"};
+  if (step->second > 0 && hyperparameters_.amsgrad) expected.insert("max_exp_avg_sq");
+  std::string present;
+  for (const auto& entry : state.tensors) present += (present.empty() ? "" : ", ") + entry.first;
+  std::string wanted;
+  for (const std::string& name : expected) wanted += (wanted.empty() ? "" : ", ") + name;
+  bool same = expected.size() == state.tensors.size();
+  for (const std::string& name : expected) same = same && state.tensors.count(name) != 0;
+  WISP_CHECK(same, "at step ", step->second, (hyperparameters_.amsgrad ? " with" : " without"),
+             " amsgrad, expected the state tensors {", wanted, "} but got {", present, "}");
+}
+
+void AdamBase::set_parameter_state(size_t index, ParameterState state) {
+  Moments& own = states_[index];
+  const auto tensor = [&](const char* name) {
+    const auto found = state.tensors.find(name);
+    return found == state.tensors.end() ? Tensor() : found->second;
+  };
+  own.exp_avg = tensor("exp_avg");
+  own.exp_avg_sq = tensor("exp_avg_sq");
+  own.max_exp_avg_sq = tensor("max_exp_avg_sq");
+  own.steps = state.counters["step"];
 }
 
 Adam::Adam(std::vector<Tensor> parameters, AdamOptions options)

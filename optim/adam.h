@@ -100,14 +100,21 @@ class AdamBase : public Optimizer {
   void update() override;
   double base_learning_rate() const override { return hyperparameters_.learning_rate; }
   Schedule schedule() const override { return hyperparameters_.schedule; }
+  // Checkpoints: options lr, beta1, beta2, eps, weight_decay, amsgrad and schedule (its
+  // description); per parameter the counter "step" and, once it is above 0, "exp_avg" and
+  // "exp_avg_sq" (and "max_exp_avg_sq" with amsgrad), as PyTorch names them.
+  std::map<std::string, std::string> options_text() const override;
+  ParameterState parameter_state(size_t index) const override;
+  void check_parameter_state(size_t index, const ParameterState& state) const override;
+  void set_parameter_state(size_t index, ParameterState state) override;
 
  private:
-  struct ParameterState {
+  struct Moments {
     Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
     int64_t steps = 0;
   };
   Hyperparameters hyperparameters_;
-  std::vector<ParameterState> states_;  // parallel to parameters()
+  std::vector<Moments> states_;  // parallel to parameters()
 };
 
 // Adam (Kingma & Ba, 2015) with L2 weight decay, as torch.optim.Adam.
@@ -115,6 +122,7 @@ class Adam : public AdamBase {
  public:
   Adam(std::vector<Tensor> parameters, AdamOptions options);
   const AdamOptions& options() const { return options_; }
+  std::string kind() const override { return "Adam"; }
 
  private:
   AdamOptions options_;
@@ -125,6 +133,7 @@ class AdamW : public AdamBase {
  public:
   AdamW(std::vector<Tensor> parameters, AdamWOptions options);
   const AdamWOptions& options() const { return options_; }
+  std::string kind() const override { return "AdamW"; }
 
  private:
   AdamWOptions options_;

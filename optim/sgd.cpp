@@ -63,6 +63,31 @@ std::vector<Tensor> SGD::state_of(const Tensor& parameter) const {
   return {buffer};
 }
 
+std::map<std::string, std::string> SGD::options_text() const {
+  return {{"lr", format_option(options_.learning_rate())},    {"momentum", format_option(options_.momentum())},
+          {"dampening", format_option(options_.dampening())}, {"weight_decay", format_option(options_.weight_decay())},
+          {"nesterov", format_option(options_.nesterov())},   {"schedule", options_.schedule().description()}};
+}
+
+ParameterState SGD::parameter_state(size_t index) const {
+  ParameterState state;
+  if (momentum_buffers_[index].defined()) state.tensors["momentum_buffer"] = momentum_buffers_[index];
+  return state;
+}
+
+void SGD::check_parameter_state(size_t, const ParameterState& state) const {
+  for (const auto& entry : state.tensors) {
+    WISP_CHECK(entry.first == "momentum_buffer", "expected no state other than momentum_buffer but got ", entry.first);
+    WISP_CHECK(options_.momentum() != 0, "expected no momentum_buffer (momentum is 0) but got one");
+  }
+  WISP_CHECK(state.counters.empty(), "expected no counters but got ", state.counters.begin()->first);
+}
+
+void SGD::set_parameter_state(size_t index, ParameterState state) {
+  const auto buffer = state.tensors.find("momentum_buffer");
+  momentum_buffers_[index] = buffer == state.tensors.end() ? Tensor() : buffer->second;
+}
+
 std::ostream& operator<<(std::ostream& stream, const SGDOptions& options) {
   return stream << "SGD(lr=" << options.learning_rate() << ", momentum=" << options.momentum()
                 << ", dampening=" << options.dampening() << ", weight_decay=" << options.weight_decay()

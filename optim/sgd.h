@@ -37,6 +37,7 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<Tensor> parameters, SGDOptions options);
   std::vector<Tensor> state_of(const Tensor& parameter) const override;
+  std::string kind() const override { return "SGD"; }
 
   const SGDOptions& options() const { return options_; }
   // Changes the base learning rate for later steps (a schedule in the options is the stateless
@@ -49,6 +50,12 @@ class SGD : public Optimizer {
   void update() override;
   double base_learning_rate() const override { return options_.learning_rate(); }
   Schedule schedule() const override { return options_.schedule(); }
+  // Checkpoints: options lr, momentum, dampening, weight_decay, nesterov and schedule (its
+  // description); per parameter "momentum_buffer" once created (never without momentum).
+  std::map<std::string, std::string> options_text() const override;
+  ParameterState parameter_state(size_t index) const override;
+  void check_parameter_state(size_t index, const ParameterState& state) const override;
+  void set_parameter_state(size_t index, ParameterState state) override;
 
  private:
   SGDOptions options_;
