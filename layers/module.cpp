@@ -166,12 +166,28 @@ Tensor StateLoad::take(const std::string& name, DType dtype, const Shape& shape)
   return tensor;
 }
 
-void StateLoad::finish(const std::string& module_name) {
-  std::vector<std::string> unexpected;
+std::optional<uint64_t> StateLoad::take_counter(const std::string& name) {
+  used_counters_.push_back(name);
+  const auto found = counters_ ? counters_->find(name) : std::map<std::string, uint64_t>::const_iterator();
+  if (!counters_ || found == counters_->end()) {
+    missing_counters_.push_back(name);
+    return std::nullopt;
+  }
+  return found->second;
+}
+
+void StateLoad::check(const std::string& module_name) const {
+  std::vector<std::string> unexpected, unexpected_counters;
   const std::set<std::string> used(used_.begin(), used_.end());
   for (const auto& entry : tensors_)
     if (used.count(entry.first) == 0) unexpected.push_back(entry.first);
-  if (!missing_.empty() || !unexpected.empty() || !problems_.empty()) {
+  if (counters_) {
+    const std::set<std::string> used_counters(used_counters_.begin(), used_counters_.end());
+    for (const auto& entry : *counters_)
+      if (used_counters.count(entry.first) == 0) unexpected_counters.push_back(entry.first);
+  }
+  if (!missing_.empty() || !unexpected.empty() || !problems_.empty() || !missing_counters_.empty() ||
+      !unexpected_counters.empty()) {
     // PyTorch's load_state_dict wording, so that its users recognise each line.
     std::ostringstream message;
     message << "Error(s) in loading state_dict for " << module_name << ":";
@@ -183,10 +199,22 @@ void StateLoad::finish(const std::string& module_name) {
     };
     list("Missing", missing_);
     list("Unexpected", unexpected);
+    const auto list_counters = [&](const char* label, const std::vector<std::string>& names) {
+      if (names.empty()) return;
+      message << "\n\t" << label << " counter(s): ";
+      for (size_t i = 0; i < names.size(); ++i) message << (i ? ", " : "") << '"' << names[i] << '"';
+      message << ".";
+    };
+    list_counters("Missing", missing_counters_);
+    list_counters("Unexpected", unexpected_counters);
     for (const std::string& problem : problems_) message << "\n\t" << problem << ".";
     throw Error(message.str());
   }
+}
+
+void StateLoad::apply() {
   for (const auto& change : changes_) change();
+  changes_.clear();
 }
 
 namespace {
@@ -194,6 +222,13 @@ namespace {
 void collect_state(const Module& module, const std::string& prefix, std::vector<std::pair<std::string, Tensor>>& out) {
   module.state_tensors(prefix, out);
   for (const auto& [child_name, child] : module.named_children()) collect_state(*child, prefix + child_name + ".", out);
+}
+
+void collect_counters(const Module& module, const std::string& prefix,
+                      std::vector<std::pair<std::string, uint64_t>>& out) {
+  module.state_counters(prefix, out);
+  for (const auto& [child_name, child] : module.named_children())
+    collect_counters(*child, prefix + child_name + ".", out);
 }
 
 void check_state_tree(Module& module, const std::string& prefix, StateLoad& load) {
@@ -235,6 +270,16 @@ void Module::load_state_dict(const std::map<std::string, Tensor>& tensors) {
   StateLoad load(tensors);
   check_state_tree(*this, "", load);
   load.finish(name());
+}
+
+void Module::check_state_dict(StateLoad& load) { check_state_tree(*this, "", load); }
+
+void Module::state_counters(const std::string&, std::vector<std::pair<std::string, uint64_t>>&) const {}
+
+std::vector<std::pair<std::string, uint64_t>> Module::counter_dict() const {
+  std::vector<std::pair<std::string, uint64_t>> result;
+  collect_counters(*this, "", result);
+  return result;
 }
 
 std::string demangle(const char* mangled_name) {

@@ -24,6 +24,7 @@
 #include <iosfwd>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,9 +36,12 @@ namespace wisp::nn {
 // One load of a state dict into a module (Module::load_state_dict), in two phases so that a failed
 // load changes nothing: modules check the tensors they need and queue what they will change
 // (on_apply); only when every module has checked without a problem are the queued changes applied.
+// A checkpoint's load also carries counters (Module::state_counters), which model files do not.
 class StateLoad {
  public:
   explicit StateLoad(const std::map<std::string, Tensor>& tensors) : tensors_(tensors) {}
+  StateLoad(const std::map<std::string, Tensor>& tensors, const std::map<std::string, uint64_t>& counters)
+      : tensors_(tensors), counters_(&counters) {}
 
   // The tensor `name`, or an undefined tensor (recorded as missing) when there is none; either way
   // the name counts as used.
@@ -48,19 +52,31 @@ class StateLoad {
   Tensor take(const std::string& name, DType dtype, const Shape& shape);
   // Whether the state dict has `name` (does not count as using it).
   bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
+  // Whether this load carries counters (a checkpoint's does, a model file's does not).
+  bool has_counters() const { return counters_ != nullptr; }
+  // The counter `name`, or nullopt (recorded as missing) when there is none; counts as used.
+  std::optional<uint64_t> take_counter(const std::string& name);
   // Records a problem; the load then fails, listing every problem, and applies nothing.
   void fail(std::string problem) { problems_.push_back(std::move(problem)); }
   // Queues a change, run only when the whole load has checked without a problem. Changes must not
   // throw: everything that can fail belongs in the check.
   void on_apply(std::function<void()> change) { changes_.push_back(std::move(change)); }
 
-  // Throws (naming `module_name`, missing, unexpected and mismatched tensors) when anything failed;
-  // otherwise applies the queued changes.
-  void finish(const std::string& module_name);
+  // Throws (naming `module_name`, missing, unexpected and mismatched tensors and counters) when
+  // anything failed; otherwise applies the queued changes. check() and apply() are its halves, for
+  // a caller that loads more than the module all or nothing (a checkpoint).
+  void finish(const std::string& module_name) {
+    check(module_name);
+    apply();
+  }
+  void check(const std::string& module_name) const;
+  void apply();
 
  private:
   const std::map<std::string, Tensor>& tensors_;
+  const std::map<std::string, uint64_t>* counters_ = nullptr;
   std::vector<std::string> used_, missing_, problems_;
+  std::vector<std::string> used_counters_, missing_counters_;
   std::vector<std::function<void()>> changes_;
 };
 
@@ -122,6 +138,13 @@ class Module {
   // replace the storage of the existing tensors in place, so handles (and optimizers holding them)
   // stay valid; see docs/serialization.md for what that means for optimizer state.
   void load_state_dict(const std::map<std::string, Tensor>& tensors);
+  // The checking half of load_state_dict(): every module of the tree checks `load` and queues its
+  // changes; load.check() and load.apply() then finish it (serialization/checkpoint.h loads a
+  // model and an optimizer all or nothing this way).
+  void check_state_dict(StateLoad& load);
+  // Counters a training checkpoint holds beyond state_dict(), named like it ("1.rigl.steps"):
+  // state that model files leave out so that PyTorch reads them as its own state_dicts.
+  std::vector<std::pair<std::string, uint64_t>> counter_dict() const;
 
   // This module's own tensors (not its children's), each name prefixed by `prefix` ("3."); the
   // default is the parameters, then the buffers, that are defined.
@@ -130,6 +153,9 @@ class Module {
   // The default takes each of state_tensors()' names with its tensor's dtype and shape and replaces
   // the values in place (replace_tensor_).
   virtual void check_state(const std::string& prefix, StateLoad& load);
+  // This module's own counters (not its children's), each name prefixed by `prefix`; the default
+  // has none. A module with counters takes them in check_state when load.has_counters().
+  virtual void state_counters(const std::string& prefix, std::vector<std::pair<std::string, uint64_t>>& out) const;
 
   // The class name used when printing ("Linear"); by default the demangled C++ class name
   // without namespaces.

@@ -184,6 +184,12 @@ RiglSchedule::RiglSchedule(Tensor weights, SparseStructure structure, int64_t de
       tie_seed_(tie_seed),
       growth_(growth) {}
 
+void RiglSchedule::restore(const RiglStatistics& statistics, uint64_t tie_seed) {
+  statistics_ = statistics;
+  tie_seed_ = tie_seed;
+  captured_.clear();
+}
+
 Tensor RiglSchedule::tap(const Tensor& input, const Tensor& output) {
   if (growth_ == Growth::Random || !training_ || !GradMode::is_enabled() || !weights_.requires_grad() ||
       !rigl_updates_at(statistics_.steps + 1, delta_t_, t_end_))

@@ -130,6 +130,13 @@ class RiglSchedule : public TensorUpdateHook, public std::enable_shared_from_thi
   int64_t t_end() const { return t_end_; }
   double alpha() const { return alpha_; }
   Growth growth() const { return growth_; }
+  // The seed of the tie order and of random growth (with statistics(), what a checkpoint restores).
+  uint64_t tie_seed() const { return tie_seed_; }
+  // Whether batches captured for the next update wait for the optimizer step (a backward ran since
+  // the previous step on an update step): state a checkpoint cannot hold, so it is saved between steps.
+  bool pending() const { return !captured_.empty(); }
+  // Continues from a checkpoint: the counters and the seed, with no batch captured.
+  void restore(const RiglStatistics& statistics, uint64_t tie_seed);
 
   // The layer's forward output: passed through a tap (the node "RiglGradientTap") when the next
   // optimizer step updates the connections by gradient and a backward can reach the weights;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <map>
 #include <ostream>
 #include <sstream>
 #include <string>
@@ -236,7 +238,27 @@ void SparseLinear::state_tensors(const std::string& prefix, std::vector<std::pai
   if (bias_.defined()) out.emplace_back(prefix + "bias", bias_);
 }
 
+void SparseLinear::state_counters(const std::string& prefix, std::vector<std::pair<std::string, uint64_t>>& out) const {
+  if (!rigl_) return;
+  WISP_CHECK(!rigl_->pending(), "SparseLinear ", prefix,
+             ": a RigL update waits for the optimizer step (a backward ran since the last step); save "
+             "between optimizer steps");
+  const RiglStatistics& statistics = rigl_->statistics();
+  const auto count = [](int64_t value) { return static_cast<uint64_t>(value); };  // never negative
+  out.emplace_back(prefix + "rigl.steps", count(statistics.steps));
+  out.emplace_back(prefix + "rigl.updates", count(statistics.updates));
+  out.emplace_back(prefix + "rigl.skipped", count(statistics.skipped));
+  out.emplace_back(prefix + "rigl.moved", count(statistics.moved));
+  out.emplace_back(prefix + "rigl.last_step", count(statistics.last.step));
+  out.emplace_back(prefix + "rigl.last_dropped", count(statistics.last.dropped));
+  out.emplace_back(prefix + "rigl.last_moved", count(statistics.last.moved));
+  out.emplace_back(prefix + "rigl.seed", rigl_->tie_seed());
+  out.emplace_back(prefix + "rigl.delta_t", count(rigl_->delta_t()));
+  out.emplace_back(prefix + "rigl.t_end", count(rigl_->t_end()));
+}
+
 void SparseLinear::check_state(const std::string& prefix, StateLoad& load) {
+  if (rigl_ && load.has_counters()) check_rigl_counters(prefix, load);
   const Tensor weights = load.take(prefix + "weights");
   const Tensor indices = load.take(prefix + "indices");
   const Tensor bias = bias_.defined() ? load.take(prefix + "bias", bias_.dtype(), bias_.shape()) : Tensor();
@@ -287,6 +309,48 @@ void SparseLinear::check_state(const std::string& prefix, StateLoad& load) {
     for (const auto& [tensor, contents] : replacements) replace_tensor_(tensor, contents);
     if (new_connections) connectivity_kind_ = "loaded";
   });
+}
+
+void SparseLinear::check_rigl_counters(const std::string& prefix, StateLoad& load) {
+  const std::string name = prefix + "rigl.";
+  std::map<std::string, uint64_t> values;
+  bool complete = true;
+  for (const char* key : {"steps", "updates", "skipped", "moved", "last_step", "last_dropped", "last_moved", "seed",
+                          "delta_t", "t_end"}) {
+    const std::optional<uint64_t> value = load.take_counter(name + key);
+    if (value) values[key] = *value;
+    complete = complete && value.has_value();
+  }
+  if (!complete) return;  // listed as missing
+  const auto same = [&](const char* key, int64_t own) {
+    if (values[key] == static_cast<uint64_t>(own)) return true;
+    load.fail(detail::concat("RigL mismatch for ", name, key, ": the checkpoint's layer has ", values[key],
+                             ", the layer in current model has ", own));
+    return false;
+  };
+  if (!same("delta_t", rigl_->delta_t()) || !same("t_end", rigl_->t_end())) return;
+  constexpr auto kLargest = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  for (const char* key : {"steps", "updates", "skipped", "moved", "last_step", "last_dropped", "last_moved"})
+    if (values[key] > kLargest) {
+      load.fail(detail::concat("RigL counter ", name, key, " is ", values[key], ", above the largest int64"));
+      return;
+    }
+  RiglStatistics statistics;
+  statistics.steps = static_cast<int64_t>(values["steps"]);
+  statistics.updates = static_cast<int64_t>(values["updates"]);
+  statistics.skipped = static_cast<int64_t>(values["skipped"]);
+  statistics.moved = static_cast<int64_t>(values["moved"]);
+  statistics.last.step = static_cast<int64_t>(values["last_step"]);
+  statistics.last.dropped = static_cast<int64_t>(values["last_dropped"]);
+  statistics.last.moved = static_cast<int64_t>(values["last_moved"]);
+  if (statistics.updates + statistics.skipped > statistics.steps || statistics.last.step > statistics.steps) {
+    load.fail(detail::concat("RigL counters of ", name, " disagree: ", statistics.updates, " updates and ",
+                             statistics.skipped, " skipped updates (last at step ", statistics.last.step, ") in ",
+                             statistics.steps, " steps"));
+    return;
+  }
+  const uint64_t seed = values["seed"];
+  load.on_apply([this, statistics, seed] { rigl_->restore(statistics, seed); });
 }
 
 SparseWeight SparseLinear::weight() const {

@@ -129,6 +129,12 @@ class SparseLinear : public Module {
   // structure tensor replaced in place, so that copies of the layer, a RigL schedule and weight()
   // views follow (a dynamic layer's RigL step count and statistics are kept).
   void check_state(const std::string& prefix, StateLoad& load) override;
+  // Checkpoints (not model files) also hold a dynamic layer's RigL state: "rigl.steps",
+  // "rigl.updates", "rigl.skipped", "rigl.moved", "rigl.last_step", "rigl.last_dropped",
+  // "rigl.last_moved" (RiglStatistics) and "rigl.seed" (the tie and random-growth seed), restored by
+  // a checkpoint's load, and "rigl.delta_t" and "rigl.t_end", which must equal the layer's. Throws
+  // while a RigL update waits for its optimizer step (checkpoints are taken between steps).
+  void state_counters(const std::string& prefix, std::vector<std::pair<std::string, uint64_t>>& out) const override;
 
   SparseWeight weight() const;
   const Tensor& weights() const { return weights_; }
@@ -148,6 +154,9 @@ class SparseLinear : public Module {
   RiglStatistics rigl_statistics() const;
 
  private:
+  // Takes the RigL counters of a checkpoint's load and queues their restoration.
+  void check_rigl_counters(const std::string& prefix, StateLoad& load);
+
   int64_t in_features_, out_features_;
   double requested_sparsity_;
   bool small_world_;
