@@ -27,6 +27,7 @@
 #include "wisp/optim/optimizer.h"
 #include "wisp/optim/schedule.h"
 #include "wisp/optim/sgd.h"
+#include "wisp/serialization/checkpoint.h"
 #include "wisp/serialization/model.h"
 
 #include "wisp/data/dataloader.h"

@@ -34,7 +34,11 @@ void load(nn::Module& module, const std::string& path) {
     WISP_CHECK(version == metadata.end() || major_version(version->second) == major_version(kModelFormatVersion),
                "expected wisp.format_version ", kModelFormatVersion, " (major ", major_version(kModelFormatVersion),
                ") but the file has ", version == metadata.end() ? std::string() : version->second);
+    // A training checkpoint (serialization/checkpoint.h) holds the model under the same names, and
+    // the optimizer's state under "optimizer.": its model part loads like a model file.
+    const bool checkpoint = metadata.count("wisp.checkpoint_version") != 0;
     for (const serialization::SafetensorsEntry& entry : reader.header().entries) {
+      if (checkpoint && entry.name.compare(0, 10, "optimizer.") == 0) continue;
       DType dtype;
       WISP_CHECK(serialization::dtype_from_safetensors(entry.dtype, &dtype), "tensor ", entry.name, " has dtype ",
                  entry.dtype, ", which no wisp model holds (expected F32, I64, I32 or U8)");

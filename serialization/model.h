@@ -28,7 +28,8 @@ void save(const nn::Module& module, const std::string& path);
 // Loads `path` into the module (Module::load_state_dict): all or nothing. A missing, unexpected or
 // mismatched tensor, an invalid SparseLinear connectivity, a malformed file or an unknown major
 // wisp.format_version throws wisp::Error naming the file, and the module is left unchanged.
-// SparseLinear layers take the file's connections (their nnz may change).
+// SparseLinear layers take the file's connections (their nnz may change). A training checkpoint
+// (serialization/checkpoint.h) loads too: its model part, leaving out the optimizer's state.
 void load(nn::Module& module, const std::string& path);
 
 }  // namespace wisp

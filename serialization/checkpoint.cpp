@@ -1,0 +1,227 @@
+#include "wisp/serialization/checkpoint.h"
+
+#include <limits>
+#include <map>
+#include <set>
+#include <vector>
+
+#include "wisp/core/random.h"
+#include "wisp/serialization/model.h"
+#include "wisp/serialization/safetensors.h"
+
+namespace wisp {
+namespace {
+
+// Names of the file: model tensors keep their state_dict names; everything else lives under these
+// prefixes, which no model name may start with.
+const std::string kOptimizerPrefix = "optimizer.";
+const std::string kOptimizerStatePrefix = "optimizer.state.";
+const std::string kOptimizerOptionPrefix = "optimizer.options.";
+const std::string kModelCounterPrefix = "model.";
+
+std::string major_version(const std::string& version) { return version.substr(0, version.find('.')); }
+
+bool starts_with(const std::string& text, const std::string& prefix) {
+  return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The name of each of the optimizer's parameters in the model (named_parameters).
+std::vector<std::string> parameter_names(const nn::Module& model, const optim::Optimizer& optimizer) {
+  std::map<const void*, std::string> names;
+  for (const auto& [name, tensor] : model.named_parameters()) names.emplace(tensor.impl().get(), name);
+  std::vector<std::string> result;
+  const std::vector<Tensor>& parameters = optimizer.parameters();
+  for (size_t i = 0; i < parameters.size(); ++i) {
+    const auto found = names.find(parameters[i].impl().get());
+    WISP_CHECK(found != names.end(), "the optimizer's parameter ", i, " (shape ", parameters[i].shape(),
+               ") is not a parameter of the model");
+    result.push_back(found->second);
+  }
+  return result;
+}
+
+// A decimal string of digits only, as save_checkpoint writes counters: no sign, no spaces, no
+// overflow.
+uint64_t parse_unsigned(const std::string& key, const std::string& text) {
+  WISP_CHECK(!text.empty() && text.size() <= 20 && text.find_first_not_of("0123456789") == std::string::npos,
+             "metadata ", key, ": expected a decimal count but got \"", text, "\"");
+  uint64_t value = 0;
+  for (const char digit : text) {
+    const auto d = static_cast<uint64_t>(digit - '0');
+    WISP_CHECK(value <= (std::numeric_limits<uint64_t>::max() - d) / 10, "metadata ", key, ": the count ", text,
+               " does not fit 64 bits");
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+int64_t parse_count(const std::string& key, const std::string& text) {
+  const uint64_t value = parse_unsigned(key, text);
+  WISP_CHECK(value <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()), "metadata ", key, ": the count ",
+             text, " is above the largest int64");
+  return static_cast<int64_t>(value);
+}
+
+// The metadata of a checkpoint, each key taken once; what no one takes under a checkpoint prefix is
+// unexpected.
+class Metadata {
+ public:
+  explicit Metadata(const std::map<std::string, std::string>& entries) : entries_(entries) {}
+
+  const std::string& take(const std::string& key) {
+    const auto found = entries_.find(key);
+    WISP_CHECK(found != entries_.end(), "expected the metadata ", key, " but the file has none");
+    used_.insert(key);
+    return found->second;
+  }
+  // The keys that start with `prefix`, not yet taken.
+  std::vector<std::string> keys_with(const std::string& prefix) const {
+    std::vector<std::string> keys;
+    for (auto it = entries_.lower_bound(prefix); it != entries_.end() && starts_with(it->first, prefix); ++it)
+      if (used_.count(it->first) == 0) keys.push_back(it->first);
+    return keys;
+  }
+
+ private:
+  const std::map<std::string, std::string>& entries_;
+  std::set<std::string> used_;
+};
+
+std::string listed(const std::vector<std::string>& names) {
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "\"" : ", \"") + name + "\"";
+  return text;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
+                     const TrainingState& state) {
+  try {
+    WISP_CHECK(state.epoch >= 0 && state.step >= 0, "expected an epoch and a step >= 0 but got epoch ", state.epoch,
+               " and step ", state.step);
+    serialization::SafetensorsWriter writer;
+    writer.add_metadata("format", "pt");
+    writer.add_metadata("wisp.format_version", kModelFormatVersion);
+    writer.add_metadata("wisp.checkpoint_version", kCheckpointFormatVersion);
+    writer.add_metadata("training.epoch", std::to_string(state.epoch));
+    writer.add_metadata("training.step", std::to_string(state.step));
+    const Generator& generator = default_generator();
+    writer.add_metadata("generator.seed", std::to_string(generator.seed()));
+    writer.add_metadata("generator.offset", std::to_string(generator.offset()));
+
+    for (const auto& [name, tensor] : model.state_dict()) {
+      WISP_CHECK(!starts_with(name, kOptimizerPrefix), "the model's tensor ", name, " starts with \"", kOptimizerPrefix,
+                 "\", which checkpoints keep for the optimizer's state");
+      writer.add(name, tensor.detach());
+    }
+    for (const auto& [name, value] : model.counter_dict())
+      writer.add_metadata(kModelCounterPrefix + name, std::to_string(value));
+
+    const std::vector<std::string> names = parameter_names(model, optimizer);
+    const optim::OptimizerState optimizer_state = optimizer.state();
+    writer.add_metadata("optimizer.kind", optimizer_state.kind);
+    writer.add_metadata("optimizer.steps", std::to_string(optimizer_state.steps));
+    for (const auto& [key, value] : optimizer_state.options) writer.add_metadata(kOptimizerOptionPrefix + key, value);
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string prefix = kOptimizerStatePrefix + names[i] + ".";
+      for (const auto& [name, tensor] : optimizer_state.parameters[i].tensors)
+        writer.add(prefix + name, tensor.detach());
+      for (const auto& [name, count] : optimizer_state.parameters[i].counters)
+        writer.add_metadata(prefix + name, std::to_string(count));
+    }
+    writer.write(path);
+  } catch (const Error& error) {
+    WISP_FAIL("wisp::save_checkpoint: cannot save a checkpoint to ", path, ": ", error.what());
+  }
+}
+
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer) {
+  try {
+    const serialization::SafetensorsReader reader(path);
+    Metadata metadata(reader.header().metadata);
+    WISP_CHECK(reader.header().metadata.count("wisp.checkpoint_version") != 0,
+               "expected a training checkpoint (metadata wisp.checkpoint_version) but the file has no "
+               "wisp.checkpoint_version (a model file? wisp::load reads those)");
+    const std::string& checkpoint_version = metadata.take("wisp.checkpoint_version");
+    WISP_CHECK(major_version(checkpoint_version) == major_version(kCheckpointFormatVersion),
+               "expected wisp.checkpoint_version ", kCheckpointFormatVersion, " (major ",
+               major_version(kCheckpointFormatVersion), ") but the file has ", checkpoint_version);
+    const std::string& model_version = metadata.take("wisp.format_version");
+    WISP_CHECK(major_version(model_version) == major_version(kModelFormatVersion), "expected wisp.format_version ",
+               kModelFormatVersion, " (major ", major_version(kModelFormatVersion), ") but the file has ",
+               model_version);
+
+    TrainingState state;
+    state.epoch = parse_count("training.epoch", metadata.take("training.epoch"));
+    state.step = parse_count("training.step", metadata.take("training.step"));
+    const uint64_t generator_seed = parse_unsigned("generator.seed", metadata.take("generator.seed"));
+    const uint64_t generator_offset = parse_unsigned("generator.offset", metadata.take("generator.offset"));
+
+    // Every tensor, read and split into the model's and the optimizer's.
+    std::map<std::string, Tensor> model_tensors, optimizer_tensors;
+    for (const serialization::SafetensorsEntry& entry : reader.header().entries) {
+      DType dtype;
+      WISP_CHECK(serialization::dtype_from_safetensors(entry.dtype, &dtype), "tensor ", entry.name, " has dtype ",
+                 entry.dtype, ", which no wisp model or optimizer holds (expected F32, I64, I32 or U8)");
+      (starts_with(entry.name, kOptimizerPrefix) ? optimizer_tensors : model_tensors)
+          .emplace(entry.name, reader.read(entry.name));
+    }
+    std::map<std::string, uint64_t> model_counters;
+    for (const std::string& key : metadata.keys_with(kModelCounterPrefix))
+      model_counters.emplace(key.substr(kModelCounterPrefix.size()), parse_unsigned(key, metadata.take(key)));
+
+    // The optimizer's state by parameter name.
+    const std::vector<std::string> names = parameter_names(model, optimizer);
+    optim::OptimizerState optimizer_state;
+    optimizer_state.kind = metadata.take("optimizer.kind");
+    optimizer_state.steps = parse_count("optimizer.steps", metadata.take("optimizer.steps"));
+    for (const std::string& key : metadata.keys_with(kOptimizerOptionPrefix))
+      optimizer_state.options.emplace(key.substr(kOptimizerOptionPrefix.size()), metadata.take(key));
+    std::vector<Shape> shapes;  // the shapes the parameters will have once the model is loaded
+    const std::vector<Tensor>& parameters = optimizer.parameters();
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string prefix = kOptimizerStatePrefix + names[i] + ".";
+      optim::ParameterState parameter_state;
+      for (auto it = optimizer_tensors.lower_bound(prefix);
+           it != optimizer_tensors.end() && starts_with(it->first, prefix);) {
+        const std::string name = it->first.substr(prefix.size());
+        if (name.find('.') != std::string::npos) {  // a parameter whose name extends this one's
+          ++it;
+          continue;
+        }
+        parameter_state.tensors.emplace(name, it->second);
+        it = optimizer_tensors.erase(it);
+      }
+      for (const std::string& key : metadata.keys_with(prefix)) {
+        const std::string name = key.substr(prefix.size());
+        if (name.find('.') == std::string::npos)
+          parameter_state.counters.emplace(name, parse_count(key, metadata.take(key)));
+      }
+      optimizer_state.parameters.push_back(std::move(parameter_state));
+      const auto model_tensor = model_tensors.find(names[i]);
+      shapes.push_back(model_tensor != model_tensors.end() ? model_tensor->second.shape() : parameters[i].shape());
+    }
+    std::vector<std::string> unexpected;
+    for (const auto& entry : optimizer_tensors) unexpected.push_back(entry.first);
+    for (const std::string& key : metadata.keys_with(kOptimizerPrefix)) unexpected.push_back(key);
+    for (const std::string& key : metadata.keys_with("training.")) unexpected.push_back(key);
+    for (const std::string& key : metadata.keys_with("generator.")) unexpected.push_back(key);
+    WISP_CHECK(unexpected.empty(), "unexpected optimizer or training state (no parameter of this optimizer has ",
+               "that name, or no such state exists): ", listed(unexpected));
+
+    // Everything is checked before anything changes.
+    nn::StateLoad load(model_tensors, model_counters);
+    model.check_state_dict(load);
+    load.check(model.name());
+    const std::function<void()> install_optimizer_state = optimizer.prepare_load_state(optimizer_state, shapes, names);
+    load.apply();
+    install_optimizer_state();
+    default_generator().set_state(generator_seed, generator_offset);
+    return state;
+  } catch (const Error& error) {
+    WISP_FAIL("wisp::load_checkpoint: cannot load ", path, ": ", error.what());
+  }
+}
+
+}  // namespace wisp
