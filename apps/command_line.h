@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace wisp::apps {
 
@@ -59,6 +61,61 @@ inline CLI::Validator finite_number(double lowest, double highest = INFINITY) {
                                                                            : expected + " but got " + text;
       },
       description.str());
+}
+
+// A finite number > 0.
+inline CLI::Validator positive_number() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        char* end = nullptr;
+        const double value = std::strtod(text.c_str(), &end);
+        if (text.empty() || *end != '\0') return "expected a finite number > 0 but got '" + text + "'";
+        return std::isfinite(value) && value > 0 ? std::string() : "expected a finite number > 0 but got " + text;
+      },
+      "(0, inf)");
+}
+
+// One of `choices`, spelled exactly.
+inline CLI::Validator one_of(const std::vector<std::string>& choices) {
+  std::string list;
+  for (const std::string& choice : choices) list += (list.empty() ? "" : ", ") + choice;
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        for (const std::string& choice : choices)
+          if (text == choice) return std::string();
+        return "expected one of " + list + " but got '" + text + "'";
+      },
+      "{" + list + "}");
+}
+
+// Reads "A,B", two finite numbers from `lowest` to `highest`, into `out`; false when `text` is not
+// of that form.
+inline bool parse_number_pair(const std::string& text, double lowest, double highest, std::pair<double, double>& out) {
+  const size_t comma = text.find(',');
+  if (comma == std::string::npos) return false;
+  const std::string parts[2] = {text.substr(0, comma), text.substr(comma + 1)};
+  double values[2];
+  for (int i = 0; i < 2; ++i) {
+    char* end = nullptr;
+    values[i] = std::strtod(parts[i].c_str(), &end);
+    if (parts[i].empty() || *end != '\0' || !std::isfinite(values[i]) || values[i] < lowest || values[i] > highest)
+      return false;
+  }
+  out = {values[0], values[1]};
+  return true;
+}
+
+// "A,B": two finite numbers from `lowest` to `highest`.
+inline CLI::Validator number_pair(double lowest, double highest) {
+  std::ostringstream range;
+  range << "from " << lowest << " to " << highest;
+  const std::string expected = "expected two finite numbers " + range.str() + ", written A,B,";
+  return CLI::Validator(
+      [=](std::string& text) -> std::string {
+        std::pair<double, double> values;
+        return parse_number_pair(text, lowest, highest, values) ? std::string() : expected + " but got '" + text + "'";
+      },
+      "A,B");
 }
 
 }  // namespace wisp::apps

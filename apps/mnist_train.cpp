@@ -3,6 +3,7 @@
 //
 //   mnist_train --data datasets/mnist --model dense --epochs 20
 //   mnist_train --device cuda          the model, the optimizer's state and each batch on GPU 0
+//   mnist_train --model dynamic --optimizer adamw --schedule warmup-cosine --warmup-steps 500 --erk
 //
 // Exit codes: 0 success, 1 a failure while training, 2 bad arguments, missing data or a device that
 // this build or machine does not have.
@@ -12,6 +13,9 @@
 #include <iomanip>
 #include <iostream>
 #include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
 
 #include "command_line.h"
 #include "models.h"
@@ -27,8 +31,17 @@ struct Arguments {
   int epochs = 20;
   int64_t batch_size = 64;
   std::optional<double> learning_rate, momentum;
-  std::optional<bool> nesterov;  // unset: the model's
-  double weight_decay = 0;
+  std::optional<bool> nesterov;        // unset: the model's
+  std::optional<double> weight_decay;  // unset: the optimizer's (0; AdamW 1e-2)
+  std::string optimizer = "sgd";
+  std::optional<std::string> betas;  // "B1,B2", Adam and AdamW
+  std::optional<double> eps;
+  std::string schedule = "constant";
+  std::optional<int64_t> step_size, warmup_steps;
+  std::optional<double> gamma, final_factor;
+  std::optional<double> clip_grad_norm;
+  std::optional<std::string> growth, init;  // unset: gradient, uniform
+  bool erk = false;
   uint64_t seed = 0;
   std::optional<int> threads;  // unset: the environment's or every usable core
   int64_t limit = -1;
@@ -50,6 +63,81 @@ std::string model_help() {
   return text;
 }
 
+// `value` in the stream's default format (std::cout's is set to fixed-point for the epoch lines).
+std::string plain(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
+// torch.optim.Adam's and AdamW's default: the presets' learning rates are SGD's.
+constexpr double kAdamLearningRate = 1e-3;
+
+// The presets that have `feature`, for messages: "dynamic, wide-dynamic".
+std::string presets_with(bool apps::ModelPreset::*feature) {
+  std::string names;
+  for (const apps::ModelPreset& preset : apps::model_presets())
+    if (preset.*feature) names += (names.empty() ? "" : ", ") + preset.name;
+  return names;
+}
+
+// A flag that does not apply to the chosen optimizer, schedule or model is refused, not ignored.
+void check_combinations(const Arguments& arguments, const apps::ModelPreset& preset) {
+  const std::string& optimizer = arguments.optimizer;
+  const bool sgd = optimizer == "sgd";
+  WISP_CHECK(sgd || !arguments.momentum, "--momentum applies to --optimizer sgd, not ", optimizer,
+             " (Adam's moment decay rates are --betas)");
+  WISP_CHECK(sgd || !arguments.nesterov, "--nesterov applies to --optimizer sgd, not ", optimizer);
+  WISP_CHECK(!sgd || !arguments.betas, "--betas applies to --optimizer adam and adamw, not sgd");
+  WISP_CHECK(!sgd || !arguments.eps, "--eps applies to --optimizer adam and adamw, not sgd");
+  const std::string& schedule = arguments.schedule;
+  WISP_CHECK(schedule == "step" || (!arguments.step_size && !arguments.gamma),
+             "--step-size and --gamma apply to --schedule step, not ", schedule);
+  WISP_CHECK(schedule == "warmup-cosine" || !arguments.warmup_steps,
+             "--warmup-steps applies to --schedule warmup-cosine, not ", schedule);
+  WISP_CHECK(schedule != "warmup-cosine" || arguments.warmup_steps,
+             "--schedule warmup-cosine needs --warmup-steps N (the optimizer steps of the linear warm-up)");
+  WISP_CHECK(schedule == "cosine" || schedule == "warmup-cosine" || !arguments.final_factor,
+             "--final-factor applies to --schedule cosine and warmup-cosine, not ", schedule);
+  WISP_CHECK(preset.dynamic || !arguments.growth, "--growth applies to the models with dynamic connectivity (",
+             presets_with(&apps::ModelPreset::dynamic), "), not ", preset.name);
+  WISP_CHECK(preset.erk || !arguments.erk, "--erk applies to the models whose sparse layers all have a sparsity (",
+             presets_with(&apps::ModelPreset::erk), "), not ", preset.name);
+  WISP_CHECK(preset.sparse || !arguments.init, "--init applies to the models with SparseLinear layers (",
+             presets_with(&apps::ModelPreset::sparse), "), not ", preset.name);
+}
+
+// The optimizer's options from the flags; its schedule is added once the run's length is known.
+apps::OptimizerOptions optimizer_options(const Arguments& arguments, const apps::ModelPreset& preset) {
+  if (arguments.optimizer == "sgd")
+    return optim::SGDOptions(arguments.learning_rate.value_or(preset.learning_rate))
+        .momentum(arguments.momentum.value_or(preset.momentum))
+        .nesterov(arguments.nesterov.value_or(preset.nesterov))
+        .weight_decay(arguments.weight_decay.value_or(0));
+  std::pair<double, double> betas{0.9, 0.999};
+  if (arguments.betas) apps::parse_number_pair(*arguments.betas, 0, 1, betas);  // checked by its validator
+  const auto adam_options = [&](auto options) {
+    options.betas(betas.first, betas.second);
+    if (arguments.eps) options.eps(*arguments.eps);
+    if (arguments.weight_decay) options.weight_decay(*arguments.weight_decay);
+    return options;
+  };
+  const double learning_rate = arguments.learning_rate.value_or(kAdamLearningRate);
+  if (arguments.optimizer == "adam") return adam_options(optim::AdamOptions(learning_rate));
+  return adam_options(optim::AdamWOptions(learning_rate));
+}
+
+// The learning-rate schedule over a run of `total_steps` optimizer steps, `steps_per_epoch` each epoch.
+optim::Schedule make_schedule(const Arguments& arguments, int64_t total_steps, int64_t steps_per_epoch) {
+  const double final_factor = arguments.final_factor.value_or(0);
+  if (arguments.schedule == "step")
+    return optim::step_decay(arguments.step_size.value_or(steps_per_epoch), arguments.gamma.value_or(0.1));
+  if (arguments.schedule == "cosine") return optim::cosine(total_steps, final_factor);
+  if (arguments.schedule == "warmup-cosine")
+    return optim::warmup_cosine(arguments.warmup_steps.value_or(0), total_steps, final_factor);
+  return optim::constant();
+}
+
 int train(const Arguments& arguments, Device device) {
   const apps::ModelPreset& preset = apps::find_model_preset(arguments.model);
   // More threads than cores make OpenMP's spinning workers wait on one another: lowered, with a warning.
@@ -69,14 +157,13 @@ int train(const Arguments& arguments, Device device) {
   }
 
   // Optimizer settings the user got wrong (Nesterov with momentum 0) are found before the data is read.
-  const optim::SGDOptions options = optim::SGDOptions(arguments.learning_rate.value_or(preset.learning_rate))
-                                        .momentum(arguments.momentum.value_or(preset.momentum))
-                                        .nesterov(arguments.nesterov.value_or(preset.nesterov))
-                                        .weight_decay(arguments.weight_decay);
+  apps::OptimizerOptions options = optimizer_options(arguments, preset);
   try {
-    options.check();
+    apps::check_optimizer_options(options);
   } catch (const Error& error) {
-    std::cerr << "mnist_train: " << error.what() << " (--lr, --momentum, --nesterov, --weight-decay)\n";
+    std::cerr << "mnist_train: " << error.what()
+              << (arguments.optimizer == "sgd" ? " (--lr, --momentum, --nesterov, --weight-decay)\n"
+                                               : " (--lr, --betas, --eps, --weight-decay)\n");
     return 2;
   }
 
@@ -122,37 +209,63 @@ int train(const Arguments& arguments, Device device) {
     return 2;
   }
 
+  // The schedule counts optimizer steps: one per training batch.
+  const auto steps_per_epoch = static_cast<int64_t>(train_loader->size());
+  const int64_t total_steps = steps_per_epoch * arguments.epochs;
+  try {
+    options = apps::with_schedule(options, make_schedule(arguments, total_steps, steps_per_epoch));
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << " (--schedule: the run has " << total_steps << " optimizer steps, "
+              << steps_per_epoch << " per epoch)\n";
+    return 2;
+  }
+
   // RigL stops moving connections after 75% of the run's steps, as in the RigL paper.
   apps::ModelSettings settings;
   settings.rigl_delta_t = arguments.rigl_delta_t;
   settings.rigl_alpha = arguments.rigl_alpha;
-  const int64_t total_steps = static_cast<int64_t>(train_loader->size()) * arguments.epochs;
   settings.rigl_t_end = arguments.rigl_t_end.value_or(total_steps * 3 / 4);
+  settings.growth = arguments.growth.value_or("gradient") == "random" ? nn::Growth::Random : nn::Growth::Gradient;
+  settings.init = arguments.init.value_or("uniform") == "fan-in" ? nn::SparseInit::FanIn : nn::SparseInit::Uniform;
+  settings.erk = arguments.erk;
   std::shared_ptr<nn::Module> model = preset.build(settings);
   // Built (and initialised from the seed) on the CPU, then moved: the same seed gives the same
   // initial weights on every device. The optimizer is made after the move, so its state (momentum)
   // is created on the device too.
   model->to(device);
-  optim::SGD optimizer(model->parameters(), options);
+  const std::unique_ptr<optim::Optimizer> optimizer = apps::make_optimizer(model->parameters(), options);
+  apps::TrainOptions train_options;
+  train_options.clip_grad_norm = arguments.clip_grad_norm;
 
   std::cout << *model << "\n"
-            << "parameters: " << model->num_parameters() << "; optimizer: " << options << "; threads "
+            << "parameters: " << model->num_parameters() << "; optimizer: " << apps::describe(options) << "; threads "
             << get_num_threads() << "; device " << device << "; training samples "
             << static_cast<int64_t>(train_loader->size()) * arguments.batch_size << " of " << train_set->size()
             << ", test samples " << static_cast<int64_t>(test_loader->size()) * arguments.batch_size << " of "
             << test_set->size() << " (full batches of " << arguments.batch_size << ")\n";
   if (preset.dynamic)
     std::cout << "RigL: update every " << settings.rigl_delta_t << " steps until step " << settings.rigl_t_end << " of "
-              << total_steps << ", initial drop fraction " << settings.rigl_alpha << "\n";
+              << total_steps << ", initial drop fraction " << settings.rigl_alpha << ", growth "
+              << nn::to_string(settings.growth) << "\n";
+  if (train_options.clip_grad_norm)
+    std::cout << "gradient clipping: total 2-norm at most " << *train_options.clip_grad_norm << "\n";
   double total_seconds = 0;
   apps::RiglTotals rigl_before = apps::rigl_totals(*model);
   for (int epoch = 1; epoch <= arguments.epochs; ++epoch) {
     const apps::EpochResult train_result =
-        apps::train_epoch(*model, optimizer, *train_loader, device, "epoch " + std::to_string(epoch));
+        apps::train_epoch(*model, *optimizer, *train_loader, device, "epoch " + std::to_string(epoch), train_options);
     std::cout << "Epoch " << epoch << "\n"
               << std::fixed << std::setprecision(4) << "Training Loss: " << train_result.loss
               << "; Training Acc: " << train_result.accuracy << std::setprecision(1) << " (" << train_result.seconds
               << " s)\n";
+    // The rate the next step will use, so a schedule's progress can be read off.
+    if (arguments.schedule != "constant")
+      std::cout << "Learning rate: " << plain(optimizer->learning_rate()) << " after step " << optimizer->steps()
+                << "\n";
+    if (train_options.clip_grad_norm)
+      std::cout << "Gradient norm above " << plain(*train_options.clip_grad_norm) << " (clipped) in "
+                << train_result.clipped_batches << " of " << steps_per_epoch << " batches; not finite in "
+                << train_result.nonfinite_norm_batches << "\n";
     const apps::EpochResult test_result = apps::evaluate(*model, *test_loader, device, "test");
     std::cout << std::setprecision(4) << "Test Loss: " << test_result.loss << "; Test Acc: " << test_result.accuracy
               << "\n";
@@ -189,7 +302,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch-size", arguments.batch_size, "samples per batch")
       ->capture_default_str()
       ->check(apps::whole_number(1, INT64_MAX));
-  app.add_option("--lr", arguments.learning_rate, "learning rate (default: the model's)")
+  app.add_option("--lr", arguments.learning_rate,
+                 "learning rate (default: the model's with sgd, 1e-3 with adam and adamw)")
       ->check(apps::finite_number(0));
   app.add_option("--momentum", arguments.momentum, "SGD momentum (default: the model's)")
       ->check(apps::finite_number(0));
@@ -197,9 +311,36 @@ int main(int argc, char** argv) {
   bool nesterov = false;
   CLI::Option* nesterov_flag = app.add_flag(
       "--nesterov", nesterov, "Nesterov momentum on (--nesterov) or off (--nesterov=false) (default: the model's)");
-  app.add_option("--weight-decay", arguments.weight_decay, "L2 weight decay")
-      ->capture_default_str()
+  app.add_option("--weight-decay", arguments.weight_decay,
+                 "weight decay: L2 for sgd and adam, decoupled for adamw (default: 0; adamw 0.01)")
       ->check(apps::finite_number(0));
+  app.add_option("--optimizer", arguments.optimizer,
+                 "sgd (with the model's lr and momentum), adam or adamw (lr 1e-3 unless --lr)")
+      ->capture_default_str()
+      ->check(apps::one_of({"sgd", "adam", "adamw"}));
+  app.add_option("--betas", arguments.betas, "adam, adamw: the moments' decay rates B1,B2 (default: 0.9,0.999)")
+      ->check(apps::number_pair(0, 1));
+  app.add_option("--eps", arguments.eps, "adam, adamw: the denominator's epsilon (default: 1e-8)")
+      ->check(apps::finite_number(0));
+  app.add_option("--schedule", arguments.schedule,
+                 "learning-rate schedule over optimizer steps (one per batch): constant; step (x --gamma every "
+                 "--step-size steps); cosine (down to --final-factor x lr at the last step); warmup-cosine "
+                 "(linear warm-up over --warmup-steps, then cosine)")
+      ->capture_default_str()
+      ->check(apps::one_of({"constant", "step", "cosine", "warmup-cosine"}));
+  app.add_option("--step-size", arguments.step_size, "--schedule step: steps between decays (default: one epoch's)")
+      ->check(apps::whole_number(1, INT64_MAX));
+  app.add_option("--gamma", arguments.gamma, "--schedule step: the factor of each decay (default: 0.1)")
+      ->check(apps::finite_number(0));
+  app.add_option("--warmup-steps", arguments.warmup_steps,
+                 "--schedule warmup-cosine: optimizer steps of the linear warm-up (required; fewer than the run's)")
+      ->check(apps::whole_number(0, INT64_MAX));
+  app.add_option("--final-factor", arguments.final_factor,
+                 "--schedule cosine, warmup-cosine: the lr at the end, as a fraction of --lr (default: 0)")
+      ->check(apps::finite_number(0, 1));
+  app.add_option("--clip-grad-norm", arguments.clip_grad_norm,
+                 "scale the gradients before each step so that their total 2-norm is at most X")
+      ->check(apps::positive_number());
   app.add_option("--seed", arguments.seed, "random seed (initialisation and shuffling)")
       ->capture_default_str()
       ->check(apps::whole_number(0, UINT64_MAX));
@@ -223,6 +364,16 @@ int main(int argc, char** argv) {
   app.add_option("--rigl-alpha", arguments.rigl_alpha, "RigL: initial drop fraction, decayed by a cosine")
       ->capture_default_str()
       ->check(apps::finite_number(0, 1));
+  app.add_option("--growth", arguments.growth,
+                 "dynamic models: where connections grow, gradient (RigL) or random (SET) (default: gradient)")
+      ->check(apps::one_of({"gradient", "random"}));
+  app.add_flag("--erk", arguments.erk,
+               "sparse models: spread the model's sparsity over its layers by an Erdos-Renyi-Kernel budget "
+               "(small layers keep more connections) instead of giving every layer that sparsity");
+  app.add_option("--init", arguments.init,
+                 "sparse models: SparseLinear initialisation, uniform (U(-1/sqrt(in), 1/sqrt(in))) or fan-in "
+                 "(U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with each unit's own connections) (default: uniform)")
+      ->check(apps::one_of({"uniform", "fan-in"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -234,7 +385,7 @@ int main(int argc, char** argv) {
   if (nesterov_flag->count() > 0) arguments.nesterov = nesterov;
   Device device;
   try {
-    apps::find_model_preset(arguments.model);
+    check_combinations(arguments, apps::find_model_preset(arguments.model));
     device = apps::parse_device(arguments.device);
   } catch (const Error& error) {
     std::cerr << "mnist_train: " << error.what() << " (see mnist_train --help)\n";

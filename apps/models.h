@@ -16,6 +16,13 @@ struct ModelSettings {
   int64_t rigl_delta_t = nn::kRiglDefaultDeltaT;
   int64_t rigl_t_end = nn::kRiglDefaultTEnd;
   double rigl_alpha = nn::kRiglDefaultAlpha;
+  // Where the dynamic presets' layers grow connections: Gradient is RigL, Random is SET.
+  nn::Growth growth = nn::Growth::Gradient;
+  // How the sparse presets' SparseLinear layers initialise their weights and bias.
+  nn::SparseInit init = nn::SparseInit::Uniform;
+  // The presets with ModelPreset::erk: spread the preset's sparsity over its layers by an ERK budget
+  // (layers/erk.h) instead of giving each layer that sparsity.
+  bool erk = false;
 };
 
 struct ModelPreset {
@@ -26,6 +33,8 @@ struct ModelPreset {
   bool nesterov;
   std::shared_ptr<nn::Module> (*build)(const ModelSettings&);
   bool dynamic = false;  // has RigL layers (mnist_train then sets t_end from the run's length)
+  bool sparse = false;   // has SparseLinear layers (ModelSettings::init applies)
+  bool erk = false;      // every SparseLinear layer has a sparsity (not given connections): ERK applies
 };
 
 // All presets, in the order --help lists them.

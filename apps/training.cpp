@@ -12,6 +12,7 @@
 #include <iomanip>
 #include <iostream>
 #include <sstream>
+#include <type_traits>
 
 #include "wisp/core/config.h"  // WISP_WITH_CUDA
 #include "wisp/data/file_type.h"
@@ -145,8 +146,38 @@ RiglTotals rigl_totals(const nn::Module& model) {
   return totals;
 }
 
+void check_optimizer_options(const OptimizerOptions& options) {
+  std::visit([](const auto& chosen) { chosen.check(); }, options);
+}
+
+OptimizerOptions with_schedule(OptimizerOptions options, const optim::Schedule& schedule) {
+  std::visit([&](auto& chosen) { chosen.schedule(schedule); }, options);
+  return options;
+}
+
+std::unique_ptr<optim::Optimizer> make_optimizer(std::vector<Tensor> parameters, const OptimizerOptions& options) {
+  return std::visit(
+      [&](const auto& chosen) -> std::unique_ptr<optim::Optimizer> {
+        using Options = std::decay_t<decltype(chosen)>;
+        if constexpr (std::is_same_v<Options, optim::SGDOptions>) {
+          return std::make_unique<optim::SGD>(std::move(parameters), chosen);
+        } else if constexpr (std::is_same_v<Options, optim::AdamOptions>) {
+          return std::make_unique<optim::Adam>(std::move(parameters), chosen);
+        } else {
+          return std::make_unique<optim::AdamW>(std::move(parameters), chosen);
+        }
+      },
+      options);
+}
+
+std::string describe(const OptimizerOptions& options) {
+  std::ostringstream text;
+  std::visit([&](const auto& chosen) { text << chosen; }, options);
+  return text.str();
+}
+
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
-                        const std::string& label) {
+                        const std::string& label, const TrainOptions& options) {
   model.train();
   const auto start = Clock::now();
   EpochResult result;
@@ -161,6 +192,11 @@ EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Da
     WISP_CHECK(std::isfinite(loss_value), "training diverged: the loss of batch ", batch_index, " is ", loss_value,
                "; lower the learning rate (--lr)");
     loss.backward();
+    if (options.clip_grad_norm) {
+      const double norm = nn::utils::clip_grad_norm_(optimizer.parameters(), *options.clip_grad_norm);
+      if (!std::isfinite(norm)) ++result.nonfinite_norm_batches;
+      else if (*options.clip_grad_norm / (norm + 1e-6) < 1) ++result.clipped_batches;  // clip_grad_norm_'s test
+    }
     optimizer.step();
     optimizer.zero_grad();
     correct += (logits.argmax(1) == labels).sum().item<int64_t>();

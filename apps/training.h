@@ -3,7 +3,10 @@
 #pragma once
 
 #include <cstdio>
+#include <memory>
+#include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include <wisp/wisp.h>
@@ -24,7 +27,30 @@ struct EpochResult {
   int64_t samples = 0;
   double seconds = 0;              // wall clock, after the device finished the pass's work
   std::vector<Activity> activity;  // evaluate only; empty unless the model is an nn::Sequential
+  // train_epoch with TrainOptions::clip_grad_norm only: the batches whose gradient norm was above the
+  // limit (and so scaled down), and those whose norm was infinite or NaN (clip_grad_norm_ returns it
+  // as it is and scales the gradients by 0 or NaN, as PyTorch).
+  int64_t clipped_batches = 0;
+  int64_t nonfinite_norm_batches = 0;
 };
+
+// What train_epoch does besides forward, backward and step.
+struct TrainOptions {
+  // Before each step, scale the gradients so that their total 2-norm is at most this
+  // (nn::utils::clip_grad_norm_); unset: no clipping.
+  std::optional<double> clip_grad_norm;
+};
+
+// The optimizers the apps offer, by their options.
+using OptimizerOptions = std::variant<optim::SGDOptions, optim::AdamOptions, optim::AdamWOptions>;
+// Throws wisp::Error, naming the value, for options the optimizer refuses (the options' check()).
+void check_optimizer_options(const OptimizerOptions& options);
+// `options` with `schedule` as their learning-rate schedule.
+OptimizerOptions with_schedule(OptimizerOptions options, const optim::Schedule& schedule);
+// The optimizer `options` describe, over `parameters`.
+std::unique_ptr<optim::Optimizer> make_optimizer(std::vector<Tensor> parameters, const OptimizerOptions& options);
+// As the options print: "SGD(lr=0.01, momentum=0.9, ...)", "AdamW(lr=0.001, ...)".
+std::string describe(const OptimizerOptions& options);
 
 // The device named by `text`: "cpu", "cuda" (GPU 0) or "cuda:N". Throws wisp::Error naming the
 // accepted forms otherwise. Whether the device exists is check_device_usable's question.
@@ -41,12 +67,12 @@ struct RiglTotals {
 };
 RiglTotals rigl_totals(const nn::Module& model);
 
-// One pass over `loader` in training mode: forward, cross-entropy, backward, optimizer step, with
-// each batch copied to `device` (where the model and the optimizer's state must already be). Draws a
-// progress bar on stdout when it is a terminal. Throws wisp::Error when the loss becomes NaN or
-// infinite (naming the batch), since training cannot recover from it.
+// One pass over `loader` in training mode: forward, cross-entropy, backward, (gradient clipping,)
+// optimizer step, with each batch copied to `device` (where the model and the optimizer's state must
+// already be). Draws a progress bar on stdout when it is a terminal. Throws wisp::Error when the loss
+// becomes NaN or infinite (naming the batch), since training cannot recover from it.
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
-                        const std::string& label);
+                        const std::string& label, const TrainOptions& options = {});
 // One pass in evaluation mode without recording gradients, each batch copied to `device`. For an
 // nn::Sequential it also measures the activity of the hidden units (EpochResult::activity). Throws
 // wisp::Error when the loss is NaN or infinite (a model that diverged).
