@@ -1,4 +1,4 @@
-// CPU dense products (Eigen GEMM on our row-major storage; Eigen parallelises with OpenMP).
+// CPU dense products (Eigen GEMM on our row-major storage, split over OpenMP threads by wisp).
 // Layout: every tensor float32, row-major and contiguous; outputs are allocated by the dispatch
 // point (kernels/linear.h) with the right shapes, and never alias the inputs.
 #pragma once
