@@ -4,11 +4,14 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
+#include <mutex>
 #include <sstream>
 #include <vector>
 
@@ -67,6 +70,34 @@ std::string core_limit_reason(int affinity, std::optional<double> quota) {
 
 std::optional<double> system_cpu_quota() {
   return detail::cgroup_cpu_quota(read_text("/proc/self/cgroup"), "/sys/fs/cgroup");
+}
+
+// The processes of this job on this machine, as its launcher says; 1 when none says.
+int local_processes() {
+  for (const char* variable : {"LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"}) {
+    const char* value = std::getenv(variable);
+    if (value == nullptr) continue;
+    const int count = parse_thread_count(trimmed(value));
+    if (count > 0) return count;
+  }
+  return 1;
+}
+
+// The count every thread's kernels use; 0 until set_num_threads or the default chose one.
+std::atomic<int> process_threads{0};
+std::once_flag default_threads_chosen;
+std::atomic<bool> capped_request_warned{false};
+
+int current_threads() {
+  const int threads = process_threads.load(std::memory_order_acquire);
+  if (threads != 0) return threads;
+  std::call_once(default_threads_chosen, [] {
+    const ThreadChoice choice = choose_num_threads();
+    if (!choice.warning.empty()) std::cerr << "wisp: warning: " << choice.warning << "\n";
+    int unset = 0;  // a concurrent set_num_threads wins
+    process_threads.compare_exchange_strong(unset, choice.threads, std::memory_order_acq_rel);
+  });
+  return process_threads.load(std::memory_order_acquire);
 }
 
 int usable_cores_of(int affinity, std::optional<double> quota) {
@@ -142,15 +173,38 @@ std::optional<double> cgroup_cpu_quota(const std::string& proc_self_cgroup, cons
   return smallest;
 }
 
+void use_num_threads() {
+  // OpenMP keeps the count per thread (omp_set_num_threads sets the calling thread's); each thread
+  // takes the process's count when it differs from the one it last took.
+  thread_local int applied = 0;
+  const int threads = current_threads();
+  if (threads != applied) {
+    omp_set_num_threads(threads);
+    applied = threads;
+  }
+}
+
 }  // namespace detail
 
 void set_num_threads(int num_threads) {
   WISP_CHECK(num_threads >= 1 && num_threads <= kMaxThreads, "set_num_threads: expected 1 to ", kMaxThreads,
              " threads but got ", num_threads);
-  omp_set_num_threads(num_threads);
+  const int affinity = affinity_cpus();
+  const std::optional<double> quota = system_cpu_quota();
+  const int cores = usable_cores_of(affinity, quota);
+  if (num_threads > cores && !capped_request_warned.exchange(true)) {
+    std::cerr << "wisp: warning: set_num_threads(" << num_threads << ") is more than the " << cores_text(cores)
+              << " this process may use (" << core_limit_reason(affinity, quota) << "): using " << cores
+              << (cores == 1 ? " thread" : " threads") << " (this warning is printed once)\n";
+  }
+  process_threads.store(std::min(num_threads, cores), std::memory_order_release);
+  detail::use_num_threads();
 }
 
-int get_num_threads() { return omp_get_max_threads(); }
+int get_num_threads() {
+  detail::use_num_threads();
+  return omp_get_max_threads();
+}
 
 int usable_cores() { return usable_cores_of(affinity_cpus(), system_cpu_quota()); }
 
@@ -159,7 +213,8 @@ ThreadChoice choose_num_threads(std::optional<int> requested, const std::string&
   const std::optional<double> quota = system_cpu_quota();
   const int cores = usable_cores_of(affinity, quota);
   ThreadChoice choice;
-  choice.threads = cores;
+  choice.local_processes = local_processes();
+  choice.threads = std::max(1, cores / choice.local_processes);
   if (requested) {
     WISP_CHECK(*requested >= 1 && *requested <= kMaxThreads,
                "choose_num_threads: ", option.empty() ? "--threads" : option, ": expected 1 to ", kMaxThreads,

@@ -3,6 +3,7 @@
 
 #include "wisp/core/config.h"
 #include "wisp/core/tensor.h"
+#include "wisp/core/threading.h"
 
 namespace wisp::kernels {
 
@@ -24,6 +25,7 @@ DimensionSplit split_at(const Shape& shape, int64_t dim);
 template <class CpuTwin>
 void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin) {
   if (first.is_cpu()) {
+    wisp::detail::use_num_threads();  // the process's thread count (set_num_threads, else the default)
     cpu_twin();
     return;
   }
@@ -36,6 +38,7 @@ void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin) {
 template <class CpuTwin, class CudaTwin>
 void dispatch(const char* op, const Tensor& first, CpuTwin cpu_twin, CudaTwin cuda_twin) {
   if (first.is_cpu()) {
+    wisp::detail::use_num_threads();  // the process's thread count (set_num_threads, else the default)
     cpu_twin();
     return;
   }

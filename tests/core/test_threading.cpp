@@ -173,3 +173,78 @@ TEST_CASE("choose_num_threads: requests, environment variables, the default", "[
     CHECK(choice.warning.empty());
   }
 }
+
+TEST_CASE("choose_num_threads: the default divides the cores among a launcher's local processes", "[core][threading]") {
+  const int cores = usable_cores();
+  EnvironmentGuard wisp_variable("WISP_NUM_THREADS", nullptr);
+  EnvironmentGuard omp_variable("OMP_NUM_THREADS", nullptr);
+  EnvironmentGuard torchrun("LOCAL_WORLD_SIZE", nullptr);
+  EnvironmentGuard open_mpi("OMPI_COMM_WORLD_LOCAL_SIZE", nullptr);
+  EnvironmentGuard mpich("MPI_LOCALNRANKS", nullptr);
+  CHECK(choose_num_threads().local_processes == 1);
+  SECTION("torchrun's LOCAL_WORLD_SIZE") {
+    EnvironmentGuard two("LOCAL_WORLD_SIZE", "2");
+    const ThreadChoice choice = choose_num_threads();
+    CHECK(choice.local_processes == 2);
+    CHECK(choice.threads == std::max(1, cores / 2));
+    CHECK(choice.warning.empty());
+  }
+  SECTION("Open MPI's and MPICH's variables; more processes than cores still get a thread each") {
+    EnvironmentGuard many("OMPI_COMM_WORLD_LOCAL_SIZE", "1000");
+    CHECK(choose_num_threads().threads == 1);
+    EnvironmentGuard none("OMPI_COMM_WORLD_LOCAL_SIZE", nullptr);
+    EnvironmentGuard two("MPI_LOCALNRANKS", "2");
+    CHECK(choose_num_threads().local_processes == 2);
+  }
+  SECTION("an explicit count is not divided") {
+    EnvironmentGuard two("LOCAL_WORLD_SIZE", "2");
+    CHECK(choose_num_threads(cores).threads == cores);
+    EnvironmentGuard wisp("WISP_NUM_THREADS", std::to_string(cores).c_str());
+    CHECK(choose_num_threads().threads == cores);
+  }
+  SECTION("an unreadable value is ignored") {
+    EnvironmentGuard bad("LOCAL_WORLD_SIZE", "two");
+    CHECK(choose_num_threads().local_processes == 1);
+  }
+}
+
+TEST_CASE("set_num_threads: process-wide, never above the usable cores", "[core][threading]") {
+  const int cores = usable_cores();
+  const int previous = get_num_threads();
+  // Whatever chose it (the default, the environment, an earlier call), the count fits the cores.
+  CHECK(previous >= 1);
+  CHECK(previous <= cores);
+  const auto count_on_new_thread = [] {
+    int seen = 0;
+    std::thread([&] { seen = get_num_threads(); }).join();
+    return seen;
+  };
+  CHECK(count_on_new_thread() == previous);
+
+  set_num_threads(1);
+  CHECK(get_num_threads() == 1);
+  CHECK(count_on_new_thread() == 1);  // other threads follow the process's count
+
+  set_num_threads(cores + 1);  // lowered to the cores, with a warning on stderr
+  CHECK(get_num_threads() == cores);
+  CHECK(count_on_new_thread() == cores);
+  set_num_threads(kMaxThreads);
+  CHECK(get_num_threads() == cores);
+
+  // Pinned to one CPU (as `taskset -c 0` pins a process), a request for 4 gets 1.
+  cpu_set_t original;
+  REQUIRE(sched_getaffinity(0, sizeof(original), &original) == 0);
+  int first = 0;
+  while (!CPU_ISSET(first, &original)) ++first;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first, &one);
+  REQUIRE(sched_setaffinity(0, sizeof(one), &one) == 0);
+  set_num_threads(4);
+  const int pinned = get_num_threads();
+  REQUIRE(sched_setaffinity(0, sizeof(original), &original) == 0);
+  CHECK(pinned == 1);
+
+  set_num_threads(previous);
+  CHECK(get_num_threads() == previous);
+}
