@@ -147,6 +147,7 @@ Tensor StateLoad::take(const std::string& name) {
     missing_.push_back(name);
     return Tensor();
   }
+  if (read_) return read_(name);
   return found->second;
 }
 
@@ -253,9 +254,11 @@ void Module::check_state(const std::string& prefix, StateLoad& load) {
     const Tensor target = entry.second;
     const Tensor source = load.take(name, target.dtype(), target.shape());
     if (!source.defined()) continue;
-    // A private copy on the target's device: the target takes over its storage when applied.
-    Tensor copy =
-        source.device() == target.device() ? source.detach().clone() : copy_to_device(source, target.device());
+    // A private copy on the target's device (the tensor itself when the load owns it): the target
+    // takes over its storage when applied.
+    Tensor copy = source.device() != target.device() ? copy_to_device(source, target.device())
+                  : load.owns_tensors()              ? source.detach()
+                                                     : source.detach().clone();
     load.on_apply([target, copy] { replace_tensor_(target, copy); });
   }
 }

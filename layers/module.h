@@ -42,6 +42,14 @@ class StateLoad {
   explicit StateLoad(const std::map<std::string, Tensor>& tensors) : tensors_(tensors) {}
   StateLoad(const std::map<std::string, Tensor>& tensors, const std::map<std::string, uint64_t>& counters)
       : tensors_(tensors), counters_(&counters) {}
+  // A load from a file: `names` are the tensors it holds (keys only; the values are not used), each
+  // read by `read` only when a module takes it, and handed over: modules adopt it as their storage
+  // without a copy (owns_tensors()), and one a module converts (a SparseLinear's indices) is freed
+  // once that module has checked it, so that the load never holds the whole file beside the model.
+  // Each name is taken once. `counters` may be null (a model file's load).
+  StateLoad(const std::map<std::string, Tensor>& names, std::function<Tensor(const std::string&)> read,
+            const std::map<std::string, uint64_t>* counters)
+      : tensors_(names), read_(std::move(read)), counters_(counters) {}
 
   // The tensor `name`, or an undefined tensor (recorded as missing) when there is none; either way
   // the name counts as used.
@@ -54,6 +62,9 @@ class StateLoad {
   bool contains(const std::string& name) const { return tensors_.count(name) != 0; }
   // Whether this load carries counters (a checkpoint's does, a model file's does not).
   bool has_counters() const { return counters_ != nullptr; }
+  // Whether take() hands its tensors over: a module may keep them as its new storage instead of
+  // copying them.
+  bool owns_tensors() const { return static_cast<bool>(read_); }
   // The counter `name`, or nullopt (recorded as missing) when there is none; counts as used.
   std::optional<uint64_t> take_counter(const std::string& name);
   // Records a problem; the load then fails, listing every problem, and applies nothing.
@@ -74,6 +85,7 @@ class StateLoad {
 
  private:
   const std::map<std::string, Tensor>& tensors_;
+  std::function<Tensor(const std::string&)> read_;  // set for a load from a file
   const std::map<std::string, uint64_t>* counters_ = nullptr;
   std::vector<std::string> used_, missing_, problems_;
   std::vector<std::string> used_counters_, missing_counters_;

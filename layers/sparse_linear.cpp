@@ -264,8 +264,13 @@ void SparseLinear::check_state(const std::string& prefix, StateLoad& load) {
   const Tensor bias = bias_.defined() ? load.take(prefix + "bias", bias_.dtype(), bias_.shape()) : Tensor();
   const Device device = weights_.device();
   std::vector<std::pair<Tensor, Tensor>> replacements;  // (layer tensor, its new contents)
+  // A private copy on the layer's device (the tensor itself when the load owns it).
+  const auto private_copy = [&](const Tensor& source) {
+    const Tensor moved = copy_to_device(source, device).detach();
+    return source.device() != device || load.owns_tensors() ? moved : moved.clone();
+  };
   bool new_connections = false;
-  if (bias.defined()) replacements.emplace_back(bias_, copy_to_device(bias, device).detach().clone());
+  if (bias.defined()) replacements.emplace_back(bias_, private_copy(bias));
 
   if (weights.defined() && indices.defined()) {
     const std::string weights_name = prefix + "weights", indices_name = prefix + "indices";
@@ -297,7 +302,7 @@ void SparseLinear::check_state(const std::string& prefix, StateLoad& load) {
       load.fail(error.what());
       return;
     }
-    replacements.emplace_back(weights_, copy_to_device(weights, device).detach().clone());
+    replacements.emplace_back(weights_, private_copy(weights));
     replacements.emplace_back(structure_.row_pointers, structure.row_pointers);
     replacements.emplace_back(structure_.column_indices, structure.column_indices);
     replacements.emplace_back(structure_.column_pointers, structure.column_pointers);

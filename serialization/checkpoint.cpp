@@ -8,6 +8,7 @@
 #include "wisp/core/random.h"
 #include "wisp/serialization/model.h"
 #include "wisp/serialization/safetensors.h"
+#include "wisp/serialization/state_dict_writer.h"
 
 namespace wisp {
 namespace {
@@ -110,11 +111,10 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
     writer.add_metadata("generator.seed", std::to_string(generator.seed()));
     writer.add_metadata("generator.offset", std::to_string(generator.offset()));
 
-    for (const auto& [name, tensor] : model.state_dict()) {
+    serialization::add_state_dict(writer, model, [](const std::string& name) {
       WISP_CHECK(!starts_with(name, kOptimizerPrefix), "the model's tensor ", name, " starts with \"", kOptimizerPrefix,
                  "\", which checkpoints keep for the optimizer's state");
-      writer.add(name, tensor.detach());
-    }
+    });
     for (const auto& [name, value] : model.counter_dict())
       writer.add_metadata(kModelCounterPrefix + name, std::to_string(value));
 
@@ -158,14 +158,14 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
     const uint64_t generator_seed = parse_unsigned("generator.seed", metadata.take("generator.seed"));
     const uint64_t generator_offset = parse_unsigned("generator.offset", metadata.take("generator.offset"));
 
-    // Every tensor, read and split into the model's and the optimizer's.
+    // The optimizer's tensors, read; the model's, named (each is read when its module takes it).
     std::map<std::string, Tensor> model_tensors, optimizer_tensors;
     for (const serialization::SafetensorsEntry& entry : reader.header().entries) {
       DType dtype;
       WISP_CHECK(serialization::dtype_from_safetensors(entry.dtype, &dtype), "tensor ", entry.name, " has dtype ",
                  entry.dtype, ", which no wisp model or optimizer holds (expected F32, I64, I32 or U8)");
-      (starts_with(entry.name, kOptimizerPrefix) ? optimizer_tensors : model_tensors)
-          .emplace(entry.name, reader.read(entry.name));
+      if (starts_with(entry.name, kOptimizerPrefix)) optimizer_tensors.emplace(entry.name, reader.read(entry.name));
+      else model_tensors.emplace(entry.name, Tensor());
     }
     std::map<std::string, uint64_t> model_counters;
     for (const std::string& key : metadata.keys_with(kModelCounterPrefix))
@@ -199,8 +199,8 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
           parameter_state.counters.emplace(name, parse_count(key, metadata.take(key)));
       }
       optimizer_state.parameters.push_back(std::move(parameter_state));
-      const auto model_tensor = model_tensors.find(names[i]);
-      shapes.push_back(model_tensor != model_tensors.end() ? model_tensor->second.shape() : parameters[i].shape());
+      const serialization::SafetensorsEntry* model_tensor = reader.header().find(names[i]);
+      shapes.push_back(model_tensor != nullptr ? Shape(model_tensor->shape) : parameters[i].shape());
     }
     std::vector<std::string> unexpected;
     for (const auto& entry : optimizer_tensors) unexpected.push_back(entry.first);
@@ -211,7 +211,9 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
                "that name, or no such state exists): ", listed(unexpected));
 
     // Everything is checked before anything changes.
-    nn::StateLoad load(model_tensors, model_counters);
+    // Modules adopt the tensors read (no copies); a SparseLinear's indices live only while it checks them.
+    nn::StateLoad load(
+        model_tensors, [&reader](const std::string& name) { return reader.read(name); }, &model_counters);
     model.check_state_dict(load);
     load.check(model.name());
     const std::function<void()> install_optimizer_state = optimizer.prepare_load_state(optimizer_state, shapes, names);

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "wisp/serialization/safetensors.h"
+#include "wisp/serialization/state_dict_writer.h"
 
 namespace wisp {
 namespace {
@@ -16,8 +17,8 @@ void save(const nn::Module& module, const std::string& path) {
   serialization::SafetensorsWriter writer;
   writer.add_metadata("format", "pt");
   writer.add_metadata("wisp.format_version", kModelFormatVersion);
-  for (const auto& [name, tensor] : module.state_dict()) writer.add(name, tensor.detach());
   try {
+    serialization::add_state_dict(writer, module);
     writer.write(path);
   } catch (const Error& error) {
     WISP_FAIL("wisp::save: cannot write the model to ", path, ": ", error.what());
@@ -25,7 +26,6 @@ void save(const nn::Module& module, const std::string& path) {
 }
 
 void load(nn::Module& module, const std::string& path) {
-  std::map<std::string, Tensor> tensors;
   try {
     const serialization::SafetensorsReader reader(path);
     const auto& metadata = reader.header().metadata;
@@ -37,14 +37,20 @@ void load(nn::Module& module, const std::string& path) {
     // A training checkpoint (serialization/checkpoint.h) holds the model under the same names, and
     // the optimizer's state under "optimizer.": its model part loads like a model file.
     const bool checkpoint = metadata.count("wisp.checkpoint_version") != 0;
+    std::map<std::string, Tensor> names;  // the header is checked; each tensor is read when taken
     for (const serialization::SafetensorsEntry& entry : reader.header().entries) {
       if (checkpoint && entry.name.compare(0, 10, "optimizer.") == 0) continue;
       DType dtype;
       WISP_CHECK(serialization::dtype_from_safetensors(entry.dtype, &dtype), "tensor ", entry.name, " has dtype ",
                  entry.dtype, ", which no wisp model holds (expected F32, I64, I32 or U8)");
-      tensors.emplace(entry.name, reader.read(entry.name));
+      names.emplace(entry.name, Tensor());
     }
-    module.load_state_dict(tensors);
+    // Modules adopt the tensors read (no copy), and a SparseLinear's indices are freed as soon as
+    // its connections are built from them: the file is never held whole beside the model.
+    nn::StateLoad load(
+        names, [&reader](const std::string& name) { return reader.read(name); }, nullptr);
+    module.check_state_dict(load);
+    load.finish(module.name());
   } catch (const Error& error) {
     WISP_FAIL("wisp::load: cannot load ", path, ": ", error.what());
   }

@@ -533,12 +533,22 @@ Tensor SafetensorsReader::read(const std::string& name) const {
 }
 
 void SafetensorsWriter::add(const std::string& name, const Tensor& tensor) {
+  WISP_CHECK(tensor.defined(), "SafetensorsWriter: tensor \"", name, "\" is undefined");
+  add(name, tensor.dtype(), tensor.shape(), [tensor] { return tensor; });
+}
+
+void SafetensorsWriter::add(const std::string& name, DType dtype, const Shape& shape, std::function<Tensor()> produce) {
   check_name("tensor name", name);
   WISP_CHECK(name != "__metadata__", "SafetensorsWriter: \"__metadata__\" is reserved for metadata, not a tensor name");
-  WISP_CHECK(tensor.defined(), "SafetensorsWriter: tensor \"", name, "\" is undefined");
+  WISP_CHECK(produce, "SafetensorsWriter: tensor \"", name, "\" has no function producing it");
   for (const Pending& pending : tensors_)
     WISP_CHECK(pending.name != name, "SafetensorsWriter: tensor name \"", name, "\" added twice");
-  tensors_.push_back({name, tensor});
+  int64_t elements = 1;
+  for (const int64_t size : shape) {
+    WISP_CHECK(size >= 0, "SafetensorsWriter: tensor \"", name, "\" has a negative size in shape ", shape);
+    elements *= size;
+  }
+  tensors_.push_back({name, dtype, shape, static_cast<uint64_t>(elements) * element_size(dtype), std::move(produce)});
 }
 
 void SafetensorsWriter::add_metadata(const std::string& key, const std::string& value) {
@@ -555,7 +565,7 @@ std::vector<const SafetensorsWriter::Pending*> SafetensorsWriter::ordered() cons
   std::vector<const Pending*> order;
   for (const Pending& pending : tensors_) order.push_back(&pending);
   std::sort(order.begin(), order.end(), [](const Pending* a, const Pending* b) {
-    const size_t size_a = element_size(a->tensor.dtype()), size_b = element_size(b->tensor.dtype());
+    const size_t size_a = element_size(a->dtype), size_b = element_size(b->dtype);
     return size_a != size_b ? size_a > size_b : a->name < b->name;
   });
   return order;
@@ -582,15 +592,15 @@ std::string SafetensorsWriter::header_json() const {
     first = false;
     append_json_string(json, pending->name);
     json += ":{\"dtype\":\"";
-    json += safetensors_dtype_name(pending->tensor.dtype());
+    json += safetensors_dtype_name(pending->dtype);
     json += "\",\"shape\":[";
     bool first_size = true;
-    for (const int64_t size : pending->tensor.shape()) {
+    for (const int64_t size : pending->shape) {
       if (!first_size) json += ',';
       first_size = false;
       json += std::to_string(size);
     }
-    const uint64_t end = offset + pending->tensor.nbytes();
+    const uint64_t end = offset + pending->nbytes;
     json += "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(end) + "]}";
     offset = end;
   }
@@ -603,38 +613,42 @@ std::string SafetensorsWriter::header_json() const {
 
 namespace {
 
-// Streams the file: prefix, header, then each tensor's bytes (copied from a GPU one at a time).
-template <class Sink>
-void emit(const std::string& header, const std::vector<const Tensor*>& tensors, Sink&& sink) {
+void write_length_prefix(uint64_t length, const std::function<void(const void*, size_t)>& sink) {
   unsigned char prefix[8];
-  uint64_t length = header.size();
   for (int k = 0; k < 8; ++k) prefix[k] = static_cast<unsigned char>(length >> (8 * k));
   sink(prefix, 8);
-  sink(header.data(), header.size());
-  for (const Tensor* tensor : tensors) {
-    if (tensor->nbytes() == 0) continue;
-    const Tensor host = tensor->is_cpu() ? *tensor : copy_to_device(*tensor, Device::cpu());
-    sink(host.raw_data(), host.nbytes());
-  }
 }
 
 }  // namespace
 
+// Streams the file: prefix, header, then each tensor's bytes, produced (and copied from a GPU) one
+// at a time and released before the next.
+void SafetensorsWriter::emit(const std::function<void(const void*, size_t)>& sink) const {
+  const std::vector<const Pending*> order = ordered();
+  const std::string header = header_json();
+  write_length_prefix(header.size(), sink);
+  sink(header.data(), header.size());
+  for (const Pending* pending : order) {
+    if (pending->nbytes == 0) continue;
+    const Tensor tensor = pending->produce();
+    WISP_CHECK(tensor.defined(), "SafetensorsWriter: tensor \"", pending->name, "\" is undefined when written");
+    WISP_CHECK(tensor.dtype() == pending->dtype && tensor.shape() == pending->shape, "SafetensorsWriter: tensor \"",
+               pending->name, "\" was added as ", pending->dtype, " ", pending->shape, " but is ", tensor.dtype(), " ",
+               tensor.shape(), " when written");
+    const Tensor host = tensor.is_cpu() ? tensor : copy_to_device(tensor, Device::cpu());
+    sink(host.raw_data(), host.nbytes());
+  }
+}
+
 std::string SafetensorsWriter::to_bytes() const {
-  std::vector<const Tensor*> tensors;
-  for (const Pending* pending : ordered()) tensors.push_back(&pending->tensor);
   std::string bytes;
-  emit(header_json(), tensors,
-       [&](const void* data, size_t size) { bytes.append(static_cast<const char*>(data), size); });
+  emit([&](const void* data, size_t size) { bytes.append(static_cast<const char*>(data), size); });
   return bytes;
 }
 
 void SafetensorsWriter::write(const std::string& path) const {
-  std::vector<const Tensor*> tensors;
-  for (const Pending* pending : ordered()) tensors.push_back(&pending->tensor);
-  const std::string header = header_json();
   AtomicFileWriter file(path);
-  emit(header, tensors, [&](const void* data, size_t size) { file.write(data, size); });
+  emit([&](const void* data, size_t size) { file.write(data, size); });
   file.commit();
 }
 

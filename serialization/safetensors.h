@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -93,12 +94,19 @@ class SafetensorsReader {
   SafetensorsHeader header_;
 };
 
-// Collects tensors and metadata, then writes them as one safetensors file.
+// Collects tensors and metadata, then writes them as one safetensors file. Nothing is buffered: the
+// header is built from the tensors' dtypes and shapes, then each tensor's bytes go to the file
+// straight from the tensor (a GPU tensor through one host copy at a time).
 class SafetensorsWriter {
  public:
   // Adds a tensor (any device; contiguous, as every wisp tensor is). The handle is kept and its
   // values are read when the file is written. Throws on a repeated or invalid name.
   void add(const std::string& name, const Tensor& tensor);
+  // Adds a tensor computed only when the file is written: `produce` is called once per write, just
+  // before the tensor's bytes are written, must return a tensor of `dtype` and `shape` (else the
+  // write throws), and its result is released right after. A writer of computed tensors (a
+  // SparseLinear's COO indices) thereby holds one of them at a time, not all of them.
+  void add(const std::string& name, DType dtype, const Shape& shape, std::function<Tensor()> produce);
   // Adds a "__metadata__" entry (strings only, as the format requires). Throws on a repeated key.
   void add_metadata(const std::string& key, const std::string& value);
 
@@ -113,10 +121,15 @@ class SafetensorsWriter {
  private:
   struct Pending {
     std::string name;
-    Tensor tensor;
+    DType dtype;
+    Shape shape;
+    uint64_t nbytes;
+    std::function<Tensor()> produce;
   };
   // The tensors in file order (decreasing element size, then name).
   std::vector<const Pending*> ordered() const;
+  // Writes the whole file to `sink`, one tensor at a time.
+  void emit(const std::function<void(const void*, size_t)>& sink) const;
 
   std::vector<Pending> tensors_;
   std::map<std::string, std::string> metadata_;

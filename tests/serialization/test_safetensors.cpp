@@ -86,6 +86,44 @@ TEST_CASE("safetensors writer: tensors by decreasing element size then name, met
   CHECK(first.header_json().rfind("{\"__metadata__\":{\"format\":\"pt\"}", 0) == 0);
 }
 
+TEST_CASE("safetensors writer: a produced tensor is made at each write, released, and checked") {
+  const Tensor indices = from_vector<int64_t>({0, 0, 1, 2, 0, 1}, {2, 3});
+  const Tensor weights = from_vector<float>({0.5f, -1.0f, 2.0f});
+  int produced = 0;
+  std::weak_ptr<TensorImpl> last_produced;
+  SafetensorsWriter lazy;
+  lazy.add("weights", weights);
+  lazy.add("indices", DType::Int64, Shape{2, 3}, [&] {
+    ++produced;
+    const Tensor copy = indices.clone();
+    last_produced = copy.impl();
+    return copy;
+  });
+  CHECK(produced == 0);
+  SafetensorsWriter eager;
+  eager.add("indices", indices);
+  eager.add("weights", weights);
+  CHECK(lazy.header_json() == eager.header_json());  // from the declared dtype and shape
+  CHECK(produced == 0);
+  CHECK(lazy.to_bytes() == eager.to_bytes());
+  CHECK(produced == 1);
+  CHECK(last_produced.expired());  // not kept once written
+  ScratchFolder folder;
+  const std::string path = folder.file("lazy.safetensors");
+  lazy.write(path);
+  CHECK(produced == 2);
+  CHECK(SafetensorsReader(path).read("indices").to_vector<int64_t>() == indices.to_vector<int64_t>());
+
+  // A tensor that is not what was declared fails the write; the file keeps its old contents.
+  SafetensorsWriter wrong;
+  wrong.add("indices", DType::Int64, Shape{2, 4}, [&] { return indices; });
+  WISP_REQUIRE_ERROR(wrong.write(path), "tensor \"indices\" was added as int64 [2, 4] but is int64 [2, 3]");
+  CHECK(SafetensorsReader(path).header().entries.size() == 2);
+  SafetensorsWriter undefined;
+  undefined.add("x", DType::Float32, Shape{1}, [] { return Tensor(); });
+  WISP_REQUIRE_ERROR(undefined.to_bytes(), "tensor \"x\" is undefined when written");
+}
+
 TEST_CASE("safetensors: round trip through a file, every dtype, a scalar and an empty tensor") {
   ScratchFolder folder;
   const std::string path = folder.file("model.safetensors");
