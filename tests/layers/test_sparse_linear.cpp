@@ -132,8 +132,11 @@ TEST_CASE("SparseLinear: the COO view densifies to a matrix with the weights at 
 TEST_CASE("SparseLinear: 1-D, 2-D and 3-D inputs, with and without bias, match the dense layer", "[sparse_linear]") {
   manual_seed(4);
   const bool with_bias = GENERATE(true, false);
-  const auto [in, out, sparsity] =
+  // Named copies, not a structured binding: C++17 lambdas (GENERATE_COPY's) cannot capture those.
+  const auto layer_case =
       GENERATE(table<int64_t, int64_t, double>({{10, 20, 0.9}, {37, 23, 0.7}, {64, 130, 0.95}, {5, 3, 0.0}}));
+  const int64_t in = std::get<0>(layer_case), out = std::get<1>(layer_case);
+  const double sparsity = std::get<2>(layer_case);
   const Shape input_shape = GENERATE_COPY(Shape{in}, Shape{1, in}, Shape{4, in}, Shape{2, 3, in}, Shape{2, 9, in});
   INFO(in << " -> " << out << " at " << sparsity << (with_bias ? " with" : " without") << " bias, input "
           << input_shape);
