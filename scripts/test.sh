@@ -16,7 +16,7 @@
 #             fails before the first step, unless WISP_SPEC=skip
 #   sanitize  ASan + UBSan build of the tests in build/sanitize, then its ctest
 #   fuzz      the libFuzzer targets of tests/fuzz/ (IDX reader, connectivity, safetensors reader), built
-#             with clang 14 in build/fuzz and run FUZZ_SECONDS each (scripts/run_fuzzers.sh)
+#             with clang 14 in build/fuzz and run side by side for FUZZ_SECONDS each (scripts/run_fuzzers.sh)
 #   install   `cmake --install` of build/release into a scratch prefix, then builds and runs the user
 #             project tests/install/consumer against it with find_package(wisp)
 #
@@ -25,7 +25,7 @@
 #   WISP_SPEC_DIR=DIR  the API contract's folder (default: ../shared/spec beside the repository)
 #   WISP_SPEC=skip     skip the spec step, and run without the contract's folder
 #   JOBS=N             parallel build and test jobs (default: all cores)
-#   FUZZ_SECONDS=N     how long the fuzz step runs each fuzzer (default 30)
+#   FUZZ_SECONDS=N     how long the fuzz step runs each fuzzer (default 60)
 #
 # To add a step: write a function step_<name> below and add <name> to DEFAULT_STEPS.
 set -Eeuo pipefail  # -E: the ERR trap (which names the failed step) also fires inside functions
@@ -153,7 +153,7 @@ step_sanitize() {
 step_fuzz() {
   # A short run from the checked-in seeds: it catches what a change breaks near the seeds; long
   # searches are `bash scripts/run_fuzzers.sh 3600`.
-  BUILD_DIR="$ROOT/build/fuzz" bash "$ROOT/scripts/run_fuzzers.sh" "${FUZZ_SECONDS:-30}"
+  BUILD_DIR="$ROOT/build/fuzz" bash "$ROOT/scripts/run_fuzzers.sh" "${FUZZ_SECONDS:-60}"
 }
 
 step_install() {
