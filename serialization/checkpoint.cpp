@@ -202,6 +202,14 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
       const serialization::SafetensorsEntry* model_tensor = reader.header().find(names[i]);
       shapes.push_back(model_tensor != nullptr ? Shape(model_tensor->shape) : parameters[i].shape());
     }
+    // Everything is checked before anything changes.
+    // Modules adopt the tensors read (no copies); a SparseLinear's indices live only while it checks them.
+    nn::StateLoad load(
+        model_tensors, [&reader](const std::string& name) { return reader.read(name); }, &model_counters);
+    model.check_state_dict(load);
+    load.check(model.name());
+    // After the model's check, so that a checkpoint of another model is refused for its tensors'
+    // names rather than for its optimizer state's, which follow them.
     std::vector<std::string> unexpected;
     for (const auto& entry : optimizer_tensors) unexpected.push_back(entry.first);
     for (const std::string& key : metadata.keys_with(kOptimizerPrefix)) unexpected.push_back(key);
@@ -210,12 +218,6 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
     WISP_CHECK(unexpected.empty(), "unexpected optimizer or training state (no parameter of this optimizer has ",
                "that name, or no such state exists): ", listed(unexpected));
 
-    // Everything is checked before anything changes.
-    // Modules adopt the tensors read (no copies); a SparseLinear's indices live only while it checks them.
-    nn::StateLoad load(
-        model_tensors, [&reader](const std::string& name) { return reader.read(name); }, &model_counters);
-    model.check_state_dict(load);
-    load.check(model.name());
     const std::function<void()> install_optimizer_state = optimizer.prepare_load_state(optimizer_state, shapes, names);
     load.apply();
     install_optimizer_state();

@@ -280,6 +280,18 @@ TEST_CASE("checkpoints: refusals name the file and the problem, and change nothi
     WISP_REQUIRE_ERROR(load_checkpoint(path, static_model, static_optimizer), path,
                        "Unexpected counter(s): ", "\"0.rigl.steps\"");
   }
+  SECTION("a model of other layers: named by its tensors, not by the optimizer state that follows them") {
+    manual_seed(3);
+    nn::Sequential dense(nn::Linear(20, 30), nn::LayerNorm(30), nn::ReLU(),
+                         nn::ActivationSparsity(nn::ActivationSparsityOptions().act_sparsity(0.5)), nn::Linear(30, 10));
+    optim::SGD dense_optimizer(dense.parameters(), optim::SGDOptions(0.1).momentum(0.9));
+    manual_seed(77);
+    const std::string dense_before = state_bytes(dense, dense_optimizer);
+    WISP_REQUIRE_ERROR(load_checkpoint(path, dense, dense_optimizer), path,
+                       "Missing key(s) in state_dict: \"0.weight\"",
+                       "Unexpected key(s) in state_dict: \"0.indices\", \"0.weights\"");
+    REQUIRE(state_bytes(dense, dense_optimizer) == dense_before);
+  }
   SECTION("a truncated file") {
     const std::string bytes = file_bytes(path);
     for (const size_t length : {size_t{0}, size_t{7}, bytes.size() / 2, bytes.size() - 1}) {
