@@ -4,12 +4,19 @@
 //   mnist_train --data datasets/mnist --model dense --epochs 20
 //   mnist_train --device cuda          the model, the optimizer's state and each batch on GPU 0
 //   mnist_train --model dynamic --optimizer adamw --schedule warmup-cosine --warmup-steps 500 --erk
+//   mnist_train --checkpoint-dir runs/a --keep-last 2   a checkpoint after every epoch, the last 2 kept
+//   mnist_train --checkpoint-dir runs/a --resume latest  continues that run where it stopped, bit for bit
+//   mnist_train --save model.safetensors                  the trained model, for --eval-only --load
 //
 // Exit codes: 0 success, 1 a failure while training, 2 bad arguments, missing data or a device that
 // this build or machine does not have.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 
+#include <chrono>
 #include <climits>
+#include <filesystem>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -20,6 +27,7 @@
 #include "command_line.h"
 #include "models.h"
 #include "training.h"
+#include "wisp/serialization/atomic_file.h"
 
 using namespace wisp;
 
@@ -50,6 +58,12 @@ struct Arguments {
   int64_t rigl_delta_t = nn::kRiglDefaultDeltaT;
   std::optional<int64_t> rigl_t_end;
   double rigl_alpha = nn::kRiglDefaultAlpha;
+  std::string save_path;          // the final model (wisp::save)
+  std::string checkpoint_folder;  // checkpoints (wisp::save_checkpoint) every checkpoint_every epochs
+  std::optional<int64_t> checkpoint_every, keep_last;
+  std::string resume;      // a checkpoint file, or "latest" in checkpoint_folder
+  bool eval_only = false;  // evaluate load_path on the test set, train nothing
+  std::string load_path;
 };
 
 std::string model_help() {
@@ -105,6 +119,79 @@ void check_combinations(const Arguments& arguments, const apps::ModelPreset& pre
              presets_with(&apps::ModelPreset::erk), "), not ", preset.name);
   WISP_CHECK(preset.sparse || !arguments.init, "--init applies to the models with SparseLinear layers (",
              presets_with(&apps::ModelPreset::sparse), "), not ", preset.name);
+  const bool folder = !arguments.checkpoint_folder.empty();
+  WISP_CHECK(folder || !arguments.checkpoint_every, "--checkpoint-every applies with --checkpoint-dir DIR");
+  WISP_CHECK(folder || !arguments.keep_last, "--keep-last applies with --checkpoint-dir DIR");
+  WISP_CHECK(folder || arguments.resume != "latest",
+             "--resume latest needs --checkpoint-dir DIR (the folder to take the latest checkpoint from)");
+  WISP_CHECK(!arguments.eval_only || !arguments.load_path.empty(), "--eval-only needs --load FILE (the model to test)");
+  WISP_CHECK(arguments.eval_only || arguments.load_path.empty(),
+             "--load applies with --eval-only (to continue training from a checkpoint, use --resume)");
+  WISP_CHECK(!arguments.eval_only ||
+                 (arguments.resume.empty() && !folder && arguments.save_path.empty() && arguments.metrics_path.empty()),
+             "--eval-only trains nothing: it takes no --resume, --checkpoint-dir, --save or --metrics");
+}
+
+// A file the run will write at its end must be writable now, not after hours of training.
+void check_writable_file(const std::string& path, const std::string& option) {
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  WISP_CHECK(!path.empty() && path.back() != '/' && file.has_filename(), "cannot write ", option, " '", path,
+             "': expected a file name");
+  const fs::path folder = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code error;
+  WISP_CHECK(fs::is_directory(folder, error), "cannot write ", option, " '", path, "': its folder '", folder.string(),
+             "' does not exist");
+  WISP_CHECK(::access(folder.c_str(), W_OK | X_OK) == 0, "cannot write ", option, " '", path, "': its folder '",
+             folder.string(), "' is not writable");
+  const fs::file_status status = fs::status(file, error);
+  WISP_CHECK(!fs::exists(status) || fs::is_regular_file(status), "cannot write ", option, " '", path,
+             "': it exists and is not a regular file");
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// --eval-only --load FILE: the model of FILE (a model file or a checkpoint) on the test set.
+int evaluate_only(const Arguments& arguments, Device device) {
+  const apps::ModelPreset& preset = apps::find_model_preset(arguments.model);
+  std::unique_ptr<data::MnistDataset> test_set;
+  std::unique_ptr<data::DataLoader> test_loader;
+  try {
+    WISP_CHECK(std::filesystem::is_regular_file(arguments.load_path), "--load ", arguments.load_path, ": no such file");
+    test_set = std::make_unique<data::MnistDataset>(arguments.data_directory, data::Split::Test);
+    WISP_CHECK(test_set->rows() == 28 && test_set->cols() == 28,
+               "expected 28 x 28 images (the models take 784 inputs) but ", test_set->images_path(), " holds ",
+               test_set->rows(), " x ", test_set->cols(), " images");
+    test_loader = std::make_unique<data::DataLoader>(
+        *test_set, data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(false).drop_last(true));
+    WISP_CHECK(test_loader->size() > 0, "--batch-size ", arguments.batch_size, " is larger than the test set (",
+               test_set->size(), " samples): no full batch to test on");
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << "\n";
+    return 2;
+  }
+  apps::ModelSettings settings;  // the file gives the connections and values
+  settings.rigl_delta_t = arguments.rigl_delta_t;
+  settings.rigl_alpha = arguments.rigl_alpha;
+  settings.rigl_t_end = arguments.rigl_t_end.value_or(0);
+  settings.erk = arguments.erk;
+  std::shared_ptr<nn::Module> model = preset.build(settings);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    load(*model, arguments.load_path);
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << " (--load: a file saved from --model " << preset.name << ")\n";
+    return 2;
+  }
+  std::cout << "loaded " << arguments.load_path << " into --model " << preset.name << " (" << std::fixed
+            << std::setprecision(2) << seconds_since(start) << " s)" << std::defaultfloat << "\n";
+  model->to(device);
+  const apps::EpochResult result = apps::evaluate(*model, *test_loader, device, "test");
+  std::cout << std::fixed << std::setprecision(4) << "Test Loss: " << result.loss << "; Test Acc: " << result.accuracy
+            << " (" << result.samples << " test samples)\n";
+  return 0;
 }
 
 // The optimizer's options from the flags; its schedule is added once the run's length is known.
@@ -153,6 +240,27 @@ int train(const Arguments& arguments, Device device) {
     metrics = std::make_unique<apps::MetricsWriter>(arguments.metrics_path);
   } catch (const Error& error) {
     std::cerr << "mnist_train: " << error.what() << " (--metrics)\n";
+    return 2;
+  }
+
+  // Checkpoints and the final model are written after training: their places are checked now.
+  std::optional<apps::CheckpointFolder> checkpoints;
+  std::string resume_path;
+  try {
+    if (!arguments.save_path.empty()) check_writable_file(arguments.save_path, "--save");
+    if (!arguments.checkpoint_folder.empty()) checkpoints.emplace(arguments.checkpoint_folder);
+    if (arguments.resume == "latest") {
+      const auto latest = checkpoints->latest();
+      WISP_CHECK(latest.has_value(), "--resume latest: no checkpoint (checkpoint-epoch-N.safetensors) in ",
+                 checkpoints->folder());
+      resume_path = latest->second;
+    } else if (!arguments.resume.empty()) {
+      WISP_CHECK(std::filesystem::is_regular_file(arguments.resume), "--resume ", arguments.resume,
+                 ": no such checkpoint file");
+      resume_path = arguments.resume;
+    }
+  } catch (const Error& error) {
+    std::cerr << "mnist_train: " << error.what() << "\n";
     return 2;
   }
 
@@ -249,9 +357,59 @@ int train(const Arguments& arguments, Device device) {
               << nn::to_string(settings.growth) << "\n";
   if (train_options.clip_grad_norm)
     std::cout << "gradient clipping: total 2-norm at most " << *train_options.clip_grad_norm << "\n";
+
+  // Resuming: the checkpoint replaces the model, the optimizer, RigL's counters and the random
+  // generator (from which the training loader shuffles each epoch), so the run continues as if it
+  // had not stopped. The data and the schedule must be those of the checkpoint's run.
+  int first_epoch = 1;
+  if (!resume_path.empty()) {
+    TrainingState state;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      state = load_checkpoint(resume_path, *model, *optimizer);
+    } catch (const Error& error) {
+      std::cerr << "mnist_train: " << error.what()
+                << "\nmnist_train: --resume takes a checkpoint of a run with the same --model and model and optimizer "
+                   "flags"
+                << (preset.dynamic && !arguments.rigl_t_end
+                        ? " (--rigl-t-end defaults to 75% of the run's steps, so --epochs changes it: pass the "
+                          "checkpoint's run's value)"
+                        : "")
+                << "\n";
+      return 2;
+    }
+    const double load_seconds = seconds_since(start);
+    model->to(device);  // state the model did not have yet (k-winners' duty cycles) is loaded on the CPU
+    if (state.step != optimizer->steps() || state.step != state.epoch * steps_per_epoch) {
+      std::cerr << "mnist_train: --resume " << resume_path << ": the checkpoint is at epoch " << state.epoch
+                << ", optimizer step " << state.step << ", but this run has " << steps_per_epoch
+                << " steps per epoch: --limit and --batch-size must be the checkpoint's run's\n";
+      return 2;
+    }
+    if (state.epoch >= arguments.epochs) {
+      std::cerr << "mnist_train: --resume " << resume_path << ": the checkpoint is at epoch " << state.epoch
+                << ", and --epochs is " << arguments.epochs << ": nothing left to train\n";
+      return 2;
+    }
+    first_epoch = static_cast<int>(state.epoch) + 1;
+    std::cout << "resumed from " << resume_path << ": epoch " << state.epoch << ", step " << state.step << " ("
+              << std::fixed << std::setprecision(2) << load_seconds << " s)" << std::defaultfloat << "\n";
+    int rows = 0;
+    try {
+      rows = metrics->resume(static_cast<int>(state.epoch));
+    } catch (const Error& error) {
+      std::cerr << "mnist_train: " << error.what() << " (--metrics)\n";
+      return 2;
+    }
+    if (!arguments.metrics_path.empty())
+      std::cout << "metrics: " << rows << " earlier epoch" << (rows == 1 ? "" : "s") << " kept from "
+                << arguments.metrics_path << "\n";
+  }
+  const int64_t checkpoint_every = arguments.checkpoint_every.value_or(1);
+
   double total_seconds = 0;
   apps::RiglTotals rigl_before = apps::rigl_totals(*model);
-  for (int epoch = 1; epoch <= arguments.epochs; ++epoch) {
+  for (int epoch = first_epoch; epoch <= arguments.epochs; ++epoch) {
     const apps::EpochResult train_result =
         apps::train_epoch(*model, *optimizer, *train_loader, device, "epoch " + std::to_string(epoch), train_options);
     std::cout << "Epoch " << epoch << "\n"
@@ -282,6 +440,27 @@ int train(const Arguments& arguments, Device device) {
     std::cout << "------------" << std::defaultfloat << std::endl;
     metrics->write(epoch, train_result, test_result, moved);
     total_seconds += train_result.seconds + test_result.seconds;
+    // After the metrics: a crash between the two leaves a row the resumed run writes again.
+    if (checkpoints && (epoch % checkpoint_every == 0 || epoch == arguments.epochs)) {
+      TrainingState state;
+      state.epoch = epoch;
+      state.step = optimizer->steps();
+      const std::string path = checkpoints->path(epoch);
+      serialization::remove_stale_temporaries(path);  // left by a process killed while writing it
+      const auto start = std::chrono::steady_clock::now();
+      save_checkpoint(path, *model, *optimizer, state);
+      std::cout << "checkpoint: " << path << " (" << std::fixed << std::setprecision(2) << seconds_since(start) << " s)"
+                << std::defaultfloat << "\n";
+      if (arguments.keep_last)
+        for (const std::string& removed : checkpoints->keep_last(*arguments.keep_last))
+          std::cout << "checkpoint: deleted " << removed << "\n";
+    }
+  }
+  if (!arguments.save_path.empty()) {
+    const auto start = std::chrono::steady_clock::now();
+    save(*model, arguments.save_path);
+    std::cout << "model saved to " << arguments.save_path << " (" << std::fixed << std::setprecision(2)
+              << seconds_since(start) << " s)" << std::defaultfloat << "\n";
   }
   std::cout << "Training complete in " << std::fixed << std::setprecision(1) << total_seconds << " s\n";
   return 0;
@@ -374,6 +553,23 @@ int main(int argc, char** argv) {
                  "sparse models: SparseLinear initialisation, uniform (U(-1/sqrt(in), 1/sqrt(in))) or fan-in "
                  "(U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with each unit's own connections) (default: uniform)")
       ->check(apps::one_of({"uniform", "fan-in"}));
+  app.add_option("--save", arguments.save_path, "write the trained model to FILE (safetensors, wisp::save)");
+  app.add_option("--checkpoint-dir", arguments.checkpoint_folder,
+                 "write a training checkpoint to DIR/checkpoint-epoch-NNNN.safetensors every --checkpoint-every epochs "
+                 "and after the last (created if missing)");
+  app.add_option("--checkpoint-every", arguments.checkpoint_every,
+                 "--checkpoint-dir: epochs between checkpoints (default: 1)")
+      ->check(apps::whole_number(1, INT_MAX));
+  app.add_option("--keep-last", arguments.keep_last,
+                 "--checkpoint-dir: keep only the K latest checkpoints (older ones are deleted after a new one is "
+                 "written)")
+      ->check(apps::whole_number(1, INT_MAX));
+  app.add_option("--resume", arguments.resume,
+                 "continue the run of a checkpoint FILE, or of the latest one in --checkpoint-dir (latest), bit for "
+                 "bit; the other flags must be the checkpoint's run's (--epochs may grow)");
+  app.add_flag("--eval-only", arguments.eval_only, "evaluate the model of --load FILE on the test set, train nothing");
+  app.add_option("--load", arguments.load_path,
+                 "--eval-only: the model file (--save) or checkpoint to evaluate, saved from the same --model");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& help) {
@@ -398,7 +594,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return train(arguments, device);
+    return arguments.eval_only ? evaluate_only(arguments, device) : train(arguments, device);
   } catch (const std::exception& error) {
     std::cerr << "mnist_train: " << error.what() << "\n";
     return 1;

@@ -4,11 +4,13 @@
 #include <sys/stat.h>  // stat, fchmod
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -331,6 +333,39 @@ void MetricsWriter::write(int epoch, const EpochResult& train, const EpochResult
   }
 }
 
+int MetricsWriter::resume(int epochs_done) {
+  if (path_.empty()) return 0;
+  std::ifstream file(target_, std::ios::binary);
+  if (!file) return 0;  // checked by the constructor: a new file
+  const std::string header = json_ ? "" : text_;
+  const std::string cannot = "cannot continue the metrics file " + path_ + ": ";
+  std::string line, kept;
+  int rows = 0;
+  bool first = true;
+  while (std::getline(file, line)) {
+    if (first && !json_) {
+      WISP_CHECK(line + "\n" == header, cannot, "expected its first line to be the CSV header ",
+                 header.substr(0, header.size() - 1), " but it is ", line);
+      first = false;
+      continue;
+    }
+    first = false;
+    if (line.empty()) continue;
+    // The epoch opens every row: "3,..." or {"epoch": 3, ...}.
+    const std::string opening = json_ ? "{\"epoch\": " : "";
+    size_t end = opening.size();
+    while (end < line.size() && line[end] >= '0' && line[end] <= '9') ++end;
+    WISP_CHECK(line.compare(0, opening.size(), opening) == 0 && end > opening.size() && end - opening.size() < 10,
+               cannot, "expected rows starting with the epoch (", json_ ? "JSON Lines" : "CSV", ") but found: ", line);
+    const int epoch = std::stoi(line.substr(opening.size(), end - opening.size()));
+    if (epoch < 1 || epoch > epochs_done) continue;  // after the checkpoint: written again
+    kept += line + "\n";
+    ++rows;
+  }
+  text_ = header + kept;
+  return rows;
+}
+
 void MetricsWriter::replace_file(int epoch) const {
   const auto failed = [&](const std::string& step) {
     return detail::concat("cannot write the metrics file ", path_, " (epoch ", epoch, "'s row): ", step, ": ",
@@ -372,6 +407,67 @@ void MetricsWriter::replace_file(int epoch) const {
   descriptor = -1;
   if (closed != 0) throw give_up("closing " + temporary);
   if (::rename(temporary.c_str(), target_.c_str()) != 0) throw give_up("renaming " + temporary);
+}
+
+namespace {
+
+const std::string kCheckpointPrefix = "checkpoint-epoch-";
+const std::string kCheckpointSuffix = ".safetensors";
+
+}  // namespace
+
+CheckpointFolder::CheckpointFolder(const std::string& folder) : folder_(folder) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::create_directories(folder, error);
+  WISP_CHECK(!error, "cannot use the checkpoint folder ", folder, ": ", error.message());
+  WISP_CHECK(fs::is_directory(folder, error), "cannot use the checkpoint folder ", folder, ": it is not a directory");
+  WISP_CHECK(::access(folder.c_str(), W_OK | X_OK) == 0, "cannot use the checkpoint folder ", folder,
+             ": it is not writable (", std::strerror(errno), ")");
+}
+
+std::string CheckpointFolder::path(int64_t epoch) const {
+  std::ostringstream name;
+  name << kCheckpointPrefix << std::setw(4) << std::setfill('0') << epoch << kCheckpointSuffix;
+  return (std::filesystem::path(folder_) / name.str()).string();
+}
+
+std::vector<std::pair<int64_t, std::string>> CheckpointFolder::checkpoints() const {
+  std::vector<std::pair<int64_t, std::string>> found;
+  std::error_code error;
+  for (const auto& entry : std::filesystem::directory_iterator(folder_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= kCheckpointPrefix.size() + kCheckpointSuffix.size() ||
+        name.compare(0, kCheckpointPrefix.size(), kCheckpointPrefix) != 0 ||
+        name.compare(name.size() - kCheckpointSuffix.size(), kCheckpointSuffix.size(), kCheckpointSuffix) != 0)
+      continue;
+    const std::string digits =
+        name.substr(kCheckpointPrefix.size(), name.size() - kCheckpointPrefix.size() - kCheckpointSuffix.size());
+    if (digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!entry.is_regular_file(error)) continue;
+    found.emplace_back(std::stoll(digits), entry.path().string());
+  }
+  WISP_CHECK(!error, "cannot list the checkpoint folder ", folder_, ": ", error.message());
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+std::optional<std::pair<int64_t, std::string>> CheckpointFolder::latest() const {
+  const auto found = checkpoints();
+  if (found.empty()) return std::nullopt;
+  return found.back();
+}
+
+std::vector<std::string> CheckpointFolder::keep_last(int64_t keep) const {
+  std::vector<std::string> removed;
+  const auto found = checkpoints();
+  for (size_t i = 0; i + static_cast<size_t>(keep) < found.size(); ++i) {
+    std::error_code error;
+    std::filesystem::remove(found[i].second, error);
+    WISP_CHECK(!error, "cannot delete the old checkpoint ", found[i].second, ": ", error.message());
+    removed.push_back(found[i].second);
+  }
+  return removed;
 }
 
 }  // namespace wisp::apps

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -101,6 +102,11 @@ class MetricsWriter {
   // with the header and every row so far; throws wisp::Error, naming the file and the epoch, when it
   // could not be written (the file then keeps the previous epochs).
   void write(int epoch, const EpochResult& train, const EpochResult& test, int64_t rigl_moved = 0);
+  // For a resumed run: takes the rows of epochs 1 to `epochs_done` from the existing file (rows of
+  // later epochs, written after the checkpoint the run resumes from, are dropped) and returns how
+  // many it took; the file itself changes only at the next write(). A missing file gives 0 rows.
+  // Throws wisp::Error when the file is not a metrics file of this format (CSV or JSON Lines).
+  int resume(int epochs_done);
 
  private:
   void replace_file(int epoch) const;
@@ -111,6 +117,28 @@ class MetricsWriter {
   bool json_ = false;
   bool keep_mode_ = false;  // an existing file's permissions are kept
   unsigned mode_ = 0;
+};
+
+// The checkpoints of a run in one folder: `checkpoint-epoch-0001.safetensors`, ... (the epochs
+// finished), each written crash-safely (serialization/checkpoint.h), so that a file under such a
+// name is always complete.
+class CheckpointFolder {
+ public:
+  // Creates `folder` (and its parents) when missing; throws wisp::Error when it cannot be created or
+  // written to.
+  explicit CheckpointFolder(const std::string& folder);
+  const std::string& folder() const { return folder_; }
+  // The file of the checkpoint after `epoch`.
+  std::string path(int64_t epoch) const;
+  // The checkpoint of the latest epoch in the folder (epoch and file), or nullopt when it has none.
+  std::optional<std::pair<int64_t, std::string>> latest() const;
+  // Deletes all but the `keep` latest checkpoints (the newest is written before the oldest goes, so
+  // a crash never leaves none); returns the files deleted.
+  std::vector<std::string> keep_last(int64_t keep) const;
+
+ private:
+  std::vector<std::pair<int64_t, std::string>> checkpoints() const;  // by epoch
+  std::string folder_;
 };
 
 }  // namespace wisp::apps
