@@ -8,7 +8,8 @@
 #   setup     install missing Debian packages (scripts/setup_dependencies.sh)
 #   format    every C++ and CUDA file is formatted as .clang-format says (scripts/check_format.sh)
 #   layering  includes follow the folder chain core → kernels → ... → apps (scripts/check_layering.sh)
-#   release   Release build (CUDA backend when nvcc exists) in build/release, then its ctest
+#   release   Release build (CUDA backend when nvcc exists) in build/release, then its ctest (with
+#             python3-torch installed, MNIST is fetched into datasets/mnist first for the torch tests)
 #   spec      runs the API contract's programs, built unchanged by the release step from
 #             ../shared/spec: seed_notebook without MNIST (setup, efficiency and random-input sections),
 #             then training_api on MNIST (fetched into datasets/mnist by scripts/fetch_mnist.sh when
@@ -112,6 +113,11 @@ step_release() {
   # shellcheck disable=SC2086  # $cuda is a list of arguments
   cmake --preset release $cuda -DWISP_SPEC_DIR="$SPEC_DIR"
   cmake --build --preset release -j "$JOBS"
+  # The torch-labelled MNIST test (wisp and PyTorch classify the test set alike) needs MNIST, which the
+  # spec step would only fetch after this ctest: fetch it now (seconds) where that test can run.
+  if /usr/bin/python3 -c 'import torch' 2> /dev/null; then
+    bash "$ROOT/scripts/fetch_mnist.sh" "$ROOT/datasets/mnist"
+  fi
   run_ctest release --preset release --output-on-failure -j "$JOBS"
 }
 
