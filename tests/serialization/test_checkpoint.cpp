@@ -10,29 +10,16 @@
 #include <iterator>
 #include <memory>
 
+#include "files.h"
 #include "test_helpers.h"
 #include "wisp/serialization/safetensors.h"
 
 using namespace wisp;
+using wisp::testing::file_bytes;
+using wisp::testing::ScratchFolder;
 using wisp::testing::values;
 
 namespace {
-
-struct ScratchFolder {
-  std::filesystem::path path;
-  ScratchFolder() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wisp-checkpoint-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~ScratchFolder() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream stream(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>());
-}
 
 // SparseLinear (RigL every 2 steps), LayerNorm, ReLU, ActivationSparsity (duty cycles created by
 // the first forward), Linear; connections and values from `seed`.
@@ -90,7 +77,7 @@ using MakeOptimizer = std::function<std::unique_ptr<optim::Optimizer>(nn::Sequen
 // load the checkpoint and train the same 5 steps: losses, weights, connections and state must be
 // equal bit for bit.
 void require_exact_resume(const MakeOptimizer& make_optimizer) {
-  ScratchFolder folder;
+  ScratchFolder folder("checkpoint");
   const std::string path = folder.file("checkpoint.safetensors");
   nn::Sequential model = make_model(1);
   std::unique_ptr<optim::Optimizer> optimizer = make_optimizer(model);
@@ -124,7 +111,7 @@ TEST_CASE("checkpoints: SGD with momentum resumes exactly, a state not created y
                                         optim::SGDOptions(0.1).momentum(0.9).dampening(0.1).weight_decay(1e-3));
   });
   // The never-stepped bias has no momentum buffer after a load either.
-  ScratchFolder folder;
+  ScratchFolder folder("checkpoint");
   nn::Sequential model = make_model(1);
   optim::SGD optimizer(model.parameters(), optim::SGDOptions(0.1).momentum(0.9));
   train(model, optimizer, 3);
@@ -164,7 +151,7 @@ TEST_CASE("checkpoints: Adam and AdamW resume exactly (moments, per-parameter st
 }
 
 TEST_CASE("checkpoints: the file layout (names, metadata, byte-identical re-saves, the model part)") {
-  ScratchFolder folder;
+  ScratchFolder folder("checkpoint");
   nn::Sequential model = make_model(1);
   optim::AdamW optimizer(model.parameters(), optim::AdamWOptions(1e-3));
   train(model, optimizer, 4);
@@ -215,7 +202,7 @@ TEST_CASE("checkpoints: the file layout (names, metadata, byte-identical re-save
 }
 
 TEST_CASE("checkpoints: loading twice gives the same state, and a load replaces state") {
-  ScratchFolder folder;
+  ScratchFolder folder("checkpoint");
   const std::string path = folder.file("c.safetensors");
   nn::Sequential model = make_model(1);
   optim::Adam optimizer(model.parameters(), optim::AdamOptions(1e-2));
@@ -237,7 +224,7 @@ TEST_CASE("checkpoints: loading twice gives the same state, and a load replaces 
 }
 
 TEST_CASE("checkpoints: refusals name the file and the problem, and change nothing") {
-  ScratchFolder folder;
+  ScratchFolder folder("checkpoint");
   const std::string path = folder.file("c.safetensors");
   nn::Sequential source = make_model(1);
   optim::SGD source_optimizer(source.parameters(), optim::SGDOptions(0.1).momentum(0.9));
@@ -325,7 +312,7 @@ TEST_CASE("checkpoints: refusals name the file and the problem, and change nothi
 }
 
 TEST_CASE("checkpoints: saving refuses an optimizer of other parameters and a pending RigL update") {
-  ScratchFolder folder;
+  ScratchFolder folder("checkpoint");
   nn::Sequential model = make_model(1);
   optim::SGD outside(std::vector<Tensor>{zeros({3}).set_requires_grad(true)}, optim::SGDOptions(0.1));
   WISP_REQUIRE_ERROR(save_checkpoint(folder.file("c.safetensors"), model, outside, {}), "c.safetensors",

@@ -7,30 +7,17 @@
 #include <iterator>
 #include <map>
 
+#include "files.h"
 #include "test_helpers.h"
 #include "wisp/serialization/safetensors.h"
 
 using namespace wisp;
+using wisp::testing::file_bytes;
 using wisp::testing::printed;
+using wisp::testing::ScratchFolder;
 using wisp::testing::values;
 
 namespace {
-
-struct ScratchFolder {
-  std::filesystem::path path;
-  ScratchFolder() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wisp-model-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~ScratchFolder() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
-
-std::string file_bytes(const std::string& path) {
-  std::ifstream stream(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(stream), std::istreambuf_iterator<char>());
-}
 
 // Flatten, SparseLinear, LayerNorm, ReLU, ActivationSparsity, Linear: the seed notebook's sparse
 // model, small. Connections and values come from `seed`.
@@ -84,7 +71,7 @@ std::map<std::string, Tensor> state_map(const nn::Module& model) {
 }  // namespace
 
 TEST_CASE("model files: PyTorch state_dict names and metadata") {
-  ScratchFolder folder;
+  ScratchFolder folder("model");
   nn::Sequential model = make_model(1);
   save(model, folder.file("model.safetensors"));
   const serialization::SafetensorsReader reader(folder.file("model.safetensors"));
@@ -104,7 +91,7 @@ TEST_CASE("model files: PyTorch state_dict names and metadata") {
 }
 
 TEST_CASE("model files: a load replaces connections, values and duty cycles") {
-  ScratchFolder folder;
+  ScratchFolder folder("model");
   nn::Sequential model = make_model(1, 0.7);
   run_forwards(model);
   save(model, folder.file("model.safetensors"));
@@ -136,7 +123,7 @@ TEST_CASE("model files: a load replaces connections, values and duty cycles") {
 }
 
 TEST_CASE("model files: a loaded SparseLinear trains (gradients and optimizer on the new structure)") {
-  ScratchFolder folder;
+  ScratchFolder folder("model");
   nn::Sequential model = make_model(3, 0.7);
   save(model, folder.file("model.safetensors"));
   nn::Sequential copy = make_model(4, 0.4);
@@ -155,7 +142,7 @@ TEST_CASE("model files: a loaded SparseLinear trains (gradients and optimizer on
 }
 
 TEST_CASE("model files: a failed load names the file and changes nothing") {
-  ScratchFolder folder;
+  ScratchFolder folder("model");
   nn::Sequential source = make_model(5);
   run_forwards(source);
   const std::map<std::string, Tensor> good = state_map(source);

@@ -5,11 +5,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "files.h"
 #include "test_helpers.h"
 #include "wisp/serialization/atomic_file.h"
 #include "wisp/serialization/safetensors.h"
 
 using namespace wisp;
+using wisp::testing::file_bytes;
+using wisp::testing::ScratchFolder;
 using namespace wisp::serialization;
 
 namespace {
@@ -25,18 +28,6 @@ std::string entry(const std::string& name, const std::string& dtype, const std::
                   const std::string& offsets) {
   return "\"" + name + "\":{\"dtype\":\"" + dtype + "\",\"shape\":" + shape + ",\"data_offsets\":" + offsets + "}";
 }
-
-// A scratch folder, removed at the end of the test.
-struct ScratchFolder {
-  std::filesystem::path path;
-  ScratchFolder() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "wisp-safetensors-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path = pattern;
-  }
-  ~ScratchFolder() { std::filesystem::remove_all(path); }
-  std::string file(const std::string& name) const { return (path / name).string(); }
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
 
@@ -108,7 +99,7 @@ TEST_CASE("safetensors writer: a produced tensor is made at each write, released
   CHECK(lazy.to_bytes() == eager.to_bytes());
   CHECK(produced == 1);
   CHECK(last_produced.expired());  // not kept once written
-  ScratchFolder folder;
+  ScratchFolder folder("safetensors");
   const std::string path = folder.file("lazy.safetensors");
   lazy.write(path);
   CHECK(produced == 2);
@@ -125,7 +116,7 @@ TEST_CASE("safetensors writer: a produced tensor is made at each write, released
 }
 
 TEST_CASE("safetensors: round trip through a file, every dtype, a scalar and an empty tensor") {
-  ScratchFolder folder;
+  ScratchFolder folder("safetensors");
   const std::string path = folder.file("model.safetensors");
   SafetensorsWriter writer;
   writer.add("f", from_vector<float>({1.5f, -2.25f, 3.0f, 1e-30f, 0.0f, 7.0f}, {2, 3}));
@@ -235,7 +226,7 @@ TEST_CASE("safetensors reader: every truncation of a valid file is refused") {
 }
 
 TEST_CASE("safetensors reader: a FIFO or a folder is refused without blocking") {
-  ScratchFolder folder;
+  ScratchFolder folder("safetensors");
   const std::string fifo = folder.file("pipe.safetensors");
   REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
   WISP_REQUIRE_ERROR(SafetensorsReader{fifo}, "pipe.safetensors", "expected a regular file");
@@ -259,7 +250,7 @@ TEST_CASE("safetensors writer: refuses names and values the format cannot hold")
 }
 
 TEST_CASE("atomic file: an uncommitted writer leaves the old file, stale temporaries are removed") {
-  ScratchFolder folder;
+  ScratchFolder folder("safetensors");
   const std::string path = folder.file("state.bin");
   write_bytes(path, "old");
   {
