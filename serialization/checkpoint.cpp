@@ -1,10 +1,13 @@
 #include "wisp/serialization/checkpoint.h"
 
+#include <cstring>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
 #include <vector>
 
+#include "wisp/core/factories.h"
 #include "wisp/core/random.h"
 #include "wisp/serialization/model.h"
 #include "wisp/serialization/safetensors.h"
@@ -94,14 +97,12 @@ std::string listed(const std::vector<std::string>& names) {
   return text;
 }
 
-}  // namespace
-
-void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
-                     const TrainingState& state) {
-  try {
+// Everything a checkpoint holds, as a writer (the tensors are handles, read when it writes).
+void fill_checkpoint_writer(serialization::SafetensorsWriter& writer, const nn::Module& model,
+                            const optim::Optimizer& optimizer, const TrainingState& state) {
+  {
     WISP_CHECK(state.epoch >= 0 && state.step >= 0, "expected an epoch and a step >= 0 but got epoch ", state.epoch,
                " and step ", state.step);
-    serialization::SafetensorsWriter writer;
     writer.add_metadata("format", "pt");
     writer.add_metadata("wisp.format_version", kModelFormatVersion);
     writer.add_metadata("wisp.checkpoint_version", kCheckpointFormatVersion);
@@ -130,17 +131,16 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
       for (const auto& [name, count] : optimizer_state.parameters[i].counters)
         writer.add_metadata(prefix + name, std::to_string(count));
     }
-    writer.write(path);
-  } catch (const Error& error) {
-    WISP_FAIL("wisp::save_checkpoint: cannot save a checkpoint to ", path, ": ", error.what());
   }
 }
 
-TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer) {
-  try {
-    const serialization::SafetensorsReader reader(path);
-    Metadata metadata(reader.header().metadata);
-    WISP_CHECK(reader.header().metadata.count("wisp.checkpoint_version") != 0,
+// Loads a checkpoint given its validated header and a reader of its tensors.
+TrainingState load_checkpoint_from(const serialization::SafetensorsHeader& header,
+                                   const std::function<Tensor(const std::string&)>& read, nn::Module& model,
+                                   optim::Optimizer& optimizer) {
+  {
+    Metadata metadata(header.metadata);
+    WISP_CHECK(header.metadata.count("wisp.checkpoint_version") != 0,
                "expected a training checkpoint (metadata wisp.checkpoint_version) but the file has no "
                "wisp.checkpoint_version (a model file? wisp::load reads those)");
     const std::string& checkpoint_version = metadata.take("wisp.checkpoint_version");
@@ -160,11 +160,11 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
 
     // The optimizer's tensors, read; the model's, named (each is read when its module takes it).
     std::map<std::string, Tensor> model_tensors, optimizer_tensors;
-    for (const serialization::SafetensorsEntry& entry : reader.header().entries) {
+    for (const serialization::SafetensorsEntry& entry : header.entries) {
       DType dtype;
       WISP_CHECK(serialization::dtype_from_safetensors(entry.dtype, &dtype), "tensor ", entry.name, " has dtype ",
                  entry.dtype, ", which no wisp model or optimizer holds (expected F32, I64, I32 or U8)");
-      if (starts_with(entry.name, kOptimizerPrefix)) optimizer_tensors.emplace(entry.name, reader.read(entry.name));
+      if (starts_with(entry.name, kOptimizerPrefix)) optimizer_tensors.emplace(entry.name, read(entry.name));
       else model_tensors.emplace(entry.name, Tensor());
     }
     std::map<std::string, uint64_t> model_counters;
@@ -199,13 +199,12 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
           parameter_state.counters.emplace(name, parse_count(key, metadata.take(key)));
       }
       optimizer_state.parameters.push_back(std::move(parameter_state));
-      const serialization::SafetensorsEntry* model_tensor = reader.header().find(names[i]);
+      const serialization::SafetensorsEntry* model_tensor = header.find(names[i]);
       shapes.push_back(model_tensor != nullptr ? Shape(model_tensor->shape) : parameters[i].shape());
     }
     // Everything is checked before anything changes.
     // Modules adopt the tensors read (no copies); a SparseLinear's indices live only while it checks them.
-    nn::StateLoad load(
-        model_tensors, [&reader](const std::string& name) { return reader.read(name); }, &model_counters);
+    nn::StateLoad load(model_tensors, read, &model_counters);
     model.check_state_dict(load);
     load.check(model.name());
     // After the model's check, so that a checkpoint of another model is refused for its tensors'
@@ -223,8 +222,60 @@ TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim:
     install_optimizer_state();
     default_generator().set_state(generator_seed, generator_offset);
     return state;
+  }
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const nn::Module& model, const optim::Optimizer& optimizer,
+                     const TrainingState& state) {
+  try {
+    serialization::SafetensorsWriter writer;
+    fill_checkpoint_writer(writer, model, optimizer, state);
+    writer.write(path);
+  } catch (const Error& error) {
+    WISP_FAIL("wisp::save_checkpoint: cannot save a checkpoint to ", path, ": ", error.what());
+  }
+}
+
+std::string checkpoint_bytes(const nn::Module& model, const optim::Optimizer& optimizer, const TrainingState& state) {
+  try {
+    serialization::SafetensorsWriter writer;
+    fill_checkpoint_writer(writer, model, optimizer, state);
+    return writer.to_bytes();
+  } catch (const Error& error) {
+    WISP_FAIL("wisp::checkpoint_bytes: cannot make a checkpoint: ", error.what());
+  }
+}
+
+TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer) {
+  try {
+    const serialization::SafetensorsReader reader(path);
+    return load_checkpoint_from(
+        reader.header(), [&reader](const std::string& name) { return reader.read(name); }, model, optimizer);
   } catch (const Error& error) {
     WISP_FAIL("wisp::load_checkpoint: cannot load ", path, ": ", error.what());
+  }
+}
+
+TrainingState load_checkpoint_bytes(const std::string& bytes, nn::Module& model, optim::Optimizer& optimizer,
+                                    const std::string& source) {
+  try {
+    const serialization::SafetensorsHeader header = serialization::parse_file_bytes(bytes, source);
+    const auto read = [&](const std::string& name) {
+      const serialization::SafetensorsEntry* entry = header.find(name);
+      WISP_CHECK(entry != nullptr, source, ": no tensor named \"", name, "\"");
+      DType dtype;
+      WISP_CHECK(serialization::dtype_from_safetensors(entry->dtype, &dtype), source, ": tensor \"", name,
+                 "\" has dtype ", entry->dtype, ", which wisp does not hold (it reads F32, I64, I32 and U8)");
+      Tensor tensor = empty(Shape(entry->shape), TensorOptions(dtype));
+      if (entry->nbytes() > 0)
+        std::memcpy(tensor.raw_data(), bytes.data() + header.data_offset() + entry->begin, entry->nbytes());
+      return tensor;
+    };
+    return load_checkpoint_from(header, read, model, optimizer);
+  } catch (const Error& error) {
+    WISP_FAIL("wisp::load_checkpoint_bytes: cannot load ", source, ": ", error.what());
   }
 }
 

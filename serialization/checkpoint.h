@@ -51,4 +51,11 @@ void save_checkpoint(const std::string& path, const nn::Module& model, const opt
 // wisp::Error names the file and every problem found, and nothing has changed.
 TrainingState load_checkpoint(const std::string& path, nn::Module& model, optim::Optimizer& optimizer);
 
+// The same checkpoint in memory: the bytes save_checkpoint would write, and their load (as
+// load_checkpoint; `source` names them in errors). Data parallelism (distributed/data_parallel.h)
+// broadcasts rank 0's training state this way.
+std::string checkpoint_bytes(const nn::Module& model, const optim::Optimizer& optimizer, const TrainingState& state);
+TrainingState load_checkpoint_bytes(const std::string& bytes, nn::Module& model, optim::Optimizer& optimizer,
+                                    const std::string& source = "checkpoint bytes");
+
 }  // namespace wisp
