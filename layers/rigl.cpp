@@ -190,6 +190,35 @@ void RiglSchedule::restore(const RiglStatistics& statistics, uint64_t tie_seed) 
   captured_.clear();
 }
 
+bool RiglSchedule::next_step_grows_by_gradient() const {
+  return growth_ == Growth::Gradient && training_ && rigl_updates_at(statistics_.steps + 1, delta_t_, t_end_);
+}
+
+std::pair<Tensor, Tensor> RiglSchedule::captured_batch() const {
+  const TensorOptions options = TensorOptions(DType::Float32).device(weights_.device());
+  if (captured_.empty())
+    return {zeros({0, structure_.in_features}, options), zeros({0, structure_.out_features}, options)};
+  if (captured_.size() == 1) return {captured_[0].input, captured_[0].grad_output};
+  std::vector<Tensor> inputs, gradients;
+  for (const Capture& capture : captured_) {
+    inputs.push_back(capture.input);
+    gradients.push_back(capture.grad_output);
+  }
+  NoGradGuard no_grad;
+  return {cat(inputs, 0), cat(gradients, 0)};
+}
+
+void RiglSchedule::replace_captured_batch(Tensor input, Tensor grad_output) {
+  WISP_CHECK(input.dtype() == DType::Float32 && grad_output.dtype() == DType::Float32 && input.dim() == 2 &&
+                 grad_output.dim() == 2 && input.size(0) == grad_output.size(0) &&
+                 input.size(1) == structure_.in_features && grad_output.size(1) == structure_.out_features,
+             "RiglSchedule::replace_captured_batch: expected float32 input [rows, ", structure_.in_features,
+             "] and output gradient [rows, ", structure_.out_features, "] but got ", input.dtype(), " ", input.shape(),
+             " and ", grad_output.dtype(), " ", grad_output.shape());
+  captured_.clear();
+  captured_.push_back({std::move(input), std::move(grad_output)});
+}
+
 Tensor RiglSchedule::tap(const Tensor& input, const Tensor& output) {
   if (growth_ == Growth::Random || !training_ || !GradMode::is_enabled() || !weights_.requires_grad() ||
       !rigl_updates_at(statistics_.steps + 1, delta_t_, t_end_))

@@ -37,6 +37,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "wisp/core/sparse_structure.h"
@@ -137,6 +138,16 @@ class RiglSchedule : public TensorUpdateHook, public std::enable_shared_from_thi
   bool pending() const { return !captured_.empty(); }
   // Continues from a checkpoint: the counters and the seed, with no batch captured.
   void restore(const RiglStatistics& statistics, uint64_t tie_seed);
+
+  // Data parallelism (distributed::DataParallel) makes every process grow from the global batch:
+  // whether the next optimizer step grows by gradient (and so reads the captured batches; the same
+  // answer on every process, which have taken the same steps), the captured batches as one input
+  // [rows, in] and output gradient [rows, out] on the weights' device (rows 0 when nothing was
+  // captured), and their replacement by another batch, e.g. the rows of every process.
+  bool next_step_grows_by_gradient() const;
+  std::pair<Tensor, Tensor> captured_batch() const;
+  // Throws wisp::Error unless input is [rows, in] and grad_output [rows, out] float32.
+  void replace_captured_batch(Tensor input, Tensor grad_output);
 
   // The layer's forward output: passed through a tap (the node "RiglGradientTap") when the next
   // optimizer step updates the connections by gradient and a backward can reach the weights;

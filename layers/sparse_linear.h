@@ -152,6 +152,8 @@ class SparseLinear : public Module {
   // Dynamic (RigL) connectivity: whether it is on, and what it has done (all zero when static).
   bool dynamic() const { return rigl_ != nullptr; }
   RiglStatistics rigl_statistics() const;
+  // The RigL schedule of a dynamic layer (null when static), shared by copies of the layer.
+  const std::shared_ptr<RiglSchedule>& rigl_schedule() const { return rigl_; }
 
  private:
   // Takes the RigL counters of a checkpoint's load and queues their restoration.
