@@ -13,6 +13,13 @@ DataLoader::DataLoader(const Dataset& dataset, DataLoaderOptions options) : data
   const int64_t batch_size = options_.batch_size();
   // Written so that a batch_size near INT64_MAX cannot overflow.
   num_batches_ = num_samples_ / batch_size + (!options_.drop_last() && num_samples_ % batch_size != 0 ? 1 : 0);
+  WISP_CHECK(options_.num_shards() >= 1, "DataLoader: expected num_shards >= 1 but got ", options_.num_shards());
+  WISP_CHECK(options_.shard() >= 0 && options_.shard() < options_.num_shards(), "DataLoader: expected shard in [0, ",
+             options_.num_shards(), ") but got ", options_.shard());
+  WISP_CHECK(options_.num_shards() == 1 || !options_.shuffle() || options_.seed(),
+             "DataLoader: a sharded loader that shuffles needs options.seed(...) so that every process draws the "
+             "same permutation (got num_shards ",
+             options_.num_shards(), ", shuffle without a seed)");
   if (options_.seed()) generator_.emplace(*options_.seed());
 }
 
@@ -51,9 +58,18 @@ DataLoader::Iterator DataLoader::begin() {
 DataLoader::Iterator DataLoader::end() { return Iterator(this, epoch_, num_batches_); }
 
 std::vector<int64_t> DataLoader::batch_indices(int64_t batch) const {
+  // The global batch is order_[first, first + global_size); this shard takes every num_shards-th
+  // sample of it, starting at position shard.
   const int64_t first = batch * options_.batch_size();
-  const int64_t last = std::min(first + options_.batch_size(), num_samples_);
-  return std::vector<int64_t>(order_.begin() + first, order_.begin() + last);
+  const int64_t global_size = std::min(options_.batch_size(), num_samples_ - first);  // cannot overflow
+  const int64_t num_shards = options_.num_shards(), shard = options_.shard();
+  std::vector<int64_t> indices;
+  if (shard >= global_size) return indices;  // fewer samples than shards: this part is empty
+  // The positions shard + i * num_shards below global_size.
+  const int64_t count = (global_size - 1 - shard) / num_shards + 1;
+  indices.reserve(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) indices.push_back(order_[static_cast<size_t>(first + shard + i * num_shards)]);
+  return indices;
 }
 
 Batch DataLoader::load(int64_t batch) {

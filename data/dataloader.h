@@ -33,13 +33,29 @@ class DataLoaderOptions {
   WISP_ARG(std::optional<uint64_t>, seed, std::nullopt);
   // Builds the next batch on a background thread while the current one is in use.
   WISP_ARG(bool, prefetch, true);
+  // Data-parallel training over num_shards processes: each runs the same loader, with its own
+  // shard in [0, num_shards), and gets its part of every batch (see DataLoader). batch_size is the
+  // global batch, summed over the shards.
+  WISP_ARG(int64_t, num_shards, 1);
+  WISP_ARG(int64_t, shard, 0);
 };
 
 // Batches of `dataset` in epochs. Every begin() starts a new epoch: with shuffle, a new
 // Fisher-Yates permutation (drawn on the calling thread, so results do not depend on timing);
 // without, samples 0, 1, 2, ... Each epoch visits every sample once, except those of a dropped
 // last batch. A batch is whatever dataset.get_batch returns for its indices (for MnistDataset:
-// data Float32 [B, 1, 28, 28], target Int64 [B]); B = batch_size except possibly for the last one.
+// data Float32 [B, 1, 28, 28], target Int64 [B]); B = batch_size except possibly for the last one
+// (and except with shards, below).
+//
+// Sharding (num_shards P > 1, for data-parallel training): every process forms the same global
+// batches as an unsharded loader (same permutation, same order, same drop_last), and shard s keeps
+// the samples at positions s, s + P, s + 2P, ... of each, in that order. The P shards of a batch are
+// therefore disjoint and together make the global batch; every shard has the same size() as the
+// unsharded loader, so all processes run the same number of steps. A shard's part may be one sample
+// smaller than another's, and is empty (a Batch with first dimension 0) when the global batch has
+// fewer than P samples, so a training step should weight its gradients by the global sample count
+// (for example an all_reduce of the parts' sizes), not by its own. Shuffling must use a seed then:
+// default_generator() differs between processes, and so would their permutations.
 //
 // The dataset must outlive the loader. The loader is neither copyable nor movable.
 //
@@ -83,7 +99,8 @@ class DataLoader {
     int64_t position_;  // batch index within the epoch; size() means the end
   };
 
-  // Throws wisp::Error when batch_size < 1 or the dataset is empty.
+  // Throws wisp::Error when batch_size < 1, the dataset is empty, num_shards < 1, shard is outside
+  // [0, num_shards), or a sharded loader shuffles without a seed.
   DataLoader(const Dataset& dataset, DataLoaderOptions options = {});
   // The loader keeps a reference to the dataset, so a temporary one would be destroyed under it.
   DataLoader(const Dataset&& dataset, DataLoaderOptions options = {}) = delete;
@@ -95,13 +112,14 @@ class DataLoader {
   Iterator begin();
   Iterator end();
 
-  // Batches per epoch: ceil(N / batch_size), or floor(N / batch_size) with drop_last.
+  // Batches per epoch: ceil(N / batch_size), or floor(N / batch_size) with drop_last; the same for
+  // every shard.
   int64_t size() const { return num_batches_; }
   const Dataset& dataset() const { return dataset_; }
   const DataLoaderOptions& options() const { return options_; }
 
  private:
-  std::vector<int64_t> batch_indices(int64_t batch) const;
+  std::vector<int64_t> batch_indices(int64_t batch) const;  // this shard's part of the batch
   Batch load(int64_t batch);  // batch `batch` of the current epoch, and queues the next one
   void advance();
   void check_current(const Iterator& iterator) const;

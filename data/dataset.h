@@ -34,6 +34,8 @@ class Dataset {
 
   // The samples at `indices` (each in [0, size()), repeats allowed) stacked along a new first
   // dimension, in the order given. Throws wisp::Error naming the index when one is out of range.
+  // `indices` may be empty (a sharded DataLoader's part of a batch with fewer samples than shards):
+  // then data and target have first dimension 0 and data keeps its per-sample shape.
   virtual Batch get_batch(const std::vector<int64_t>& indices) const = 0;
 };
 
