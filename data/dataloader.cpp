@@ -16,10 +16,6 @@ DataLoader::DataLoader(const Dataset& dataset, DataLoaderOptions options) : data
   WISP_CHECK(options_.num_shards() >= 1, "DataLoader: expected num_shards >= 1 but got ", options_.num_shards());
   WISP_CHECK(options_.shard() >= 0 && options_.shard() < options_.num_shards(), "DataLoader: expected shard in [0, ",
              options_.num_shards(), ") but got ", options_.shard());
-  WISP_CHECK(options_.num_shards() == 1 || !options_.shuffle() || options_.seed(),
-             "DataLoader: a sharded loader that shuffles needs options.seed(...) so that every process draws the "
-             "same permutation (got num_shards ",
-             options_.num_shards(), ", shuffle without a seed)");
   if (options_.seed()) generator_.emplace(*options_.seed());
 }
 

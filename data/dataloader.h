@@ -54,8 +54,10 @@ class DataLoaderOptions {
 // unsharded loader, so all processes run the same number of steps. A shard's part may be one sample
 // smaller than another's, and is empty (a Batch with first dimension 0) when the global batch has
 // fewer than P samples, so a training step should weight its gradients by the global sample count
-// (for example an all_reduce of the parts' sizes), not by its own. Shuffling must use a seed then:
-// default_generator() differs between processes, and so would their permutations.
+// (for example an all_reduce of the parts' sizes), not by its own. A sharded loader that shuffles
+// needs the same permutation in every process: give it a seed, or shuffle from default_generator()
+// where it is the same in every process (distributed::DataParallel makes it so: mnist_train shuffles
+// that way, so that a checkpoint's generator resumes the loader's order with any number of processes).
 //
 // The dataset must outlive the loader. The loader is neither copyable nor movable.
 //
@@ -100,7 +102,7 @@ class DataLoader {
   };
 
   // Throws wisp::Error when batch_size < 1, the dataset is empty, num_shards < 1, shard is outside
-  // [0, num_shards), or a sharded loader shuffles without a seed.
+  // [0, num_shards).
   DataLoader(const Dataset& dataset, DataLoaderOptions options = {});
   // The loader keeps a reference to the dataset, so a temporary one would be destroyed under it.
   DataLoader(const Dataset&& dataset, DataLoaderOptions options = {}) = delete;

@@ -202,7 +202,7 @@ TEST_CASE("Datasets give an empty Batch with the per-sample shape for no indices
   CHECK(from_mnist.target.dtype() == DType::Int64);
 }
 
-TEST_CASE("DataLoader rejects bad shard options and an unseeded sharded shuffle", "[data][dataloader][shards]") {
+TEST_CASE("DataLoader rejects bad shard options", "[data][dataloader][shards]") {
   const data::TensorDataset dataset = numbered_dataset(10);
   const auto options = data::DataLoaderOptions().batch_size(4);
   WISP_REQUIRE_ERROR(data::DataLoader(dataset, data::DataLoaderOptions(options).num_shards(0)),
@@ -214,9 +214,6 @@ TEST_CASE("DataLoader rejects bad shard options and an unseeded sharded shuffle"
                      "expected shard in [0, 3) but got -1");
   WISP_REQUIRE_ERROR(data::DataLoader(dataset, data::DataLoaderOptions(options).shard(1)),
                      "expected shard in [0, 1) but got 1");
-  WISP_REQUIRE_ERROR(data::DataLoader(dataset, data::DataLoaderOptions(options).num_shards(2).shuffle(true)),
-                     "a sharded loader that shuffles needs options.seed(...) so that every process draws the same "
-                     "permutation");
   // Allowed: an unsharded unseeded shuffle, a sharded seeded one, a sharded one in order.
   data::DataLoader unsharded(dataset, data::DataLoaderOptions(options).shuffle(true));
   data::DataLoader seeded(dataset, data::DataLoaderOptions(options).num_shards(2).shard(1).shuffle(true).seed(1));
@@ -224,4 +221,24 @@ TEST_CASE("DataLoader rejects bad shard options and an unseeded sharded shuffle"
   CHECK(run_epoch(unsharded).size() == 3);
   CHECK(run_epoch(seeded).size() == 3);
   CHECK(run_epoch(ordered) == Epoch{{1, 3}, {5, 7}, {9}});
+}
+
+TEST_CASE("sharded loaders shuffling from equal default generators split the same permutation",
+          "[data][dataloader][shards]") {
+  const data::TensorDataset dataset = numbered_dataset(10);
+  const auto options = data::DataLoaderOptions().batch_size(4).shuffle(true).num_shards(2);
+  manual_seed(5);
+  data::DataLoader whole(dataset, data::DataLoaderOptions().batch_size(4).shuffle(true));
+  const Epoch expected = run_epoch(whole);
+  Epoch parts[2];
+  for (int64_t shard = 0; shard < 2; ++shard) {
+    manual_seed(5);  // as DataParallel leaves every process: the same generator state
+    data::DataLoader loader(dataset, data::DataLoaderOptions(options).shard(shard));
+    parts[shard] = run_epoch(loader);
+  }
+  for (size_t batch = 0; batch < expected.size(); ++batch) {
+    std::vector<int64_t> merged;
+    for (size_t i = 0; i < expected[batch].size(); ++i) merged.push_back(parts[i % 2][batch][i / 2]);
+    CHECK(merged == expected[batch]);
+  }
 }
