@@ -33,3 +33,5 @@
 #include "wisp/data/dataloader.h"
 #include "wisp/data/idx.h"
 #include "wisp/data/mnist.h"
+#include "wisp/distributed/data_parallel.h"
+#include "wisp/distributed/process_group.h"

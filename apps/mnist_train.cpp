@@ -232,12 +232,16 @@ int train(const Arguments& arguments, Device device) {
   if (!threads.warning.empty()) std::cerr << "mnist_train: warning: " << threads.warning << "\n";
   set_num_threads(threads.threads);
   manual_seed(arguments.seed);
+  // Under an MPI launcher (mpirun -np N) the run is data-parallel: every rank trains on its shard of
+  // each global batch of --batch-size; rank 0 prints and writes the metrics, checkpoints and model.
+  distributed::ProcessGroup& group = distributed::default_group();
+  const bool writer = group.rank() == 0;
 
   // A metrics file that cannot be written is found before the data is read and the model built;
   // nothing is written before the first epoch ends (MetricsWriter replaces the file atomically).
   std::unique_ptr<apps::MetricsWriter> metrics;
   try {
-    metrics = std::make_unique<apps::MetricsWriter>(arguments.metrics_path);
+    metrics = std::make_unique<apps::MetricsWriter>(writer ? arguments.metrics_path : std::string());
   } catch (const Error& error) {
     std::cerr << "mnist_train: " << error.what() << " (--metrics)\n";
     return 2;
@@ -247,9 +251,11 @@ int train(const Arguments& arguments, Device device) {
   std::optional<apps::CheckpointFolder> checkpoints;
   std::string resume_path;
   try {
-    if (!arguments.save_path.empty()) check_writable_file(arguments.save_path, "--save");
-    if (!arguments.checkpoint_folder.empty()) checkpoints.emplace(arguments.checkpoint_folder);
-    if (arguments.resume == "latest") {
+    if (writer && !arguments.save_path.empty()) check_writable_file(arguments.save_path, "--save");
+    if (writer && !arguments.checkpoint_folder.empty()) checkpoints.emplace(arguments.checkpoint_folder);
+    if (!writer) {
+      // Only rank 0 reads the checkpoint; the others receive its state with the initial broadcast.
+    } else if (arguments.resume == "latest") {
       const auto latest = checkpoints->latest();
       WISP_CHECK(latest.has_value(), "--resume latest: no checkpoint (checkpoint-epoch-N.safetensors) in ",
                  checkpoints->folder());
@@ -284,8 +290,14 @@ int train(const Arguments& arguments, Device device) {
     for (const data::MnistDataset* set : {train_set.get(), test_set.get()})
       WISP_CHECK(set->rows() == 28 && set->cols() == 28, "expected 28 x 28 images (the models take 784 inputs) but ",
                  set->images_path(), " holds ", set->rows(), " x ", set->cols(), " images");
-    train_loader = std::make_unique<data::DataLoader>(
-        *train_set, data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(true).drop_last(true));
+    // --batch-size is the global batch; each rank takes its interleaved shard of it. Every rank
+    // shuffles from the default generator, which DataParallel makes identical on every rank.
+    train_loader = std::make_unique<data::DataLoader>(*train_set, data::DataLoaderOptions()
+                                                                      .batch_size(arguments.batch_size)
+                                                                      .shuffle(true)
+                                                                      .drop_last(true)
+                                                                      .num_shards(group.size())
+                                                                      .shard(group.rank()));
     // The notebook's test loader drops the last partial batch too (9984 of 10000 images).
     test_loader = std::make_unique<data::DataLoader>(
         *test_set, data::DataLoaderOptions().batch_size(arguments.batch_size).shuffle(false).drop_last(true));
@@ -344,6 +356,9 @@ int train(const Arguments& arguments, Device device) {
   const std::unique_ptr<optim::Optimizer> optimizer = apps::make_optimizer(model->parameters(), options);
   apps::TrainOptions train_options;
   train_options.clip_grad_norm = arguments.clip_grad_norm;
+  if (group.size() > 1)
+    std::cout << "data-parallel: " << group.size() << " processes (" << group.backend() << "), global batch "
+              << arguments.batch_size << ", threads per process " << get_num_threads() << "\n";
 
   std::cout << *model << "\n"
             << "parameters: " << model->num_parameters() << "; optimizer: " << apps::describe(options) << "; threads "
@@ -362,7 +377,7 @@ int train(const Arguments& arguments, Device device) {
   // generator (from which the training loader shuffles each epoch), so the run continues as if it
   // had not stopped. The data and the schedule must be those of the checkpoint's run.
   int first_epoch = 1;
-  if (!resume_path.empty()) {
+  if (writer && !resume_path.empty()) {
     TrainingState state;
     const auto start = std::chrono::steady_clock::now();
     try {
@@ -405,6 +420,17 @@ int train(const Arguments& arguments, Device device) {
       std::cout << "metrics: " << rows << " earlier epoch" << (rows == 1 ? "" : "s") << " kept from "
                 << arguments.metrics_path << "\n";
   }
+  // Data parallelism: rank 0's model, optimizer and generator (just resumed, or built from --seed)
+  // replace every other rank's, and the epoch to start from follows.
+  std::unique_ptr<distributed::DataParallel> data_parallel;
+  if (group.size() > 1) {
+    data_parallel = std::make_unique<distributed::DataParallel>(*model, *optimizer, group);
+    Tensor epoch = from_vector(std::vector<int64_t>{first_epoch});
+    group.broadcast(epoch, 0);
+    first_epoch = static_cast<int>(epoch.item<int64_t>());
+    model->to(device);
+    train_options.data_parallel = data_parallel.get();
+  }
   const int64_t checkpoint_every = arguments.checkpoint_every.value_or(1);
 
   double total_seconds = 0;
@@ -441,7 +467,9 @@ int train(const Arguments& arguments, Device device) {
     metrics->write(epoch, train_result, test_result, moved);
     total_seconds += train_result.seconds + test_result.seconds;
     // After the metrics: a crash between the two leaves a row the resumed run writes again.
-    if (checkpoints && (epoch % checkpoint_every == 0 || epoch == arguments.epochs)) {
+    const bool checkpoint_now =
+        !arguments.checkpoint_folder.empty() && (epoch % checkpoint_every == 0 || epoch == arguments.epochs);
+    if (checkpoints && checkpoint_now) {
       TrainingState state;
       state.epoch = epoch;
       state.step = optimizer->steps();
@@ -455,8 +483,9 @@ int train(const Arguments& arguments, Device device) {
         for (const std::string& removed : checkpoints->keep_last(*arguments.keep_last))
           std::cout << "checkpoint: deleted " << removed << "\n";
     }
+    if (checkpoint_now) group.barrier();  // the other ranks go on once the checkpoint is complete
   }
-  if (!arguments.save_path.empty()) {
+  if (writer && !arguments.save_path.empty()) {
     const auto start = std::chrono::steady_clock::now();
     save(*model, arguments.save_path);
     std::cout << "model saved to " << arguments.save_path << " (" << std::fixed << std::setprecision(2)
@@ -593,10 +622,21 @@ int main(int argc, char** argv) {
     std::cerr << "mnist_train: " << error.what() << "\n";
     return 2;
   }
+  int status = 1;
   try {
-    return arguments.eval_only ? evaluate_only(arguments, device) : train(arguments, device);
+    // Ranks other than 0 of a data-parallel run print nothing but errors.
+    if (distributed::default_group().rank() != 0 && std::freopen("/dev/null", "w", stdout) == nullptr)
+      std::cerr << "mnist_train: warning: cannot silence this rank's output\n";
+    status = arguments.eval_only ? evaluate_only(arguments, device) : train(arguments, device);
   } catch (const std::exception& error) {
     std::cerr << "mnist_train: " << error.what() << "\n";
-    return 1;
   }
+  // A rank that fails alone would leave the others waiting in their next collective: end the job.
+  if (status != 0 && distributed::launched_by_mpi()) {
+    try {
+      if (distributed::default_group().size() > 1) distributed::default_group().abort_job(status);
+    } catch (const std::exception&) {  // no group to end (a build without MPI): this process ends alone
+    }
+  }
+  return status;
 }

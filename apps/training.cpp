@@ -178,6 +178,18 @@ std::string describe(const OptimizerOptions& options) {
   return text.str();
 }
 
+namespace {
+
+// optimizer.step(), then, in data-parallel training, the check that RigL moved the same connections
+// on every rank.
+void step_checking_topology(const nn::Module& model, optim::Optimizer& optimizer, distributed::DataParallel* parallel) {
+  const int64_t updates_before = parallel ? rigl_totals(model).updates : 0;
+  optimizer.step();
+  if (parallel && rigl_totals(model).updates != updates_before) parallel->check_topology();
+}
+
+}  // namespace
+
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
                         const std::string& label, const TrainOptions& options) {
   model.train();
@@ -186,20 +198,30 @@ EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Da
   double loss_sum = 0;
   int64_t correct = 0, batch_index = 0;
   ProgressBar bar(label, static_cast<int64_t>(loader.size()));
+  distributed::DataParallel* const parallel = options.data_parallel;
   for (const data::Batch& batch : loader) {
     const Tensor images = batch.data.to(device), labels = batch.target.to(device);
+    const int64_t samples = labels.size(0);
+    if (samples == 0) {  // this rank's shard of a small global batch is empty: it only takes part
+      if (parallel) parallel->synchronize(0);
+      step_checking_topology(model, optimizer, parallel);
+      optimizer.zero_grad();
+      ++batch_index;
+      continue;
+    }
     const Tensor logits = model(images);
     const Tensor loss = cross_entropy(logits, labels);
     const float loss_value = loss.item<float>();
     WISP_CHECK(std::isfinite(loss_value), "training diverged: the loss of batch ", batch_index, " is ", loss_value,
                "; lower the learning rate (--lr)");
     loss.backward();
+    if (parallel) parallel->synchronize(samples);
     if (options.clip_grad_norm) {
       const double norm = nn::utils::clip_grad_norm_(optimizer.parameters(), *options.clip_grad_norm);
       if (!std::isfinite(norm)) ++result.nonfinite_norm_batches;
       else if (*options.clip_grad_norm / (norm + 1e-6) < 1) ++result.clipped_batches;  // clip_grad_norm_'s test
     }
-    optimizer.step();
+    step_checking_topology(model, optimizer, parallel);
     optimizer.zero_grad();
     correct += (logits.argmax(1) == labels).sum().item<int64_t>();
     loss_sum += static_cast<double>(loss_value) * labels.size(0);
@@ -208,6 +230,15 @@ EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Da
     bar.update(batch_index, loss_sum / static_cast<double>(result.samples), seconds_since(start));
   }
   synchronize(device);  // a GPU may still run queued work: count it in this pass's time
+  if (parallel) {       // the epoch's numbers over every rank's samples
+    Tensor loss_total = from_vector(std::vector<float>{static_cast<float>(loss_sum)});
+    Tensor counts = from_vector(std::vector<int64_t>{correct, result.samples});
+    parallel->group().all_reduce(loss_total);
+    parallel->group().all_reduce(counts);
+    loss_sum = loss_total.item<float>();
+    correct = counts.to_vector<int64_t>()[0];
+    result.samples = counts.to_vector<int64_t>()[1];
+  }
   result.loss = result.samples ? loss_sum / static_cast<double>(result.samples) : 0;
   result.accuracy = result.samples ? 100.0 * static_cast<double>(correct) / static_cast<double>(result.samples) : 0;
   result.seconds = seconds_since(start);

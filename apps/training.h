@@ -40,6 +40,10 @@ struct TrainOptions {
   // Before each step, scale the gradients so that their total 2-norm is at most this
   // (nn::utils::clip_grad_norm_); unset: no clipping.
   std::optional<double> clip_grad_norm;
+  // Data-parallel training (distributed/data_parallel.h): the loader gives this rank's shard of each
+  // global batch; gradients are combined across the ranks before clipping and the step, and the
+  // epoch's loss and accuracy are those of every rank's samples. Null: one process.
+  distributed::DataParallel* data_parallel = nullptr;
 };
 
 // The optimizers the apps offer, by their options.

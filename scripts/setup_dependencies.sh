@@ -33,9 +33,10 @@ for argument in "$@"; do
 done
 
 # Build: compiler, CMake, make. Libraries: Eigen 3.4 (dense CPU math), zlib (.gz IDX files), Catch2 v2
-# (tests), CLI11 (apps' command lines). OpenMP (libgomp) and the ASan/UBSan
+# (tests), CLI11 (apps' command lines), Open MPI 4.1 (distributed/: data-parallel training across
+# processes; the [mpi] tests run under its mpirun). OpenMP (libgomp) and the ASan/UBSan
 # runtimes come with g++. Checks: clang-format (14 on Debian 12; scripts/check_format.sh).
-packages=(g++ make cmake libeigen3-dev zlib1g-dev catch2 libcli11-dev clang-format)
+packages=(g++ make cmake libeigen3-dev zlib1g-dev catch2 libcli11-dev clang-format openmpi-bin libopenmpi-dev)
 if [[ $with_torch == 1 ]]; then
   # Debian's torch calls the system BLAS; without OpenBLAS it falls back to the reference BLAS, which
   # made a dense MNIST step ~6x slower here: benchmarks must compare against PyTorch at its best.
