@@ -151,6 +151,21 @@ double relative_difference(const Tensor& a, const Tensor& b) {
 constexpr int64_t kBatch = 64;
 constexpr int64_t kSteps = 20;
 
+// Trains `model` with `optimizer` on steps [first, last) of the data: alone on the whole batch
+// (parallel null) or data-parallel on this rank's shard.
+void train_steps(nn::Module& model, optim::Optimizer& optimizer, distributed::DataParallel* parallel, const Data& data,
+                 int64_t first, int64_t last) {
+  const int rank = parallel ? parallel->group().rank() : 0;
+  const int ranks = parallel ? parallel->group().size() : 1;
+  for (int64_t step = first; step < last; ++step) {
+    const std::vector<int64_t> rows = shard_of(global_batch(step, kBatch, data.images.size(0)), rank, ranks);
+    optimizer.zero_grad();
+    if (!rows.empty()) cross_entropy(model(rows_of(data.images, rows)), rows_of(data.labels, rows)).backward();
+    if (parallel) parallel->step(static_cast<int64_t>(rows.size()));
+    else optimizer.step();
+  }
+}
+
 // Trains `recipe` for kSteps steps of kBatch samples: alone on the whole batch (group null) or
 // data-parallel on this rank's shard. The initial model is the one rank 0 builds from seed 100.
 std::shared_ptr<nn::Module> train(const Recipe& recipe, const Data& data, distributed::ProcessGroup* parallel_group) {
@@ -276,5 +291,51 @@ TEST_CASE("[mpi] a model that differs between ranks is refused on every rank", "
     CHECK_THAT(message, Catch::Contains("differs between rank 0 and rank 1"));
     CHECK_THAT(message, Catch::Contains("0.weight float32 [2, 4]"));
     CHECK_THAT(message, Catch::Contains("0.weight float32 [3, 4]"));
+  }
+}
+
+TEST_CASE("[mpi] a checkpoint of an N-rank run resumes bit-exactly on N ranks and to 1e-5 alone", "[mpi]") {
+  distributed::ProcessGroup& g = group();
+  const Data data = make_data(kBatch * kSteps);
+  for (const Recipe& recipe : recipes()) {
+    INFO("model " << recipe.name << ", " << g.size() << " ranks");
+    // The uninterrupted run: 20 data-parallel steps, with a checkpoint (in memory) after 10.
+    manual_seed(100 + static_cast<uint64_t>(g.rank()));
+    std::shared_ptr<nn::Module> model = recipe.build();
+    std::unique_ptr<optim::Optimizer> optimizer = recipe.optimizer(*model);
+    distributed::DataParallel parallel(*model, *optimizer, g);
+    train_steps(*model, *optimizer, &parallel, data, 0, 10);
+    TrainingState state;
+    state.step = 10;
+    const std::string checkpoint = g.broadcast_bytes(g.rank() == 0 ? checkpoint_bytes(*model, *optimizer, state) : "");
+    train_steps(*model, *optimizer, &parallel, data, 10, kSteps);
+    const auto expected = comparable_state(*model);
+
+    // Resumed on N ranks: rank 0 loads the checkpoint; the broadcast gives it to the others.
+    manual_seed(200 + static_cast<uint64_t>(g.rank()));
+    std::shared_ptr<nn::Module> resumed = recipe.build();
+    std::unique_ptr<optim::Optimizer> resumed_optimizer = recipe.optimizer(*resumed);
+    if (g.rank() == 0) CHECK(load_checkpoint_bytes(checkpoint, *resumed, *resumed_optimizer).step == 10);
+    distributed::DataParallel resumed_parallel(*resumed, *resumed_optimizer, g);
+    train_steps(*resumed, *resumed_optimizer, &resumed_parallel, data, 10, kSteps);
+    const auto actual = comparable_state(*resumed);
+    REQUIRE(actual.size() == expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) {
+      INFO(expected[i].first << " after resuming on " << g.size() << " ranks");
+      CHECK(actual[i].second.to_vector<float>() == expected[i].second.to_vector<float>());
+    }
+
+    // Resumed by one process alone, on the whole global batches.
+    manual_seed(300);
+    std::shared_ptr<nn::Module> alone = recipe.build();
+    std::unique_ptr<optim::Optimizer> alone_optimizer = recipe.optimizer(*alone);
+    load_checkpoint_bytes(checkpoint, *alone, *alone_optimizer);
+    train_steps(*alone, *alone_optimizer, nullptr, data, 10, kSteps);
+    const auto single = comparable_state(*alone);
+    for (size_t i = 0; i < expected.size(); ++i) {
+      INFO(expected[i].first << " after resuming alone");
+      REQUIRE(single[i].second.shape() == expected[i].second.shape());
+      CHECK(relative_difference(single[i].second, expected[i].second) <= 1e-5);
+    }
   }
 }
