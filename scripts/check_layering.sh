@@ -13,8 +13,8 @@
 #   - includes of wisp headers spell the prefix: "wisp/core/tensor.h", never "core/tensor.h" (the user
 #     projects in tests/install/ have headers of their own with such paths, on purpose);
 #   - no nn:: header (layers/*.h) includes a kernels/ header;
-#   - only kernels/cuda/, core/cuda/, tests/cuda/, tests/kernels/test_cuda_*.cpp and bench/ include a
-#     CUDA toolkit header (<cuda_runtime.h>, <cublas_v2.h>, <cusparse.h>, <nccl.h>, ...).
+#   - only kernels/cuda/, core/cuda/, distributed/cuda/, tests/cuda/, tests/kernels/test_cuda_*.cpp and
+#     bench/ include a CUDA toolkit header (<cuda_runtime.h>, <cublas_v2.h>, <cusparse.h>, <nccl.h>, ...).
 # Files: those git tracks plus new ones it does not ignore (every *.h, *.hpp, *.cpp, *.cu, *.cuh).
 set -euo pipefail
 
@@ -61,8 +61,8 @@ violations="$(
       where = file ":" line ": " shown
 
       if (header ~ cuda_header) {
-        if (!(file ~ /^(kernels\/cuda|core\/cuda|tests\/cuda|bench)\// || file ~ /^tests\/kernels\/test_cuda_[^\/]*\.cpp$/))
-          print where "\n    a CUDA toolkit header: only kernels/cuda/, core/cuda/, tests/cuda/, tests/kernels/test_cuda_*.cpp and bench/ include one"
+        if (!(file ~ /^(kernels\/cuda|core\/cuda|distributed\/cuda|tests\/cuda|bench)\// || file ~ /^tests\/kernels\/test_cuda_[^\/]*\.cpp$/))
+          print where "\n    a CUDA toolkit header: only kernels/cuda/, core/cuda/, distributed/cuda/, tests/cuda/, tests/kernels/test_cuda_*.cpp and bench/ include one"
         next
       }
       if (header ~ /^wisp\//) {
