@@ -451,8 +451,8 @@ int train(const Arguments& arguments, Device device) {
                 << train_result.clipped_batches << " of " << steps_per_epoch << " batches; not finite in "
                 << train_result.nonfinite_norm_batches << "\n";
     const apps::EpochResult test_result = apps::evaluate(*model, *test_loader, device, "test");
-    std::cout << std::setprecision(4) << "Test Loss: " << test_result.loss << "; Test Acc: " << test_result.accuracy
-              << "\n";
+    std::cout << std::fixed << std::setprecision(4) << "Test Loss: " << test_result.loss
+              << "; Test Acc: " << test_result.accuracy << "\n";
     for (const apps::Activity& activity : test_result.activity)
       std::cout << std::setprecision(1) << "Active units after layer " << activity.layer << ": "
                 << 100 * activity.active_fraction << "% per sample, " << 100 * activity.used_fraction

@@ -26,7 +26,7 @@ install(TARGETS ${WISP_LIBRARY_TARGETS} wisp
 
 # Headers, recursively per folder (kernels/ brings kernels/cpu/ and kernels/cuda/ with it).
 install(FILES ${PROJECT_SOURCE_DIR}/wisp.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp)
-foreach(folder core kernels autograd ops layers optim serialization data)
+foreach(folder core kernels autograd ops layers optim serialization data distributed)
   if(EXISTS ${PROJECT_SOURCE_DIR}/${folder})
     install(DIRECTORY ${PROJECT_SOURCE_DIR}/${folder}/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/wisp/${folder}
             FILES_MATCHING PATTERN "*.h" PATTERN "*.cuh")

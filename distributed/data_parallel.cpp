@@ -79,11 +79,20 @@ std::string DataParallel::structure_fingerprint() const {
          << (layer->dynamic() ? " dynamic" : " static") << "\n";
     sparse_prefixes.push_back(prefix_of(name));
   }
+  // A k-winners layer's duty cycles exist after its first forward (or a load): rank 0 may have them
+  // (a resumed run) where the others do not yet; the broadcast creates them.
+  std::vector<std::string> duty_cycle_names;
+  for (const auto& [name, module] : model_.named_modules())
+    if (dynamic_cast<const nn::ActivationSparsity*>(module) != nullptr) {
+      text << (name.empty() ? "(model)" : name) << " ActivationSparsity\n";
+      duty_cycle_names.push_back(prefix_of(name) + "duty_cycle");
+    }
   for (const auto& [name, tensor] : model_.state_dict()) {
     const bool sparse_tensor = std::any_of(sparse_prefixes.begin(), sparse_prefixes.end(), [&](const std::string& p) {
       return starts_with(name, p) && (name == p + "weights" || name == p + "indices");
     });
     if (sparse_tensor) continue;  // the broadcast gives every rank rank 0's connections
+    if (std::find(duty_cycle_names.begin(), duty_cycle_names.end(), name) != duty_cycle_names.end()) continue;
     text << name << " " << tensor.dtype() << " " << tensor.shape() << "\n";
   }
   text << "optimizer " << optimizer_.kind() << " with " << optimizer_.parameters().size() << " parameters\n";

@@ -1,8 +1,7 @@
 # [mpi] tests (label mpi): tests/distributed/mpi/test_*.cpp as one Catch2 executable that ctest runs
 # under `mpirun -np N` for N = 2, 3 and 4, every rank running every test case (their collectives
-# match). --oversubscribe lets 4 ranks share 2 cores; as root (CI containers) Open MPI also needs
-# --allow-run-as-root. WISP_DISTRIBUTED_TIMEOUT turns a hang (a rank that failed an assertion and
-# skipped a collective) into a failure within a minute.
+# match), started by WISP_MPIRUN (the top-level CMakeLists.txt). WISP_DISTRIBUTED_TIMEOUT turns a
+# hang (a rank that failed an assertion and skipped a collective) into a failure within a minute.
 if(NOT WISP_WITH_MPI)
   return()
 endif()
@@ -10,13 +9,6 @@ file(GLOB WISP_MPI_TEST_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/di
 add_executable(distributed_mpi_tests ${WISP_MPI_TEST_SOURCES})
 target_link_libraries(distributed_mpi_tests PRIVATE wisp_test_main wisp_compile_options)
 target_precompile_headers(distributed_mpi_tests REUSE_FROM ${WISP_TEST_PCH_OWNER})
-
-set(WISP_MPIRUN_FLAGS --oversubscribe)
-execute_process(COMMAND id -u OUTPUT_VARIABLE WISP_USER_ID OUTPUT_STRIP_TRAILING_WHITESPACE)
-if(WISP_USER_ID STREQUAL "0")
-  list(APPEND WISP_MPIRUN_FLAGS --allow-run-as-root)
-endif()
-set(WISP_MPIRUN ${MPIEXEC_EXECUTABLE} ${WISP_MPIRUN_FLAGS})
 
 foreach(ranks 2 3 4)
   set(name "distributed/[mpi] collectives and data parallelism on ${ranks} ranks")
