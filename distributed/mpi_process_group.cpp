@@ -1,6 +1,7 @@
 // The MPI backend: non-blocking MPI collectives waited for by polling, so that the calling thread
 // can give up after the timeout, and small "arrived at collective n" messages on a second
-// communicator, so that the report of a timeout names the ranks that never came.
+// communicator, so that the report of a timeout names the ranks that never came, and so that
+// collectives paired wrongly across ranks (a rank skipped one, or left the job early) are caught.
 #include "wisp/core/config.h"
 
 #if WISP_WITH_MPI
@@ -25,6 +26,7 @@ namespace {
 
 constexpr int kArrivalTag = 1;      // a rank's "arrived at collective n" to rank 0
 constexpr int kRootArrivalTag = 2;  // rank 0's "arrived at collective n" to every other rank
+constexpr int kLeaveTag = 3;        // a rank's "left the job after collective n" to rank 0
 // MPI counts are ints: larger tensors go in pieces of at most this many elements.
 constexpr int64_t kMaxPieceElements = int64_t{1} << 30;
 
@@ -112,6 +114,15 @@ class MpiProcessGroup final : public ProcessGroup {
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (finalized) return;
+    // Each rank tells rank 0 how many collectives it called, so that rank 0, if still waiting in a
+    // later one, reports the rank that skipped a collective or stopped early at once (poll_control)
+    // rather than after the timeout. Rank 0 receives them here so that none is left unmatched.
+    uint64_t count = collectives();
+    if (rank() != 0) {
+      MPI_Send(&count, 1, MPI_UINT64_T, 0, kLeaveTag, control_);
+    } else {
+      for (int r = 1; r < size(); ++r) MPI_Recv(&count, 1, MPI_UINT64_T, r, kLeaveTag, control_, MPI_STATUS_IGNORE);
+    }
     MPI_Comm_free(&data_);
     MPI_Comm_free(&control_);
     if (owns_mpi_) MPI_Finalize();
@@ -238,7 +249,7 @@ class MpiProcessGroup final : public ProcessGroup {
         : group_(group), call_(call), start_(std::chrono::steady_clock::now()) {
       const int size = group.size();
       if (group.rank() == 0) {
-        arrivals_.assign(static_cast<size_t>(size), 0);
+        arrivals_.assign(static_cast<size_t>(size), call_.number);  // rank 0's own entry compares equal
         arrival_requests_.assign(static_cast<size_t>(size), MPI_REQUEST_NULL);
         for (int r = 1; r < size; ++r) {
           check_mpi(MPI_Irecv(&arrivals_[static_cast<size_t>(r)], 1, MPI_UINT64_T, r, kArrivalTag, group.control_,
@@ -258,6 +269,7 @@ class MpiProcessGroup final : public ProcessGroup {
         check_mpi(MPI_Isend(&call_.number, 1, MPI_UINT64_T, 0, kArrivalTag, group.control_, &send_requests_.back()),
                   "MPI_Isend");
       }
+      arrival_compared_.assign(arrivals_.size(), false);
       if (group.debug()) compare_calls();
     }
 
@@ -295,6 +307,7 @@ class MpiProcessGroup final : public ProcessGroup {
     void finish() {
       for (MPI_Request& request : send_requests_) wait(request);
       for (MPI_Request& request : arrival_requests_) wait(request);
+      compare_arrivals();
     }
 
    private:
@@ -304,6 +317,45 @@ class MpiProcessGroup final : public ProcessGroup {
         int done = 0;
         MPI_Test(&request, &done, MPI_STATUS_IGNORE);
       }
+      compare_arrivals();
+      if (group_.rank() != 0) return;
+      // A rank that has not arrived may have left the job (its destructor's message) after fewer
+      // collectives than this one: nothing can match this collective any more.
+      for (size_t r = 1; r < arrival_requests_.size(); ++r) {
+        if (arrival_requests_[r] == MPI_REQUEST_NULL) continue;
+        int left = 0;
+        MPI_Iprobe(static_cast<int>(r), kLeaveTag, group_.control_, &left, MPI_STATUS_IGNORE);
+        if (!left) continue;
+        // Its arrival, sent before it left, may have come in since the test above.
+        int arrived = 0;
+        MPI_Test(&arrival_requests_[r], &arrived, MPI_STATUS_IGNORE);
+        if (arrived) continue;  // compared by the next compare_arrivals()
+        uint64_t count = 0;
+        MPI_Recv(&count, 1, MPI_UINT64_T, static_cast<int>(r), kLeaveTag, group_.control_, MPI_STATUS_IGNORE);
+        abort_on_mismatch(static_cast<int>(r), " leaving the job after its collective #" + std::to_string(count));
+      }
+    }
+
+    // The k-th arrival message from a rank carries its k-th collective's number; a different number
+    // means the ranks' collectives are paired wrongly (an arrival of an earlier collective was left
+    // unreceived, say by an exception), and MPI would combine unrelated data without an error.
+    void compare_arrivals() {
+      for (size_t r = 0; r < arrival_requests_.size(); ++r) {
+        if (arrival_compared_[r] || arrival_requests_[r] != MPI_REQUEST_NULL) continue;
+        arrival_compared_[r] = true;
+        if (arrivals_[r] == call_.number) continue;
+        const int other = group_.rank() == 0 ? static_cast<int>(r) : 0;
+        abort_on_mismatch(other, "'s collective #" + std::to_string(arrivals_[r]));
+      }
+    }
+
+    [[noreturn]] void abort_on_mismatch(int other_rank, const std::string& other_side) {
+      std::ostringstream message;
+      message << "wisp distributed: rank " << group_.rank() << " of " << group_.size() << ": collective #"
+              << call_.number << " (" << describe(call_) << ") was matched with rank " << other_rank << other_side
+              << ": a rank skipped or added a collective. Aborting the job.\n";
+      std::fputs(message.str().c_str(), stderr);
+      group_.abort_job(3);
     }
 
     // Debug mode: every rank learns every rank's call and all throw the same error on a difference.
@@ -357,6 +409,7 @@ class MpiProcessGroup final : public ProcessGroup {
     std::chrono::steady_clock::time_point start_;
     std::vector<uint64_t> arrivals_;
     std::vector<MPI_Request> arrival_requests_;
+    std::vector<bool> arrival_compared_;
     std::vector<MPI_Request> send_requests_;
   };
 
