@@ -14,7 +14,9 @@
 // dtypes and sizes (as in MPI). Each is numbered (collectives()), and waits at most timeout()
 // seconds: a collective that has not completed by then prints which collective it was, and which
 // ranks had not arrived at it, then aborts the whole job (MPI_Abort), since a job with one rank
-// missing cannot continue and its peers would otherwise wait forever. In debug mode every collective
+// missing cannot continue and its peers would otherwise wait forever. A rank that leaves the job
+// (its group destroyed at exit) tells rank 0 how many collectives it called, so that rank 0, waiting
+// in a later one, aborts at once naming the mismatch instead of waiting for the timeout. In debug mode every collective
 // first compares its kind, dtype and size across the ranks and throws wisp::Error, on every rank,
 // naming the first rank that differs.
 #pragma once
