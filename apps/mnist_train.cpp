@@ -14,6 +14,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <filesystem>
@@ -492,6 +493,15 @@ int train(const Arguments& arguments, Device device) {
               << seconds_since(start) << " s)" << std::defaultfloat << "\n";
   }
   std::cout << "Training complete in " << std::fixed << std::setprecision(1) << total_seconds << " s\n";
+  if (data_parallel) {  // what the synchronisations cost rank 0 (bench/distributed_bench.sh collects it)
+    const distributed::DataParallelStatistics& statistics = data_parallel->statistics();
+    const double steps = static_cast<double>(std::max<int64_t>(statistics.synchronizations, 1));
+    std::cout << std::setprecision(3) << "data-parallel: " << statistics.synchronizations << " steps, "
+              << static_cast<double>(statistics.bytes_reduced) / steps / 1e6 << " MB sent per step, "
+              << 1e3 * statistics.communication_seconds / steps << " ms per step synchronising ("
+              << std::setprecision(1) << 100 * statistics.communication_seconds / std::max(total_seconds, 1e-9)
+              << "% of the epochs' time)\n";
+  }
   return 0;
 }
 
