@@ -9,6 +9,7 @@
 
 #include "wisp/core/error.h"
 #include "wisp/core/factories.h"
+#include "wisp/core/storage.h"
 #include "wisp/layers/activation_sparsity.h"
 #include "wisp/layers/sparse_linear.h"
 #include "wisp/serialization/checkpoint.h"
@@ -239,19 +240,13 @@ void DataParallel::synchronize(int64_t local_samples) {
   if (global_samples > 0) {
     const float weight = static_cast<float>(local_samples) / static_cast<float>(global_samples);
 
-    // 2. The tensors to combine, in a fixed order: gradients, then duty cycles, each as a host
-    // tensor (the tensor itself on the CPU) and where the result goes.
-    struct Entry {
-      Tensor host;         // values to send (weighted in the bucket)
-      Tensor destination;  // where the combined values go (host tensor on the CPU)
-    };
-    std::vector<Entry> entries;
+    // 2. The tensors to combine, in a fixed order: gradients, then duty cycles (float32, contiguous).
+    std::vector<Tensor> entries;
     for (int64_t i = 0; i < parameter_count; ++i) {
       if (slots[gradients_at + i] == 0.0f) continue;  // no rank has a gradient
       const Tensor& parameter = parameters[static_cast<size_t>(i)];
       if (!parameter.grad().defined()) parameter.set_grad(zeros_like(parameter));
-      const Tensor gradient = parameter.grad();
-      entries.push_back({gradient.cpu(), gradient});
+      entries.push_back(parameter.grad());
     }
     for (int64_t j = 0; j < winner_count; ++j) {
       const float present = slots[duties_at + j];
@@ -259,41 +254,48 @@ void DataParallel::synchronize(int64_t local_samples) {
       WISP_CHECK(present == static_cast<float>(ranks), "DataParallel: a k-winners layer has duty cycles on ", present,
                  " of ", ranks, " ranks (they are created by its first forward): give it ",
                  "ActivationSparsityOptions().units(n) so that every rank has them from the start");
-      const Tensor& duty = winners[static_cast<size_t>(j)]->duty_cycle();
-      entries.push_back({duty.cpu(), duty});
+      entries.push_back(winners[static_cast<size_t>(j)]->duty_cycle());
     }
 
-    // 3. Buckets over the concatenation of the entries: weighted sums, then divided by nothing more
-    // (the weights already divide by the global count).
+    // 3. Buckets over the concatenation of the entries, on their device when they share one (a GPU
+    // model's buckets stay on the GPU and go through NCCL): copied in, weighted (the weight already
+    // divides by the global count), summed across the ranks, copied back.
     int64_t total = 0;
-    for (const Entry& entry : entries) total += entry.host.numel();
+    bool one_device = true;
+    for (const Tensor& entry : entries) {
+      total += entry.numel();
+      one_device = one_device && entry.device() == entries.front().device();
+    }
+    const Device bucket_device = !entries.empty() && one_device ? entries.front().device() : Device::cpu();
     const int64_t bucket_elements = std::max<int64_t>(1, options_.bucket_bytes() / 4);
+    // Copies the part of the concatenation in [bucket_start, bucket_end) between the entries and
+    // the bucket, in either direction.
+    const auto transfer = [&](const Tensor& bucket, int64_t bucket_start, int64_t bucket_end, bool into_bucket) {
+      int64_t offset = 0;  // of the current entry in the concatenation
+      for (const Tensor& entry : entries) {
+        const int64_t begin = std::max(offset, bucket_start), end = std::min(offset + entry.numel(), bucket_end);
+        if (begin < end) {
+          float* in_bucket = static_cast<float*>(bucket.raw_data()) + (begin - bucket_start);
+          float* in_entry = static_cast<float*>(entry.raw_data()) + (begin - offset);
+          const auto bytes = static_cast<size_t>(end - begin) * sizeof(float);
+          if (into_bucket) copy_bytes(in_bucket, bucket.device(), in_entry, entry.device(), bytes);
+          else copy_bytes(in_entry, entry.device(), in_bucket, bucket.device(), bytes);
+        }
+        offset += entry.numel();
+      }
+    };
     Tensor bucket;
     for (int64_t bucket_start = 0; bucket_start < total; bucket_start += bucket_elements) {
       const int64_t bucket_end = std::min(total, bucket_start + bucket_elements);
-      if (!bucket.defined() || bucket.numel() != bucket_end - bucket_start) bucket = zeros({bucket_end - bucket_start});
-      float* values = bucket.data<float>();
-      int64_t offset = 0;  // of the current entry in the concatenation
-      for (const Entry& entry : entries) {
-        const int64_t begin = std::max(offset, bucket_start), end = std::min(offset + entry.host.numel(), bucket_end);
-        const float* source = entry.host.data<float>();
-        for (int64_t e = begin; e < end; ++e) values[e - bucket_start] = source[e - offset] * weight;
-        offset += entry.host.numel();
-      }
+      if (!bucket.defined() || bucket.numel() != bucket_end - bucket_start)
+        bucket = zeros({bucket_end - bucket_start}, TensorOptions(DType::Float32).device(bucket_device));
+      transfer(bucket, bucket_start, bucket_end, true);
+      bucket.mul_(static_cast<double>(weight));
       group_.all_reduce(bucket, ReduceOp::Sum);
       statistics_.collectives += 1;
       statistics_.bytes_reduced += bucket.nbytes();
-      values = bucket.data<float>();
-      offset = 0;
-      for (const Entry& entry : entries) {
-        const int64_t begin = std::max(offset, bucket_start), end = std::min(offset + entry.host.numel(), bucket_end);
-        float* target = entry.host.data<float>();
-        for (int64_t e = begin; e < end; ++e) target[e - offset] = values[e - bucket_start];
-        offset += entry.host.numel();
-      }
+      transfer(bucket, bucket_start, bucket_end, false);
     }
-    for (Entry& entry : entries)
-      if (entry.destination.is_cuda()) entry.destination.copy_(entry.host);
 
     // 4. RigL: every rank grows from the global batch, its rows in the global batch's order.
     for (size_t k = 0; k < growing.size(); ++k) {

@@ -19,7 +19,13 @@
 
 #include "wisp/core/error.h"
 #include "wisp/core/factories.h"
+#include "wisp/core/storage.h"
 #include "wisp/distributed/mpi_process_group.h"
+#if WISP_WITH_NCCL
+#include <map>
+
+#include "wisp/distributed/cuda/nccl_communicator.h"
+#endif
 
 namespace wisp::distributed {
 namespace {
@@ -114,6 +120,9 @@ class MpiProcessGroup final : public ProcessGroup {
     int finalized = 0;
     MPI_Finalized(&finalized);
     if (finalized) return;
+#if WISP_WITH_NCCL
+    nccl_.clear();  // NCCL's communicators go before MPI does
+#endif
     // Each rank tells rank 0 how many collectives it called, so that rank 0, if still waiting in a
     // later one, reports the rank that skipped a collective or stopped early at once (poll_control)
     // rather than after the timeout. Rank 0 receives them here so that none is left unmatched.
@@ -132,6 +141,18 @@ class MpiProcessGroup final : public ProcessGroup {
 
   void all_reduce(Tensor& tensor, ReduceOp op) override {
     check_collective_tensor(tensor, op);
+#if WISP_WITH_NCCL
+    if (tensor.is_cuda()) {
+      cuda::NcclCommunicator& communicator = nccl(tensor.device());
+      CallDescription call = begin(kAllReduce, tensor.dtype(), tensor.numel());
+      call.op = static_cast<int32_t>(op);
+      Collective collective(*this, call);
+      communicator.all_reduce(tensor.raw_data(), tensor.numel(), tensor.dtype(), nccl_op(op));
+      collective.wait(communicator);
+      collective.finish();
+      return;
+    }
+#endif
     CallDescription call = begin(kAllReduce, tensor.dtype(), tensor.numel());
     call.op = static_cast<int32_t>(op);
     Collective collective(*this, call);
@@ -158,6 +179,18 @@ class MpiProcessGroup final : public ProcessGroup {
   void broadcast(Tensor& tensor, int root) override {
     WISP_CHECK(tensor.defined(), "broadcast: expected a tensor but got an undefined one");
     WISP_CHECK(root >= 0 && root < size(), "broadcast: expected a root rank in [0, ", size(), ") but got ", root);
+#if WISP_WITH_NCCL
+    if (tensor.is_cuda()) {
+      cuda::NcclCommunicator& communicator = nccl(tensor.device());
+      CallDescription call = begin(kBroadcast, tensor.dtype(), tensor.numel());
+      call.op = root;
+      Collective collective(*this, call);
+      communicator.broadcast(tensor.raw_data(), static_cast<int64_t>(tensor.nbytes()), DType::UInt8, root);
+      collective.wait(communicator);
+      collective.finish();
+      return;
+    }
+#endif
     CallDescription call = begin(kBroadcast, tensor.dtype(), tensor.numel());
     call.op = root;
     Collective collective(*this, call);
@@ -176,6 +209,9 @@ class MpiProcessGroup final : public ProcessGroup {
 
   Tensor all_gather(const Tensor& tensor) override {
     WISP_CHECK(tensor.defined(), "all_gather: expected a tensor but got an undefined one");
+#if WISP_WITH_NCCL
+    if (tensor.is_cuda()) return all_gather_nccl(tensor.dim() == 0 ? tensor.reshape({1}) : tensor);
+#endif
     const Tensor input = (tensor.dim() == 0 ? tensor.reshape({1}) : tensor).cpu();
     const int64_t rows = input.shape()[0];
     const int64_t row_elements = rows > 0 ? input.numel() / rows : element_count_after_first(input.shape());
@@ -226,6 +262,75 @@ class MpiProcessGroup final : public ProcessGroup {
   }
 
  private:
+#if WISP_WITH_NCCL
+  static cuda::NcclReduceOp nccl_op(ReduceOp op) {
+    switch (op) {
+      case ReduceOp::Sum:
+        return cuda::NcclReduceOp::Sum;
+      case ReduceOp::Mean:
+        return cuda::NcclReduceOp::Mean;
+      case ReduceOp::Max:
+        return cuda::NcclReduceOp::Max;
+      case ReduceOp::Min:
+        return cuda::NcclReduceOp::Min;
+    }
+    return cuda::NcclReduceOp::Sum;
+  }
+
+  // The NCCL communicator of `device`'s GPU, created at the first collective of a tensor there: rank
+  // 0's unique id reaches the others over MPI (every rank calls the same collectives in the same
+  // order, so they all create it at the same point).
+  cuda::NcclCommunicator& nccl(const Device& device) {
+    std::unique_ptr<cuda::NcclCommunicator>& communicator = nccl_[device.index];
+    if (!communicator) {
+      const std::string id = broadcast_bytes(rank() == 0 ? cuda::nccl_unique_id() : std::string(), 0);
+      communicator = std::make_unique<cuda::NcclCommunicator>(id, rank(), size(), device.index);
+    }
+    return *communicator;
+  }
+
+  // NCCL's all_gather takes equal counts: every rank sends its rows padded to the most rows, and the
+  // padding is dropped afterwards.
+  Tensor all_gather_nccl(const Tensor& input) {
+    cuda::NcclCommunicator& communicator = nccl(input.device());
+    const int64_t rows = input.shape()[0];
+    const int64_t row_elements = element_count_after_first(input.shape());
+    CallDescription call = begin(kAllGather, input.dtype(), row_elements);
+    Collective collective(*this, call);
+    std::vector<int64_t> all_rows(static_cast<size_t>(size()));
+    MPI_Request request;
+    check_mpi(MPI_Iallgather(&rows, 1, MPI_INT64_T, all_rows.data(), 1, MPI_INT64_T, data_, &request),
+              "MPI_Iallgather");
+    collective.wait(request);
+    const int64_t most_rows = *std::max_element(all_rows.begin(), all_rows.end());
+    int64_t total_rows = 0;
+    for (const int64_t r : all_rows) total_rows += r;
+    const size_t row_bytes = static_cast<size_t>(row_elements) * element_size(input.dtype());
+    const TensorOptions options = TensorOptions(input.dtype()).device(input.device());
+    std::vector<int64_t> dims = input.shape().dims();
+    dims[0] = most_rows;
+    Tensor padded = zeros(Shape(dims), options);
+    copy_bytes(padded.raw_data(), padded.device(), input.raw_data(), input.device(),
+               static_cast<size_t>(rows) * row_bytes);
+    dims[0] = most_rows * size();
+    Tensor received = zeros(Shape(dims), options);
+    communicator.all_gather(padded.raw_data(), received.raw_data(), most_rows * row_elements, input.dtype());
+    collective.wait(communicator);
+    collective.finish();
+    dims[0] = total_rows;
+    Tensor output = zeros(Shape(dims), options);
+    size_t offset = 0;
+    for (size_t r = 0; r < all_rows.size(); ++r) {
+      const size_t bytes = static_cast<size_t>(all_rows[r]) * row_bytes;
+      copy_bytes(static_cast<char*>(output.raw_data()) + offset, output.device(),
+                 static_cast<const char*>(received.raw_data()) + r * static_cast<size_t>(most_rows) * row_bytes,
+                 received.device(), bytes);
+      offset += bytes;
+    }
+    return output;
+  }
+#endif
+
   static int64_t element_count_after_first(const Shape& shape) {
     int64_t count = 1;
     for (size_t i = 1; i < shape.size(); ++i) count *= shape[i];
@@ -302,6 +407,22 @@ class MpiProcessGroup final : public ProcessGroup {
         else std::this_thread::sleep_for(std::chrono::microseconds(spins < 20000 ? 20 : 500));
       }
     }
+
+#if WISP_WITH_NCCL
+    // Waits for the communicator's queued collectives, in slices, so that the timeout and the
+    // arrival checks apply as to MPI's; on a timeout the communicator is aborted first.
+    void wait(cuda::NcclCommunicator& communicator) {
+      for (;;) {
+        if (communicator.wait(0.05)) return;
+        poll_control();
+        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        if (waited > group_.timeout()) {
+          communicator.abort();
+          time_out(waited);
+        }
+      }
+    }
+#endif
 
     // Waits for the arrival messages too (they came before the collective could complete).
     void finish() {
@@ -414,6 +535,9 @@ class MpiProcessGroup final : public ProcessGroup {
   };
 
   bool owns_mpi_;
+#if WISP_WITH_NCCL
+  std::map<int, std::unique_ptr<cuda::NcclCommunicator>> nccl_;  // by GPU index
+#endif
   MPI_Comm data_ = MPI_COMM_NULL;
   MPI_Comm control_ = MPI_COMM_NULL;
 };
