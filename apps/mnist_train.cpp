@@ -7,6 +7,7 @@
 //   mnist_train --checkpoint-dir runs/a --keep-last 2   a checkpoint after every epoch, the last 2 kept
 //   mnist_train --checkpoint-dir runs/a --resume latest  continues that run where it stopped, bit for bit
 //   mnist_train --save model.safetensors                  the trained model, for --eval-only --load
+//   mpirun -np 4 mnist_train --model sparse              data-parallel on 4 processes (docs/distributed.md)
 //
 // Exit codes: 0 success, 1 a failure while training, 2 bad arguments, missing data or a device that
 // this build or machine does not have.
@@ -510,6 +511,9 @@ int train(const Arguments& arguments, Device device) {
 int main(int argc, char** argv) {
   Arguments arguments;
   CLI::App app{"Trains a model from the SparseLinear notebook on MNIST or Fashion-MNIST (IDX files, raw or .gz)."};
+  app.footer(
+      "Under mpirun -np N it trains data-parallel on N processes: --batch-size is the global batch, rank 0 "
+      "prints and writes the files, --resume takes a checkpoint of any number of processes (docs/distributed.md).");
   app.add_option("--data", arguments.data_directory,
                  "folder with the IDX files (train-images-idx3-ubyte[.gz], ...); fetch with scripts/fetch_mnist.sh")
       ->capture_default_str();
@@ -567,7 +571,8 @@ int main(int argc, char** argv) {
                  "never more than those cores (CPU affinity, cgroup CPU quota)")
       ->check(apps::whole_number(1, kMaxThreads));
   app.add_option("--device", arguments.device,
-                 "where the model trains: cpu, cuda (GPU 0) or cuda:N; batches are copied there")
+                 "where the model trains: cpu, cuda (GPU 0; under mpirun GPU local-rank mod GPUs) or cuda:N; batches "
+                 "are copied there")
       ->capture_default_str();
   app.add_option("--limit", arguments.limit, "use only the first N training images (default: all)")
       ->check(apps::whole_number(1, INT64_MAX));
@@ -621,7 +626,7 @@ int main(int argc, char** argv) {
   Device device;
   try {
     check_combinations(arguments, apps::find_model_preset(arguments.model));
-    device = apps::parse_device(arguments.device);
+    device = apps::device_for_local_rank(arguments.device, apps::parse_device(arguments.device));
   } catch (const Error& error) {
     std::cerr << "mnist_train: " << error.what() << " (see mnist_train --help)\n";
     return 2;

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -113,6 +114,21 @@ Device parse_device(const std::string& text) {
   } catch (const Error& error) {
     WISP_FAIL("--device: ", error.what());
   }
+}
+
+Device device_for_local_rank(const std::string& text, Device device) {
+  if (!device.is_cuda() || text != "cuda") return device;
+  const char* local_rank = nullptr;
+  for (const char* variable : {"OMPI_COMM_WORLD_LOCAL_RANK", "LOCAL_RANK", "MPI_LOCALRANKID"})
+    if ((local_rank = std::getenv(variable)) != nullptr) break;
+  if (local_rank == nullptr) return device;
+#if WISP_WITH_CUDA
+  const int gpus = cuda::device_count();
+  if (gpus <= 0) return device;  // check_device_usable says why
+  return Device::cuda(std::atoi(local_rank) % gpus);
+#else
+  return device;
+#endif
 }
 
 void check_device_usable(const Device& device) {

@@ -60,6 +60,9 @@ std::string describe(const OptimizerOptions& options);
 // The device named by `text`: "cpu", "cuda" (GPU 0) or "cuda:N". Throws wisp::Error naming the
 // accepted forms otherwise. Whether the device exists is check_device_usable's question.
 Device parse_device(const std::string& text);
+// `device` as parsed from `text`, except that a plain "cuda" in a process an MPI launcher started
+// becomes GPU (local rank mod GPUs), so that the processes of a machine share out its GPUs.
+Device device_for_local_rank(const std::string& text, Device device);
 // Throws wisp::Error saying why `device` cannot run this build's kernels: wisp built without CUDA,
 // no usable GPU, or a GPU index beyond the GPUs present. Does nothing for the CPU.
 void check_device_usable(const Device& device);
