@@ -435,7 +435,7 @@ int train(const Arguments& arguments, Device device) {
   }
   const int64_t checkpoint_every = arguments.checkpoint_every.value_or(1);
 
-  double total_seconds = 0;
+  double total_seconds = 0, training_seconds = 0;
   apps::RiglTotals rigl_before = apps::rigl_totals(*model);
   for (int epoch = first_epoch; epoch <= arguments.epochs; ++epoch) {
     const apps::EpochResult train_result =
@@ -468,6 +468,7 @@ int train(const Arguments& arguments, Device device) {
     std::cout << "------------" << std::defaultfloat << std::endl;
     metrics->write(epoch, train_result, test_result, moved);
     total_seconds += train_result.seconds + test_result.seconds;
+    training_seconds += train_result.seconds;
     // After the metrics: a crash between the two leaves a row the resumed run writes again.
     const bool checkpoint_now =
         !arguments.checkpoint_folder.empty() && (epoch % checkpoint_every == 0 || epoch == arguments.epochs);
@@ -497,11 +498,13 @@ int train(const Arguments& arguments, Device device) {
   if (data_parallel) {  // what the synchronisations cost rank 0 (bench/distributed_bench.sh collects it)
     const distributed::DataParallelStatistics& statistics = data_parallel->statistics();
     const double steps = static_cast<double>(std::max<int64_t>(statistics.synchronizations, 1));
+    const double training = std::max(training_seconds, 1e-9);
     std::cout << std::setprecision(3) << "data-parallel: " << statistics.synchronizations << " steps, "
-              << static_cast<double>(statistics.bytes_reduced) / steps / 1e6 << " MB sent per step, "
-              << 1e3 * statistics.communication_seconds / steps << " ms per step synchronising ("
-              << std::setprecision(1) << 100 * statistics.communication_seconds / std::max(total_seconds, 1e-9)
-              << "% of the epochs' time)\n";
+              << static_cast<double>(statistics.bytes_synchronized) / steps / 1e6 << " MB sent per step; per step "
+              << 1e3 * statistics.waiting_seconds / steps << " ms waiting for the other ranks and "
+              << 1e3 * statistics.exchange_seconds / steps << " ms exchanging (" << std::setprecision(1)
+              << 100 * statistics.waiting_seconds / training << "% and " << 100 * statistics.exchange_seconds / training
+              << "% of the training time)\n";
   }
   return 0;
 }

@@ -15,12 +15,14 @@ limit="${3:-6400}"
 data="${MNIST_DIR:-datasets/mnist}"
 root_flag=(); [[ $(id -u) -eq 0 ]] && root_flag=(--allow-run-as-root)
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, AVX-512: $(grep -q avx512f /proc/cpuinfo && echo yes || echo no)"
-for ranks in 1 2 4; do
+# "1x2" is one process with a thread per core: what data parallelism on one machine competes with.
+for run in 1 "1x$(nproc)" 2 4; do
+  ranks=${run%x*}; threads=1; [[ $run == *x* ]] && threads=${run#*x}
   launcher=(); [[ $ranks -gt 1 ]] && launcher=(mpirun --oversubscribe "${root_flag[@]}" -np "$ranks")
-  output=$(OMP_NUM_THREADS=1 "${launcher[@]}" "$build/apps/mnist_train" --model "$model" --epochs 1 --limit "$limit" \
-    --threads 1 --data "$data" 2>&1 | tr '\r' '\n')
+  output=$(OMP_NUM_THREADS=$threads "${launcher[@]}" "$build/apps/mnist_train" --model "$model" --epochs 1 \
+    --limit "$limit" --threads "$threads" --data "$data" 2>&1 | tr '\r' '\n')
   seconds=$(sed -n 's/^Training Loss.*(\([0-9.]*\) s)$/\1/p' <<< "$output")
   sync=$(grep -o 'data-parallel: [0-9]* steps.*' <<< "$output" || echo "data-parallel: none (one process)")
-  printf '%d process(es): %s s training, %.0f samples/s; %s\n' "$ranks" "$seconds" \
+  printf '%d process(es) x %d thread(s): %s s training, %.0f samples/s; %s\n' "$ranks" "$threads" "$seconds" \
     "$(awk -v n="$limit" -v s="$seconds" 'BEGIN { print n / s }')" "$sync"
 done

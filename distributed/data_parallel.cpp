@@ -226,9 +226,13 @@ void DataParallel::synchronize(int64_t local_samples) {
     slots[duties_at + j] = winners[static_cast<size_t>(j)]->duty_cycle().defined() ? 1.0f : 0.0f;
   for (size_t k = 0; k < growing.size(); ++k)
     slots[rows_at + static_cast<int64_t>(k) * ranks + rank] = static_cast<float>(captured[k].first.size(0));
+  const auto census_start = std::chrono::steady_clock::now();
   group_.all_reduce(census, ReduceOp::Sum);
+  const auto census_end = std::chrono::steady_clock::now();
+  statistics_.waiting_seconds += std::chrono::duration<double>(census_end - census_start).count();
   statistics_.collectives += 1;
   statistics_.bytes_reduced += census.nbytes();
+  statistics_.bytes_synchronized += census.nbytes();
   slots = census.data<float>();
 
   std::vector<int64_t> rank_samples(static_cast<size_t>(ranks));
@@ -294,6 +298,7 @@ void DataParallel::synchronize(int64_t local_samples) {
       group_.all_reduce(bucket, ReduceOp::Sum);
       statistics_.collectives += 1;
       statistics_.bytes_reduced += bucket.nbytes();
+      statistics_.bytes_synchronized += bucket.nbytes();
       transfer(bucket, bucket_start, bucket_end, false);
     }
 
@@ -307,6 +312,7 @@ void DataParallel::synchronize(int64_t local_samples) {
       const Tensor all_gradients = group_.all_gather(gradient);
       statistics_.collectives += 2;
       statistics_.bytes_reduced += input.nbytes() + gradient.nbytes();
+      statistics_.bytes_synchronized += input.nbytes() + gradient.nbytes();
       std::vector<int64_t> rank_rows(static_cast<size_t>(ranks));
       for (int64_t r = 0; r < ranks; ++r)
         rank_rows[static_cast<size_t>(r)] = static_cast<int64_t>(slots[rows_at + static_cast<int64_t>(k) * ranks + r]);
@@ -356,7 +362,9 @@ void DataParallel::synchronize(int64_t local_samples) {
     }
   }
   ++statistics_.synchronizations;
-  statistics_.communication_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto end = std::chrono::steady_clock::now();
+  statistics_.exchange_seconds += std::chrono::duration<double>(end - census_end).count();
+  statistics_.communication_seconds += std::chrono::duration<double>(end - start).count();
 }
 
 }  // namespace wisp::distributed

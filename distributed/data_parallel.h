@@ -61,7 +61,13 @@ struct DataParallelStatistics {
   int64_t synchronizations = 0;
   int64_t collectives = 0;             // collectives called by synchronize() and the checks
   uint64_t bytes_reduced = 0;          // bytes this rank handed to all_reduce and all_gather
+  uint64_t bytes_synchronized = 0;     // of those, in synchronize() (not the construction's broadcast)
   double communication_seconds = 0.0;  // wall time in synchronize() and the checks, packing included
+  // The two parts of synchronize()'s time: the first, small all_reduce of each step (the census),
+  // where a rank also waits for the slowest rank to finish its backward; and everything after it
+  // (gradient buckets, RigL's gathers, packing), when all ranks have arrived: the communication.
+  double waiting_seconds = 0.0;
+  double exchange_seconds = 0.0;
 };
 
 class DataParallel {
