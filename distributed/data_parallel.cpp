@@ -196,6 +196,10 @@ void DataParallel::step(int64_t local_samples) {
 void DataParallel::synchronize(int64_t local_samples) {
   WISP_CHECK(local_samples >= 0, "DataParallel::synchronize: expected a local sample count >= 0 but got ",
              local_samples);
+  if (group_.size() == 1) {  // one process: its gradient is the global batch's already
+    ++statistics_.synchronizations;
+    return;
+  }
   const auto start = std::chrono::steady_clock::now();
   const int64_t ranks = group_.size(), rank = group_.rank();
   const std::vector<Tensor>& parameters = optimizer_.parameters();
