@@ -218,11 +218,7 @@ class MpiProcessGroup final : public ProcessGroup {
     mpi_type(input.dtype());  // checks the dtype
     CallDescription call = begin(kAllGather, input.dtype(), row_elements);
     Collective collective(*this, call);
-    std::vector<int64_t> all_rows(static_cast<size_t>(size()));
-    MPI_Request request;
-    check_mpi(MPI_Iallgather(&rows, 1, MPI_INT64_T, all_rows.data(), 1, MPI_INT64_T, data_, &request),
-              "MPI_Iallgather");
-    collective.wait(request);
+    const std::vector<int64_t> all_rows = collective.row_counts(rows);
     const int64_t element_bytes = static_cast<int64_t>(element_size(input.dtype()));
     std::vector<int> counts(all_rows.size()), offsets(all_rows.size());
     int64_t total_rows = 0;
@@ -238,6 +234,7 @@ class MpiProcessGroup final : public ProcessGroup {
     std::vector<int64_t> dims = input.shape().dims();
     dims[0] = total_rows;
     Tensor output = zeros(Shape(dims), input.dtype());
+    MPI_Request request;
     check_mpi(MPI_Iallgatherv(input.raw_data(), counts[static_cast<size_t>(rank())], MPI_BYTE, output.raw_data(),
                               counts.data(), offsets.data(), MPI_BYTE, data_, &request),
               "MPI_Iallgatherv");
@@ -297,11 +294,7 @@ class MpiProcessGroup final : public ProcessGroup {
     const int64_t row_elements = element_count_after_first(input.shape());
     CallDescription call = begin(kAllGather, input.dtype(), row_elements);
     Collective collective(*this, call);
-    std::vector<int64_t> all_rows(static_cast<size_t>(size()));
-    MPI_Request request;
-    check_mpi(MPI_Iallgather(&rows, 1, MPI_INT64_T, all_rows.data(), 1, MPI_INT64_T, data_, &request),
-              "MPI_Iallgather");
-    collective.wait(request);
+    const std::vector<int64_t> all_rows = collective.row_counts(rows);
     const int64_t most_rows = *std::max_element(all_rows.begin(), all_rows.end());
     int64_t total_rows = 0;
     for (const int64_t r : all_rows) total_rows += r;
@@ -406,6 +399,16 @@ class MpiProcessGroup final : public ProcessGroup {
         if (spins < 2000) sched_yield();
         else std::this_thread::sleep_for(std::chrono::microseconds(spins < 20000 ? 20 : 500));
       }
+    }
+
+    // Every rank's `rows`, in rank order: the first phase of all_gather.
+    std::vector<int64_t> row_counts(int64_t rows) {
+      std::vector<int64_t> all_rows(static_cast<size_t>(group_.size()));
+      MPI_Request request;
+      check_mpi(MPI_Iallgather(&rows, 1, MPI_INT64_T, all_rows.data(), 1, MPI_INT64_T, group_.data_, &request),
+                "MPI_Iallgather");
+      wait(request);
+      return all_rows;
     }
 
 #if WISP_WITH_NCCL
