@@ -194,18 +194,6 @@ std::string describe(const OptimizerOptions& options) {
   return text.str();
 }
 
-namespace {
-
-// optimizer.step(), then, in data-parallel training, the check that RigL moved the same connections
-// on every rank.
-void step_checking_topology(const nn::Module& model, optim::Optimizer& optimizer, distributed::DataParallel* parallel) {
-  const int64_t updates_before = parallel ? rigl_totals(model).updates : 0;
-  optimizer.step();
-  if (parallel && rigl_totals(model).updates != updates_before) parallel->check_topology();
-}
-
-}  // namespace
-
 EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::DataLoader& loader, Device device,
                         const std::string& label, const TrainOptions& options) {
   model.train();
@@ -219,8 +207,7 @@ EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Da
     const Tensor images = batch.data.to(device), labels = batch.target.to(device);
     const int64_t samples = labels.size(0);
     if (samples == 0) {  // this rank's shard of a small global batch is empty: it only takes part
-      if (parallel) parallel->synchronize(0);
-      step_checking_topology(model, optimizer, parallel);
+      if (parallel) parallel->step(0);
       optimizer.zero_grad();
       ++batch_index;
       continue;
@@ -237,7 +224,8 @@ EpochResult train_epoch(nn::Module& model, optim::Optimizer& optimizer, data::Da
       if (!std::isfinite(norm)) ++result.nonfinite_norm_batches;
       else if (*options.clip_grad_norm / (norm + 1e-6) < 1) ++result.clipped_batches;  // clip_grad_norm_'s test
     }
-    step_checking_topology(model, optimizer, parallel);
+    if (parallel) parallel->optimizer_step();  // with the check that RigL moved the same connections everywhere
+    else optimizer.step();
     optimizer.zero_grad();
     correct += (logits.argmax(1) == labels).sum().item<int64_t>();
     loss_sum += static_cast<double>(loss_value) * labels.size(0);

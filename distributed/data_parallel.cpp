@@ -60,6 +60,31 @@ std::vector<std::pair<std::string, const nn::SparseLinear*>> sparse_layers(const
 
 std::string prefix_of(const std::string& module_name) { return module_name.empty() ? "" : module_name + "."; }
 
+// The rows of every rank's captured batch, gathered in rank order ([rows, width] float32 on the
+// CPU), put in the global batch's order: the data loader's shards are interleaved, so rank r's
+// sample s was sample s · ranks + r of the global batch. Each sample has rows_per_sample rows.
+Tensor in_global_order(const Tensor& gathered, const std::vector<int64_t>& rank_rows,
+                       const std::vector<int64_t>& rank_samples, int64_t rows_per_sample) {
+  const auto ranks = static_cast<int64_t>(rank_rows.size());
+  std::vector<int64_t> rank_offsets(rank_rows.size(), 0);  // of each rank's rows in `gathered`
+  for (size_t r = 1; r < rank_rows.size(); ++r) rank_offsets[r] = rank_offsets[r - 1] + rank_rows[r - 1];
+  int64_t global_samples = 0;
+  for (const int64_t samples : rank_samples) global_samples += samples;
+  Tensor ordered = zeros(gathered.shape());
+  const size_t sample_floats = static_cast<size_t>(rows_per_sample * gathered.size(1));
+  std::vector<int64_t> taken(rank_rows.size(), 0);  // samples of each rank placed so far
+  for (int64_t position = 0, placed = 0; placed < global_samples; ++position) {
+    const auto r = static_cast<size_t>(position % ranks);
+    if (taken[r] >= rank_samples[r]) continue;
+    const int64_t source_row = rank_offsets[r] + taken[r] * rows_per_sample;
+    std::memcpy(ordered.data<float>() + placed * static_cast<int64_t>(sample_floats),
+                gathered.data<float>() + source_row * gathered.size(1), sizeof(float) * sample_floats);
+    ++taken[r];
+    ++placed;
+  }
+  return ordered;
+}
+
 }  // namespace
 
 DataParallel::DataParallel(nn::Module& model, optim::Optimizer& optimizer, ProcessGroup& group,
@@ -187,8 +212,12 @@ void DataParallel::check_topology() {
 }
 
 void DataParallel::step(int64_t local_samples) {
-  const int64_t updates_before = rigl_updates();
   synchronize(local_samples);
+  optimizer_step();
+}
+
+void DataParallel::optimizer_step() {
+  const int64_t updates_before = rigl_updates();
   optimizer_.step();
   if (rigl_updates() != updates_before) check_topology();
 }
@@ -308,10 +337,9 @@ void DataParallel::synchronize(int64_t local_samples) {
 
     // 4. RigL: every rank grows from the global batch, its rows in the global batch's order.
     for (size_t k = 0; k < growing.size(); ++k) {
-      Tensor input = captured[k].first.cpu().clone();
+      const Tensor input = captured[k].first.cpu();
       Tensor gradient = captured[k].second.cpu().clone();
-      float* gradient_values = gradient.data<float>();
-      for (int64_t e = 0; e < gradient.numel(); ++e) gradient_values[e] *= weight;  // 1/global count per sample
+      gradient.mul_(static_cast<double>(weight));  // per sample 1 / the global count, as one process has
       const Tensor all_inputs = group_.all_gather(input);
       const Tensor all_gradients = group_.all_gather(gradient);
       statistics_.collectives += 2;
@@ -335,30 +363,9 @@ void DataParallel::synchronize(int64_t local_samples) {
         else if (rows / samples != rows_per_sample) interleave = false;
       }
       Tensor ordered_inputs = all_inputs, ordered_gradients = all_gradients;
-      if (interleave && rows_per_sample > 0 && ranks > 1) {
-        std::vector<int64_t> rank_offsets(static_cast<size_t>(ranks), 0);
-        for (int64_t r = 1; r < ranks; ++r)
-          rank_offsets[static_cast<size_t>(r)] =
-              rank_offsets[static_cast<size_t>(r - 1)] + rank_rows[static_cast<size_t>(r - 1)];
-        ordered_inputs = zeros(all_inputs.shape());
-        ordered_gradients = zeros(all_gradients.shape());
-        const int64_t in = all_inputs.size(1), out = all_gradients.size(1);
-        std::vector<int64_t> taken(static_cast<size_t>(ranks), 0);  // samples of each rank placed so far
-        int64_t position = 0;                                       // global sample
-        for (int64_t placed = 0; placed < global_samples; ++position) {
-          const int64_t r = position % ranks;
-          if (taken[static_cast<size_t>(r)] >= rank_samples[static_cast<size_t>(r)]) continue;
-          const int64_t source_row =
-              rank_offsets[static_cast<size_t>(r)] + taken[static_cast<size_t>(r)] * rows_per_sample;
-          const int64_t target_row = placed * rows_per_sample;
-          std::memcpy(ordered_inputs.data<float>() + target_row * in, all_inputs.data<float>() + source_row * in,
-                      sizeof(float) * static_cast<size_t>(rows_per_sample * in));
-          std::memcpy(ordered_gradients.data<float>() + target_row * out,
-                      all_gradients.data<float>() + source_row * out,
-                      sizeof(float) * static_cast<size_t>(rows_per_sample * out));
-          ++taken[static_cast<size_t>(r)];
-          ++placed;
-        }
+      if (interleave && rows_per_sample > 0) {
+        ordered_inputs = in_global_order(all_inputs, rank_rows, rank_samples, rows_per_sample);
+        ordered_gradients = in_global_order(all_gradients, rank_rows, rank_samples, rows_per_sample);
       }
       const Device device = growing[k].second->weights().device();
       growing[k].second->rigl_schedule()->replace_captured_batch(ordered_inputs.to(device),

@@ -81,9 +81,11 @@ class DataParallel {
   // (see above). Call it after backward() and before optimizer.step(), with this rank's number of
   // samples in the global batch (0 when its shard of the batch is empty: it then takes part with no
   // gradient). Every rank must call it. A caller that modifies the gradients in between (e.g.
-  // clipping) calls synchronize(), then clips, then optimizer.step() and check_topology().
+  // clipping) calls synchronize(), then clips, then optimizer_step().
   void synchronize(int64_t local_samples);
-  // synchronize(), optimizer.step(), then check_topology() when a RigL update ran.
+  // The optimizer's step, then check_topology() when a RigL update ran in it.
+  void optimizer_step();
+  // synchronize(), then optimizer_step().
   void step(int64_t local_samples);
   // Compares every dynamic SparseLinear's connections across the ranks (a hash of each); throws
   // wisp::Error on every rank naming the first layer and rank that differ from rank 0.
