@@ -1,7 +1,5 @@
 // The one-process group and DataParallel in a single process (every build, MPI or not); the
 // collectives between processes are tested under mpirun (tests/distributed/mpi/).
-#include <cstdlib>
-#include <optional>
 #include <string>
 
 #include "test_helpers.h"
@@ -12,23 +10,7 @@ using namespace wisp;
 
 namespace {
 
-// Sets (or, for nullptr, unsets) an environment variable until the end of the scope.
-class ScopedVariable {
- public:
-  ScopedVariable(const char* name, const char* value) : name_(name) {
-    if (const char* previous = std::getenv(name)) previous_ = previous;
-    if (value != nullptr) ::setenv(name, value, 1);
-    else ::unsetenv(name);
-  }
-  ~ScopedVariable() {
-    if (previous_) ::setenv(name_.c_str(), previous_->c_str(), 1);
-    else ::unsetenv(name_.c_str());
-  }
-
- private:
-  std::string name_;
-  std::optional<std::string> previous_;
-};
+using testing::EnvironmentGuard;
 
 nn::Sequential small_model() {
   nn::Sequential model;
@@ -71,31 +53,31 @@ TEST_CASE("the default group is one process unless an MPI launcher started this 
 
 TEST_CASE("the collective timeout and debug mode come from the environment", "[distributed]") {
   {
-    ScopedVariable timeout("WISP_DISTRIBUTED_TIMEOUT", nullptr);
+    EnvironmentGuard timeout("WISP_DISTRIBUTED_TIMEOUT", nullptr);
     CHECK(distributed::default_timeout_seconds() == 300.0);
   }
   {
-    ScopedVariable timeout("WISP_DISTRIBUTED_TIMEOUT", "2.5");
+    EnvironmentGuard timeout("WISP_DISTRIBUTED_TIMEOUT", "2.5");
     CHECK(distributed::default_timeout_seconds() == 2.5);
     CHECK(distributed::make_single_process_group()->timeout() == 2.5);
   }
   for (const char* wrong : {"0", "-1", "5s", "soon"}) {
-    ScopedVariable timeout("WISP_DISTRIBUTED_TIMEOUT", wrong);
+    EnvironmentGuard timeout("WISP_DISTRIBUTED_TIMEOUT", wrong);
     WISP_REQUIRE_ERROR(
         distributed::default_timeout_seconds(),
         "expected WISP_DISTRIBUTED_TIMEOUT to be a number of seconds > 0 but it is \"" + std::string(wrong) + "\"");
   }
   {
-    ScopedVariable debug("WISP_DISTRIBUTED_DEBUG", "1");
+    EnvironmentGuard debug("WISP_DISTRIBUTED_DEBUG", "1");
     CHECK(distributed::default_debug());
     CHECK(distributed::make_single_process_group()->debug());
   }
   {
-    ScopedVariable debug("WISP_DISTRIBUTED_DEBUG", "0");
+    EnvironmentGuard debug("WISP_DISTRIBUTED_DEBUG", "0");
     CHECK_FALSE(distributed::default_debug());
   }
   {
-    ScopedVariable debug("WISP_DISTRIBUTED_DEBUG", "yes");
+    EnvironmentGuard debug("WISP_DISTRIBUTED_DEBUG", "yes");
     WISP_REQUIRE_ERROR(distributed::default_debug(), "expected WISP_DISTRIBUTED_DEBUG to be 0, 1, false or true");
   }
   const std::unique_ptr<distributed::ProcessGroup> group = distributed::make_single_process_group();
