@@ -5,6 +5,9 @@
 # step inside synchronize() — which includes waiting for the slowest rank, so on oversubscribed
 # cores it is mostly that wait, not the transfer.
 #
+# Where python3-torch is installed, PyTorch's gloo all_reduce of the same number of fp32 elements
+# (bench/distributed_allreduce_torch.py) runs beside it, on 2 and 4 processes.
+#
 #   bash bench/distributed_bench.sh [BUILD_DIR] [MODEL] [LIMIT]
 #     BUILD_DIR  a build with MPI (default build/release); MODEL (default sparse; the wide model: wide);
 #     LIMIT      training images (default 6400: 100 steps of 64)
@@ -25,4 +28,10 @@ for run in 1 "1x$(nproc)" 2 4; do
   sync=$(grep -o 'data-parallel: [0-9]* steps.*' <<< "$output" || echo "data-parallel: none (one process)")
   printf '%d process(es) x %d thread(s): %s s training, %.0f samples/s; %s\n' "$ranks" "$threads" "$seconds" \
     "$(awk -v n="$limit" -v s="$seconds" 'BEGIN { print n / s }')" "$sync"
+  [[ $ranks -eq 2 ]] && sent_mb=$(sed -n 's/.* steps, \([0-9.]*\) MB sent per step.*/\1/p' <<< "$output")
 done
+# The gradients alone (the census all_reduce adds a few hundred bytes): MB / 4 bytes per element.
+if [[ -n "${sent_mb:-}" ]] && /usr/bin/python3 -c 'import torch.distributed' 2> /dev/null; then
+  elements=$(awk -v mb="$sent_mb" 'BEGIN { printf "%d", mb * 1e6 / 4 }')
+  OMP_NUM_THREADS=1 /usr/bin/python3 "$(dirname "${BASH_SOURCE[0]}")/distributed_allreduce_torch.py" "$elements" 2 4
+fi
