@@ -59,11 +59,16 @@ GradientCheckResult check_gradients(const std::function<Tensor(const std::vector
     const float* analytic = analytic_tensor.defined() ? analytic_tensor.data<float>() : nullptr;
     for (int64_t j = 0; j < leaf.numel(); ++j) {
       const float original = x[j];
+      // Each write is an in-place update: bumping the version tells caches keyed by it (the CSC-ordered
+      // values of kernels/cpu/sparse_linear_skip_zeros.h) that the values changed.
       x[j] = static_cast<float>(original + options.epsilon);
+      leaf.bump_version();
       const double plus = projected(function(leaves), weights);
       x[j] = static_cast<float>(original - options.epsilon);
+      leaf.bump_version();
       const double minus = projected(function(leaves), weights);
       x[j] = original;
+      leaf.bump_version();
       const double numeric = (plus - minus) / (2 * options.epsilon);
       const double computed = analytic ? analytic[j] : 0.0;
       const double error = std::fabs(computed - numeric);

@@ -3,6 +3,7 @@
 // keeps that copy for the weight gradient, so backward does not transpose x again.
 #include "wisp/kernels/sparse_linear.h"
 #include "wisp/autograd/tape.h"
+#include "wisp/kernels/sparse_linear_inference.h"
 #include "wisp/ops/sparse_linear.h"
 
 namespace wisp {
@@ -42,10 +43,13 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStr
   out_dims.push_back(out_features);
   const kernels::FeatureMajor input_t = kernels::to_feature_major(reshaped(input, Shape{rows, in_features}));
   const Tensor values = weights.detach();
-  Tensor out =
-      reshaped(kernels::sparse_linear_forward(input_t, values, structure, bias.defined() ? bias.detach() : bias),
-               Shape(out_dims));
-  if (!autograd::needs_recording({input, weights, bias})) return out;
+  const Tensor bias_values = bias.defined() ? bias.detach() : bias;
+  // Without a tape entry the forward may skip zero inputs (its rounding differs); training keeps the CSR forward.
+  const bool recording = autograd::needs_recording({input, weights, bias});
+  Tensor out = reshaped(recording ? kernels::sparse_linear_forward(input_t, values, structure, bias_values)
+                                  : kernels::sparse_linear_forward_inference(input_t, values, structure, bias_values),
+                        Shape(out_dims));
+  if (!recording) return out;
 
   // grad_input needs the values, grad_weights the (feature-major) input, grad_bias neither.
   const bool input_needs = input.requires_grad(), weights_needs = weights.requires_grad();
