@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "wisp/kernels/cpu/sparse_linear.h"
+#include "wisp/kernels/cpu/sparse_linear_dense.h"
 #include "wisp/kernels/dispatch.h"
 #if WISP_WITH_CUDA
 #include "wisp/kernels/cuda/sparse_linear.h"
@@ -160,7 +161,7 @@ Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, co
   Tensor output = empty({input.rows, structure.out_features}, TensorOptions(DType::Float32).device(values.device()));
   if (input.rows == 0) return output;
   dispatch(
-      op, values, [&] { cpu::sparse_linear_forward(input, values, structure, bias, output); },
+      op, values, [&] { cpu::sparse_linear_forward_measured(input, values, structure, bias, output); },
       WISP_CUDA_TWIN(cuda::sparse_linear_forward(input, values, structure, bias, output)));
   return output;
 }
@@ -199,7 +200,7 @@ SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const Fe
   dispatch(
       op, grad_output,
       [&] {
-        if (need_input) cpu::sparse_linear_backward_input(grad_output_t, values, structure, gradients.input);
+        if (need_input) cpu::sparse_linear_backward_input_measured(grad_output_t, values, structure, gradients.input);
         if (need_values) cpu::sparse_linear_backward_values(grad_output_t, input, structure, gradients.values);
         if (need_bias) cpu::sparse_linear_backward_bias(grad_output, gradients.bias);
       },
