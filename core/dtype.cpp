@@ -17,6 +17,9 @@ size_t element_size(DType dtype) {
       return 4;
     case DType::UInt8:
       return 1;
+    case DType::UInt16:
+    case DType::BFloat16:
+      return 2;
   }
   WISP_FAIL("element_size: unknown dtype code ", static_cast<int>(dtype));
 }
@@ -31,6 +34,10 @@ const char* dtype_name(DType dtype) {
       return "int32";
     case DType::UInt8:
       return "uint8";
+    case DType::UInt16:
+      return "uint16";
+    case DType::BFloat16:
+      return "bfloat16";
   }
   return "unknown";
 }
@@ -50,7 +57,10 @@ IntegerLimits integer_limits(DType dtype) {
       return {INT32_MIN, INT32_MAX};
     case DType::UInt8:
       return {0, UINT8_MAX};
+    case DType::UInt16:
+      return {0, UINT16_MAX};
     case DType::Float32:
+    case DType::BFloat16:
       break;
   }
   WISP_FAIL("integer_limits: ", dtype, " is not an integer dtype");

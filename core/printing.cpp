@@ -172,7 +172,8 @@ void print_dim(std::ostream& out, const Tensor& tensor, size_t dim, int64_t base
 
 std::ostream& operator<<(std::ostream& out, const Tensor& tensor) {
   if (!tensor.defined()) return out << "tensor(undefined)";
-  const Tensor host = tensor.is_cpu() ? tensor : copy_to_device(tensor, Device::cpu());
+  Tensor host = tensor.is_cpu() ? tensor : copy_to_device(tensor, Device::cpu());
+  if (host.dtype() == DType::BFloat16) host = host.to(DType::Float32);  // exact: printed as its float values
   const std::string prefix = "tensor(";
   if (host.numel() == 0) {
     out << prefix << "[]";
@@ -188,7 +189,7 @@ std::ostream& operator<<(std::ostream& out, const Tensor& tensor) {
     out << prefix;
     print_dim(out, host, 0, 0, prefix.size(), summarise, formatter);
   }
-  if (tensor.dtype() == DType::Int32 || tensor.dtype() == DType::UInt8) out << ", dtype=" << tensor.dtype();
+  if (tensor.dtype() != DType::Float32 && tensor.dtype() != DType::Int64) out << ", dtype=" << tensor.dtype();
   if (tensor.is_cuda()) out << ", device='" << tensor.device() << "'";
   if (!tensor.is_leaf()) {
     out << ", grad_fn=<" << tensor.grad_fn_name() << ">";

@@ -54,8 +54,10 @@ MPI_Datatype mpi_type(DType dtype) {
       return MPI_INT64_T;
     case DType::UInt8:
       return MPI_UINT8_T;
+    case DType::UInt16:
+      return MPI_UINT16_T;
     default:
-      WISP_FAIL("expected a float32, int32, int64 or uint8 tensor for an MPI collective but got ", dtype);
+      WISP_FAIL("expected a float32, int32, int64, uint8 or uint16 tensor for an MPI collective but got ", dtype);
   }
 }
 

@@ -179,6 +179,9 @@ Tensor clamp_backward(const Tensor& grad_output, const Tensor& input, const std:
 }
 
 Tensor cast(const Tensor& a, DType dtype) {
+  WISP_CHECK((a.dtype() != DType::BFloat16 && dtype != DType::BFloat16) || a.dtype() == DType::Float32 ||
+                 dtype == DType::Float32,
+             "cast: bfloat16 converts to and from float32 only, but got ", a.dtype(), " to ", dtype);
   Tensor out = empty(a.shape(), TensorOptions(dtype).device(a.device()));
   dispatch(
       "cast", a, [&] { cpu::cast(a, out); }, WISP_CUDA_TWIN(cuda::cast(a, out)));

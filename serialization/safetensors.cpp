@@ -461,12 +461,17 @@ const char* safetensors_dtype_name(DType dtype) {
       return "I32";
     case DType::UInt8:
       return "U8";
+    case DType::UInt16:
+      return "U16";
+    case DType::BFloat16:
+      return "BF16";
   }
   throw Error("safetensors_dtype_name: unknown dtype");
 }
 
 bool dtype_from_safetensors(const std::string& name, DType* dtype) {
-  for (const DType candidate : {DType::Float32, DType::Int64, DType::Int32, DType::UInt8}) {
+  for (const DType candidate :
+       {DType::Float32, DType::Int64, DType::Int32, DType::UInt8, DType::UInt16, DType::BFloat16}) {
     if (name == safetensors_dtype_name(candidate)) {
       *dtype = candidate;
       return true;

@@ -55,8 +55,12 @@ ncclDataType_t nccl_type(DType dtype) {
       return ncclInt64;
     case DType::UInt8:
       return ncclUint8;
+    case DType::BFloat16:
+      return ncclBfloat16;
+    case DType::UInt16:
+      break;  // NCCL has no 16-bit integer type
   }
-  WISP_FAIL("NcclCommunicator: unknown dtype code ", static_cast<int>(dtype));
+  WISP_FAIL("NcclCommunicator: expected a float32, bfloat16, int32, int64 or uint8 tensor but got ", dtype);
 }
 
 const char* op_name(NcclReduceOp op) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "wisp/kernels/access.h"
+#include "wisp/kernels/bfloat16_math.h"
 #include "wisp/kernels/cpu/broadcast.h"
 #include "wisp/kernels/cpu/parallel.h"
 
@@ -181,6 +182,20 @@ void clamp_backward(const Tensor& grad_output, const Tensor& input, const std::o
 
 void cast(const Tensor& a, const Tensor& out) {
   const int64_t n = out.numel();
+  if (out.dtype() == DType::BFloat16) {  // from Float32 (the dispatch point checked)
+    const float* pa = pointer<float>(a);
+    uint16_t* po = mutable_pointer<uint16_t>(out);
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) po[i] = bfloat16_from_float(pa[i]);
+    return;
+  }
+  if (a.dtype() == DType::BFloat16) {  // to Float32
+    const uint16_t* pa = pointer<uint16_t>(a);
+    float* po = mutable_pointer<float>(out);
+#pragma omp parallel for schedule(static) if (n > kParallelThreshold)
+    for (int64_t i = 0; i < n; ++i) po[i] = float_from_bfloat16(pa[i]);
+    return;
+  }
   visit_dtype(a.dtype(), [&](auto from_tag) {
     using From = typename decltype(from_tag)::type;
     visit_dtype(out.dtype(), [&](auto to_tag) {

@@ -4,6 +4,7 @@
 #include "wisp/kernels/cuda/elementwise.h"
 
 #include "wisp/kernels/access.h"
+#include "wisp/kernels/bfloat16_math.h"
 #include "wisp/kernels/cuda/block_reduce.h"
 #include "wisp/kernels/cuda/launch.h"
 
@@ -84,6 +85,15 @@ __global__ void clamp_backward_kernel(int64_t n, const float* grad_output, const
                                       float* grad_input) {
   for (int64_t i = grid_first(); i < n; i += grid_step())
     grad_input[i] = clamp_backward_element(grad_output[i], input[i], low, high);
+}
+
+// out [n] = a [n] rounded to bfloat16 (bits), and back (exact).
+__global__ void to_bfloat16_kernel(int64_t n, const float* a, uint16_t* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) out[i] = bfloat16_from_float(a[i]);
+}
+
+__global__ void from_bfloat16_kernel(int64_t n, const uint16_t* a, float* out) {
+  for (int64_t i = grid_first(); i < n; i += grid_step()) out[i] = float_from_bfloat16(a[i]);
 }
 
 // out [n] = static_cast<To>(a [n]).
@@ -218,6 +228,14 @@ void clamp_backward(const Tensor& grad_output, const Tensor& input, const std::o
 
 void cast(const Tensor& a, const Tensor& out) {
   const DeviceScope scope(out);
+  if (out.dtype() == DType::BFloat16) {  // from Float32 (the dispatch point checked)
+    launch(to_bfloat16_kernel, out.numel(), pointer<float>(a), mutable_pointer<uint16_t>(out));
+    return;
+  }
+  if (a.dtype() == DType::BFloat16) {  // to Float32
+    launch(from_bfloat16_kernel, out.numel(), pointer<uint16_t>(a), mutable_pointer<float>(out));
+    return;
+  }
   visit_dtype(a.dtype(), [&](auto from_tag) {
     using From = typename decltype(from_tag)::type;
     visit_dtype(out.dtype(), [&](auto to_tag) {

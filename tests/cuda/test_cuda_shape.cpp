@@ -36,6 +36,12 @@ void require_equal(const Tensor& actual, const Tensor& expected) {
     case DType::UInt8:
       REQUIRE(actual.to_vector<uint8_t>() == expected.to_vector<uint8_t>());
       break;
+    case DType::UInt16:
+      REQUIRE(actual.to_vector<uint16_t>() == expected.to_vector<uint16_t>());
+      break;
+    case DType::BFloat16:
+      REQUIRE(actual.to(DType::Float32).to_vector<float>() == expected.to(DType::Float32).to_vector<float>());
+      break;
   }
 }
 
