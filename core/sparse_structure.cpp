@@ -2,6 +2,14 @@
 
 namespace wisp {
 
+SparseIndexDTypes SparseIndexDTypes::smallest(int64_t nnz, int64_t out_features, int64_t in_features) {
+  const bool fits_int32 =
+      nnz <= kMaxInt32IndexedSize && out_features <= kMaxInt32IndexedSize && in_features <= kMaxInt32IndexedSize;
+  const DType pointers = fits_int32 ? DType::Int32 : DType::Int64;
+  return {pointers, in_features <= kMaxUInt16IndexedFeatures ? DType::UInt16 : pointers,
+          out_features <= kMaxUInt16IndexedFeatures ? DType::UInt16 : pointers};
+}
+
 size_t SparseStructure::nbytes() const {
   size_t total = 0;
   for (const Tensor* t : {&row_pointers, &column_indices, &column_pointers, &row_indices, &csc_to_value})

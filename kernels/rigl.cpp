@@ -142,7 +142,7 @@ void rebuild_sparse_structure_(const SparseStructure& structure, const Tensor& i
   // modules hold. O(nnz) copies once per RigL update (every delta_t steps), against the update's
   // O(out · in · rows) grow step on the device.
   const SparseStructure fresh =
-      make_sparse_structure(host, structure.out_features, structure.in_features, structure.index_dtype());
+      make_sparse_structure(host, structure.out_features, structure.in_features, structure.index_dtypes());
   copy_into(structure.row_pointers, fresh.row_pointers);
   copy_into(structure.column_indices, fresh.column_indices);
   copy_into(structure.column_pointers, fresh.column_pointers);

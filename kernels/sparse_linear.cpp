@@ -13,10 +13,11 @@
 namespace wisp::kernels {
 namespace {
 
-void check_index_tensor(const char* name, const Tensor& t, DType dtype, int64_t size, Device device) {
-  WISP_CHECK(t.defined() && t.dtype() == dtype && t.shape() == Shape{size}, "SparseStructure: expected ", name,
-             " of dtype ", dtype, " and shape ", Shape{size}, " but got ",
-             t.defined() ? detail::concat(t.dtype(), " ", t.shape()) : std::string("an undefined tensor"));
+// One index tensor of a structure: defined, 1-D of `size` entries, on `device`, of `dtype`
+// (`dtype_rule` says which dtypes the check allowed, for the message).
+void check_index_tensor(const char* name, const Tensor& t, int64_t size, Device device) {
+  WISP_CHECK(t.defined() && t.shape() == Shape{size}, "SparseStructure: expected ", name, " of shape ", Shape{size},
+             " but got ", t.defined() ? detail::concat(t.dtype(), " ", t.shape()) : std::string("an undefined tensor"));
   WISP_CHECK(t.device() == device, "SparseStructure: expected ", name, " on ", device,
              " (column_indices' device) but it is on ", t.device());
 }
@@ -24,18 +25,36 @@ void check_index_tensor(const char* name, const Tensor& t, DType dtype, int64_t 
 // The kernels index memory through the structure: check that its tensors agree with each other.
 void check_structure(const char* op, const SparseStructure& s) {
   WISP_CHECK(s.defined(), op, ": the sparse structure is empty (build it with make_sparse_structure)");
-  const DType dtype = s.index_dtype();
-  WISP_CHECK(dtype == DType::Int32 || dtype == DType::Int64, op, ": expected Int32 or Int64 indices but got ", dtype);
+  WISP_CHECK(s.column_indices.defined(),
+             "SparseStructure: expected column_indices of shape [nnz] but got an undefined "
+             "tensor");
   const Device device = s.device();
-  check_index_tensor("row_pointers", s.row_pointers, dtype, s.out_features + 1, device);
-  check_index_tensor("column_indices", s.column_indices, dtype, s.nnz(), device);
-  check_index_tensor("column_pointers", s.column_pointers, dtype, s.in_features + 1, device);
-  check_index_tensor("row_indices", s.row_indices, dtype, s.nnz(), device);
-  check_index_tensor("csc_to_value", s.csc_to_value, dtype, s.nnz(), device);
+  check_index_tensor("row_pointers", s.row_pointers, s.out_features + 1, device);
+  check_index_tensor("column_indices", s.column_indices, s.nnz(), device);
+  check_index_tensor("column_pointers", s.column_pointers, s.in_features + 1, device);
+  check_index_tensor("row_indices", s.row_indices, s.nnz(), device);
+  check_index_tensor("csc_to_value", s.csc_to_value, s.nnz(), device);
+  const SparseIndexDTypes dtypes = s.index_dtypes();
+  WISP_CHECK(dtypes.pointers == DType::Int32 || dtypes.pointers == DType::Int64, op,
+             ": expected Int32 or Int64 row_pointers but got ", dtypes.pointers);
+  for (const auto& [name, t] : {std::pair<const char*, const Tensor*>{"column_pointers", &s.column_pointers},
+                                {"csc_to_value", &s.csc_to_value}})
+    WISP_CHECK(t->dtype() == dtypes.pointers, op, ": expected ", name, " of dtype ", dtypes.pointers,
+               " (row_pointers') but got ", t->dtype());
+  const auto check_feature_dtype = [&](const char* name, DType dtype, int64_t features) {
+    WISP_CHECK(dtype == dtypes.pointers || (dtype == DType::UInt16 && features <= kMaxUInt16IndexedFeatures), op,
+               ": expected ", name, " of dtype ", dtypes.pointers, " (row_pointers') or uint16 (for at most ",
+               kMaxUInt16IndexedFeatures, " features) but got ", dtype, " for ", features, " features");
+  };
+  check_feature_dtype("column_indices", dtypes.columns, s.in_features);
+  check_feature_dtype("row_indices", dtypes.rows, s.out_features);
 }
 
+// Values in float32, or bfloat16 for the reduced-precision copies (read as floats).
 void check_values(const char* op, const Tensor& values, const SparseStructure& s) {
-  check_dtype(op, "values", values, DType::Float32);
+  WISP_CHECK(values.defined() && (values.dtype() == DType::Float32 || values.dtype() == DType::BFloat16), op,
+             ": expected values of dtype float32 or bfloat16 but got ",
+             values.defined() ? dtype_name(values.dtype()) : "an undefined tensor");
   WISP_CHECK(values.shape() == Shape{s.nnz()}, op, ": expected values of shape ", Shape{s.nnz()},
              " (one per nonzero) but got ", values.shape());
   WISP_CHECK(values.device() == s.device(), op, ": values are on ", values.device(), " but the sparse structure is on ",
@@ -43,12 +62,16 @@ void check_values(const char* op, const Tensor& values, const SparseStructure& s
 }
 
 void check_feature_major(const char* op, const char* name, const FeatureMajor& t, int64_t features) {
-  check_dtype(op, name, t.data, DType::Float32);
+  WISP_CHECK(t.data.defined() && (t.data.dtype() == DType::Float32 || t.data.dtype() == DType::BFloat16), op,
+             ": expected ", name, " of dtype float32 or bfloat16 but got ",
+             t.data.defined() ? dtype_name(t.data.dtype()) : "an undefined tensor");
   WISP_CHECK(t.data.dim() == 2 && t.features() == features, op, ": expected ", name, " with ", features,
              " features but got data of shape ", t.data.shape());
   const int64_t expected_stride = feature_major_stride(t.rows);
   WISP_CHECK(t.stride() == expected_stride, op, ": expected ", name, " of ", t.rows, " rows with stride ",
              expected_stride, " but got data of shape ", t.data.shape());
+  WISP_CHECK(t.data.dtype() == DType::Float32 || t.rows >= 2, op, ": expected a float32 ", name,
+             " for a single row (its bfloat16 copy is only made for two rows or more) but got bfloat16");
 }
 
 // A detached tensor sharing t's storage with another shape of the same size (kernels/ cannot use the
@@ -82,13 +105,20 @@ void check_sorted_connectivity(const char* op, const Tensor& host_indices, int64
 }
 
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features) {
-  const bool fits_int32 = indices.defined() && indices.dim() == 2 && indices.size(1) <= kMaxInt32IndexedSize &&
-                          out_features <= kMaxInt32IndexedSize && in_features <= kMaxInt32IndexedSize;
-  return make_sparse_structure(indices, out_features, in_features, fits_int32 ? DType::Int32 : DType::Int64);
+  const int64_t nnz = indices.defined() && indices.dim() == 2 ? indices.size(1) : 0;
+  return make_sparse_structure(indices, out_features, in_features,
+                               SparseIndexDTypes::smallest(nnz, out_features, in_features));
 }
 
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
                                       DType index_dtype) {
+  WISP_CHECK(index_dtype == DType::Int32 || index_dtype == DType::Int64,
+             "make_sparse_structure: expected index dtype int32 or int64 but got ", index_dtype);
+  return make_sparse_structure(indices, out_features, in_features, SparseIndexDTypes::uniform(index_dtype));
+}
+
+SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
+                                      const SparseIndexDTypes& index_dtypes) {
   constexpr const char* op = "make_sparse_structure";
   check_dtype(op, "indices", indices, DType::Int64);
   WISP_CHECK(indices.dim() == 2 && indices.size(0) == 2, op, ": expected indices of shape [2, nnz] but got ",
@@ -98,10 +128,11 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
   // The pointer arrays hold one entry more than their size: out_features + 1 must not overflow.
   WISP_CHECK(out_features < INT64_MAX && in_features < INT64_MAX, op, ": expected out_features and in_features below ",
              INT64_MAX, " (their pointer arrays hold one entry more) but got ", out_features, " and ", in_features);
-  WISP_CHECK(index_dtype == DType::Int32 || index_dtype == DType::Int64, op,
-             ": expected index dtype int32 or int64 but got ", index_dtype);
+  const DType pointer_dtype = index_dtypes.pointers;
+  WISP_CHECK(pointer_dtype == DType::Int32 || pointer_dtype == DType::Int64, op,
+             ": expected pointer dtype int32 or int64 but got ", pointer_dtype);
   const int64_t nnz = indices.size(1);
-  if (index_dtype == DType::Int32) {
+  if (pointer_dtype == DType::Int32) {
     WISP_CHECK(
         nnz <= kMaxInt32IndexedSize && out_features <= kMaxInt32IndexedSize && in_features <= kMaxInt32IndexedSize, op,
         ": nnz=", nnz, ", out_features=", out_features, ", in_features=", in_features,
@@ -109,6 +140,13 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
         " each, which leaves the kernels "
         "room to look ahead)");
   }
+  const auto check_feature_dtype = [&](const char* name, DType dtype, int64_t features) {
+    WISP_CHECK(dtype == pointer_dtype || (dtype == DType::UInt16 && features <= kMaxUInt16IndexedFeatures), op,
+               ": expected ", name, " dtype ", pointer_dtype, " (the pointers') or uint16 (for at most ",
+               kMaxUInt16IndexedFeatures, " features) but got ", dtype, " for ", features, " features");
+  };
+  check_feature_dtype("column index", index_dtypes.columns, in_features);
+  check_feature_dtype("row index", index_dtypes.rows, out_features);
 
   // Validate on the CPU (the structure is built there once per connectivity, then moved).
   const Tensor host = indices.is_cpu() ? indices : copy_to_device(indices, Device::cpu());
@@ -117,28 +155,31 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
   SparseStructure structure;
   structure.out_features = out_features;
   structure.in_features = in_features;
-  structure.row_pointers = empty({out_features + 1}, index_dtype);
-  structure.column_indices = empty({nnz}, index_dtype);
-  structure.column_pointers = empty({in_features + 1}, index_dtype);
-  structure.row_indices = empty({nnz}, index_dtype);
-  structure.csc_to_value = empty({nnz}, index_dtype);
+  structure.row_pointers = empty({out_features + 1}, pointer_dtype);
+  structure.column_indices = empty({nnz}, index_dtypes.columns);
+  structure.column_pointers = empty({in_features + 1}, pointer_dtype);
+  structure.row_indices = empty({nnz}, index_dtypes.rows);
+  structure.csc_to_value = empty({nnz}, pointer_dtype);
   cpu::build_sparse_structure(host, structure);
   return structure.to(indices.device());
 }
 
-FeatureMajor to_feature_major(const Tensor& batch_major) {
+FeatureMajor to_feature_major(const Tensor& batch_major) { return to_feature_major(batch_major, DType::Float32); }
+
+FeatureMajor to_feature_major(const Tensor& batch_major, DType element) {
   check_dtype("to_feature_major", "input", batch_major, DType::Float32);
+  WISP_CHECK(element == DType::Float32 || element == DType::BFloat16,
+             "to_feature_major: expected a float32 or bfloat16 copy but got ", element);
   WISP_CHECK(batch_major.dim() == 2, "to_feature_major: expected a 2-D [rows, features] tensor but got shape ",
              batch_major.shape());
   const int64_t rows = batch_major.size(0), features = batch_major.size(1);
   FeatureMajor result;
   result.rows = rows;
-  if (rows <= 1) {  // [1, f] and [f, 1] are the same memory
+  if (rows <= 1) {  // [1, f] and [f, 1] are the same memory, read once: a bfloat16 copy would save nothing
     result.data = alias_with_shape(batch_major, {features, rows});
     return result;
   }
-  result.data =
-      empty({features, feature_major_stride(rows)}, TensorOptions(DType::Float32).device(batch_major.device()));
+  result.data = empty({features, feature_major_stride(rows)}, TensorOptions(element).device(batch_major.device()));
   dispatch(
       "to_feature_major", batch_major, [&] { cpu::to_feature_major(batch_major, result); },
       WISP_CUDA_TWIN(cuda::to_feature_major(batch_major, result)));
@@ -161,7 +202,13 @@ Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, co
   Tensor output = empty({input.rows, structure.out_features}, TensorOptions(DType::Float32).device(values.device()));
   if (input.rows == 0) return output;
   dispatch(
-      op, values, [&] { cpu::sparse_linear_forward_measured(input, values, structure, bias, output); },
+      op, values,
+      [&] {
+        // The dense variant of small layers reads float32 operands only.
+        if (values.dtype() == DType::Float32 && input.data.dtype() == DType::Float32)
+          cpu::sparse_linear_forward_measured(input, values, structure, bias, output);
+        else cpu::sparse_linear_forward(input, values, structure, bias, output);
+      },
       WISP_CUDA_TWIN(cuda::sparse_linear_forward(input, values, structure, bias, output)));
   return output;
 }
@@ -200,7 +247,9 @@ SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const Fe
   dispatch(
       op, grad_output,
       [&] {
-        if (need_input) cpu::sparse_linear_backward_input_measured(grad_output_t, values, structure, gradients.input);
+        if (need_input && values.dtype() == DType::Float32)
+          cpu::sparse_linear_backward_input_measured(grad_output_t, values, structure, gradients.input);
+        else if (need_input) cpu::sparse_linear_backward_input(grad_output_t, values, structure, gradients.input);
         if (need_values) cpu::sparse_linear_backward_values(grad_output_t, input, structure, gradients.values);
         if (need_bias) cpu::sparse_linear_backward_bias(grad_output, gradients.bias);
       },

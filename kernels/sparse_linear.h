@@ -25,16 +25,20 @@
 
 namespace wisp::kernels {
 
-// SparseStructure and kMaxInt32IndexedSize: core/sparse_structure.h.
+// SparseStructure, SparseIndexDTypes and kMaxInt32IndexedSize: core/sparse_structure.h.
+using ::wisp::SparseIndexDTypes;
 using ::wisp::SparseStructure;
 
 // Builds the structure of an out_features × in_features matrix from `indices`, Int64 [2, nnz]
 // (row 0 = output feature, row 1 = input feature) sorted by (row, col) without duplicates — what
 // nn::coalesce_connectivity returns. Checks shape, range and order, naming the first offending
-// entry. `index_dtype` forces Int32 or Int64 (for measurements); the default picks Int32 when nnz,
-// in_features and out_features are at most kMaxInt32IndexedSize. The result lives on indices' device; O(nnz + in +
-// out).
+// entry. The default index dtypes are SparseIndexDTypes::smallest (16-bit feature indices for sides
+// of at most 65536 features); `index_dtypes` chooses them (e.g. for measurements), and a single
+// `index_dtype` (Int32 or Int64) gives all five tensors that dtype. The result lives on indices'
+// device; O(nnz + in + out).
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features);
+SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
+                                      const SparseIndexDTypes& index_dtypes);
 SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_features, int64_t in_features,
                                       DType index_dtype);
 
@@ -62,10 +66,14 @@ struct FeatureMajor {
 };
 
 // x [rows, features] float32 (row-major, batch-major) -> its feature-major copy. Never recorded.
+// `element` BFloat16 rounds the copy (half the bytes for the kernels to read; the reduced-precision
+// mode of nn::SparseLinear) for two rows or more; one row is never copied and stays float32.
 FeatureMajor to_feature_major(const Tensor& batch_major);
+FeatureMajor to_feature_major(const Tensor& batch_major, DType element);
 
-// y [rows, out] = x · valuesᵀ + bias: input holds x [rows, in]; values [nnz] float32; bias [out] or
-// undefined.
+// y [rows, out] = x · valuesᵀ + bias: input holds x [rows, in] (float32, or bfloat16 for two rows or
+// more); values [nnz] float32 or bfloat16 (a reduced-precision copy of the trained values); bias
+// [out] float32 or undefined. Products and sums are float32 in every mode.
 Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
                              const Tensor& bias);
 
@@ -76,8 +84,8 @@ struct SparseLinearGradients {
   Tensor bias;    // [out]: column sums of grad_output
 };
 
-// grad_output [rows, out] float32; input (x, feature-major) needed only for need_values; values
-// needed only for need_input.
+// grad_output [rows, out] float32; input (x, feature-major, float32 or bfloat16) needed only for
+// need_values; values (float32 or bfloat16) needed only for need_input. Gradients are float32.
 SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const FeatureMajor& input, const Tensor& values,
                                              const SparseStructure& structure, bool need_input, bool need_values,
                                              bool need_bias);

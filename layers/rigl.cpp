@@ -137,13 +137,9 @@ Tensor random_absent_positions(const SparseStructure& structure, const Tensor& d
              count);
   const uint64_t key = kernels::rigl_tie_rank(kRandomGrowthStream, seed);
   std::vector<int64_t> positions;
-  if (structure.index_dtype() == DType::Int32) {
-    positions = draw_absent_positions(structure.row_pointers.to_vector<int32_t>(),
-                                      structure.column_indices.to_vector<int32_t>(), drop, out, in, count, key);
-  } else {
-    positions = draw_absent_positions(structure.row_pointers.to_vector<int64_t>(),
-                                      structure.column_indices.to_vector<int64_t>(), drop, out, in, count, key);
-  }
+  positions =
+      draw_absent_positions(structure.row_pointers.to(DType::Int64).to_vector<int64_t>(),
+                            structure.column_indices.to(DType::Int64).to_vector<int64_t>(), drop, out, in, count, key);
   const Tensor host = from_vector(positions, Shape{count});
   return structure.device().is_cpu() ? host : copy_to_device(host, structure.device());
 }

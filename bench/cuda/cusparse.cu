@@ -225,12 +225,15 @@ CusparseSparseLinearPlan::CusparseSparseLinearPlan(const Tensor& values, const S
 
   const DeviceScope scope(values);
   const cusparseHandle_t handle = handle_for_current_device();
+  // cuSPARSE reads one index type for pointers and columns: 16-bit column indices are widened.
+  if (structure.column_indices.dtype() != structure.row_pointers.dtype())
+    s.structure.column_indices = structure.column_indices.to(structure.row_pointers.dtype());
   const cusparseIndexType_t index_type =
-      structure.index_dtype() == DType::Int32 ? CUSPARSE_INDEX_32I : CUSPARSE_INDEX_64I;
+      structure.row_pointers.dtype() == DType::Int32 ? CUSPARSE_INDEX_32I : CUSPARSE_INDEX_64I;
   const int64_t out = structure.out_features, in = structure.in_features;
   WISP_CUSPARSE_CHECK(cusparseCreateCsr(&s.matrix, out, in, structure.nnz(), structure.row_pointers.raw_data(),
-                                        structure.column_indices.raw_data(), values.raw_data(), index_type, index_type,
-                                        CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
+                                        s.structure.column_indices.raw_data(), values.raw_data(), index_type,
+                                        index_type, CUSPARSE_INDEX_BASE_ZERO, CUDA_R_32F));
 
   // The descriptors are made on scratch activations of the run's shapes, so that the buffer size,
   // the preprocessing and one trial product (which finds out whether cuSPARSE supports this

@@ -3,15 +3,42 @@
 // batch size, with the streaming copy's batch-1 bound and each larger batch's read floor
 // (bandwidth.h).
 #include <chrono>
+#include <string>
+#include <utility>
 
 #include "bandwidth.h"
 #include "report.h"
 #include "results.h"
 #include "sparse_bench.h"
 #include "timing.h"
+#include "wisp/kernels/sparse_linear.h"
 #include "wisp/wisp.h"
 
 namespace wisp::sparse_bench {
+namespace {
+
+// The kernel-level forward over the same connections stored in two index formats, back to back in
+// this run: 32-bit column indices (the fp32 format: 8 bytes per connection) and the layer's own
+// (16-bit column indices up to 65536 inputs: 6 bytes). What the 16-bit indices buy, per batch.
+void add_index_format_rows(Results& results, const nn::SparseLinear& sparse, const Arguments& arguments) {
+  const int64_t n = sparse.in_features();
+  const SparseStructure wide_format =
+      kernels::make_sparse_structure(sparse.indices(), sparse.out_features(), n, DType::Int32);
+  const Tensor weights = sparse.weights().detach(), bias = sparse.bias().detach();
+  for (int64_t batch : arguments.batches) {
+    const kernels::FeatureMajor x = kernels::to_feature_major(rand({batch, n}));
+    for (const auto& [name, structure] : {std::pair<const char*, const SparseStructure*>{"format32", &wide_format},
+                                          {"format_layer", &sparse.structure()}}) {
+      const Timing t = time_runs(arguments.reps, [&] { kernels::sparse_linear_forward(x, weights, *structure, bias); });
+      results.add(std::string(name) + "_forward", batch, t.median_ms, "ms");
+      results.add(std::string(name) + "_forward_min", batch, t.min_ms, "ms");
+      results.add(std::string(name) + "_bytes_per_connection", batch,
+                  static_cast<double>(element_size(structure->column_indices.dtype()) + sizeof(float)), "bytes");
+    }
+  }
+}
+
+}  // namespace
 
 int run_cpu_cases(const Arguments& arguments) {
   if (arguments.threads > 0) set_num_threads(arguments.threads);
@@ -46,6 +73,7 @@ int run_cpu_cases(const Arguments& arguments) {
     results.add("wisp_sparse_train", batch, t.median_ms, "ms");
     results.add("wisp_sparse_train_min", batch, t.min_ms, "ms");
   }
+  add_index_format_rows(results, sparse, arguments);
   if (!arguments.skip_dense) {
     nn::Linear dense(n, n);
     for (int64_t batch : arguments.batches) {

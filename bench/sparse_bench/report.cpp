@@ -89,6 +89,28 @@ void print_cpu_table(const Arguments& arguments, const Results& results) {
     }
   }
   print_bandwidth_bound("streaming copy", results, 3);
+  const double fp32_bound_ms = results.find("batch1_forward_bound_fp32_format", 1);
+  std::snprintf(line, sizeof line, "the fp32 format's batch-1 bound (4 B value + 4 B column per connection): %.3f ms\n",
+                fp32_bound_ms);
+  std::cout << line;
+  std::cout << "index formats, kernel-level forward (median, minimum in parentheses), the same connections:\n";
+  std::snprintf(line, sizeof line, "%-26s %6s %8s %20s %16s\n", "format", "batch", "B/conn", "forward ms",
+                "/ fp32 bound");
+  std::cout << line;
+  for (int64_t batch : arguments.batches) {
+    for (const auto& [key, label] : {std::pair<const char*, const char*>{"format32", "32-bit columns"},
+                                     {"format_layer", "layer's (16-bit columns)"}}) {
+      const double ms = results.find(std::string(key) + "_forward", batch);
+      if (ms <= 0) continue;
+      char time_text[64];
+      std::snprintf(time_text, sizeof time_text, "%.3f (%.3f)", ms,
+                    results.find(std::string(key) + "_forward_min", batch));
+      const std::string ratio = batch == 1 ? number_or_dash(ms, "%.2fx", ms / fp32_bound_ms) : "-";
+      std::snprintf(line, sizeof line, "%-26s %6lld %8.0f %20s %16s\n", label, static_cast<long long>(batch),
+                    results.find(std::string(key) + "_bytes_per_connection", batch), time_text, ratio.c_str());
+      std::cout << line;
+    }
+  }
   for (int64_t batch : arguments.batches) {
     if (batch <= 1) continue;
     const double floor_ms = results.find("forward_read_floor", batch);

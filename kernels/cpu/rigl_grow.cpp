@@ -156,12 +156,17 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
   if (count == 0) return;
   const int64_t rows = grad_output.size(0), out = structure.out_features, in = structure.in_features;
   std::vector<Candidate> merged;
-  visit_index(structure.index_dtype(), [&](auto tag) {
+  // The grow passes read column indices in the pointers' dtype: 16-bit ones are widened once per
+  // update, O(nnz) against the step's O(out · in · rows).
+  const DType pointer_dtype = structure.row_pointers.dtype();
+  const Tensor columns = structure.column_indices.dtype() == pointer_dtype ? structure.column_indices
+                                                                           : structure.column_indices.to(pointer_dtype);
+  visit_index(pointer_dtype, [&](auto tag) {
     using Index = typename decltype(tag)::type;
     const GrowProblem<Index> problem{ConstMatrixMap(pointer<float>(grad_output), rows, out),
                                      ConstMatrixMap(pointer<float>(input), rows, in),
                                      pointer<Index>(structure.row_pointers),
-                                     pointer<Index>(structure.column_indices),
+                                     pointer<Index>(columns),
                                      pointer<uint8_t>(dropped),
                                      out,
                                      in,

@@ -38,10 +38,12 @@ int64_t rewire_connections(const SparseStructure& structure, const Tensor& dropp
     source[j] = from;
     ++j;
   };
-  visit_index(structure.index_dtype(), [&](auto tag) {
+  const SparseIndexDTypes dtypes = structure.index_dtypes();
+  visit_pointer_and_feature_index(dtypes.pointers, dtypes.columns, [&](auto tag, auto column_tag) {
     using Index = typename decltype(tag)::type;
+    using Column = typename decltype(column_tag)::type;
     const Index* row_pointers = pointer<Index>(structure.row_pointers);
-    const Index* column_indices = pointer<Index>(structure.column_indices);
+    const Column* column_indices = pointer<Column>(structure.column_indices);
     for (int64_t o = 0; o < out; ++o) {
       for (Index k = row_pointers[o]; k < row_pointers[o + 1]; ++k) {
         const int64_t position = o * in + static_cast<int64_t>(column_indices[k]);

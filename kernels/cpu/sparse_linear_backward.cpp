@@ -28,9 +28,9 @@ namespace {
 // Nonzeros of rows [begin, end), batch tile [tile_begin, tile_begin + Vectors·kLanes). Nonzeros go
 // in groups of kLanes (across row boundaries): one product vector each, then one reduce_lanes
 // gives the group's kLanes dot products as a vector, stored contiguously.
-template <int Vectors, class Index>
-void sddmm_tile(const Index* row_pointers, const Index* column_indices, const float* g, const float* x, int64_t stride,
-                int64_t tile_begin, bool accumulate, float* grad_values, int64_t begin, int64_t end) {
+template <int Vectors, class Index, class Feature, class Input>
+void sddmm_tile(const Index* row_pointers, const Feature* column_indices, const float* g, const Input* x,
+                int64_t stride, int64_t tile_begin, bool accumulate, float* grad_values, int64_t begin, int64_t end) {
   const int64_t k_begin = row_pointers[begin], k_end = row_pointers[end];
   int64_t row = begin;  // the row of the current nonzero
   Vec g_row[Vectors];
@@ -52,7 +52,7 @@ void sddmm_tile(const Index* row_pointers, const Index* column_indices, const fl
         prefetch_column<Vectors, 2>(x + tile_begin, column_indices[k + kColumnPrefetchToL2], stride);
       if (k + kColumnPrefetchToL1 < k_end)
         prefetch_column<Vectors, 3>(x + tile_begin, column_indices[k + kColumnPrefetchToL1], stride);
-      const float* column = x + static_cast<int64_t>(column_indices[k]) * stride + tile_begin;
+      const Input* column = x + static_cast<int64_t>(column_indices[k]) * stride + tile_begin;
       Vec p = g_row[0] * load(column);
       for (int v = 1; v < Vectors; ++v) p += g_row[v] * load(column + v * kLanes);
       products[j] = p;
@@ -68,15 +68,15 @@ void sddmm_tile(const Index* row_pointers, const Index* column_indices, const fl
   }
 }
 
-template <class Index>
-void sddmm_rows(const Index* row_pointers, const Index* column_indices, const float* g, const float* x, int64_t stride,
-                int64_t rows, float* grad_values, int64_t begin, int64_t end) {
+template <class Index, class Feature, class Input>
+void sddmm_rows(const Index* row_pointers, const Feature* column_indices, const float* g, const Input* x,
+                int64_t stride, int64_t rows, float* grad_values, int64_t begin, int64_t end) {
   if (stride == 1) {  // one batch row: the outer product g xᵀ sampled at the nonzeros
     for (int64_t o = begin; o < end; ++o) {
       const float g_o = g[o];
       const Index k_end = row_pointers[o + 1];
 #pragma omp simd
-      for (Index k = row_pointers[o]; k < k_end; ++k) grad_values[k] = g_o * x[column_indices[k]];
+      for (Index k = row_pointers[o]; k < k_end; ++k) grad_values[k] = g_o * to_float(x[column_indices[k]]);
     }
     return;
   }
@@ -123,28 +123,33 @@ void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor&
                                   const SparseStructure& structure, const Tensor& grad_input) {
   const int64_t rows = grad_output.rows, in = structure.in_features, stride = grad_output.stride();
   const int64_t nnz = structure.nnz();
-  const float* w = pointer<float>(values);
   const float* g = pointer<float>(grad_output.data);
   float* gx = mutable_pointer<float>(grad_input);
-  visit_index(structure.index_dtype(), [&](auto tag) {
-    using Index = typename decltype(tag)::type;
-    const Index* column_pointers = pointer<Index>(structure.column_pointers);
-    const Index* row_indices = pointer<Index>(structure.row_indices);
-    const Index* csc_to_value = pointer<Index>(structure.csc_to_value);
-    if (stride == 1) {
-      const NonzeroValue<Index, true> value{w, csc_to_value, nnz};
+  const SparseIndexDTypes dtypes = structure.index_dtypes();
+  visit_float_element(values.dtype(), [&](auto value_tag) {
+    using ValueElement = typename decltype(value_tag)::type;
+    const ValueElement* w = pointer<ValueElement>(values);
+    visit_pointer_and_feature_index(dtypes.pointers, dtypes.rows, [&](auto tag, auto row_tag) {
+      using Index = typename decltype(tag)::type;
+      using Row = typename decltype(row_tag)::type;
+      const Index* column_pointers = pointer<Index>(structure.column_pointers);
+      const Row* row_indices = pointer<Row>(structure.row_indices);
+      const Index* csc_to_value = pointer<Index>(structure.csc_to_value);
+      if (stride == 1) {
+        const NonzeroValue<Index, true, ValueElement> value{w, csc_to_value, nnz};
+        parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
+          spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
+        });
+        return;
+      }
+      const Tensor gathered = empty({nnz}, TensorOptions(DType::Float32).device(values.device()));
+      float* csc_values = mutable_pointer<float>(gathered);
+#pragma omp parallel for schedule(static) if (nnz > kParallelThreshold)
+      for (int64_t k = 0; k < nnz; ++k) csc_values[k] = to_float(w[csc_to_value[k]]);
+      const NonzeroValue<Index, false> value{csc_values, nullptr, nnz};
       parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
         spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
       });
-      return;
-    }
-    const Tensor gathered = empty({nnz}, TensorOptions(DType::Float32).device(values.device()));
-    float* csc_values = mutable_pointer<float>(gathered);
-#pragma omp parallel for schedule(static) if (nnz > kParallelThreshold)
-    for (int64_t k = 0; k < nnz; ++k) csc_values[k] = w[csc_to_value[k]];
-    const NonzeroValue<Index, false> value{csc_values, nullptr, nnz};
-    parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
-      spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
     });
   });
 }
@@ -154,14 +159,19 @@ void sparse_linear_backward_values(const FeatureMajor& grad_output, const Featur
                                    const SparseStructure& structure, const Tensor& grad_values) {
   const int64_t rows = input.rows, out = structure.out_features, stride = input.stride();
   const float* g = pointer<float>(grad_output.data);
-  const float* x = pointer<float>(input.data);
   float* gw = mutable_pointer<float>(grad_values);
-  visit_index(structure.index_dtype(), [&](auto tag) {
-    using Index = typename decltype(tag)::type;
-    const Index* row_pointers = pointer<Index>(structure.row_pointers);
-    const Index* column_indices = pointer<Index>(structure.column_indices);
-    parallel_rows(row_pointers, out, structure.nnz() * stride, [&](int64_t begin, int64_t end) {
-      sddmm_rows(row_pointers, column_indices, g, x, stride, rows, gw, begin, end);
+  const SparseIndexDTypes dtypes = structure.index_dtypes();
+  visit_float_element(input.data.dtype(), [&](auto input_tag) {
+    using InputElement = typename decltype(input_tag)::type;
+    const InputElement* x = pointer<InputElement>(input.data);
+    visit_pointer_and_feature_index(dtypes.pointers, dtypes.columns, [&](auto tag, auto column_tag) {
+      using Index = typename decltype(tag)::type;
+      using Column = typename decltype(column_tag)::type;
+      const Index* row_pointers = pointer<Index>(structure.row_pointers);
+      const Column* column_indices = pointer<Column>(structure.column_indices);
+      parallel_rows(row_pointers, out, structure.nnz() * stride, [&](int64_t begin, int64_t end) {
+        sddmm_rows(row_pointers, column_indices, g, x, stride, rows, gw, begin, end);
+      });
     });
   });
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "wisp/kernels/access.h"
+#include "wisp/kernels/bfloat16_math.h"
 #include "wisp/kernels/cpu/parallel.h"
 #include "wisp/kernels/cpu/sparse_linear.h"
 #include "wisp/kernels/cpu/sparse_simd.h"
@@ -39,28 +40,33 @@ void build_sparse_structure(const Tensor& indices, const SparseStructure& struct
   const int64_t nnz = indices.size(1), out = structure.out_features, in = structure.in_features;
   const int64_t* rows = pointer<int64_t>(indices);
   const int64_t* cols = rows + nnz;
-  visit_index(structure.index_dtype(), [&](auto tag) {
-    using Index = typename decltype(tag)::type;
-    Index* row_pointers = mutable_pointer<Index>(structure.row_pointers);
-    Index* column_indices = mutable_pointer<Index>(structure.column_indices);
-    Index* column_pointers = mutable_pointer<Index>(structure.column_pointers);
-    Index* row_indices = mutable_pointer<Index>(structure.row_indices);
-    Index* csc_to_value = mutable_pointer<Index>(structure.csc_to_value);
-    std::fill(row_pointers, row_pointers + out + 1, Index(0));
-    std::fill(column_pointers, column_pointers + in + 1, Index(0));
-    for (int64_t k = 0; k < nnz; ++k) {
-      ++row_pointers[rows[k] + 1];
-      ++column_pointers[cols[k] + 1];
-      column_indices[k] = static_cast<Index>(cols[k]);
-    }
-    for (int64_t r = 0; r < out; ++r) row_pointers[r + 1] += row_pointers[r];
-    for (int64_t c = 0; c < in; ++c) column_pointers[c + 1] += column_pointers[c];
-    std::vector<Index> next(column_pointers, column_pointers + in);  // next free CSC slot per column
-    for (int64_t k = 0; k < nnz; ++k) {
-      const Index position = next[static_cast<size_t>(cols[k])]++;
-      row_indices[position] = static_cast<Index>(rows[k]);
-      csc_to_value[position] = static_cast<Index>(k);
-    }
+  const SparseIndexDTypes dtypes = structure.index_dtypes();
+  visit_pointer_and_feature_index(dtypes.pointers, dtypes.columns, [&](auto pointer_tag, auto column_tag) {
+    visit_pointer_and_feature_index(dtypes.pointers, dtypes.rows, [&](auto, auto row_tag) {
+      using Index = typename decltype(pointer_tag)::type;
+      using Column = typename decltype(column_tag)::type;
+      using Row = typename decltype(row_tag)::type;
+      Index* row_pointers = mutable_pointer<Index>(structure.row_pointers);
+      Column* column_indices = mutable_pointer<Column>(structure.column_indices);
+      Index* column_pointers = mutable_pointer<Index>(structure.column_pointers);
+      Row* row_indices = mutable_pointer<Row>(structure.row_indices);
+      Index* csc_to_value = mutable_pointer<Index>(structure.csc_to_value);
+      std::fill(row_pointers, row_pointers + out + 1, Index(0));
+      std::fill(column_pointers, column_pointers + in + 1, Index(0));
+      for (int64_t k = 0; k < nnz; ++k) {
+        ++row_pointers[rows[k] + 1];
+        ++column_pointers[cols[k] + 1];
+        column_indices[k] = static_cast<Column>(cols[k]);
+      }
+      for (int64_t r = 0; r < out; ++r) row_pointers[r + 1] += row_pointers[r];
+      for (int64_t c = 0; c < in; ++c) column_pointers[c + 1] += column_pointers[c];
+      std::vector<Index> next(column_pointers, column_pointers + in);  // next free CSC slot per column
+      for (int64_t k = 0; k < nnz; ++k) {
+        const Index position = next[static_cast<size_t>(cols[k])]++;
+        row_indices[position] = static_cast<Row>(rows[k]);
+        csc_to_value[position] = static_cast<Index>(k);
+      }
+    });
   });
 }
 
@@ -68,6 +74,18 @@ void build_sparse_structure(const Tensor& indices, const SparseStructure& struct
 void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_major) {
   const int64_t rows = feature_major.rows, features = feature_major.features(), stride = feature_major.stride();
   const float* x = pointer<float>(batch_major);
+  if (feature_major.data.dtype() == DType::BFloat16) {  // rounded while transposing: half the bytes to read later
+    uint16_t* xt = mutable_pointer<uint16_t>(feature_major.data);
+    const int64_t blocks = (features + kTransposeBlock - 1) / kTransposeBlock;
+#pragma omp parallel for schedule(static) if (rows * features > kParallelThreshold)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t f_begin = block * kTransposeBlock, f_end = std::min(features, f_begin + kTransposeBlock);
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t f = f_begin; f < f_end; ++f) xt[f * stride + r] = bfloat16_from_float(x[r * features + f]);
+      for (int64_t f = f_begin; f < f_end; ++f) std::fill(xt + f * stride + rows, xt + (f + 1) * stride, uint16_t(0));
+    }
+    return;
+  }
   float* xt = mutable_pointer<float>(feature_major.data);
   const int64_t blocks = (features + kTransposeBlock - 1) / kTransposeBlock;
   const bool streaming = feature_major.data.nbytes() >= kStreamingTransposeBytes && stride <= kMaxBufferedStride &&

@@ -16,6 +16,7 @@
 #pragma GCC diagnostic pop
 #endif
 
+#include "wisp/kernels/bfloat16_math.h"
 #include "wisp/kernels/sparse_linear.h"
 
 namespace wisp::kernels::cpu::sparse_detail {
@@ -34,6 +35,17 @@ typedef int32_t LaneMask __attribute__((vector_size(kLanes * sizeof(int32_t))));
 inline Vec load(const float* p) {
   Vec v;
   std::memcpy(&v, p, sizeof v);
+  return v;
+}
+// kLanes bfloat16 widened exactly to floats (a zero-extension and a shift: two instructions).
+inline Vec load(const BFloat16* p) {
+  typedef uint16_t Halves __attribute__((vector_size(kLanes * sizeof(uint16_t))));
+  typedef uint32_t Words __attribute__((vector_size(kLanes * sizeof(uint32_t))));
+  Halves halves;
+  std::memcpy(&halves, p, sizeof halves);
+  const Words words = __builtin_convertvector(halves, Words) << 16;
+  Vec v;
+  std::memcpy(&v, &words, sizeof v);
   return v;
 }
 inline void store(float* p, const Vec& v) { std::memcpy(p, &v, sizeof v); }
@@ -56,10 +68,13 @@ inline void store_fence() {
 
 // Prefetches the Vectors cache lines of dense row `index` of a batch tile (feature-major, the batch
 // tile starting at `tile`), into L1 (Locality 3) or L2 (Locality 2).
-template <int Vectors, int Locality, class Index>
-inline void prefetch_column(const float* tile, Index index, int64_t stride) {
-  const float* column = tile + static_cast<int64_t>(index) * stride;
-  for (int v = 0; v < Vectors; ++v) __builtin_prefetch(column + v * kLanes, 0, Locality);
+// Elements are float or BFloat16 (whose kLanes elements per vector are half a line: one prefetch
+// per line).
+template <int Vectors, int Locality, class Index, class Element>
+inline void prefetch_column(const Element* tile, Index index, int64_t stride) {
+  const Element* column = tile + static_cast<int64_t>(index) * stride;
+  constexpr int kVectorsPerLine = 64 / (kLanes * static_cast<int>(sizeof(Element)));
+  for (int v = 0; v < Vectors; v += kVectorsPerLine) __builtin_prefetch(column + v * kLanes, 0, Locality);
 }
 
 // Lanes 0-7 hold the sums of adjacent lane pairs of a, lanes 8-15 those of b.

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <type_traits>
+#include <vector>
 
 #include "wisp/kernels/cpu/parallel.h"
 #include "wisp/kernels/cpu/sparse_simd.h"
@@ -69,30 +70,33 @@ void parallel_rows(const Index* pointers, int64_t count, int64_t work, Body body
 }
 
 // The k-th nonzero of a compressed matrix: values[k] in CSR order, values[permutation[k]] in CSC.
-template <class Index, bool kPermuted>
+// Values are float or BFloat16 (read as floats).
+template <class Index, bool kPermuted, class Element = float>
 struct NonzeroValue {
-  const float* values;
+  const Element* values;
   const Index* permutation;  // CSC position -> value index; unused in CSR order
   int64_t nnz;
-  float operator()(Index k) const { return kPermuted ? values[permutation[k]] : values[k]; }
+  float operator()(Index k) const { return to_float(kPermuted ? values[permutation[k]] : values[k]); }
 };
 
 // ---- SpMM: result = init + A · dense, A compressed by rows --------------------------------------------
 //
-// pointers [n_out + 1], indices [nnz] (each < dense rows), value(k) the k-th nonzero;
-// dense [n_dense, stride] feature-major (the batch runs along stride); init [n_out] or null;
+// pointers [n_out + 1] (Index: int32 or int64), indices [nnz] (Feature: uint16 or Index; each < dense
+// rows), value(k) the k-th nonzero;
+// dense [n_dense, stride] feature-major (the batch runs along stride; float or BFloat16, widened on
+// load); init [n_out] or null;
 // result [rows, n_out] batch-major: result[r, o] = init[o] + Σ_k value(k) · dense[indices[k], r].
 // The forward uses it over CSR (A = W), grad_input over CSC (A = Wᵀ, values through the permutation).
 
 // Rows [begin, end) for the batch tile [tile_begin, tile_begin + tile_rows), tile_rows <=
 // Vectors·kLanes. Each output's Vectors accumulators stay in registers over its nonzeros.
-template <int Vectors, class Index, class Value>
-void spmm_tile(const Index* pointers, const Index* indices, const Value& value, const float* dense, int64_t stride,
+template <int Vectors, class Index, class Feature, class Value, class Dense>
+void spmm_tile(const Index* pointers, const Feature* indices, const Value& value, const Dense* dense, int64_t stride,
                int64_t tile_begin, int64_t tile_rows, const float* init, float* result, int64_t n_out, int64_t begin,
                int64_t end) {
   constexpr int kWidth = Vectors * kLanes;
   alignas(64) float block[kOutputBlock][kWidth];
-  const float* tile = dense + tile_begin;
+  const Dense* tile = dense + tile_begin;
   const Index k_stop = pointers[end];
   for (int64_t block_begin = begin; block_begin < end; block_begin += kOutputBlock) {
     const int64_t block_end = std::min(end, block_begin + kOutputBlock);
@@ -107,7 +111,7 @@ void spmm_tile(const Index* pointers, const Index* indices, const Value& value, 
         if (k + kColumnPrefetchToL1 < k_stop)
           prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
         const float w = value(k);
-        const float* column = tile + static_cast<int64_t>(indices[k]) * stride;
+        const Dense* column = tile + static_cast<int64_t>(indices[k]) * stride;
         for (int v = 0; v < Vectors; ++v) acc[v] += w * load(column + v * kLanes);
       }
       for (int v = 0; v < Vectors; ++v) store(&block[o - block_begin][v * kLanes], acc[v]);
@@ -125,51 +129,96 @@ void spmm_tile(const Index* pointers, const Index* indices, const Value& value, 
 // Index-typed counter let the compiler gather with 32-bit indices (a functor or an int64 counter
 // does not); the CSC order prefetches its permuted values instead.
 #if defined(__AVX512F__)
+// 16 feature indices as 32-bit lanes: int32 as they are, uint16 zero-extended.
+inline __m512i load_indices(const int32_t* indices) { return _mm512_loadu_si512(indices); }
+inline __m512i load_indices(const uint16_t* indices) {
+  return _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(indices)));
+}
+// The first `count` (< 16) of them, the other lanes 0 (they are masked off where used).
+inline __m512i load_indices_tail(const int32_t* indices, __mmask16 mask, int32_t) {
+  return _mm512_maskz_loadu_epi32(mask, indices);
+}
+inline __m512i load_indices_tail(const uint16_t* indices, __mmask16, int32_t count) {
+  alignas(64) int32_t widened[16] = {};
+  for (int32_t i = 0; i < count; ++i) widened[i] = indices[i];
+  return _mm512_load_si512(widened);
+}
+
 // Σ_k values[k] · dense[indices[k]] over [begin, end) with explicit 16-wide gathers; the tail uses
 // masked loads (masked-off lanes are not read). Faster than the compiler's vectorisation of the
-// loop in spmv_rows (measurements: docs/benchmarks.md, Kernel design log).
-inline float sparse_dot_avx512(const float* values, const int32_t* indices, const float* dense, int32_t begin,
-                               int32_t end) {
+// loop in spmv_rows (measurements: docs/benchmarks.md, Kernel design log). The same lanes and order
+// for both index widths, so 16-bit and 32-bit structures give bit-identical sums.
+template <class Feature>
+float sparse_dot_avx512(const float* values, const Feature* indices, const float* dense, int32_t begin, int32_t end) {
   __m512 acc = _mm512_setzero_ps();
   int32_t k = begin;
   for (; k + 16 <= end; k += 16) {
-    const __m512 gathered = _mm512_i32gather_ps(_mm512_loadu_si512(indices + k), dense, 4);
+    const __m512 gathered = _mm512_i32gather_ps(load_indices(indices + k), dense, 4);
     acc = _mm512_fmadd_ps(_mm512_loadu_ps(values + k), gathered, acc);
   }
   if (k < end) {
     const __mmask16 mask = static_cast<__mmask16>((1u << (end - k)) - 1u);
     const __m512 gathered =
-        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, _mm512_maskz_loadu_epi32(mask, indices + k), dense, 4);
+        _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, load_indices_tail(indices + k, mask, end - k), dense, 4);
     acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, values + k), gathered, acc);
   }
   return _mm512_reduce_add_ps(acc);
 }
 #endif
 
-template <class Index>
-void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, false>& value, const float* dense,
-               const float* init, float* result, int64_t begin, int64_t end) {
+template <class Index, class Feature>
+void spmv_rows(const Index* pointers, const Feature* indices, const NonzeroValue<Index, false>& value,
+               const float* dense, const float* init, float* result, int64_t begin, int64_t end) {
   const float* __restrict values = value.values;
+  // The compiler vectorises the gather loop below differently for 16-bit indices (more lanes per
+  // vector), which changes the order of the sum: 16-bit rows are widened into this buffer first and
+  // run the very loop wider indices run, so both formats give the same bits. The copy is a
+  // sequential pass over data in L1, beside the row's random reads of `dense`.
+  std::vector<Index> widened;
   for (int64_t o = begin; o < end; ++o) {
     float total = 0.0f;
-    const Index k_end = pointers[o + 1];
+    const Index k_begin = pointers[o], k_end = pointers[o + 1];
 #if defined(__AVX512F__)
-    if constexpr (std::is_same_v<Index, int32_t>) {
-      total = sparse_dot_avx512(values, indices, dense, pointers[o], k_end);
+    if constexpr (std::is_same_v<Index, int32_t>) {  // int32 or uint16 features
+      total = sparse_dot_avx512(values, indices, dense, k_begin, k_end);
     } else
 #endif
     {
+      const Index* row_indices;  // indexed by k in [k_begin, k_end)
+      if constexpr (std::is_same_v<Feature, Index>) {
+        row_indices = indices;
+      } else {
+        widened.resize(static_cast<size_t>(k_end - k_begin));
+        for (Index k = k_begin; k < k_end; ++k) widened[static_cast<size_t>(k - k_begin)] = indices[k];
+        row_indices = widened.data() - k_begin;
+      }
 #pragma omp simd reduction(+ : total)
-      for (Index k = pointers[o]; k < k_end; ++k) total += values[k] * dense[indices[k]];
+      for (Index k = k_begin; k < k_end; ++k) total += values[k] * dense[row_indices[k]];
     }
     result[o] = init ? total + init[o] : total;
   }
 }
 
-template <class Index>
-void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<Index, true>& value, const float* dense,
-               const float* init, float* result, int64_t begin, int64_t end) {
-  const float* __restrict values = value.values;
+// Values in BFloat16 (the reduced-precision mode): each widened in the loop. No bit-identity with
+// the float32 loops is kept here (the mode rounds the values anyway), so no widened copy of the
+// indices either.
+template <class Index, class Feature>
+void spmv_rows(const Index* pointers, const Feature* indices, const NonzeroValue<Index, false, BFloat16>& value,
+               const float* dense, const float* init, float* result, int64_t begin, int64_t end) {
+  const uint16_t* __restrict values = reinterpret_cast<const uint16_t*>(value.values);
+  for (int64_t o = begin; o < end; ++o) {
+    float total = 0.0f;
+    const Index k_end = pointers[o + 1];
+#pragma omp simd reduction(+ : total)
+    for (Index k = pointers[o]; k < k_end; ++k) total += float_from_bfloat16(values[k]) * dense[indices[k]];
+    result[o] = init ? total + init[o] : total;
+  }
+}
+
+template <class Index, class Feature, class Element>
+void spmv_rows(const Index* pointers, const Feature* indices, const NonzeroValue<Index, true, Element>& value,
+               const float* dense, const float* init, float* result, int64_t begin, int64_t end) {
+  const Element* __restrict values = value.values;
   const Index* __restrict permutation = value.permutation;
   const Index nnz = static_cast<Index>(value.nnz);
   for (int64_t o = begin; o < end; ++o) {
@@ -177,18 +226,20 @@ void spmv_rows(const Index* pointers, const Index* indices, const NonzeroValue<I
     const Index k_end = pointers[o + 1];
     for (Index k = pointers[o]; k < k_end; ++k) {
       if (k + kPrefetchDistance < nnz) __builtin_prefetch(values + permutation[k + kPrefetchDistance]);
-      total += values[permutation[k]] * dense[indices[k]];
+      total += to_float(values[permutation[k]]) * dense[indices[k]];
     }
     result[o] = init ? total + init[o] : total;
   }
 }
 
-template <class Index, class Value>
-void spmm_rows(const Index* pointers, const Index* indices, const Value& value, const float* dense, int64_t stride,
+template <class Index, class Feature, class Value, class Dense>
+void spmm_rows(const Index* pointers, const Feature* indices, const Value& value, const Dense* dense, int64_t stride,
                int64_t rows, const float* init, float* result, int64_t n_out, int64_t begin, int64_t end) {
-  if (stride == 1) {  // one batch row: a sparse matrix-vector product, bound by memory bandwidth
-    spmv_rows(pointers, indices, value, dense, init, result, begin, end);
-    return;
+  if constexpr (std::is_same_v<Dense, float>) {  // a BFloat16 operand always has a padded stride
+    if (stride == 1) {  // one batch row: a sparse matrix-vector product, bound by memory bandwidth
+      spmv_rows(pointers, indices, value, dense, init, result, begin, end);
+      return;
+    }
   }
   for (int64_t tile_begin = 0; tile_begin < rows; tile_begin += kMaxTileVectors * kLanes) {
     const int64_t tile_rows = std::min<int64_t>(rows - tile_begin, kMaxTileVectors * kLanes);

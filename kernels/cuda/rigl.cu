@@ -365,7 +365,12 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
   const int64_t launch_rows = std::clamp<int64_t>(tile_elements / in, 1, out);
   const Tensor histogram = scratch(kRiglDigitBuckets, DType::Int64, grad_output.device());
   const Tensor collected = scratch(1, DType::Int64, grad_output.device());
-  visit_index(structure.index_dtype(), [&](auto tag) {
+  // The grow passes read column indices in the pointers' dtype: 16-bit ones are widened once per
+  // update, O(nnz) against the step's O(out · in · rows).
+  const DType pointer_dtype = structure.row_pointers.dtype();
+  const Tensor columns = structure.column_indices.dtype() == pointer_dtype ? structure.column_indices
+                                                                           : structure.column_indices.to(pointer_dtype);
+  visit_index(pointer_dtype, [&](auto tag) {
     using Index = typename decltype(tag)::type;
     GrowPass<Index> pass;
     pass.g = pointer<float>(grad_output);
@@ -374,7 +379,7 @@ void largest_absent_gradients(const Tensor& grad_output, const Tensor& input, co
     pass.out = out;
     pass.in = in;
     pass.row_pointers = pointer<Index>(structure.row_pointers);
-    pass.column_indices = pointer<Index>(structure.column_indices);
+    pass.column_indices = pointer<Index>(columns);
     pass.dropped = pointer<uint8_t>(dropped);
     pass.tie_seed = tie_seed;
     pass.histogram = mutable_pointer<Count>(histogram);
@@ -413,10 +418,14 @@ int64_t rewire_connections(const SparseStructure& structure, const Tensor& dropp
   int64_t* new_columns = new_rows + new_nnz;
   int64_t* source = mutable_pointer<int64_t>(result.source);
   int64_t regrown = 0;
-  visit_index(structure.index_dtype(), [&](auto tag) {
+  // The checks read column indices in the pointers' dtype (16-bit ones widened, O(nnz) per update).
+  const DType pointer_dtype = structure.row_pointers.dtype();
+  const Tensor columns = structure.column_indices.dtype() == pointer_dtype ? structure.column_indices
+                                                                           : structure.column_indices.to(pointer_dtype);
+  visit_index(pointer_dtype, [&](auto tag) {
     using Index = typename decltype(tag)::type;
     const Index* row_pointers = pointer<Index>(structure.row_pointers);
-    const Index* column_indices = pointer<Index>(structure.column_indices);
+    const Index* column_indices = pointer<Index>(columns);
 
     constexpr Count kNone = std::numeric_limits<Count>::max();
     std::vector<Count> report = {kNone, kNone, 0};

@@ -341,20 +341,21 @@ TEST_CASE("kernel errors: sparse structure and sparse linear", "[kernel_errors]"
   kernels::SparseStructure float_indices = s;
   float_indices.column_indices = zeros({2});
   WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(x, zeros({2}), float_indices, Tensor()),
-                     "sparse_linear: expected Int32 or Int64 indices but got float32");
+                     "sparse_linear: expected column_indices of dtype int32 (row_pointers') or uint16 (for at most "
+                     "65536 features) but got float32 for 3 features");
   kernels::SparseStructure missing = s;
   missing.row_indices = Tensor();
   WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(x, zeros({2}), missing, Tensor()),
-                     "SparseStructure: expected row_indices of dtype int32 and shape [2] but got an undefined tensor");
+                     "SparseStructure: expected row_indices of shape [2] but got an undefined tensor");
 
   // Values, input and bias of the forward.
   WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(x, zeros({2}, DType::Int64), s, Tensor()),
-                     "sparse_linear: expected values of dtype float32 but got int64");
+                     "sparse_linear: expected values of dtype float32 or bfloat16 but got int64");
   kernels::FeatureMajor integer_input;
   integer_input.data = zeros({3, 1}, DType::Int64);
   integer_input.rows = 1;
   WISP_REQUIRE_ERROR(kernels::sparse_linear_forward(integer_input, zeros({2}), s, Tensor()),
-                     "sparse_linear: expected input of dtype float32 but got int64");
+                     "sparse_linear: expected input of dtype float32 or bfloat16 but got int64");
   kernels::FeatureMajor bad_stride;
   bad_stride.data = zeros({3, 8});
   bad_stride.rows = 4;
@@ -368,11 +369,12 @@ TEST_CASE("kernel errors: sparse structure and sparse linear", "[kernel_errors]"
   // The backward checks only what each requested gradient needs.
   WISP_REQUIRE_ERROR(kernels::sparse_linear_backward(zeros({4, 2}, DType::Int64), x, zeros({2}), s, true, true, true),
                      "sparse_linear backward: expected grad_output of dtype float32 but got int64");
-  WISP_REQUIRE_ERROR(kernels::sparse_linear_backward(zeros({4, 2}), x, Tensor(), s, true, false, false),
-                     "sparse_linear backward: expected values to be a defined tensor");
+  WISP_REQUIRE_ERROR(
+      kernels::sparse_linear_backward(zeros({4, 2}), x, Tensor(), s, true, false, false),
+      "sparse_linear backward: expected values of dtype float32 or bfloat16 but got an undefined tensor");
   WISP_REQUIRE_ERROR(
       kernels::sparse_linear_backward(zeros({4, 2}), kernels::FeatureMajor(), zeros({2}), s, false, true, false),
-      "sparse_linear backward: expected input to be a defined tensor");
+      "sparse_linear backward: expected input of dtype float32 or bfloat16 but got an undefined tensor");
 }
 
 TEST_CASE("kernel errors: RigL kernels", "[kernel_errors]") {
@@ -419,7 +421,7 @@ TEST_CASE("kernel errors: RigL kernels", "[kernel_errors]") {
 
 TEST_CASE("kernel errors: rebuild_sparse_structure_ refuses before rewriting anything", "[kernel_errors]") {
   const kernels::SparseStructure s = kernels::make_sparse_structure(small_indices(), 2, 3);  // nnz 3
-  const std::vector<int32_t> columns = s.column_indices.to_vector<int32_t>();
+  const std::vector<uint16_t> columns = s.column_indices.to_vector<uint16_t>();
   WISP_REQUIRE_ERROR(kernels::rebuild_sparse_structure_(kernels::SparseStructure(), small_indices()),
                      "rebuild_sparse_structure_: the sparse structure is empty");
   WISP_REQUIRE_ERROR(kernels::rebuild_sparse_structure_(s, Tensor()),
@@ -436,7 +438,7 @@ TEST_CASE("kernel errors: rebuild_sparse_structure_ refuses before rewriting any
   WISP_REQUIRE_ERROR(kernels::rebuild_sparse_structure_(s, from_vector<int64_t>({0, 0, 1, 2, 0, 1}, {2, 3})),
                      "rebuild_sparse_structure_: expected indices sorted by (row, col) without duplicates, but "
                      "nonzero 1 (0, 0) follows (0, 2)");
-  CHECK(s.column_indices.to_vector<int32_t>() == columns);
+  CHECK(s.column_indices.to_vector<uint16_t>() == columns);
 }
 
 TEST_CASE("kernel errors: rigl_update checks its arguments before changing anything", "[kernel_errors][rigl]") {
@@ -458,5 +460,5 @@ TEST_CASE("kernel errors: rigl_update checks its arguments before changing anyth
   WISP_REQUIRE_ERROR(nn::rigl_update(values, s, g, x, 4), "rigl_update: expected a count in [0, 3] but got 4");
   WISP_REQUIRE_ERROR(nn::rigl_update(values, s, g, x, -1), "rigl_update: expected a count in [0, 3] but got -1");
   CHECK(values.to_vector<float>() == std::vector<float>{1, 2, 3});
-  CHECK(s.column_indices.to_vector<int32_t>() == std::vector<int32_t>{0, 2, 1});
+  CHECK(s.column_indices.to_vector<uint16_t>() == std::vector<uint16_t>{0, 2, 1});
 }
