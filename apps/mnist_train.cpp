@@ -50,7 +50,7 @@ struct Arguments {
   std::optional<int64_t> step_size, warmup_steps;
   std::optional<double> gamma, final_factor;
   std::optional<double> clip_grad_norm;
-  std::optional<std::string> growth, init;  // unset: gradient, uniform
+  std::optional<std::string> growth, init, compute_dtype;  // unset: gradient, uniform, float32
   bool erk = false;
   uint64_t seed = 0;
   std::optional<int> threads;  // unset: the environment's or every usable core
@@ -120,6 +120,9 @@ void check_combinations(const Arguments& arguments, const apps::ModelPreset& pre
   WISP_CHECK(preset.erk || !arguments.erk, "--erk applies to the models whose sparse layers all have a sparsity (",
              presets_with(&apps::ModelPreset::erk), "), not ", preset.name);
   WISP_CHECK(preset.sparse || !arguments.init, "--init applies to the models with SparseLinear layers (",
+             presets_with(&apps::ModelPreset::sparse), "), not ", preset.name);
+  WISP_CHECK(preset.sparse || !arguments.compute_dtype,
+             "--compute-dtype applies to the models with SparseLinear layers (",
              presets_with(&apps::ModelPreset::sparse), "), not ", preset.name);
   const bool folder = !arguments.checkpoint_folder.empty();
   WISP_CHECK(folder || !arguments.checkpoint_every, "--checkpoint-every applies with --checkpoint-dir DIR");
@@ -349,6 +352,7 @@ int train(const Arguments& arguments, Device device) {
   settings.rigl_t_end = arguments.rigl_t_end.value_or(total_steps * 3 / 4);
   settings.growth = arguments.growth.value_or("gradient") == "random" ? nn::Growth::Random : nn::Growth::Gradient;
   settings.init = arguments.init.value_or("uniform") == "fan-in" ? nn::SparseInit::FanIn : nn::SparseInit::Uniform;
+  settings.compute_dtype = arguments.compute_dtype.value_or("float32") == "bfloat16" ? DType::BFloat16 : DType::Float32;
   settings.erk = arguments.erk;
   std::shared_ptr<nn::Module> model = preset.build(settings);
   // Built (and initialised from the seed) on the CPU, then moved: the same seed gives the same
@@ -600,6 +604,11 @@ int main(int argc, char** argv) {
                  "sparse models: SparseLinear initialisation, uniform (U(-1/sqrt(in), 1/sqrt(in))) or fan-in "
                  "(U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with each unit's own connections) (default: uniform)")
       ->check(apps::one_of({"uniform", "fan-in"}));
+  app.add_option("--compute-dtype", arguments.compute_dtype,
+                 "sparse models: what SparseLinear's kernels read, float32 (exact) or bfloat16 (a bfloat16 copy of "
+                 "the float32 weights, refreshed by each optimizer step, and of the batch; float32 sums; about "
+                 "half the bytes per connection) (default: float32)")
+      ->check(apps::one_of({"float32", "bfloat16"}));
   app.add_option("--save", arguments.save_path, "write the trained model to FILE (safetensors, wisp::save)");
   app.add_option("--checkpoint-dir", arguments.checkpoint_folder,
                  "write a training checkpoint to DIR/checkpoint-epoch-NNNN.safetensors every --checkpoint-every epochs "

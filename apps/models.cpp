@@ -9,7 +9,7 @@ namespace {
 
 // The options every SparseLinear layer of a preset starts from: the chosen initialisation.
 nn::SparseLinearOptions sparse_options(const ModelSettings& settings) {
-  return nn::SparseLinearOptions().init(settings.init);
+  return nn::SparseLinearOptions().init(settings.init).compute_dtype(settings.compute_dtype);
 }
 
 // The dynamic presets' options: RigL's schedule and the chosen growth.

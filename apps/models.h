@@ -20,6 +20,8 @@ struct ModelSettings {
   nn::Growth growth = nn::Growth::Gradient;
   // How the sparse presets' SparseLinear layers initialise their weights and bias.
   nn::SparseInit init = nn::SparseInit::Uniform;
+  // What the sparse presets' SparseLinear layers read (nn::SparseLinearOptions::compute_dtype).
+  DType compute_dtype = DType::Float32;
   // The presets with ModelPreset::erk: spread the preset's sparsity over its layers by an ERK budget
   // (layers/erk.h) instead of giving each layer that sparsity.
   bool erk = false;

@@ -24,6 +24,13 @@ class TensorUpdateHook {
   // for it, each shaped like the tensor (e.g. SGD's momentum buffer; empty while the updater has
   // none), in a fixed order; the hook may permute them in place, together with the tensor's values.
   virtual void after_update(const Tensor& tensor, const std::vector<Tensor>& per_element_state) = 0;
+
+  // A bfloat16 copy of the tensor (same shape and device) that the updater may refresh in the same
+  // pass as its update, or null (the default): what a reduced-precision nn::SparseLinear reads. An
+  // updater that wrote it calls bfloat16_copy_refreshed(tensor) right after; one that did not leaves
+  // the owner to notice the tensor's new version and refresh the copy itself.
+  virtual const Tensor* bfloat16_copy() const { return nullptr; }
+  virtual void bfloat16_copy_refreshed(const Tensor& /*tensor*/) {}
 };
 
 }  // namespace wisp

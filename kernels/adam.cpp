@@ -9,7 +9,7 @@
 namespace wisp::kernels {
 
 void adam_step(const Tensor& parameter, const Tensor& gradient, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants) {
+               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants, const Tensor& bfloat16_copy) {
   check_dtype("Adam", "parameter", parameter, DType::Float32);
   check_dtype("Adam", "gradient", gradient, DType::Float32);
   check_dtype("Adam", "exp_avg", exp_avg, DType::Float32);
@@ -28,9 +28,18 @@ void adam_step(const Tensor& parameter, const Tensor& gradient, const Tensor& ex
     WISP_CHECK(max_exp_avg_sq.shape() == parameter.shape(), "Adam: expected max_exp_avg_sq of shape ",
                parameter.shape(), " but got ", max_exp_avg_sq.shape());
   }
+  if (bfloat16_copy.defined()) {
+    check_dtype("Adam", "bfloat16_copy", bfloat16_copy, DType::BFloat16);
+    check_same_device("Adam", parameter, bfloat16_copy);
+    WISP_CHECK(bfloat16_copy.shape() == parameter.shape(), "Adam: expected a bfloat16 copy of shape ",
+               parameter.shape(), " but got ", bfloat16_copy.shape());
+  }
   dispatch(
-      "Adam", parameter, [&] { cpu::adam_step(parameter, gradient, exp_avg, exp_avg_sq, max_exp_avg_sq, constants); },
-      WISP_CUDA_TWIN(cuda::adam_step(parameter, gradient, exp_avg, exp_avg_sq, max_exp_avg_sq, constants)));
+      "Adam", parameter,
+      [&] { cpu::adam_step(parameter, gradient, exp_avg, exp_avg_sq, max_exp_avg_sq, constants, bfloat16_copy); },
+      WISP_CUDA_TWIN(
+          cuda::adam_step(parameter, gradient, exp_avg, exp_avg_sq, max_exp_avg_sq, constants, bfloat16_copy)));
+  if (bfloat16_copy.defined()) bfloat16_copy.bump_version();
   // A graph that saved the old values can no longer back-propagate.
   parameter.bump_version();
   exp_avg.bump_version();

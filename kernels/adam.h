@@ -25,7 +25,9 @@ struct AdamStepConstants {
 //   v = exp_avg_sq, or with amsgrad max_exp_avg_sq = max(max_exp_avg_sq, exp_avg_sq) and v = that
 //   param −= step_size · exp_avg / (sqrt(v) / bias_correction2_sqrt + eps)
 // (decay_factor and l2_weight_decay are never both in use: AdamW uses one, Adam the other.)
+// bfloat16_copy: as sgd_step's (kernels/sgd.h).
 void adam_step(const Tensor& parameter, const Tensor& gradient, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants);
+               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants,
+               const Tensor& bfloat16_copy = Tensor());
 
 }  // namespace wisp::kernels

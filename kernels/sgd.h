@@ -19,8 +19,10 @@ struct SgdHyperparameters {
 //   buffer = d (first step) or momentum · buffer + (1 − dampening) · d      [when momentum ≠ 0]
 //   d = d + momentum · buffer (Nesterov) or buffer                           [when momentum ≠ 0]
 //   param −= learning_rate · d
-// momentum_buffer is ignored (may be undefined) when momentum is 0.
+// momentum_buffer is ignored (may be undefined) when momentum is 0. bfloat16_copy, when defined
+// (BFloat16, the parameter's shape and device), receives the updated parameter rounded to bfloat16
+// in the same pass: the copy a reduced-precision SparseLinear reads, kept fresh without another sweep.
 void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
-              const SgdHyperparameters& hyperparameters, bool first_step);
+              const SgdHyperparameters& hyperparameters, bool first_step, const Tensor& bfloat16_copy = Tensor());
 
 }  // namespace wisp::kernels

@@ -8,8 +8,8 @@
 // (row, col) — row = output feature, col = input feature — plus a SparseStructure built once per
 // connectivity: CSR row pointers and column indices for the forward and the weight gradient, and
 // the transposed (CSC) order with a permutation into `values`, so that grad_input = grad_output · W
-// is a plain product over columns and never a transposed scatter. Nothing of size out × in is ever
-// allocated.
+// is a plain product over columns and never a transposed scatter. Nothing of size out × in is
+// allocated, except by the dense loop small layers may run (kernels/cpu/sparse_linear_dense.h).
 //
 // Activations enter the kernels feature-major: FeatureMajor holds x [rows, features] as
 // data [features, stride] (stride = rows rounded up to kFeatureMajorLanes, zero padded; stride 1

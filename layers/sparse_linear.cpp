@@ -49,21 +49,14 @@ namespace {
 Tensor coo_indices(const Tensor& row_pointers, const Tensor& column_indices, int64_t out) {
   const int64_t nnz = column_indices.numel();
   std::vector<int64_t> index(static_cast<size_t>(2 * nnz));
-  const auto expand = [&](auto tag) {
-    using Index = typename decltype(tag)::type;
-    const std::vector<Index> pointers = row_pointers.to_vector<Index>();
-    const std::vector<Index> columns = column_indices.to_vector<Index>();
-    for (int64_t row = 0; row < out; ++row)
-      for (Index k = pointers[static_cast<size_t>(row)]; k < pointers[static_cast<size_t>(row) + 1]; ++k) {
-        index[static_cast<size_t>(k)] = row;
-        index[static_cast<size_t>(nnz + k)] = columns[static_cast<size_t>(k)];
-      }
-  };
-  if (column_indices.dtype() == DType::Int32) {
-    expand(TypeTag<int32_t>{});
-  } else {
-    expand(TypeTag<int64_t>{});
-  }
+  // Whatever the stored widths (column indices may be 16-bit), the view is Int64.
+  const std::vector<int64_t> pointers = row_pointers.to(DType::Int64).to_vector<int64_t>();
+  const std::vector<int64_t> columns = column_indices.to(DType::Int64).to_vector<int64_t>();
+  for (int64_t row = 0; row < out; ++row)
+    for (int64_t k = pointers[static_cast<size_t>(row)]; k < pointers[static_cast<size_t>(row) + 1]; ++k) {
+      index[static_cast<size_t>(k)] = row;
+      index[static_cast<size_t>(nnz + k)] = columns[static_cast<size_t>(k)];
+    }
   return from_vector(index, {2, nnz}, column_indices.device());
 }
 
@@ -202,13 +195,50 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
                                            rigl_seed, options.growth());
     weights_.set_update_hook(rigl_);
   }
+  WISP_CHECK(options.compute_dtype() == DType::Float32 || options.compute_dtype() == DType::BFloat16,
+             "SparseLinear: expected compute_dtype float32 or bfloat16 but got ", options.compute_dtype());
+  if (options.compute_dtype() == DType::BFloat16) {
+    bfloat16_weights_ = std::make_shared<BFloat16Weights>(weights_, rigl_);
+    weights_.set_update_hook(bfloat16_weights_);
+  }
+}
+
+BFloat16Weights::BFloat16Weights(Tensor weights, std::shared_ptr<RiglSchedule> rigl)
+    : weights_(std::move(weights)), rigl_(std::move(rigl)) {}
+
+bool BFloat16Weights::matches_weights() const {
+  return copy_.defined() && copy_.shape() == weights_.shape() && copy_.device() == weights_.device() &&
+         copied_version_ == weights_.version();
+}
+
+const Tensor& BFloat16Weights::current() {
+  if (!matches_weights()) {
+    NoGradGuard no_grad;
+    copy_ = weights_.detach().to(DType::BFloat16);
+    copied_version_ = weights_.version();
+  }
+  return copy_;
+}
+
+const Tensor* BFloat16Weights::bfloat16_copy() const {
+  // Only a copy of the weights' current shape and device can be refreshed in place; otherwise the
+  // next forward makes a new one.
+  return copy_.defined() && copy_.shape() == weights_.shape() && copy_.device() == weights_.device() ? &copy_ : nullptr;
+}
+
+void BFloat16Weights::bfloat16_copy_refreshed(const Tensor& tensor) { copied_version_ = tensor.version(); }
+
+void BFloat16Weights::after_update(const Tensor& tensor, const std::vector<Tensor>& per_element_state) {
+  if (rigl_) rigl_->after_update(tensor, per_element_state);  // changes the version when it rewires
 }
 
 Tensor SparseLinear::forward(const Tensor& input) {
   WISP_CHECK(input.defined() && input.dim() >= 1 && input.size(-1) == in_features_,
              "SparseLinear: expected input of shape [..., ", in_features_, "] (in_features=", in_features_,
              ") but got ", input.defined() ? printed(input.shape()) : std::string("an undefined tensor"));
-  const Tensor output = sparse_linear(input, weights_, structure_, bias_);
+  const Tensor output = bfloat16_weights_
+                            ? sparse_linear(input, weights_, bfloat16_weights_->current(), structure_, bias_)
+                            : sparse_linear(input, weights_, structure_, bias_);
   return rigl_ ? rigl_->tap(input, output) : output;
 }
 
@@ -385,6 +415,7 @@ std::string SparseLinear::extra_repr() const {
     text << ", delta_t=" << rigl_->delta_t() << ", t_end=" << rigl_->t_end() << ", alpha=" << rigl_->alpha()
          << ", growth=" << to_string(rigl_->growth());
   if (init_ == SparseInit::FanIn) text << ", init=" << to_string(init_);
+  if (bfloat16_weights_) text << ", compute_dtype=bfloat16";
   return text.str();
 }
 

@@ -57,6 +57,34 @@ struct SparseLinearOptions {
   // Where a dynamic layer grows: Growth::Gradient is RigL, Growth::Random is SET (layers/rigl.h).
   WISP_ARG(Growth, growth, Growth::Gradient);
   WISP_ARG(SparseInit, init, SparseInit::Uniform);
+  // What the kernels read. Float32 (the default) is exact. BFloat16 keeps the float32 weights as the
+  // trained parameter (the optimizer and its state unchanged) beside a bfloat16 copy that the
+  // forward and grad_input read, refreshed by the optimizer in its own update pass; for two rows or
+  // more the input's feature-major copy is bfloat16 too. Sums stay float32. About half the bytes per
+  // connection (docs/layers.md has the accuracy and docs/benchmarks.md the speed).
+  WISP_ARG(DType, compute_dtype, DType::Float32);
+};
+
+// The bfloat16 copy of a reduced-precision SparseLinear's weights, and the update hook
+// (core/update_hook.h) through which the optimizer refreshes it in its update pass. Anything else
+// that changes the weights (a load, a RigL rearrangement, a move, an in-place op) changes their
+// version or device, and the next forward refreshes the copy then. On a dynamic layer it passes
+// after_update on to the RiglSchedule. Shared by copies of the layer.
+class BFloat16Weights : public TensorUpdateHook {
+ public:
+  BFloat16Weights(Tensor weights, std::shared_ptr<RiglSchedule> rigl);
+  // The copy, refreshed first when the weights changed since it was made.
+  const Tensor& current();
+  const Tensor* bfloat16_copy() const override;
+  void bfloat16_copy_refreshed(const Tensor& tensor) override;
+  void after_update(const Tensor& tensor, const std::vector<Tensor>& per_element_state) override;
+
+ private:
+  bool matches_weights() const;
+
+  Tensor weights_, copy_;
+  uint64_t copied_version_ = 0;
+  std::shared_ptr<RiglSchedule> rigl_;
 };
 
 // A read-only COO view of a weight of shape [out, in]: indices Int64 [2, nnz] (row 0 = output,
@@ -98,15 +126,15 @@ std::ostream& operator<<(std::ostream& stream, const SparseWeight& weight);
 // Parameters: "weights" [nnz] (the values of W in (row, col) order) and "bias" [out_features], both
 // initialised from the default generator as the options' init says (by default
 // U(-1/√in_features, 1/√in_features), as the seed package does). Buffers: "row_pointers" [out + 1]
-// and "column_indices" [nnz], the connectivity in CSR form (Int32 where it fits: 4 bytes per
-// connection instead of the 16 of an Int64 [2, nnz] copy). The transposed (CSC) order the backward
-// uses is derived from them once, at construction, and moved by to(Device) with the rest. Memory:
-// 16 bytes per connection (value, column, CSC row, permutation) plus the pointers, against
-// 4 · in · out bytes for a dense layer. A dynamic layer rewrites the structure in place at each RigL
-// update (handles stay valid) and, on update steps only, keeps the batch's input and output gradient
-// from the backward until the optimizer step.
-// Model files (wisp::save) hold "weights", "indices" and "bias" instead of the CSR buffers.
-// Input [..., in_features] (or [in_features]); output [..., out_features].
+// and "column_indices" [nnz], the connectivity in CSR form (Int32 pointers where they fit, uint16
+// column indices for at most 65536 inputs: 2 bytes per connection instead of the 16 of an Int64
+// [2, nnz] copy; core/sparse_structure.h). The transposed (CSC) order the backward uses is derived
+// from them once, at construction, and moved by to(Device) with the rest. Memory: 12 bytes per
+// connection (value 4, column 2, CSC row 2, permutation 4) for layers up to 65536 wide, 16 above,
+// plus the pointers, against 4 · in · out bytes for a dense layer. A dynamic layer rewrites the structure in place at
+// each RigL update (handles stay valid) and, on update steps only, keeps the batch's input and output gradient from the
+// backward until the optimizer step. Model files (wisp::save) hold "weights", "indices" and "bias" instead of the CSR
+// buffers. Input [..., in_features] (or [in_features]); output [..., out_features].
 class SparseLinear : public Module {
  public:
   SparseLinear(int64_t in_features, int64_t out_features, SparseLinearOptions options = {});
@@ -154,6 +182,8 @@ class SparseLinear : public Module {
   RiglStatistics rigl_statistics() const;
   // The RigL schedule of a dynamic layer (null when static), shared by copies of the layer.
   const std::shared_ptr<RiglSchedule>& rigl_schedule() const { return rigl_; }
+  // Float32, or BFloat16 for the reduced-precision mode (SparseLinearOptions::compute_dtype).
+  DType compute_dtype() const { return bfloat16_weights_ ? DType::BFloat16 : DType::Float32; }
 
  private:
   // Takes the RigL counters of a checkpoint's load and queues their restoration.
@@ -168,6 +198,8 @@ class SparseLinear : public Module {
   SparseStructure structure_;
   // Shared by shallow copies of the layer (Sequential stores a copy); the update hook of weights_.
   std::shared_ptr<RiglSchedule> rigl_;
+  // The reduced-precision mode's copy (null in the exact mode); the update hook of weights_ then.
+  std::shared_ptr<BFloat16Weights> bfloat16_weights_;
 };
 
 }  // namespace wisp::nn

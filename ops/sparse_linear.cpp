@@ -16,7 +16,11 @@ Tensor reshaped(const Tensor& t, const Shape& shape) {
 
 }  // namespace
 
-Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStructure& structure, const Tensor& bias) {
+namespace {
+
+// Both variants: `weights_bfloat16` undefined for the exact op.
+Tensor sparse_linear_op(const Tensor& input, const Tensor& weights, const Tensor& weights_bfloat16,
+                        const SparseStructure& structure, const Tensor& bias) {
   constexpr const char* op = "sparse_linear";
   WISP_CHECK(structure.defined(), op, ": the sparse structure is empty (build it with make_sparse_structure)");
   const int64_t in_features = structure.in_features, out_features = structure.out_features;
@@ -41,13 +45,23 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStr
   for (int64_t d = 0; d + 1 < input.dim(); ++d) rows *= input.size(d);
   std::vector<int64_t> out_dims(input.shape().begin(), input.shape().end() - 1);
   out_dims.push_back(out_features);
-  const kernels::FeatureMajor input_t = kernels::to_feature_major(reshaped(input, Shape{rows, in_features}));
-  const Tensor values = weights.detach();
+  const bool reduced = weights_bfloat16.defined();
+  if (reduced) {
+    check_dtype(op, "weights_bfloat16", weights_bfloat16, DType::BFloat16);
+    check_same_device(op, input, weights_bfloat16);
+    WISP_CHECK(weights_bfloat16.shape() == weights.shape(), op, ": expected weights_bfloat16 of shape ",
+               weights.shape(), " (the weights') but got ", weights_bfloat16.shape());
+  }
+  const kernels::FeatureMajor input_t =
+      kernels::to_feature_major(reshaped(input, Shape{rows, in_features}), reduced ? DType::BFloat16 : DType::Float32);
+  // What the kernels read as W: the float32 values or their bfloat16 copy.
+  const Tensor values = reduced ? weights_bfloat16.detach() : weights.detach();
   const Tensor bias_values = bias.defined() ? bias.detach() : bias;
   // Without a tape entry the forward may skip zero inputs (its rounding differs); training keeps the CSR forward.
   const bool recording = autograd::needs_recording({input, weights, bias});
-  Tensor out = reshaped(recording ? kernels::sparse_linear_forward(input_t, values, structure, bias_values)
-                                  : kernels::sparse_linear_forward_inference(input_t, values, structure, bias_values),
+  const bool skip_zeros = !recording && !reduced;
+  Tensor out = reshaped(skip_zeros ? kernels::sparse_linear_forward_inference(input_t, values, structure, bias_values)
+                                   : kernels::sparse_linear_forward(input_t, values, structure, bias_values),
                         Shape(out_dims));
   if (!recording) return out;
 
@@ -66,6 +80,20 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStr
         return {input_needs ? reshaped(grads.input, input_shape) : Tensor(), grads.values, grads.bias};
       },
       {saved_input.data, saved_values, structure.column_indices});  // a RigL update rewrites the structure
+}
+
+}  // namespace
+
+Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStructure& structure, const Tensor& bias) {
+  return sparse_linear_op(input, weights, Tensor(), structure, bias);
+}
+
+Tensor sparse_linear(const Tensor& input, const Tensor& weights, const Tensor& weights_bfloat16,
+                     const SparseStructure& structure, const Tensor& bias) {
+  WISP_CHECK(weights_bfloat16.defined(),
+             "sparse_linear: expected a bfloat16 copy of the weights but got an undefined "
+             "tensor (call the variant without it for the exact op)");
+  return sparse_linear_op(input, weights, weights_bfloat16, structure, bias);
 }
 
 }  // namespace wisp

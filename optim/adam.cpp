@@ -72,7 +72,9 @@ void AdamBase::update() {
     constants.step_size = learning_rate / (1 - std::pow(h.beta1, t));
     constants.bias_correction2_sqrt = std::sqrt(1 - std::pow(h.beta2, t));
     constants.eps = h.eps;
-    kernels::adam_step(parameter, gradient, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, constants);
+    const Tensor copy = bfloat16_copy_of(parameter);
+    kernels::adam_step(parameter, gradient, state.exp_avg, state.exp_avg_sq, state.max_exp_avg_sq, constants, copy);
+    if (copy.defined()) bfloat16_copy_refreshed(parameter);
   }
 }
 

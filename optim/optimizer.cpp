@@ -36,6 +36,16 @@ void Optimizer::step() {
   }
 }
 
+Tensor Optimizer::bfloat16_copy_of(const Tensor& parameter) {
+  const std::shared_ptr<TensorUpdateHook> hook = parameter.update_hook();
+  const Tensor* copy = hook ? hook->bfloat16_copy() : nullptr;
+  return copy ? *copy : Tensor();
+}
+
+void Optimizer::bfloat16_copy_refreshed(const Tensor& parameter) {
+  if (const std::shared_ptr<TensorUpdateHook> hook = parameter.update_hook()) hook->bfloat16_copy_refreshed(parameter);
+}
+
 void Optimizer::zero_grad() {
   for (const Tensor& p : parameters_) p.set_grad(Tensor());
 }

@@ -102,6 +102,12 @@ class Optimizer {
   // Position of `parameter` in parameters(); throws when it is not one of them.
   size_t index_of(const Tensor& parameter) const;
 
+  // The bfloat16 copy the parameter's update hook asks update() to refresh in its pass (an undefined
+  // tensor when none: core/update_hook.h), and the call update() makes after refreshing it. An
+  // optimizer kind whose kernel cannot write it simply never asks; the owner then refreshes the copy.
+  static Tensor bfloat16_copy_of(const Tensor& parameter);
+  static void bfloat16_copy_refreshed(const Tensor& parameter);
+
   std::vector<Tensor> parameters_;
   int64_t steps_ = 0;
 };

@@ -51,7 +51,9 @@ void SGD::update() {
         buffer = copy_to_device(buffer, parameter.device());  // the model moved after earlier steps
       }
     }
-    kernels::sgd_step(parameter, gradient, buffer, hyperparameters, first_step);
+    const Tensor copy = bfloat16_copy_of(parameter);
+    kernels::sgd_step(parameter, gradient, buffer, hyperparameters, first_step, copy);
+    if (copy.defined()) bfloat16_copy_refreshed(parameter);
   }
 }
 

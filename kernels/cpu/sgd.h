@@ -6,6 +6,6 @@
 namespace wisp::kernels::cpu {
 
 void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
-              const SgdHyperparameters& hyperparameters, bool first_step);
+              const SgdHyperparameters& hyperparameters, bool first_step, const Tensor& bfloat16_copy);
 
 }  // namespace wisp::kernels::cpu

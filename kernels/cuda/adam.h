@@ -8,6 +8,6 @@
 namespace wisp::kernels::cuda {
 
 void adam_step(const Tensor& parameter, const Tensor& gradient, const Tensor& exp_avg, const Tensor& exp_avg_sq,
-               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants);
+               const Tensor& max_exp_avg_sq, const AdamStepConstants& constants, const Tensor& bfloat16_copy);
 
 }  // namespace wisp::kernels::cuda

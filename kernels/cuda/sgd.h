@@ -8,6 +8,6 @@
 namespace wisp::kernels::cuda {
 
 void sgd_step(const Tensor& parameter, const Tensor& gradient, const Tensor& momentum_buffer,
-              const SgdHyperparameters& hyperparameters, bool first_step);
+              const SgdHyperparameters& hyperparameters, bool first_step, const Tensor& bfloat16_copy);
 
 }  // namespace wisp::kernels::cuda

@@ -96,7 +96,7 @@ TEST_CASE("SparseLinear: parameters, buffers and initialisation bounds", "[spars
   REQUIRE(buffers.size() == 2);
   CHECK(buffers[0].first == "row_pointers");
   CHECK(buffers[1].first == "column_indices");
-  CHECK(layer.structure().index_dtype() == DType::Int32);
+  CHECK(layer.structure().index_dtypes() == SparseIndexDTypes{DType::Int32, DType::UInt16, DType::UInt16});
   const float bound = 1.0f / std::sqrt(100.0f);
   for (float w : values(layer.weights())) {
     REQUIRE(std::abs(w) <= bound);
@@ -107,8 +107,9 @@ TEST_CASE("SparseLinear: parameters, buffers and initialisation bounds", "[spars
   nn::SparseLinear no_bias(100, 40, nn::SparseLinearOptions().bias(false));
   CHECK_FALSE(no_bias.bias().defined());
   CHECK(no_bias.parameters().size() == 1);
-  // Values + CSR column and pointers + CSC row, pointers and permutation (Int32), plus the bias.
-  CHECK(layer.memory_bytes() == 400 * 4 + (41 + 400 + 101 + 400 + 400) * 4 + 40 * 4);
+  // Values + CSR pointers, CSC pointers and permutation (Int32) + CSR columns and CSC rows (16-bit),
+  // plus the bias.
+  CHECK(layer.memory_bytes() == 400 * 4 + (41 + 101 + 400) * 4 + (400 + 400) * 2 + 40 * 4);
 }
 
 TEST_CASE("SparseLinear: the COO view densifies to a matrix with the weights at the connections", "[sparse_linear]") {
