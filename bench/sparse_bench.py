@@ -407,6 +407,16 @@ def main():
             wisp_dense = result(wisp_results, f"wisp_dense_{kind}", batch)
             print(f"{label:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}{ms(dense):>12}"
                   f"{ms(wisp_dense):>11} | {times(original, wisp):>9}{times(csr, wisp):>9}{times(dense, wisp):>11}")
+    # The reduced-precision mode (compute_dtype bfloat16) of the same layer, against the same PyTorch times.
+    for batch in args.batch:
+        for kind, label in (("forward", "forward bf16"), ("train", "fwd+bwd bf16")):
+            wisp = result(wisp_results, f"wisp_bf16_{kind}", batch)
+            original = result(torch_results, f"original_{kind}", batch)
+            csr = result(torch_results, "csr_forward", batch) if kind == "forward" else None
+            coo = result(torch_results, "coo_train", batch) if kind == "train" else None
+            dense = result(torch_results, f"dense_{kind}", batch)
+            print(f"{label:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}{ms(dense):>12}"
+                  f"{'':>11} | {times(original, wisp):>9}{times(csr, wisp):>9}{times(dense, wisp):>11}")
     for index, run in enumerate(wisp_runs):
         cases = ", ".join(f"{kind} b{batch} {run[(f'wisp_sparse_{kind}', batch)] * 1e3:.2f}"
                           for batch in args.batch for kind in ("forward", "train"))
@@ -468,6 +478,21 @@ def main():
     target("batch 64 forward+backward vs the original algorithm",
            quotient(result(torch_results, "original_train", 64), wisp64_train), 100)
     target("batch 1 forward (median) / bandwidth bound", quotient(measured, bound), 2, higher_is_better=False)
+
+    # Fewer bytes per connection: against the fp32 format's batch-1 bound (8 bytes per connection) of
+    # the same run, and the fastest mode that keeps accuracy (bf16) against PyTorch.
+    fp32_bound = bound_run.get(("batch1_forward_bound_fp32_format", 1))
+    print("targets (fewer bytes per connection):")
+    target("batch 1 forward, exact mode / fp32-format bound", quotient(result(bound_run, "wisp_sparse_forward", 1),
+                                                                        fp32_bound), 1.2, higher_is_better=False)
+    target("batch 1 forward, bf16 mode / fp32-format bound", quotient(result(bound_run, "wisp_bf16_forward", 1),
+                                                                       fp32_bound), 0.8, higher_is_better=False)
+    best64_train = min(t for t in (wisp64_train, result(wisp_results, "wisp_bf16_train", 64)) if t is not None)
+    best64_fwd = min(t for t in (wisp64_fwd, result(wisp_results, "wisp_bf16_forward", 64)) if t is not None)
+    target("batch 64 forward+backward vs dense nn.Linear (fastest mode)",
+           quotient(result(torch_results, "dense_train", 64), best64_train), 100)
+    target("batch 64 forward vs torch CSR (fastest mode)", quotient(result(torch_results, "csr_forward", 64), best64_fwd),
+           20)
     print(f"load average after the run {os.getloadavg()[0]:.2f} (2-thread timings degrade sharply when other "
           f"processes compete for the 2 cores)")
 

@@ -17,23 +17,37 @@
 namespace wisp::sparse_bench {
 namespace {
 
-// The kernel-level forward over the same connections stored in two index formats, back to back in
-// this run: 32-bit column indices (the fp32 format: 8 bytes per connection) and the layer's own
-// (16-bit column indices up to 65536 inputs: 6 bytes). What the 16-bit indices buy, per batch.
+// The kernel-level forward over the same connections in three formats, back to back in this run:
+// 32-bit column indices with float32 values (the fp32 format: 8 bytes per connection), the layer's
+// own (16-bit column indices up to 65536 inputs: 6 bytes), and that with bfloat16 values and, for
+// two rows or more, a bfloat16 input (compute_dtype(DType::BFloat16): 4 bytes). What each lever buys.
 void add_index_format_rows(Results& results, const nn::SparseLinear& sparse, const Arguments& arguments) {
   const int64_t n = sparse.in_features();
   const SparseStructure wide_format =
       kernels::make_sparse_structure(sparse.indices(), sparse.out_features(), n, DType::Int32);
   const Tensor weights = sparse.weights().detach(), bias = sparse.bias().detach();
+  const Tensor weights_bfloat16 = weights.to(DType::BFloat16);
+  struct Format {
+    const char* name;
+    const SparseStructure* structure;
+    const Tensor* values;
+    DType input;
+  };
+  const Format formats[] = {{"format32", &wide_format, &weights, DType::Float32},
+                            {"format_layer", &sparse.structure(), &weights, DType::Float32},
+                            {"format_bfloat16", &sparse.structure(), &weights_bfloat16, DType::BFloat16}};
   for (int64_t batch : arguments.batches) {
-    const kernels::FeatureMajor x = kernels::to_feature_major(rand({batch, n}));
-    for (const auto& [name, structure] : {std::pair<const char*, const SparseStructure*>{"format32", &wide_format},
-                                          {"format_layer", &sparse.structure()}}) {
-      const Timing t = time_runs(arguments.reps, [&] { kernels::sparse_linear_forward(x, weights, *structure, bias); });
-      results.add(std::string(name) + "_forward", batch, t.median_ms, "ms");
-      results.add(std::string(name) + "_forward_min", batch, t.min_ms, "ms");
-      results.add(std::string(name) + "_bytes_per_connection", batch,
-                  static_cast<double>(element_size(structure->column_indices.dtype()) + sizeof(float)), "bytes");
+    const Tensor x = rand({batch, n});
+    for (const Format& format : formats) {
+      const kernels::FeatureMajor input = kernels::to_feature_major(x, format.input);
+      const Timing t = time_runs(
+          arguments.reps, [&] { kernels::sparse_linear_forward(input, *format.values, *format.structure, bias); });
+      results.add(std::string(format.name) + "_forward", batch, t.median_ms, "ms");
+      results.add(std::string(format.name) + "_forward_min", batch, t.min_ms, "ms");
+      results.add(std::string(format.name) + "_bytes_per_connection", batch,
+                  static_cast<double>(element_size(format.structure->column_indices.dtype()) +
+                                      element_size(format.values->dtype())),
+                  "bytes");
     }
   }
 }
@@ -74,6 +88,28 @@ int run_cpu_cases(const Arguments& arguments) {
     results.add("wisp_sparse_train_min", batch, t.min_ms, "ms");
   }
   add_index_format_rows(results, sparse, arguments);
+  {
+    // The same layer in the reduced-precision mode (the same seed: the same connections and values).
+    manual_seed(arguments.seed);
+    nn::SparseLinear reduced(n, n,
+                             nn::SparseLinearOptions().sparsity(arguments.sparsity).compute_dtype(DType::BFloat16));
+    for (int64_t batch : arguments.batches) {
+      Tensor x = batch == 1 ? rand({n}) : rand({batch, n});
+      if (arguments.input_grad) x.set_requires_grad(true);
+      Timing t = time_runs(arguments.reps, [&] {
+        NoGradGuard no_grad;
+        Tensor y = reduced(x);
+      });
+      results.add("wisp_bf16_forward", batch, t.median_ms, "ms");
+      results.add("wisp_bf16_forward_min", batch, t.min_ms, "ms");
+      t = time_runs(arguments.reps, [&] {
+        reduced.zero_grad();
+        x.set_grad(Tensor());
+        reduced(x).sum().backward();
+      });
+      results.add("wisp_bf16_train", batch, t.median_ms, "ms");
+    }
+  }
   if (!arguments.skip_dense) {
     nn::Linear dense(n, n);
     for (int64_t batch : arguments.batches) {
