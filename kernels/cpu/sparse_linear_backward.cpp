@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include "wisp/kernels/access.h"
@@ -26,21 +27,22 @@ namespace {
 // ---- SDDMM: grad_values[k] = Σ_r g[row_k, r] · x[col_k, r], both feature-major ------------------------
 
 // Nonzeros of rows [begin, end), batch tile [tile_begin, tile_begin + Vectors·kLanes). Nonzeros go
-// in groups of kLanes (across row boundaries): one product vector each, then one reduce_lanes
-// gives the group's kLanes dot products as a vector, stored contiguously.
+// in groups of kLanes (across row boundaries): one product lane group each (native vectors), then
+// one reduce_lanes gives the group's kLanes dot products, stored contiguously.
 template <int Vectors, class Index, class Feature, class Input>
 void sddmm_tile(const Index* row_pointers, const Feature* column_indices, const float* g, const Input* x,
                 int64_t stride, int64_t tile_begin, bool accumulate, float* grad_values, int64_t begin, int64_t end) {
+  constexpr int kNative = Vectors * kNativePerGroup;
   const int64_t k_begin = row_pointers[begin], k_end = row_pointers[end];
   int64_t row = begin;  // the row of the current nonzero
-  Vec g_row[Vectors];
+  NativeVec g_row[kNative];
   const auto load_row = [&] {
-    for (int v = 0; v < Vectors; ++v) g_row[v] = load(g + row * stride + tile_begin + v * kLanes);
+    for (int v = 0; v < kNative; ++v) g_row[v] = load_native(g + row * stride + tile_begin + v * kNativeLanes);
   };
   load_row();
   for (int64_t group = k_begin; group < k_end; group += kLanes) {
     const int count = static_cast<int>(std::min<int64_t>(kLanes, k_end - group));
-    Vec products[kLanes];
+    NativeVec products[kLanes][kNativePerGroup];
     for (int j = 0; j < count; ++j) {
       const int64_t k = group + j;
       if (k >= static_cast<int64_t>(row_pointers[row + 1])) {
@@ -53,17 +55,31 @@ void sddmm_tile(const Index* row_pointers, const Feature* column_indices, const 
       if (k + kColumnPrefetchToL1 < k_end)
         prefetch_column<Vectors, 3>(x + tile_begin, column_indices[k + kColumnPrefetchToL1], stride);
       const Input* column = x + static_cast<int64_t>(column_indices[k]) * stride + tile_begin;
-      Vec p = g_row[0] * load(column);
-      for (int v = 1; v < Vectors; ++v) p += g_row[v] * load(column + v * kLanes);
-      products[j] = p;
+      // Each lane: the first lane group's product, then one multiply-add per further group, the same
+      // order whatever the native width.
+      for (int part = 0; part < kNativePerGroup; ++part) {
+        NativeVec p = g_row[part] * load_native(column + part * kNativeLanes);
+        for (int v = 1; v < Vectors; ++v) {
+          const int n = v * kNativePerGroup + part;
+          p += g_row[n] * load_native(column + n * kNativeLanes);
+        }
+        products[j][part] = p;
+      }
     }
-    for (int j = count; j < kLanes; ++j) products[j] = Vec{};
-    Vec sums = reduce_lanes(products);
+    for (int j = count; j < kLanes; ++j)
+      for (int part = 0; part < kNativePerGroup; ++part) products[j][part] = NativeVec{};
+    NativeVec sums[kNativePerGroup];
+    reduce_lanes(&products[0][0], sums);
     float* out = grad_values + group;
     if (count == kLanes) {
-      store(out, accumulate ? load(out) + sums : sums);
+      for (int part = 0; part < kNativePerGroup; ++part) {
+        float* part_out = out + part * kNativeLanes;
+        store_native(part_out, accumulate ? load_native(part_out) + sums[part] : sums[part]);
+      }
     } else {
-      for (int j = 0; j < count; ++j) out[j] = accumulate ? out[j] + sums[j] : sums[j];
+      float lanes[kLanes];
+      std::memcpy(lanes, sums, sizeof lanes);
+      for (int j = 0; j < count; ++j) out[j] = accumulate ? out[j] + lanes[j] : lanes[j];
     }
   }
 }

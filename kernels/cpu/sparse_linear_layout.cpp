@@ -17,8 +17,8 @@
 namespace wisp::kernels::cpu {
 namespace {
 
-using sparse_detail::kLanes;
-using sparse_detail::load;
+using sparse_detail::kNativeLanes;
+using sparse_detail::load_native;
 using sparse_detail::store_fence;
 using sparse_detail::stream_store;
 
@@ -120,7 +120,7 @@ void to_feature_major(const Tensor& batch_major, const FeatureMajor& feature_maj
       }
       alignas(64) float buffer[kTransposeBlock * kMaxBufferedStride];
       transpose_block(f_begin, width, buffer);
-      for (int64_t i = 0; i < width * stride; i += kLanes) stream_store(destination + i, load(buffer + i));
+      for (int64_t i = 0; i < width * stride; i += kNativeLanes) stream_store(destination + i, load_native(buffer + i));
     }
     if (streaming) store_fence();  // each thread its own streaming stores, before the region's barrier
   }

@@ -19,8 +19,8 @@ namespace wisp::kernels::cpu::sparse_detail {
 // Internal linkage, as in kernels/cpu/sparse_simd.h.
 namespace {
 
-// A batch tile: up to this many vectors of kLanes batch rows per output (4 × 16 = 64 rows), as many
-// accumulators as stay in registers next to the loads.
+// A batch tile: up to this many lane groups of kLanes batch rows per output (4 × 16 = 64 rows), as
+// many accumulators as stay in registers next to the loads.
 constexpr int kMaxTileVectors = 4;  // the tile dispatch below handles 1 to 4
 // Output features buffered per thread before writing them batch-major (one 64-byte line of y).
 constexpr int kOutputBlock = 16;
@@ -89,21 +89,23 @@ struct NonzeroValue {
 // The forward uses it over CSR (A = W), grad_input over CSC (A = Wᵀ, values through the permutation).
 
 // Rows [begin, end) for the batch tile [tile_begin, tile_begin + tile_rows), tile_rows <=
-// Vectors·kLanes. Each output's Vectors accumulators stay in registers over its nonzeros.
+// Vectors·kLanes (Vectors lane groups). Each output's accumulators (Vectors lane groups as native
+// vectors) stay in registers over its nonzeros.
 template <int Vectors, class Index, class Feature, class Value, class Dense>
 void spmm_tile(const Index* pointers, const Feature* indices, const Value& value, const Dense* dense, int64_t stride,
                int64_t tile_begin, int64_t tile_rows, const float* init, float* result, int64_t n_out, int64_t begin,
                int64_t end) {
   constexpr int kWidth = Vectors * kLanes;
+  constexpr int kNative = Vectors * kNativePerGroup;
   alignas(64) float block[kOutputBlock][kWidth];
   const Dense* tile = dense + tile_begin;
   const Index k_stop = pointers[end];
   for (int64_t block_begin = begin; block_begin < end; block_begin += kOutputBlock) {
     const int64_t block_end = std::min(end, block_begin + kOutputBlock);
     for (int64_t o = block_begin; o < block_end; ++o) {
-      Vec acc[Vectors];
-      const Vec start = splat(init ? init[o] : 0.0f);
-      for (int v = 0; v < Vectors; ++v) acc[v] = start;
+      NativeVec acc[kNative];
+      const NativeVec start = splat(init ? init[o] : 0.0f);
+      for (int v = 0; v < kNative; ++v) acc[v] = start;
       const Index k_end = pointers[o + 1];
       for (Index k = pointers[o]; k < k_end; ++k) {
         if (k + kColumnPrefetchToL2 < k_stop)
@@ -112,9 +114,9 @@ void spmm_tile(const Index* pointers, const Feature* indices, const Value& value
           prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
         const float w = value(k);
         const Dense* column = tile + static_cast<int64_t>(indices[k]) * stride;
-        for (int v = 0; v < Vectors; ++v) acc[v] += w * load(column + v * kLanes);
+        for (int v = 0; v < kNative; ++v) acc[v] += w * load_native(column + v * kNativeLanes);
       }
-      for (int v = 0; v < Vectors; ++v) store(&block[o - block_begin][v * kLanes], acc[v]);
+      for (int v = 0; v < kNative; ++v) store_native(&block[o - block_begin][v * kNativeLanes], acc[v]);
     }
     // Back to batch-major: each batch row gets a contiguous run of up to 16 outputs.
     const int64_t width = block_end - block_begin;
