@@ -47,7 +47,8 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
 // nonzero.
 void check_sorted_connectivity(const char* op, const Tensor& host_indices, int64_t out_features, int64_t in_features);
 
-// Batch rows are padded to a multiple of this in feature-major tensors (one SIMD vector of floats).
+// Batch rows are padded to a multiple of this in feature-major tensors (a lane group: one AVX-512
+// vector of floats, two AVX2 vectors).
 constexpr int64_t kFeatureMajorLanes = 16;
 
 // The stride of `rows` batch rows in a feature-major tensor: rows rounded up to kFeatureMajorLanes,

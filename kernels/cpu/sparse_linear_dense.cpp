@@ -35,24 +35,12 @@ using sparse_detail::kLanes;
 using sparse_detail::kMaxTileVectors;
 using sparse_detail::kOutputBlock;
 
-// The dense loop's vector: the machine's own width (AVX-512: 16 floats, else 8). Per lane it computes
-// what spmm_tile's kLanes-wide Vec computes (the same `acc += w * x`, which the compiler contracts to
-// a multiply-add, or not, in both alike). On AVX2, GCC 12 lowers the 16-wide Vec through stack copies
-// of its halves: this loop written with Vec ran 10× slower than with the native width (AMD EPYC Zen 3,
-// one thread), no faster per multiply-add than the sparse kernel.
-#if defined(__AVX512F__)
-constexpr int kNativeLanes = 16;
-#else
-constexpr int kNativeLanes = 8;
-#endif
-typedef float NativeVec __attribute__((vector_size(kNativeLanes * sizeof(float))));
-static_assert(kLanes % kNativeLanes == 0, "a batch vector is a whole number of native vectors");
-
-inline NativeVec load_native(const float* p) {
-  NativeVec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
+// The dense loop's vector: the machine's own width (kernels/cpu/sparse_simd.h, as spmm_tile's), with
+// spmm_tile's per-lane expression (`acc += w * x`, which the compiler contracts to a multiply-add,
+// or not, in both alike).
+using sparse_detail::kNativeLanes;
+using sparse_detail::load_native;
+using sparse_detail::NativeVec;
 
 // Rows of `matrix` [n_out, n_dense] in [begin, end), batch tile [tile_begin, tile_begin + tile_rows),
 // tile_rows <= Vectors·kLanes: result[r, o] = init[o] + Σ_i matrix[o, i] · dense[i, r], i
