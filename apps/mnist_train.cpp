@@ -606,8 +606,8 @@ int main(int argc, char** argv) {
       ->check(apps::one_of({"uniform", "fan-in"}));
   app.add_option("--compute-dtype", arguments.compute_dtype,
                  "sparse models: what SparseLinear's kernels read, float32 (exact) or bfloat16 (a bfloat16 copy of "
-                 "the float32 weights, refreshed by each optimizer step, and of the batch; float32 sums; about "
-                 "half the bytes per connection) (default: float32)")
+                 "the float32 weights, refreshed by each optimizer step; float32 inputs and sums; 4 bytes per "
+                 "connection instead of 6) (default: float32)")
       ->check(apps::one_of({"float32", "bfloat16"}));
   app.add_option("--save", arguments.save_path, "write the trained model to FILE (safetensors, wisp::save)");
   app.add_option("--checkpoint-dir", arguments.checkpoint_folder,

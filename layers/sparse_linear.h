@@ -59,9 +59,9 @@ struct SparseLinearOptions {
   WISP_ARG(SparseInit, init, SparseInit::Uniform);
   // What the kernels read. Float32 (the default) is exact. BFloat16 keeps the float32 weights as the
   // trained parameter (the optimizer and its state unchanged) beside a bfloat16 copy that the
-  // forward and grad_input read, refreshed by the optimizer in its own update pass; for two rows or
-  // more the input's feature-major copy is bfloat16 too. Sums stay float32. About half the bytes per
-  // connection (docs/layers.md has the accuracy and docs/benchmarks.md the speed).
+  // forward and grad_input read, refreshed by the optimizer in its own update pass. Inputs, products
+  // and sums stay float32. 4 bytes per connection at batch 1 instead of 6 (docs/layers.md has the
+  // accuracy and docs/benchmarks.md the speed).
   WISP_ARG(DType, compute_dtype, DType::Float32);
 };
 

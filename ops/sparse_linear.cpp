@@ -52,8 +52,10 @@ Tensor sparse_linear_op(const Tensor& input, const Tensor& weights, const Tensor
     WISP_CHECK(weights_bfloat16.shape() == weights.shape(), op, ": expected weights_bfloat16 of shape ",
                weights.shape(), " (the weights') but got ", weights_bfloat16.shape());
   }
-  const kernels::FeatureMajor input_t =
-      kernels::to_feature_major(reshaped(input, Shape{rows, in_features}), reduced ? DType::BFloat16 : DType::Float32);
+  // The input's copy stays float32 in both modes: a bfloat16 copy halves the bytes the batch tiles
+  // read, but widening it costs more than that saves once they run at the machine's vector width
+  // (docs/benchmarks.md, "Fewer bytes per connection").
+  const kernels::FeatureMajor input_t = kernels::to_feature_major(reshaped(input, Shape{rows, in_features}));
   // What the kernels read as W: the float32 values or their bfloat16 copy.
   const Tensor values = reduced ? weights_bfloat16.detach() : weights.detach();
   const Tensor bias_values = bias.defined() ? bias.detach() : bias;

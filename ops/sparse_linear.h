@@ -19,11 +19,10 @@ Tensor sparse_linear(const Tensor& input, const Tensor& weights, const SparseStr
 
 // The reduced-precision variant: the forward and grad_input read `weights_bfloat16` (BFloat16 [nnz],
 // the weights rounded to bfloat16, which the caller keeps up to date: nn::SparseLinear with
-// compute_dtype(DType::BFloat16) does), and for two rows or more the feature-major copy of the input
-// that the kernels read (and keep for grad_weights) is bfloat16 too. Products and sums are float32,
-// and the gradient reaches the float32 `weights` as in the exact op, so the optimizer learns in
-// float32. About half the bytes per connection; results differ from the exact op by bfloat16's
-// rounding of the operands (8 significant bits).
+// compute_dtype(DType::BFloat16) does); the input stays float32. Products and sums are float32, and
+// the gradient reaches the float32 `weights` as in the exact op, so the optimizer learns in float32.
+// 4 bytes per connection at batch 1 instead of 6; results differ from the exact op by bfloat16's
+// rounding of the weights (8 significant bits).
 Tensor sparse_linear(const Tensor& input, const Tensor& weights, const Tensor& weights_bfloat16,
                      const SparseStructure& structure, const Tensor& bias);
 

@@ -17,10 +17,11 @@
 namespace wisp::sparse_bench {
 namespace {
 
-// The kernel-level forward over the same connections in three formats, back to back in this run:
+// The kernel-level forward over the same connections in four formats, back to back in this run:
 // 32-bit column indices with float32 values (the fp32 format: 8 bytes per connection), the layer's
-// own (16-bit column indices up to 65536 inputs: 6 bytes), and that with bfloat16 values and, for
-// two rows or more, a bfloat16 input (compute_dtype(DType::BFloat16): 4 bytes). What each lever buys.
+// own (16-bit column indices up to 65536 inputs: 6 bytes), that with bfloat16 values
+// (compute_dtype(DType::BFloat16): 4 bytes), and that with a bfloat16 input as well (from two rows;
+// half the bytes of x's slices). What each lever buys.
 void add_index_format_rows(Results& results, const nn::SparseLinear& sparse, const Arguments& arguments) {
   const int64_t n = sparse.in_features();
   const SparseStructure wide_format =
@@ -35,7 +36,8 @@ void add_index_format_rows(Results& results, const nn::SparseLinear& sparse, con
   };
   const Format formats[] = {{"format32", &wide_format, &weights, DType::Float32},
                             {"format_layer", &sparse.structure(), &weights, DType::Float32},
-                            {"format_bfloat16", &sparse.structure(), &weights_bfloat16, DType::BFloat16}};
+                            {"format_bfloat16", &sparse.structure(), &weights_bfloat16, DType::Float32},
+                            {"format_bfloat16_input", &sparse.structure(), &weights_bfloat16, DType::BFloat16}};
   for (int64_t batch : arguments.batches) {
     const Tensor x = rand({batch, n});
     for (const Format& format : formats) {
