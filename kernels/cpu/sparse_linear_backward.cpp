@@ -104,20 +104,7 @@ void sddmm_rows(const Index* row_pointers, const Feature* column_indices, const 
       sddmm_tile<decltype(vectors_tag)::value>(row_pointers, column_indices, g, x, stride, tile_begin, accumulate,
                                                grad_values, begin, end);
     };
-    switch (vectors) {
-      case 1:
-        run(std::integral_constant<int, 1>{});
-        break;
-      case 2:
-        run(std::integral_constant<int, 2>{});
-        break;
-      case 3:
-        run(std::integral_constant<int, 3>{});
-        break;
-      default:
-        run(std::integral_constant<int, kMaxTileVectors>{});
-        break;
-    }
+    with_tile_width(static_cast<int>(vectors), run);
   }
 }
 

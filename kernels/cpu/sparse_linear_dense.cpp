@@ -41,6 +41,7 @@ using sparse_detail::kOutputBlock;
 using sparse_detail::kNativeLanes;
 using sparse_detail::load_native;
 using sparse_detail::NativeVec;
+using sparse_detail::with_tile_width;
 
 // Rows of `matrix` [n_out, n_dense] in [begin, end), batch tile [tile_begin, tile_begin + tile_rows),
 // tile_rows <= Vectors·kLanes: result[r, o] = init[o] + Σ_i matrix[o, i] · dense[i, r], i
@@ -91,20 +92,7 @@ void dense_product(const float* matrix, int64_t n_dense, const float* dense, int
         dense_tile<decltype(vectors_tag)::value>(matrix, n_dense, dense, stride, tile_begin, tile_rows, init, result,
                                                  n_out, begin, end);
       };
-      switch (vectors) {
-        case 1:
-          run(std::integral_constant<int, 1>{});
-          break;
-        case 2:
-          run(std::integral_constant<int, 2>{});
-          break;
-        case 3:
-          run(std::integral_constant<int, 3>{});
-          break;
-        default:
-          run(std::integral_constant<int, kMaxTileVectors>{});
-          break;
-      }
+      with_tile_width(static_cast<int>(vectors), run);
     }
   }
 }

@@ -12,9 +12,12 @@
 
 #include "wisp/kernels/access.h"
 #include "wisp/kernels/cpu/parallel.h"
+#include "wisp/kernels/cpu/sparse_simd.h"
 
 namespace wisp::kernels::cpu {
 namespace {
+
+using sparse_detail::with_tile_width;
 
 // Adds w · x[r, i] into y[r, row] for the nonzeros of the active columns [begin, end), with the
 // values in CSC order; y is [Rows, out] batch-major. Within a column the rows are distinct.
@@ -184,20 +187,7 @@ void sparse_linear_forward_skip_zeros(const FeatureMajor& input, const ActiveInp
         forward_skip_zeros<decltype(rows_tag)::value, Pointer, RowIndex>(input, active, csc_values, structure, bias,
                                                                          output);
       };
-      switch (input.rows) {
-        case 1:
-          run(std::integral_constant<int, 1>{});
-          break;
-        case 2:
-          run(std::integral_constant<int, 2>{});
-          break;
-        case 3:
-          run(std::integral_constant<int, 3>{});
-          break;
-        default:
-          run(std::integral_constant<int, 4>{});
-          break;
-      }
+      with_tile_width(static_cast<int>(input.rows), run);
     });
   });
 }

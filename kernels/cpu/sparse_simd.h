@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__AVX512F__)
 // GCC 12 reports a false "may be used uninitialized" inside its own AVX-512 intrinsics (as in
@@ -127,6 +128,27 @@ inline void reduce_lanes(const NativeVec* groups, NativeVec* sums) {
   for (int i = 0; i < kCount / 4; ++i) quarters[i] = pair_sums(halves[2 * i], halves[2 * i + 1]);
   for (int i = 0; i < kCount / 8; ++i) eighths[i] = pair_sums(quarters[2 * i], quarters[2 * i + 1]);
   for (int i = 0; i < kNativePerGroup; ++i) sums[i] = pair_sums(eighths[2 * i], eighths[2 * i + 1]);
+}
+
+// Calls run(std::integral_constant<int, W>{}) with W = width clamped to [1, 4]: the tile loops are
+// templates on their width (lane groups of a batch tile, or the rows of a small batch), so that
+// their accumulators stay in registers, and 4 is the widest any of them takes.
+template <class Run>
+void with_tile_width(int width, Run&& run) {
+  switch (width) {
+    case 1:
+      run(std::integral_constant<int, 1>{});
+      break;
+    case 2:
+      run(std::integral_constant<int, 2>{});
+      break;
+    case 3:
+      run(std::integral_constant<int, 3>{});
+      break;
+    default:
+      run(std::integral_constant<int, 4>{});
+      break;
+  }
 }
 
 }  // namespace

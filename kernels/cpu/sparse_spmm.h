@@ -21,7 +21,7 @@ namespace {
 
 // A batch tile: up to this many lane groups of kLanes batch rows per output (4 × 16 = 64 rows), as
 // many accumulators as stay in registers next to the loads.
-constexpr int kMaxTileVectors = 4;  // the tile dispatch below handles 1 to 4
+constexpr int kMaxTileVectors = 4;  // with_tile_width (kernels/cpu/sparse_simd.h) dispatches 1 to 4
 // Output features buffered per thread before writing them batch-major (one 64-byte line of y).
 constexpr int kOutputBlock = 16;
 // How many nonzeros ahead the batch-1 grad_input prefetches values[csc_to_value[k]]: the
@@ -250,20 +250,7 @@ void spmm_rows(const Index* pointers, const Feature* indices, const Value& value
       spmm_tile<decltype(vectors_tag)::value>(pointers, indices, value, dense, stride, tile_begin, tile_rows, init,
                                               result, n_out, begin, end);
     };
-    switch (vectors) {
-      case 1:
-        run(std::integral_constant<int, 1>{});
-        break;
-      case 2:
-        run(std::integral_constant<int, 2>{});
-        break;
-      case 3:
-        run(std::integral_constant<int, 3>{});
-        break;
-      default:
-        run(std::integral_constant<int, kMaxTileVectors>{});
-        break;
-    }
+    with_tile_width(static_cast<int>(vectors), run);
   }
 }
 
