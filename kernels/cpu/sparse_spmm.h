@@ -173,31 +173,44 @@ void spmv_rows(const Index* pointers, const Feature* indices, const NonzeroValue
                const float* dense, const float* init, float* result, int64_t begin, int64_t end) {
   const float* __restrict values = value.values;
   // The compiler vectorises the gather loop below differently for 16-bit indices (more lanes per
-  // vector), which changes the order of the sum: 16-bit rows are widened into this buffer first and
-  // run the very loop wider indices run, so both formats give the same bits. The copy is a
-  // sequential pass over data in L1, beside the row's random reads of `dense`.
-  std::vector<Index> widened;
-  for (int64_t o = begin; o < end; ++o) {
-    float total = 0.0f;
-    const Index k_begin = pointers[o], k_end = pointers[o + 1];
+  // vector), which changes the order of the sum: 16-bit indices are widened into this buffer first,
+  // kWidenedRows rows at a time (one long sequential pass, its result in L1/L2), and the rows then
+  // run the very loop wider indices run, so both formats give the same bits.
+  constexpr int64_t kWidenedRows = 64;
 #if defined(__AVX512F__)
-    if constexpr (std::is_same_v<Index, int32_t>) {  // int32 or uint16 features
-      total = sparse_dot_avx512(values, indices, dense, k_begin, k_end);
-    } else
+  // The explicit AVX-512 loop reads 16-bit indices itself, in the same lanes.
+  constexpr bool kWiden = !std::is_same_v<Feature, Index> && !std::is_same_v<Index, int32_t>;
+#else
+  constexpr bool kWiden = !std::is_same_v<Feature, Index>;
 #endif
-    {
-      const Index* row_indices;  // indexed by k in [k_begin, k_end)
-      if constexpr (std::is_same_v<Feature, Index>) {
-        row_indices = indices;
-      } else {
-        widened.resize(static_cast<size_t>(k_end - k_begin));
-        for (Index k = k_begin; k < k_end; ++k) widened[static_cast<size_t>(k - k_begin)] = indices[k];
-        row_indices = widened.data() - k_begin;
-      }
-#pragma omp simd reduction(+ : total)
-      for (Index k = k_begin; k < k_end; ++k) total += values[k] * dense[row_indices[k]];
+  std::vector<Index> widened;
+  for (int64_t block = begin; block < end; block += kWidenedRows) {
+    const int64_t block_end = std::min(end, block + kWidenedRows);
+    const Index* block_indices = nullptr;  // indexed by k in [pointers[block], pointers[block_end])
+    if constexpr (!kWiden) {
+      if constexpr (std::is_same_v<Feature, Index>) block_indices = indices;
+    } else {
+      const Index first = pointers[block], count = pointers[block_end] - first;
+      widened.resize(static_cast<size_t>(count));
+      const Feature* __restrict source = indices + first;
+      Index* __restrict target = widened.data();
+      for (Index j = 0; j < count; ++j) target[j] = source[j];
+      block_indices = widened.data() - first;
     }
-    result[o] = init ? total + init[o] : total;
+    for (int64_t o = block; o < block_end; ++o) {
+      float total = 0.0f;
+      const Index k_begin = pointers[o], k_end = pointers[o + 1];
+#if defined(__AVX512F__)
+      if constexpr (std::is_same_v<Index, int32_t>) {  // int32 or uint16 features
+        total = sparse_dot_avx512(values, indices, dense, k_begin, k_end);
+      } else
+#endif
+      {
+#pragma omp simd reduction(+ : total)
+        for (Index k = k_begin; k < k_end; ++k) total += values[k] * dense[block_indices[k]];
+      }
+      result[o] = init ? total + init[o] : total;
+    }
   }
 }
 
