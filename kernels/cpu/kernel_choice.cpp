@@ -68,14 +68,16 @@ int run_fastest(const std::string& key, const std::vector<KernelVariant>& varian
     variants[0].run();
     return 0;
   }
+  int remembered = -1;
   {
     const std::lock_guard<std::mutex> lock(choices_mutex());
     const auto found = choices().find(key);
-    if (found != choices().end()) {
-      const int winner = found->second.winner;
-      variants[static_cast<size_t>(winner)].run();
-      return winner;
-    }
+    if (found != choices().end()) remembered = found->second.winner;
+  }
+  // Run outside the lock: a variant may itself choose among kernels (and other threads may choose).
+  if (remembered >= 0) {
+    variants[static_cast<size_t>(remembered)].run();
+    return remembered;
   }
   // Measured outside the lock: variants may take long and may themselves choose kernels.
   std::vector<double> best(static_cast<size_t>(count), std::numeric_limits<double>::infinity());

@@ -113,6 +113,7 @@ void sddmm_rows(const Index* row_pointers, const Feature* column_indices, const 
 
 using sparse_detail::NonzeroValue;
 using sparse_detail::parallel_rows;
+using sparse_detail::run_tile_variants;
 using sparse_detail::sddmm_rows;
 using sparse_detail::spmm_rows;
 
@@ -150,8 +151,10 @@ void sparse_linear_backward_input(const FeatureMajor& grad_output, const Tensor&
 #pragma omp parallel for schedule(static) if (nnz > kParallelThreshold)
       for (int64_t k = 0; k < nnz; ++k) csc_values[k] = to_float(w[csc_to_value[k]]);
       const NonzeroValue<Index, false> value{csc_values, nullptr, nnz};
-      parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
-        spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end);
+      run_tile_variants("sparse_linear_backward_input tiles", structure, rows, stride, [&](bool prefetch) {
+        parallel_rows(column_pointers, in, nnz * stride, [&](int64_t begin, int64_t end) {
+          spmm_rows(column_pointers, row_indices, value, g, stride, rows, nullptr, gx, in, begin, end, prefetch);
+        });
       });
     });
   });

@@ -41,6 +41,7 @@ using sparse_detail::kOutputBlock;
 using sparse_detail::kNativeLanes;
 using sparse_detail::load_native;
 using sparse_detail::NativeVec;
+using sparse_detail::shape_key;
 using sparse_detail::with_tile_width;
 
 // Rows of `matrix` [n_out, n_dense] in [begin, end), batch tile [tile_begin, tile_begin + tile_rows),
@@ -145,16 +146,6 @@ void with_dense_weights(const Tensor& values, const SparseStructure& structure, 
   scatter_structure(structure, pointer<float>(values), transposed, buffer.data());
   product(static_cast<const float*>(buffer.data()));
   scatter_structure(structure, nullptr, transposed, buffer.data());
-}
-
-// The shape class of a measured choice: the layer's sizes, the rows rounded up to a batch tile, and
-// the thread count (which shifts the balance between the two loops).
-std::string shape_key(const char* kernel, const SparseStructure& structure, int64_t rows) {
-  const int64_t tile = kMaxTileVectors * kLanes;
-  return std::string(kernel) + " out=" + std::to_string(structure.out_features) +
-         " in=" + std::to_string(structure.in_features) + " nnz=" + std::to_string(structure.nnz()) +
-         " rows<=" + std::to_string((rows + tile - 1) / tile * tile) +
-         " threads=" + std::to_string(omp_get_max_threads());
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 namespace wisp::kernels::cpu {
 using sparse_detail::NonzeroValue;
 using sparse_detail::parallel_rows;
+using sparse_detail::run_tile_variants;
 using sparse_detail::spmm_rows;
 
 // input.data: [in, stride] float32 or bfloat16; values: [nnz] float32 or bfloat16; bias: [out] or
@@ -42,9 +43,12 @@ void sparse_linear_forward(const FeatureMajor& input, const Tensor& values, cons
         const Index* row_pointers = pointer<Index>(structure.row_pointers);
         const Column* column_indices = pointer<Column>(structure.column_indices);
         const NonzeroValue<Index, false, ValueElement> value{w, nullptr, structure.nnz()};
-        parallel_rows(row_pointers, out, structure.nnz() * stride, [&](int64_t begin, int64_t end) {
-          spmm_rows(row_pointers, column_indices, value, x, stride, rows, init, y, out, begin, end);
-        });
+        const auto run = [&](bool prefetch) {
+          parallel_rows(row_pointers, out, structure.nnz() * stride, [&](int64_t begin, int64_t end) {
+            spmm_rows(row_pointers, column_indices, value, x, stride, rows, init, y, out, begin, end, prefetch);
+          });
+        };
+        run_tile_variants("sparse_linear_forward tiles", structure, rows, stride, run);
       });
     });
   });

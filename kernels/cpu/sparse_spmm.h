@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <vector>
 
+#include "wisp/kernels/cpu/kernel_choice.h"
 #include "wisp/kernels/cpu/parallel.h"
 #include "wisp/kernels/cpu/sparse_simd.h"
 
@@ -69,6 +71,17 @@ void parallel_rows(const Index* pointers, int64_t count, int64_t work, Body body
   }
 }
 
+// The key of a measured kernel choice (kernels/cpu/kernel_choice.h) for a layer's shape class: the
+// kernel, the layer's sizes, the batch rounded up to a whole tile and the thread count (the best
+// variant changes with each).
+inline std::string shape_key(const char* kernel, const SparseStructure& structure, int64_t rows) {
+  const int64_t tile = kMaxTileVectors * kLanes;
+  return std::string(kernel) + " out=" + std::to_string(structure.out_features) +
+         " in=" + std::to_string(structure.in_features) + " nnz=" + std::to_string(structure.nnz()) +
+         " rows<=" + std::to_string((rows + tile - 1) / tile * tile) +
+         " threads=" + std::to_string(omp_get_max_threads());
+}
+
 // The k-th nonzero of a compressed matrix: values[k] in CSR order, values[permutation[k]] in CSC.
 // Values are float or BFloat16 (read as floats).
 template <class Index, bool kPermuted, class Element = float>
@@ -91,7 +104,9 @@ struct NonzeroValue {
 // Rows [begin, end) for the batch tile [tile_begin, tile_begin + tile_rows), tile_rows <=
 // Vectors·kLanes (Vectors lane groups). Each output's accumulators (Vectors lane groups as native
 // vectors) stay in registers over its nonzeros.
-template <int Vectors, class Index, class Feature, class Value, class Dense>
+// kPrefetch: whether the dense rows are prefetched ahead (the variant that wins depends on the
+// machine's caches; the callers measure both, kernels/cpu/kernel_choice.h).
+template <int Vectors, bool kPrefetch, class Index, class Feature, class Value, class Dense>
 void spmm_tile(const Index* pointers, const Feature* indices, const Value& value, const Dense* dense, int64_t stride,
                int64_t tile_begin, int64_t tile_rows, const float* init, float* result, int64_t n_out, int64_t begin,
                int64_t end) {
@@ -108,10 +123,12 @@ void spmm_tile(const Index* pointers, const Feature* indices, const Value& value
       for (int v = 0; v < kNative; ++v) acc[v] = start;
       const Index k_end = pointers[o + 1];
       for (Index k = pointers[o]; k < k_end; ++k) {
-        if (k + kColumnPrefetchToL2 < k_stop)
-          prefetch_column<Vectors, 2>(tile, indices[k + kColumnPrefetchToL2], stride);
-        if (k + kColumnPrefetchToL1 < k_stop)
-          prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
+        if constexpr (kPrefetch) {
+          if (k + kColumnPrefetchToL2 < k_stop)
+            prefetch_column<Vectors, 2>(tile, indices[k + kColumnPrefetchToL2], stride);
+          if (k + kColumnPrefetchToL1 < k_stop)
+            prefetch_column<Vectors, 3>(tile, indices[k + kColumnPrefetchToL1], stride);
+        }
         const float w = value(k);
         const Dense* column = tile + static_cast<int64_t>(indices[k]) * stride;
         for (int v = 0; v < kNative; ++v) acc[v] += w * load_native(column + v * kNativeLanes);
@@ -247,9 +264,11 @@ void spmv_rows(const Index* pointers, const Feature* indices, const NonzeroValue
   }
 }
 
+// prefetch: the batch tiles' variant (spmm_tile's kPrefetch); results are the same either way.
 template <class Index, class Feature, class Value, class Dense>
 void spmm_rows(const Index* pointers, const Feature* indices, const Value& value, const Dense* dense, int64_t stride,
-               int64_t rows, const float* init, float* result, int64_t n_out, int64_t begin, int64_t end) {
+               int64_t rows, const float* init, float* result, int64_t n_out, int64_t begin, int64_t end,
+               bool prefetch = true) {
   if constexpr (std::is_same_v<Dense, float>) {  // a BFloat16 operand always has a padded stride
     if (stride == 1) {  // one batch row: a sparse matrix-vector product, bound by memory bandwidth
       spmv_rows(pointers, indices, value, dense, init, result, begin, end);
@@ -260,11 +279,29 @@ void spmm_rows(const Index* pointers, const Feature* indices, const Value& value
     const int64_t tile_rows = std::min<int64_t>(rows - tile_begin, kMaxTileVectors * kLanes);
     const int vectors = static_cast<int>((tile_rows + kLanes - 1) / kLanes);
     const auto run = [&](auto vectors_tag) {
-      spmm_tile<decltype(vectors_tag)::value>(pointers, indices, value, dense, stride, tile_begin, tile_rows, init,
-                                              result, n_out, begin, end);
+      constexpr int kVectors = decltype(vectors_tag)::value;
+      if (prefetch)
+        spmm_tile<kVectors, true>(pointers, indices, value, dense, stride, tile_begin, tile_rows, init, result, n_out,
+                                  begin, end);
+      else
+        spmm_tile<kVectors, false>(pointers, indices, value, dense, stride, tile_begin, tile_rows, init, result, n_out,
+                                   begin, end);
     };
     with_tile_width(static_cast<int>(vectors), run);
   }
+}
+
+// Runs run(prefetch) for a product over batch tiles (stride > 1) with the prefetching variant the
+// measurement at first use found faster for this shape class (the same results either way); one
+// row has no tiles and runs run(true).
+template <class Run>
+void run_tile_variants(const char* kernel, const SparseStructure& structure, int64_t rows, int64_t stride, Run run) {
+  if (stride == 1) {
+    run(true);
+    return;
+  }
+  run_fastest(shape_key(kernel, structure, rows),
+              {{"prefetch", [&] { run(true); }}, {"no-prefetch", [&] { run(false); }}});
 }
 
 }  // namespace

@@ -66,3 +66,13 @@ TEST_CASE("kernel_choice: one variant runs without measuring; none is an error")
   CHECK(kernel_choices().empty());
   CHECK_THROWS_WITH(run_fastest("empty", {}), Catch::Contains("expected at least one variant"));
 }
+
+TEST_CASE("kernel_choice: a variant may itself choose among kernels", "[kernels]") {
+  forget_kernel_choices();
+  int inner_runs = 0;
+  const auto inner = [&] { run_fastest("nested inner", {{"a", [&] { ++inner_runs; }}, {"b", [&] { ++inner_runs; }}}); };
+  for (int call = 0; call < 3; ++call) run_fastest("nested outer", {{"x", inner}, {"y", inner}});
+  CHECK(kernel_choices().size() == 2);
+  CHECK(inner_runs > 3);
+  forget_kernel_choices();
+}
