@@ -44,11 +44,8 @@ struct Reader {
   }
 };
 
-std::vector<int64_t> as_int64(const Tensor& t) {
-  if (t.dtype() == DType::Int64) return t.to_vector<int64_t>();
-  const std::vector<int32_t> narrow = t.to_vector<int32_t>();
-  return {narrow.begin(), narrow.end()};
-}
+// Any index tensor (uint16, int32 or int64) as int64 values.
+std::vector<int64_t> as_int64(const Tensor& t) { return t.to(DType::Int64).to_vector<int64_t>(); }
 
 // A [2, nnz] connectivity sorted by (row, col) without duplicates, within the layer's sizes.
 void require_sorted(const Tensor& connectivity, int64_t in_features, int64_t out_features) {
@@ -127,6 +124,11 @@ void check_structure(const Tensor& indices, int64_t in_features, int64_t out_fea
   const int64_t nnz = indices.size(1);
   const std::vector<int64_t> flat = indices.to_vector<int64_t>();
   require(structure.nnz() == nnz, "the structure's nnz differs from the indices'");
+  // 16-bit feature indices exactly where a side has at most 65536 features (unless forced wider).
+  const wisp::SparseIndexDTypes dtypes = structure.index_dtypes();
+  require(force_int32 ? dtypes == wisp::SparseIndexDTypes::uniform(DType::Int32)
+                      : dtypes == wisp::SparseIndexDTypes::smallest(nnz, out_features, in_features),
+          "the structure's index dtypes are not the expected ones");
   const std::vector<int64_t> row_pointers = as_int64(structure.row_pointers);
   const std::vector<int64_t> columns = as_int64(structure.column_indices);
   const std::vector<int64_t> column_pointers = as_int64(structure.column_pointers);
