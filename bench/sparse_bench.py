@@ -397,26 +397,20 @@ def main():
               f"{'torch dense':>12}{'wisp dense':>11} | {'orig/wisp':>9}{'CSR/wisp':>9}{'dense/wisp':>11}")
     print(header)
     print("-" * len(header))
-    for batch in args.batch:
-        for kind, label in (("forward", "forward"), ("train", "forward+backward")):
-            wisp = result(wisp_results, f"wisp_sparse_{kind}", batch)
-            original = result(torch_results, f"original_{kind}", batch)
-            csr = result(torch_results, "csr_forward", batch) if kind == "forward" else None
-            coo = result(torch_results, "coo_train", batch) if kind == "train" else None
-            dense = result(torch_results, f"dense_{kind}", batch)
-            wisp_dense = result(wisp_results, f"wisp_dense_{kind}", batch)
-            print(f"{label:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}{ms(dense):>12}"
-                  f"{ms(wisp_dense):>11} | {times(original, wisp):>9}{times(csr, wisp):>9}{times(dense, wisp):>11}")
-    # The reduced-precision mode (compute_dtype bfloat16) of the same layer, against the same PyTorch times.
-    for batch in args.batch:
-        for kind, label in (("forward", "forward bf16"), ("train", "fwd+bwd bf16")):
-            wisp = result(wisp_results, f"wisp_bf16_{kind}", batch)
-            original = result(torch_results, f"original_{kind}", batch)
-            csr = result(torch_results, "csr_forward", batch) if kind == "forward" else None
-            coo = result(torch_results, "coo_train", batch) if kind == "train" else None
-            dense = result(torch_results, f"dense_{kind}", batch)
-            print(f"{label:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}{ms(dense):>12}"
-                  f"{'':>11} | {times(original, wisp):>9}{times(csr, wisp):>9}{times(dense, wisp):>11}")
+    # The exact layer, then the reduced-precision mode (compute_dtype bfloat16) of the same layer,
+    # each against the same PyTorch times.
+    for mode, suffix, with_dense in (("sparse", "", True), ("bf16", " bf16", False)):
+        for batch in args.batch:
+            for kind, label in (("forward", "forward"), ("train", "forward+backward" if with_dense else "fwd+bwd")):
+                wisp = result(wisp_results, f"wisp_{mode}_{kind}", batch)
+                original = result(torch_results, f"original_{kind}", batch)
+                csr = result(torch_results, "csr_forward", batch) if kind == "forward" else None
+                coo = result(torch_results, "coo_train", batch) if kind == "train" else None
+                dense = result(torch_results, f"dense_{kind}", batch)
+                wisp_dense = ms(result(wisp_results, f"wisp_dense_{kind}", batch)) if with_dense else ""
+                print(f"{label + suffix:<17}{batch:>6}{ms(wisp):>10}{ms(original):>11}{ms(csr):>11}{ms(coo):>11}"
+                      f"{ms(dense):>12}{wisp_dense:>11} | {times(original, wisp):>9}{times(csr, wisp):>9}"
+                      f"{times(dense, wisp):>11}")
     for index, run in enumerate(wisp_runs):
         cases = ", ".join(f"{kind} b{batch} {run[(f'wisp_sparse_{kind}', batch)] * 1e3:.2f}"
                           for batch in args.batch for kind in ("forward", "train"))
