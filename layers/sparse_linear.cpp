@@ -206,13 +206,12 @@ SparseLinear::SparseLinear(int64_t in_features, int64_t out_features, SparseLine
 BFloat16Weights::BFloat16Weights(Tensor weights, std::shared_ptr<RiglSchedule> rigl)
     : weights_(std::move(weights)), rigl_(std::move(rigl)) {}
 
-bool BFloat16Weights::matches_weights() const {
-  return copy_.defined() && copy_.shape() == weights_.shape() && copy_.device() == weights_.device() &&
-         copied_version_ == weights_.version();
+bool BFloat16Weights::fits_weights() const {
+  return copy_.defined() && copy_.shape() == weights_.shape() && copy_.device() == weights_.device();
 }
 
 const Tensor& BFloat16Weights::current() {
-  if (!matches_weights()) {
+  if (!fits_weights() || copied_version_ != weights_.version()) {
     NoGradGuard no_grad;
     copy_ = weights_.detach().to(DType::BFloat16);
     copied_version_ = weights_.version();
@@ -223,7 +222,7 @@ const Tensor& BFloat16Weights::current() {
 const Tensor* BFloat16Weights::bfloat16_copy() const {
   // Only a copy of the weights' current shape and device can be refreshed in place; otherwise the
   // next forward makes a new one.
-  return copy_.defined() && copy_.shape() == weights_.shape() && copy_.device() == weights_.device() ? &copy_ : nullptr;
+  return fits_weights() ? &copy_ : nullptr;
 }
 
 void BFloat16Weights::bfloat16_copy_refreshed(const Tensor& tensor) { copied_version_ = tensor.version(); }

@@ -80,7 +80,8 @@ class BFloat16Weights : public TensorUpdateHook {
   void after_update(const Tensor& tensor, const std::vector<Tensor>& per_element_state) override;
 
  private:
-  bool matches_weights() const;
+  // Whether the copy has the weights' shape and device (it may still hold older values).
+  bool fits_weights() const;
 
   Tensor weights_, copy_;
   uint64_t copied_version_ = 0;
