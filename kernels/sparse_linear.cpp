@@ -13,13 +13,19 @@
 namespace wisp::kernels {
 namespace {
 
-// One index tensor of a structure: defined, 1-D of `size` entries, on `device`, of `dtype`
-// (`dtype_rule` says which dtypes the check allowed, for the message).
+// One index tensor of a structure: defined, 1-D of `size` entries, on `device` (dtypes are checked
+// by check_structure).
 void check_index_tensor(const char* name, const Tensor& t, int64_t size, Device device) {
   WISP_CHECK(t.defined() && t.shape() == Shape{size}, "SparseStructure: expected ", name, " of shape ", Shape{size},
              " but got ", t.defined() ? detail::concat(t.dtype(), " ", t.shape()) : std::string("an undefined tensor"));
   WISP_CHECK(t.device() == device, "SparseStructure: expected ", name, " on ", device,
              " (column_indices' device) but it is on ", t.device());
+}
+
+// Feature indices (column_indices, row_indices) hold the pointers' dtype, or uint16 for a side of at
+// most kMaxUInt16IndexedFeatures features (SparseIndexDTypes).
+bool feature_index_dtype_allowed(DType dtype, DType pointers, int64_t features) {
+  return dtype == pointers || (dtype == DType::UInt16 && features <= kMaxUInt16IndexedFeatures);
 }
 
 // The kernels index memory through the structure: check that its tensors agree with each other.
@@ -42,9 +48,9 @@ void check_structure(const char* op, const SparseStructure& s) {
     WISP_CHECK(t->dtype() == dtypes.pointers, op, ": expected ", name, " of dtype ", dtypes.pointers,
                " (row_pointers') but got ", t->dtype());
   const auto check_feature_dtype = [&](const char* name, DType dtype, int64_t features) {
-    WISP_CHECK(dtype == dtypes.pointers || (dtype == DType::UInt16 && features <= kMaxUInt16IndexedFeatures), op,
-               ": expected ", name, " of dtype ", dtypes.pointers, " (row_pointers') or uint16 (for at most ",
-               kMaxUInt16IndexedFeatures, " features) but got ", dtype, " for ", features, " features");
+    WISP_CHECK(feature_index_dtype_allowed(dtype, dtypes.pointers, features), op, ": expected ", name, " of dtype ",
+               dtypes.pointers, " (row_pointers') or uint16 (for at most ", kMaxUInt16IndexedFeatures,
+               " features) but got ", dtype, " for ", features, " features");
   };
   check_feature_dtype("column_indices", dtypes.columns, s.in_features);
   check_feature_dtype("row_indices", dtypes.rows, s.out_features);
@@ -141,9 +147,9 @@ SparseStructure make_sparse_structure(const Tensor& indices, int64_t out_feature
         "room to look ahead)");
   }
   const auto check_feature_dtype = [&](const char* name, DType dtype, int64_t features) {
-    WISP_CHECK(dtype == pointer_dtype || (dtype == DType::UInt16 && features <= kMaxUInt16IndexedFeatures), op,
-               ": expected ", name, " dtype ", pointer_dtype, " (the pointers') or uint16 (for at most ",
-               kMaxUInt16IndexedFeatures, " features) but got ", dtype, " for ", features, " features");
+    WISP_CHECK(feature_index_dtype_allowed(dtype, pointer_dtype, features), op, ": expected ", name, " dtype ",
+               pointer_dtype, " (the pointers') or uint16 (for at most ", kMaxUInt16IndexedFeatures,
+               " features) but got ", dtype, " for ", features, " features");
   };
   check_feature_dtype("column index", index_dtypes.columns, in_features);
   check_feature_dtype("row index", index_dtypes.rows, out_features);
@@ -202,13 +208,7 @@ Tensor sparse_linear_forward(const FeatureMajor& input, const Tensor& values, co
   Tensor output = empty({input.rows, structure.out_features}, TensorOptions(DType::Float32).device(values.device()));
   if (input.rows == 0) return output;
   dispatch(
-      op, values,
-      [&] {
-        // The dense variant of small layers reads float32 operands only.
-        if (values.dtype() == DType::Float32 && input.data.dtype() == DType::Float32)
-          cpu::sparse_linear_forward_measured(input, values, structure, bias, output);
-        else cpu::sparse_linear_forward(input, values, structure, bias, output);
-      },
+      op, values, [&] { cpu::sparse_linear_forward_measured(input, values, structure, bias, output); },
       WISP_CUDA_TWIN(cuda::sparse_linear_forward(input, values, structure, bias, output)));
   return output;
 }
@@ -247,9 +247,7 @@ SparseLinearGradients sparse_linear_backward(const Tensor& grad_output, const Fe
   dispatch(
       op, grad_output,
       [&] {
-        if (need_input && values.dtype() == DType::Float32)
-          cpu::sparse_linear_backward_input_measured(grad_output_t, values, structure, gradients.input);
-        else if (need_input) cpu::sparse_linear_backward_input(grad_output_t, values, structure, gradients.input);
+        if (need_input) cpu::sparse_linear_backward_input_measured(grad_output_t, values, structure, gradients.input);
         if (need_values) cpu::sparse_linear_backward_values(grad_output_t, input, structure, gradients.values);
         if (need_bias) cpu::sparse_linear_backward_bias(grad_output, gradients.bias);
       },

@@ -148,6 +148,11 @@ void with_dense_weights(const Tensor& values, const SparseStructure& structure, 
   scatter_structure(structure, nullptr, transposed, buffer.data());
 }
 
+// The dense loop reads float32 values and activations only (bfloat16 copies take the sparse kernel).
+bool float32_operands(const Tensor& values, const Tensor& activations) {
+  return values.dtype() == DType::Float32 && activations.dtype() == DType::Float32;
+}
+
 }  // namespace
 
 bool dense_sparse_linear_applies(int64_t rows, const SparseStructure& structure) {
@@ -156,7 +161,7 @@ bool dense_sparse_linear_applies(int64_t rows, const SparseStructure& structure)
 
 bool sparse_linear_forward_dense(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
                                  const Tensor& bias, const Tensor& output) {
-  if (!dense_sparse_linear_applies(input.rows, structure) ||
+  if (!dense_sparse_linear_applies(input.rows, structure) || !float32_operands(values, input.data) ||
       !all_finite(pointer<float>(input.data), input.data.numel())) {
     sparse_linear_forward(input, values, structure, bias, output);
     return false;
@@ -171,7 +176,7 @@ bool sparse_linear_forward_dense(const FeatureMajor& input, const Tensor& values
 
 bool sparse_linear_backward_input_dense(const FeatureMajor& grad_output, const Tensor& values,
                                         const SparseStructure& structure, const Tensor& grad_input) {
-  if (!dense_sparse_linear_applies(grad_output.rows, structure) ||
+  if (!dense_sparse_linear_applies(grad_output.rows, structure) || !float32_operands(values, grad_output.data) ||
       !all_finite(pointer<float>(grad_output.data), grad_output.data.numel())) {
     sparse_linear_backward_input(grad_output, values, structure, grad_input);
     return false;
@@ -186,7 +191,7 @@ bool sparse_linear_backward_input_dense(const FeatureMajor& grad_output, const T
 
 void sparse_linear_forward_measured(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
                                     const Tensor& bias, const Tensor& output) {
-  if (!dense_sparse_linear_applies(input.rows, structure)) {
+  if (!dense_sparse_linear_applies(input.rows, structure) || !float32_operands(values, input.data)) {
     sparse_linear_forward(input, values, structure, bias, output);
     return;
   }
@@ -197,7 +202,7 @@ void sparse_linear_forward_measured(const FeatureMajor& input, const Tensor& val
 
 void sparse_linear_backward_input_measured(const FeatureMajor& grad_output, const Tensor& values,
                                            const SparseStructure& structure, const Tensor& grad_input) {
-  if (!dense_sparse_linear_applies(grad_output.rows, structure)) {
+  if (!dense_sparse_linear_applies(grad_output.rows, structure) || !float32_operands(values, grad_output.data)) {
     sparse_linear_backward_input(grad_output, values, structure, grad_input);
     return;
   }

@@ -33,8 +33,8 @@ constexpr int64_t kMaxDenseSparseLinearElements = int64_t(4) << 20;
 bool dense_sparse_linear_applies(int64_t rows, const SparseStructure& structure);
 
 // cpu::sparse_linear_forward's result through a dense loop over W. Returns true when the dense loop
-// ran; false when it ran the sparse kernel instead (dense_sparse_linear_applies false, or an input
-// with inf or NaN).
+// ran; false when it ran the sparse kernel instead (dense_sparse_linear_applies false, bfloat16
+// operands, or an input with inf or NaN).
 bool sparse_linear_forward_dense(const FeatureMajor& input, const Tensor& values, const SparseStructure& structure,
                                  const Tensor& bias, const Tensor& output);
 
